@@ -1,0 +1,4 @@
+//! SeaORM entities for the modelgraph store. Tables only: the rules live in `registry`.
+pub mod lineage_edge;
+pub mod node;
+pub mod node_property;

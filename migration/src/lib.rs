@@ -1,0 +1,13 @@
+//! Schema migrations, one file per migration; a landed migration is never edited.
+pub use sea_orm_migration::prelude::*;
+
+mod m20261126_000001_registry;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261126_000001_registry::Migration)]
+    }
+}

@@ -1,0 +1,87 @@
+//! Flags and MODELGRAPH_* environment variables.
+use std::net::SocketAddr;
+
+use clap::Args;
+
+use crate::registry::PageLimits;
+
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://modelgraph.db?mode=rwc";
+
+/// Where the store lives.
+#[derive(Args, Clone, Debug)]
+pub struct DatabaseArgs {
+    /// SQLite (`sqlite://path?mode=rwc`) or PostgreSQL (`postgres://user@host/db`) URL.
+    #[arg(long, env = "MODELGRAPH_DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
+    pub database_url: String,
+    /// Log every SQL statement (at debug level, target `sqlx`).
+    #[arg(long, env = "MODELGRAPH_LOG_SQL", default_value_t = false)]
+    pub log_sql: bool,
+    /// Connections in the pool.
+    #[arg(long, env = "MODELGRAPH_DB_MAX_CONNECTIONS", default_value_t = 10)]
+    pub max_connections: u32,
+}
+
+/// Request bounds; over any of them is LIMIT_EXCEEDED.
+#[derive(Args, Clone, Debug)]
+pub struct Limits {
+    /// Deepest GraphQL selection nesting accepted.
+    #[arg(long, env = "MODELGRAPH_MAX_QUERY_DEPTH", default_value_t = 16)]
+    pub max_query_depth: usize,
+    /// Highest GraphQL query complexity accepted.
+    #[arg(long, env = "MODELGRAPH_MAX_COMPLEXITY", default_value_t = 10_000)]
+    pub max_complexity: usize,
+    /// Most operations in one batched GraphQL request.
+    #[arg(long, env = "MODELGRAPH_MAX_BATCH", default_value_t = 20)]
+    pub max_batch: usize,
+    /// Largest lineage `maxDepth`.
+    #[arg(long, env = "MODELGRAPH_MAX_LINEAGE_DEPTH", default_value_t = 50)]
+    pub max_lineage_depth: u32,
+    /// Largest lineage `first` (nodes in one walk).
+    #[arg(long, env = "MODELGRAPH_MAX_LINEAGE_NODES", default_value_t = 10_000)]
+    pub max_lineage_nodes: u32,
+    /// Largest request body, in bytes.
+    #[arg(long, env = "MODELGRAPH_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
+    pub max_body_bytes: usize,
+    /// Page size when a list is asked for without `first`/`last`.
+    #[arg(long, env = "MODELGRAPH_DEFAULT_PAGE_SIZE", default_value_t = 100)]
+    pub default_page_size: u64,
+    /// Largest page of a list.
+    #[arg(long, env = "MODELGRAPH_MAX_PAGE_SIZE", default_value_t = 1000)]
+    pub max_page_size: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_query_depth: 16,
+            max_complexity: 10_000,
+            max_batch: 20,
+            max_lineage_depth: 50,
+            max_lineage_nodes: 10_000,
+            max_body_bytes: 1024 * 1024,
+            default_page_size: 100,
+            max_page_size: 1000,
+        }
+    }
+}
+
+impl Limits {
+    pub fn page(&self) -> PageLimits {
+        PageLimits {
+            default_size: self.default_page_size,
+            max_size: self.max_page_size,
+        }
+    }
+}
+
+/// `modelgraph serve` settings.
+#[derive(Args, Clone, Debug)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "MODELGRAPH_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    #[command(flatten)]
+    pub limits: Limits,
+}

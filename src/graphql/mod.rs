@@ -1,0 +1,211 @@
+//! The GraphQL API: one query and one mutation type per domain area, merged; the HTTP
+//! handler with its limits; the SDL.
+use async_graphql::http::GraphiQLSource;
+use async_graphql::{
+    BatchRequest, BatchResponse, Context, EmptySubscription, ID, MergedObject, Object, Schema,
+    SchemaBuilder,
+};
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{Request, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+
+mod artifacts;
+pub mod errors;
+mod experiments;
+mod filters;
+pub mod loaders;
+mod models;
+mod mutation;
+pub mod nodes;
+mod pagination;
+mod serving;
+pub mod types;
+
+use crate::AppState;
+use crate::registry::read;
+use errors::{GqlResult, error_response, tag_errors};
+use loaders::Loaders;
+use nodes::{Node, node_of};
+use types::{parse_id, parse_ids};
+
+/// What resolvers need, in one call each.
+pub trait ContextExt {
+    fn state(&self) -> &AppState;
+    fn loaders(&self) -> &Loaders;
+}
+
+impl ContextExt for Context<'_> {
+    fn state(&self) -> &AppState {
+        self.data_unchecked::<AppState>()
+    }
+
+    fn loaders(&self) -> &Loaders {
+        self.data_unchecked::<Loaders>()
+    }
+}
+
+#[derive(Default)]
+pub struct NodeQuery;
+
+#[Object]
+impl NodeQuery {
+    /// Any registry object by its global id; null when there is none.
+    async fn node(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Node>> {
+        let id = parse_id(&id, "id").gql()?;
+        Ok(read::find_node(&ctx.state().db, id)
+            .await
+            .gql()?
+            .map(node_of))
+    }
+
+    /// Objects by global id, in the order asked; null where there is none.
+    async fn nodes(
+        &self,
+        ctx: &Context<'_>,
+        ids: Vec<ID>,
+    ) -> async_graphql::Result<Vec<Option<Node>>> {
+        let ids = parse_ids(&ids, "ids").gql()?;
+        let found = read::find_nodes(&ctx.state().db, &ids).await.gql()?;
+        let mut by_id: std::collections::HashMap<i64, _> =
+            found.into_iter().map(|n| (n.id, n)).collect();
+        Ok(ids.iter().map(|id| by_id.remove(id).map(node_of)).collect())
+    }
+}
+
+#[derive(MergedObject, Default)]
+pub struct Query(
+    NodeQuery,
+    models::ModelQuery,
+    artifacts::ArtifactQuery,
+    experiments::ExperimentQuery,
+    serving::ServingQuery,
+);
+
+#[derive(MergedObject, Default)]
+pub struct Mutation(
+    models::ModelMutation,
+    artifacts::ArtifactMutation,
+    experiments::ExperimentMutation,
+    serving::ServingMutation,
+);
+
+pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
+
+/// The schema without data or limits: what `modelgraph schema` prints.
+pub fn schema_builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+        .register_output_type::<Node>()
+        .register_output_type::<nodes::Artifact>()
+}
+
+pub fn build_schema(limits: &crate::config::Limits) -> AppSchema {
+    schema_builder()
+        .limit_depth(limits.max_query_depth)
+        .limit_complexity(limits.max_complexity)
+        .extension(async_graphql::extensions::Tracing)
+        .finish()
+}
+
+/// The SDL, as committed in `schema.graphql`.
+pub fn sdl() -> String {
+    schema_builder().finish().sdl()
+}
+
+pub async fn graphiql() -> Html<String> {
+    Html(
+        GraphiQLSource::build()
+            .endpoint("/graphql")
+            .title("modelgraph")
+            .finish(),
+    )
+}
+
+fn json_response(status: StatusCode, body: &impl serde::Serialize) -> Response {
+    match serde_json::to_vec(body) {
+        Ok(bytes) => (status, [(header::CONTENT_TYPE, "application/json")], bytes).into_response(),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+/// Runs one operation on a thread of its own, with its loaders' batches as local tasks
+/// of that thread.
+pub async fn execute(state: &AppState, request: async_graphql::Request) -> async_graphql::Response {
+    let state = state.clone();
+    let handle = tokio::runtime::Handle::current();
+    let run = tokio::task::spawn_blocking(move || {
+        let request = request
+            .data(state.clone())
+            .data(loaders::loaders(state.db.clone()));
+        let local = tokio::task::LocalSet::new();
+        // a local task, not run_until's own future: local tasks take turns in one queue,
+        // which is what lets a batch wait for the resolvers (see `loaders`)
+        handle.block_on(local.run_until(async move {
+            tokio::task::spawn_local(async move { state.schema.execute(request).await }).await
+        }))
+    });
+    match run.await {
+        Ok(Ok(response)) => response,
+        Ok(Err(err)) => {
+            tracing::error!(error = %err, "GraphQL execution failed");
+            error_response("internal error", "INTERNAL")
+        }
+        Err(err) => {
+            tracing::error!(error = %err, "GraphQL execution failed");
+            error_response("internal error", "INTERNAL")
+        }
+    }
+}
+
+/// `POST /graphql`: single or batched requests, bounded in body size and batch length.
+pub async fn graphql(State(state): State<AppState>, request: Request<Body>) -> Response {
+    let limits = &state.limits;
+    let bytes = match axum::body::to_bytes(request.into_body(), limits.max_body_bytes).await {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            let msg = format!(
+                "request body is larger than {} bytes",
+                limits.max_body_bytes
+            );
+            return json_response(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &error_response(msg, "LIMIT_EXCEEDED"),
+            );
+        }
+    };
+    let batch: BatchRequest = match serde_json::from_slice(&bytes) {
+        Ok(batch) => batch,
+        Err(err) => {
+            let msg = format!("request body is not a GraphQL request: {err}");
+            return json_response(
+                StatusCode::BAD_REQUEST,
+                &error_response(msg, "INVALID_INPUT"),
+            );
+        }
+    };
+    let requests = match batch {
+        BatchRequest::Single(r) => vec![r],
+        BatchRequest::Batch(list) if list.len() > limits.max_batch => {
+            let msg = format!(
+                "a batch holds at most {} operations (got {})",
+                limits.max_batch,
+                list.len()
+            );
+            return json_response(StatusCode::OK, &error_response(msg, "LIMIT_EXCEEDED"));
+        }
+        BatchRequest::Batch(list) => list,
+    };
+    let single = requests.len() == 1 && !bytes.trim_ascii_start().starts_with(b"[");
+    let mut responses = Vec::with_capacity(requests.len());
+    for r in requests {
+        let mut response = execute(&state, r).await;
+        tag_errors(&mut response);
+        responses.push(response);
+    }
+    let body = if single {
+        BatchResponse::Single(responses.pop().expect("one response"))
+    } else {
+        BatchResponse::Batch(responses)
+    };
+    json_response(StatusCode::OK, &body)
+}

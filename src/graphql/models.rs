@@ -1,0 +1,321 @@
+//! Registered models and their versions: queries, inputs, mutations.
+use async_graphql::{Context, ID, InputObject, Json, Object};
+use serde_json::Value;
+
+use super::ContextExt;
+use super::errors::GqlResult;
+use super::filters::{ModelVersionFilter, RegisteredModelFilter};
+use super::mutation::{create_node, list_filter, update_node};
+use super::nodes::{ModelVersion, RegisteredModel};
+use super::pagination::{Conn, list, page_args};
+use super::types::*;
+use crate::registry::registered_model::{RegisterModel, register_model};
+use crate::registry::{NodeFields, NodeKind as RegKind, RegistryError, Result, read};
+
+/// Fields of a registered model that can change.
+#[derive(InputObject, Default)]
+pub struct UpdateRegisteredModelInput {
+    pub external_id: Option<String>,
+    pub description: Option<String>,
+    pub owner: Option<String>,
+    pub state: Option<RegisteredModelState>,
+    pub custom_properties: Option<Json<Value>>,
+    pub readme: Option<String>,
+    pub maturity: Option<String>,
+    pub language: Option<Vec<String>>,
+    pub tasks: Option<Vec<String>>,
+    pub provider: Option<String>,
+    pub logo: Option<String>,
+    pub license: Option<String>,
+    pub license_link: Option<String>,
+    pub library_name: Option<String>,
+}
+
+impl UpdateRegisteredModelInput {
+    fn fields(self) -> Result<NodeFields> {
+        Ok(NodeFields {
+            custom_properties: props(&self.custom_properties)?,
+            external_id: self.external_id,
+            description: self.description,
+            owner: self.owner,
+            state: self.state.map(|s| s.as_db().to_owned()),
+            readme: self.readme,
+            maturity: self.maturity,
+            language: self.language,
+            tasks: self.tasks,
+            provider: self.provider,
+            logo: self.logo,
+            license: self.license,
+            license_link: self.license_link,
+            library_name: self.library_name,
+            ..Default::default()
+        })
+    }
+}
+
+#[derive(InputObject)]
+pub struct CreateRegisteredModelInput {
+    /// Unique among registered models.
+    pub name: String,
+    #[graphql(flatten)]
+    pub fields: UpdateRegisteredModelInput,
+}
+
+/// Fields of a model version that can change.
+#[derive(InputObject, Default)]
+pub struct UpdateModelVersionInput {
+    pub external_id: Option<String>,
+    pub description: Option<String>,
+    pub author: Option<String>,
+    pub state: Option<ModelVersionState>,
+    pub custom_properties: Option<Json<Value>>,
+}
+
+impl UpdateModelVersionInput {
+    fn fields(self) -> Result<NodeFields> {
+        Ok(NodeFields {
+            custom_properties: props(&self.custom_properties)?,
+            external_id: self.external_id,
+            description: self.description,
+            owner: self.author,
+            state: self.state.map(|s| s.as_db().to_owned()),
+            ..Default::default()
+        })
+    }
+}
+
+#[derive(InputObject)]
+pub struct CreateModelVersionInput {
+    pub registered_model_id: ID,
+    /// Unique within the model; the next integer ("1", "2", ...) when left out.
+    pub name: Option<String>,
+    #[graphql(flatten)]
+    pub fields: UpdateModelVersionInput,
+}
+
+/// A model, version and model artifact registered at once.
+#[derive(InputObject)]
+pub struct RegisterModelInput {
+    /// The registered model's name; an existing model of that name is reused.
+    pub name: String,
+    /// The version's name; the next integer when left out.
+    pub version: Option<String>,
+    /// Where the model file lives.
+    pub uri: String,
+    pub model_format_name: Option<String>,
+    pub model_format_version: Option<String>,
+    /// Author of the version (and owner of a new model).
+    pub author: Option<String>,
+    /// Owner of a new model, when it differs from the author.
+    pub owner: Option<String>,
+    /// Description of a new model.
+    pub description: Option<String>,
+    pub version_description: Option<String>,
+    /// Custom properties of the version.
+    pub custom_properties: Option<Json<Value>>,
+    pub storage_key: Option<String>,
+    pub storage_path: Option<String>,
+    pub service_account_name: Option<String>,
+}
+
+#[derive(Default)]
+pub struct ModelQuery;
+
+#[Object]
+impl ModelQuery {
+    /// A registered model by id or by name.
+    async fn registered_model(
+        &self,
+        ctx: &Context<'_>,
+        id: Option<ID>,
+        name: Option<String>,
+    ) -> async_graphql::Result<Option<RegisteredModel>> {
+        let db = &ctx.state().db;
+        let found = match (opt_id(&id, "id").gql()?, name) {
+            (Some(id), _) => read::find_node(db, id).await.gql()?,
+            (None, Some(name)) => read::find_by_name(db, RegKind::RegisteredModel, 0, "", &name)
+                .await
+                .gql()?,
+            (None, None) => {
+                return Err(RegistryError::invalid("id", "pass id or name")).gql();
+            }
+        };
+        Ok(found
+            .filter(|n| n.kind == RegKind::RegisteredModel.as_str())
+            .map(RegisteredModel))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn registered_models(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<RegisteredModelFilter>,
+        filter_query: Option<String>,
+        order_by: Option<OrderBy>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> async_graphql::Result<Conn<RegisteredModel>> {
+        let kinds = [RegKind::RegisteredModel];
+        let filter = list_filter(&filter, &kinds, &filter_query)?;
+        list(
+            ctx,
+            &kinds,
+            filter,
+            OrderBy::order(order_by),
+            page_args(first, after, last, before),
+            RegisteredModel,
+        )
+        .await
+    }
+
+    /// A model version by id, or by name within a registered model.
+    async fn model_version(
+        &self,
+        ctx: &Context<'_>,
+        id: Option<ID>,
+        registered_model_id: Option<ID>,
+        name: Option<String>,
+    ) -> async_graphql::Result<Option<ModelVersion>> {
+        let db = &ctx.state().db;
+        let found = match (
+            opt_id(&id, "id").gql()?,
+            opt_id(&registered_model_id, "registeredModelId").gql()?,
+            name,
+        ) {
+            (Some(id), _, _) => read::find_node(db, id).await.gql()?,
+            (None, Some(model), Some(name)) => {
+                read::find_by_name(db, RegKind::ModelVersion, model, "", &name)
+                    .await
+                    .gql()?
+            }
+            _ => {
+                return Err(RegistryError::invalid(
+                    "id",
+                    "pass id, or registeredModelId and name",
+                ))
+                .gql();
+            }
+        };
+        Ok(found
+            .filter(|n| n.kind == RegKind::ModelVersion.as_str())
+            .map(ModelVersion))
+    }
+
+    /// Versions of every model, or of one (`filter.registeredModelId`).
+    #[allow(clippy::too_many_arguments)]
+    async fn model_versions(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<ModelVersionFilter>,
+        filter_query: Option<String>,
+        order_by: Option<OrderBy>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> async_graphql::Result<Conn<ModelVersion>> {
+        let kinds = [RegKind::ModelVersion];
+        let filter = list_filter(&filter, &kinds, &filter_query)?;
+        list(
+            ctx,
+            &kinds,
+            filter,
+            OrderBy::order(order_by),
+            page_args(first, after, last, before),
+            ModelVersion,
+        )
+        .await
+    }
+}
+
+#[derive(Default)]
+pub struct ModelMutation;
+
+#[Object]
+impl ModelMutation {
+    async fn create_registered_model(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateRegisteredModelInput,
+    ) -> async_graphql::Result<RegisteredModel> {
+        let mut fields = input.fields.fields().gql()?;
+        fields.name = Some(input.name);
+        create_node(ctx, RegKind::RegisteredModel, fields)
+            .await
+            .map(RegisteredModel)
+    }
+
+    async fn update_registered_model(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: UpdateRegisteredModelInput,
+        expected_revision: Option<i64>,
+    ) -> async_graphql::Result<RegisteredModel> {
+        let fields = input.fields().gql()?;
+        update_node(
+            ctx,
+            RegKind::RegisteredModel,
+            &id,
+            fields,
+            expected_revision,
+        )
+        .await
+        .map(RegisteredModel)
+    }
+
+    async fn create_model_version(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateModelVersionInput,
+    ) -> async_graphql::Result<ModelVersion> {
+        let mut fields = input.fields.fields().gql()?;
+        fields.name = input.name;
+        fields.parent_id = Some(parse_id(&input.registered_model_id, "registeredModelId").gql()?);
+        create_node(ctx, RegKind::ModelVersion, fields)
+            .await
+            .map(ModelVersion)
+    }
+
+    async fn update_model_version(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: UpdateModelVersionInput,
+        expected_revision: Option<i64>,
+    ) -> async_graphql::Result<ModelVersion> {
+        let fields = input.fields().gql()?;
+        update_node(ctx, RegKind::ModelVersion, &id, fields, expected_revision)
+            .await
+            .map(ModelVersion)
+    }
+
+    /// Creates (or reuses) the model, then a version and its model artifact, atomically.
+    async fn register_model(
+        &self,
+        ctx: &Context<'_>,
+        input: RegisterModelInput,
+    ) -> async_graphql::Result<ModelVersion> {
+        let request = RegisterModel {
+            custom_properties: props(&input.custom_properties).gql()?,
+            name: input.name,
+            version: input.version,
+            uri: input.uri,
+            model_format_name: input.model_format_name,
+            model_format_version: input.model_format_version,
+            author: input.author,
+            owner: input.owner,
+            description: input.description,
+            version_description: input.version_description,
+            storage_key: input.storage_key,
+            storage_path: input.storage_path,
+            service_account_name: input.service_account_name,
+        };
+        register_model(&ctx.state().db, request)
+            .await
+            .gql()
+            .map(ModelVersion)
+    }
+}

@@ -1,0 +1,553 @@
+//! The GraphQL object types: thin wrappers over node rows, with the `Node` and `Artifact`
+//! interfaces.
+use async_graphql::{Context, ID, Interface, Json, Object};
+use chrono::{DateTime, Utc};
+use entity::node;
+use serde_json::Value;
+
+use super::ContextExt;
+use super::errors::GqlResult;
+use super::filters::{
+    ArtifactFilter, ExperimentRunFilter, InferenceServiceFilter, ModelVersionFilter,
+    ServeModelFilter,
+};
+use super::mutation::list_filter;
+use super::pagination::{Conn, children, children_page, page_args};
+use super::types::*;
+use crate::registry::Filter;
+use crate::registry::kind::NodeKind as RegKind;
+use crate::registry::page::{Direction, Order, OrderField as RegOrderField, PageArgs};
+use crate::registry::props::{from_stored, props_to_json};
+
+/// Common resolvers of every node type, plus the type's own.
+macro_rules! node_type {
+    ($(#[$meta:meta])* $ty:ident { $($body:tt)* }) => {
+        $(#[$meta])*
+        #[derive(Clone, Debug)]
+        pub struct $ty(pub node::Model);
+
+        #[Object]
+        impl $ty {
+            /// Global id, unique across kinds; the same in GraphQL and REST.
+            async fn id(&self) -> ID {
+                to_id(self.0.id)
+            }
+            async fn kind(&self) -> NodeKind {
+                NodeKind::from_db(&self.0.kind).unwrap_or(NodeKind::RegisteredModel)
+            }
+            async fn name(&self) -> String {
+                self.0.name.clone()
+            }
+            /// Unique across the registry when set.
+            async fn external_id(&self) -> Option<String> {
+                self.0.external_id.clone()
+            }
+            async fn description(&self) -> Option<String> {
+                self.0.description.clone()
+            }
+            /// Typed user properties: int, double, string, bool or object.
+            async fn custom_properties(&self) -> Json<Value> {
+                Json(props_to_json(&from_stored(&self.0.custom_properties)))
+            }
+            async fn create_time(&self) -> DateTime<Utc> {
+                time(self.0.create_time)
+            }
+            async fn last_update_time(&self) -> DateTime<Utc> {
+                time(self.0.last_update_time)
+            }
+            /// Bumped by every update; pass it as `expectedRevision` to update safely.
+            async fn revision(&self) -> i64 {
+                self.0.revision
+            }
+            $($body)*
+        }
+    };
+}
+
+/// Resolvers of every artifact type.
+macro_rules! artifact_type {
+    ($(#[$meta:meta])* $ty:ident, $artifact:expr, { $($body:tt)* }) => {
+        node_type!($(#[$meta])* $ty {
+            async fn artifact_type(&self) -> ArtifactType {
+                $artifact
+            }
+            async fn state(&self) -> ArtifactState {
+                ArtifactState::from_db(&self.0.state).unwrap_or(ArtifactState::Unknown)
+            }
+            /// The model version this artifact was created under, if any.
+            async fn model_version_id(&self) -> Option<ID> {
+                parent_of(&self.0, RegKind::ModelVersion).map(to_id)
+            }
+            async fn model_version(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<ModelVersion>> {
+                load_opt(ctx, parent_of(&self.0, RegKind::ModelVersion)).await.map(|n| n.map(ModelVersion))
+            }
+            /// The experiment run this artifact was logged in, if any.
+            async fn experiment_run_id(&self) -> Option<ID> {
+                parent_of(&self.0, RegKind::ExperimentRun).map(to_id)
+            }
+            async fn experiment_run(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<ExperimentRun>> {
+                load_opt(ctx, parent_of(&self.0, RegKind::ExperimentRun)).await.map(|n| n.map(ExperimentRun))
+            }
+            $($body)*
+        });
+    };
+}
+
+/// The parent id when the node was created under a parent of `kind`.
+fn parent_of(n: &node::Model, kind: RegKind) -> Option<i64> {
+    n.parent_id
+        .filter(|_| n.parent_kind.as_deref() == Some(kind.as_str()))
+}
+
+pub(crate) async fn load(ctx: &Context<'_>, id: i64) -> async_graphql::Result<node::Model> {
+    ctx.loaders()
+        .node(id)
+        .await
+        .gql()?
+        .ok_or_else(|| async_graphql::Error::new(format!("node {id} vanished")))
+}
+
+pub(crate) async fn load_opt(
+    ctx: &Context<'_>,
+    id: Option<i64>,
+) -> async_graphql::Result<Option<node::Model>> {
+    match id {
+        Some(id) => Ok(ctx.loaders().node(id).await.gql()?),
+        None => Ok(None),
+    }
+}
+
+pub(crate) fn artifact_kinds(types: &Option<Vec<ArtifactType>>) -> Vec<RegKind> {
+    match types {
+        Some(types) if !types.is_empty() => types.iter().map(|t| t.registry()).collect(),
+        _ => RegKind::ARTIFACTS.to_vec(),
+    }
+}
+
+node_type!(
+    /// A model under registry: its versions are the things you ship.
+    RegisteredModel {
+        async fn owner(&self) -> Option<String> {
+            self.0.owner.clone()
+        }
+        async fn state(&self) -> RegisteredModelState {
+            RegisteredModelState::from_db(&self.0.state).unwrap_or(RegisteredModelState::Live)
+        }
+        /// Model documentation in Markdown.
+        async fn readme(&self) -> Option<String> {
+            self.0.readme.clone()
+        }
+        async fn maturity(&self) -> Option<String> {
+            self.0.maturity.clone()
+        }
+        async fn language(&self) -> Vec<String> {
+            self.0.language.as_deref().and_then(|l| serde_json::from_str(l).ok()).unwrap_or_default()
+        }
+        async fn tasks(&self) -> Vec<String> {
+            self.0.tasks.as_deref().and_then(|l| serde_json::from_str(l).ok()).unwrap_or_default()
+        }
+        async fn provider(&self) -> Option<String> {
+            self.0.provider.clone()
+        }
+        async fn logo(&self) -> Option<String> {
+            self.0.logo.clone()
+        }
+        async fn license(&self) -> Option<String> {
+            self.0.license.clone()
+        }
+        async fn license_link(&self) -> Option<String> {
+            self.0.license_link.clone()
+        }
+        async fn library_name(&self) -> Option<String> {
+            self.0.library_name.clone()
+        }
+        #[allow(clippy::too_many_arguments)]
+        async fn versions(
+            &self,
+            ctx: &Context<'_>,
+            filter: Option<ModelVersionFilter>,
+            filter_query: Option<String>,
+            order_by: Option<OrderBy>,
+            first: Option<i32>,
+            after: Option<String>,
+            last: Option<i32>,
+            before: Option<String>,
+        ) -> async_graphql::Result<Conn<ModelVersion>> {
+            let kinds = vec![RegKind::ModelVersion];
+            let filter = list_filter(&filter, &kinds, &filter_query)?;
+            children(ctx, self.0.id, kinds, filter, OrderBy::order(order_by), page_args(first, after, last, before), ModelVersion).await
+        }
+        /// The most recently created version.
+        async fn latest_version(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<ModelVersion>> {
+            latest_version(ctx, self.0.id).await.map(|v| v.map(ModelVersion))
+        }
+    }
+);
+
+pub(crate) async fn latest_version(
+    ctx: &Context<'_>,
+    model_id: i64,
+) -> async_graphql::Result<Option<node::Model>> {
+    let order = Order {
+        field: RegOrderField::CreateTime,
+        direction: Direction::Desc,
+    };
+    let page = PageArgs {
+        first: Some(1),
+        ..Default::default()
+    };
+    let (page, _) = children_page(
+        ctx,
+        model_id,
+        vec![RegKind::ModelVersion],
+        Filter::default(),
+        order,
+        page,
+    )
+    .await?;
+    Ok(page.items.into_iter().next())
+}
+
+node_type!(
+    /// One version of a registered model.
+    ModelVersion {
+        async fn author(&self) -> Option<String> {
+            self.0.owner.clone()
+        }
+        async fn state(&self) -> ModelVersionState {
+            ModelVersionState::from_db(&self.0.state).unwrap_or(ModelVersionState::Live)
+        }
+        async fn registered_model_id(&self) -> ID {
+            to_id(self.0.parent_id.unwrap_or_default())
+        }
+        async fn registered_model(&self, ctx: &Context<'_>) -> async_graphql::Result<RegisteredModel> {
+            load(ctx, self.0.parent_id.unwrap_or_default()).await.map(RegisteredModel)
+        }
+        /// Artifacts created under this version.
+        #[allow(clippy::too_many_arguments)]
+        async fn artifacts(
+            &self,
+            ctx: &Context<'_>,
+            artifact_types: Option<Vec<ArtifactType>>,
+            filter: Option<ArtifactFilter>,
+            filter_query: Option<String>,
+            order_by: Option<OrderBy>,
+            first: Option<i32>,
+            after: Option<String>,
+            last: Option<i32>,
+            before: Option<String>,
+        ) -> async_graphql::Result<Conn<Artifact>> {
+            let kinds = artifact_kinds(&artifact_types);
+            let filter = list_filter(&filter, &kinds, &filter_query)?;
+            children(ctx, self.0.id, kinds, filter, OrderBy::order(order_by), page_args(first, after, last, before), artifact_of).await
+        }
+    }
+);
+
+artifact_type!(
+    /// A model file: what a serving runtime loads.
+    ModelArtifact, ArtifactType::ModelArtifact, {
+        async fn uri(&self) -> Option<String> { self.0.uri.clone() }
+        async fn model_format_name(&self) -> Option<String> { self.0.model_format_name.clone() }
+        async fn model_format_version(&self) -> Option<String> { self.0.model_format_version.clone() }
+        async fn storage_key(&self) -> Option<String> { self.0.storage_key.clone() }
+        async fn storage_path(&self) -> Option<String> { self.0.storage_path.clone() }
+        async fn service_account_name(&self) -> Option<String> { self.0.service_account_name.clone() }
+        async fn model_source_kind(&self) -> Option<String> { self.0.model_source_kind.clone() }
+        async fn model_source_class(&self) -> Option<String> { self.0.model_source_class.clone() }
+        async fn model_source_group(&self) -> Option<String> { self.0.model_source_group.clone() }
+        async fn model_source_id(&self) -> Option<String> { self.0.model_source_id.clone() }
+        async fn model_source_name(&self) -> Option<String> { self.0.model_source_name.clone() }
+    }
+);
+
+artifact_type!(
+    /// A document about a model (model card, report).
+    DocArtifact, ArtifactType::DocArtifact, {
+        async fn uri(&self) -> Option<String> { self.0.uri.clone() }
+    }
+);
+
+artifact_type!(
+    /// Training, evaluation or any other data.
+    Dataset, ArtifactType::Dataset, {
+        async fn uri(&self) -> Option<String> { self.0.uri.clone() }
+        /// The namespace a dataset was named in (OpenLineage datasets have one).
+        async fn namespace(&self) -> Option<String> {
+            Some(self.0.namespace.clone()).filter(|n| !n.is_empty())
+        }
+        async fn digest(&self) -> Option<String> { self.0.digest.clone() }
+        async fn source_type(&self) -> Option<String> { self.0.source_type.clone() }
+        async fn source(&self) -> Option<String> { self.0.source.clone() }
+        /// Kubeflow's free-text schema field.
+        async fn schema(&self) -> Option<String> { self.0.dataset_schema.clone() }
+        async fn profile(&self) -> Option<String> { self.0.profile.clone() }
+    }
+);
+
+artifact_type!(
+    /// A measured number, from training or evaluation.
+    Metric, ArtifactType::Metric, {
+        async fn value(&self) -> Option<f64> { self.0.metric_value }
+        async fn timestamp(&self) -> Option<DateTime<Utc>> { self.0.metric_timestamp.map(time) }
+        async fn step(&self) -> Option<i64> { self.0.metric_step }
+    }
+);
+
+artifact_type!(
+    /// A configuration value a run used.
+    Parameter, ArtifactType::Parameter, {
+        async fn value(&self) -> Option<String> { self.0.parameter_value.clone() }
+        async fn parameter_type(&self) -> Option<ParameterType> {
+            self.0.parameter_type.as_deref().and_then(ParameterType::from_db)
+        }
+    }
+);
+
+node_type!(
+    /// A line of work whose runs train and evaluate models.
+    Experiment {
+        async fn owner(&self) -> Option<String> { self.0.owner.clone() }
+        async fn state(&self) -> ExperimentState {
+            ExperimentState::from_db(&self.0.state).unwrap_or(ExperimentState::Live)
+        }
+        /// The namespace of the OpenLineage job this experiment stands for, if any.
+        async fn namespace(&self) -> Option<String> {
+            Some(self.0.namespace.clone()).filter(|n| !n.is_empty())
+        }
+        #[allow(clippy::too_many_arguments)]
+        async fn runs(
+            &self,
+            ctx: &Context<'_>,
+            filter: Option<ExperimentRunFilter>,
+            filter_query: Option<String>,
+            order_by: Option<OrderBy>,
+            first: Option<i32>,
+            after: Option<String>,
+            last: Option<i32>,
+            before: Option<String>,
+        ) -> async_graphql::Result<Conn<ExperimentRun>> {
+            let kinds = vec![RegKind::ExperimentRun];
+            let filter = list_filter(&filter, &kinds, &filter_query)?;
+            children(ctx, self.0.id, kinds, filter, OrderBy::order(order_by), page_args(first, after, last, before), ExperimentRun).await
+        }
+    }
+);
+
+node_type!(
+    /// One execution of an experiment.
+    ExperimentRun {
+        async fn owner(&self) -> Option<String> { self.0.owner.clone() }
+        async fn state(&self) -> ExperimentRunState {
+            ExperimentRunState::from_db(&self.0.state).unwrap_or(ExperimentRunState::Live)
+        }
+        async fn status(&self) -> ExperimentRunStatus {
+            self.0.status.as_deref().and_then(ExperimentRunStatus::from_db).unwrap_or(ExperimentRunStatus::Running)
+        }
+        async fn start_time(&self) -> Option<DateTime<Utc>> { self.0.start_time.map(time) }
+        async fn end_time(&self) -> Option<DateTime<Utc>> { self.0.end_time.map(time) }
+        async fn experiment_id(&self) -> ID { to_id(self.0.parent_id.unwrap_or_default()) }
+        async fn experiment(&self, ctx: &Context<'_>) -> async_graphql::Result<Experiment> {
+            load(ctx, self.0.parent_id.unwrap_or_default()).await.map(Experiment)
+        }
+        /// Artifacts logged in this run (metrics, parameters, outputs).
+        #[allow(clippy::too_many_arguments)]
+        async fn artifacts(
+            &self,
+            ctx: &Context<'_>,
+            artifact_types: Option<Vec<ArtifactType>>,
+            filter: Option<ArtifactFilter>,
+            filter_query: Option<String>,
+            order_by: Option<OrderBy>,
+            first: Option<i32>,
+            after: Option<String>,
+            last: Option<i32>,
+            before: Option<String>,
+        ) -> async_graphql::Result<Conn<Artifact>> {
+            let kinds = artifact_kinds(&artifact_types);
+            let filter = list_filter(&filter, &kinds, &filter_query)?;
+            children(ctx, self.0.id, kinds, filter, OrderBy::order(order_by), page_args(first, after, last, before), artifact_of).await
+        }
+    }
+);
+
+node_type!(
+    /// Where models are served (a cluster, a namespace).
+    ServingEnvironment {
+        async fn state(&self) -> ServingEnvironmentState {
+            ServingEnvironmentState::from_db(&self.0.state).unwrap_or(ServingEnvironmentState::Live)
+        }
+        #[allow(clippy::too_many_arguments)]
+        async fn inference_services(
+            &self,
+            ctx: &Context<'_>,
+            filter: Option<InferenceServiceFilter>,
+            filter_query: Option<String>,
+            order_by: Option<OrderBy>,
+            first: Option<i32>,
+            after: Option<String>,
+            last: Option<i32>,
+            before: Option<String>,
+        ) -> async_graphql::Result<Conn<InferenceService>> {
+            let kinds = vec![RegKind::InferenceService];
+            let filter = list_filter(&filter, &kinds, &filter_query)?;
+            children(ctx, self.0.id, kinds, filter, OrderBy::order(order_by), page_args(first, after, last, before), InferenceService).await
+        }
+    }
+);
+
+node_type!(
+    /// A deployed model version in a serving environment.
+    InferenceService {
+        /// The desired state (same as `desiredState`).
+        async fn state(&self) -> InferenceServiceState {
+            InferenceServiceState::from_db(&self.0.state).unwrap_or(InferenceServiceState::Deployed)
+        }
+        async fn desired_state(&self) -> InferenceServiceState {
+            InferenceServiceState::from_db(&self.0.state).unwrap_or(InferenceServiceState::Deployed)
+        }
+        async fn runtime(&self) -> Option<String> { self.0.runtime.clone() }
+        async fn serving_environment_id(&self) -> ID { to_id(self.0.parent_id.unwrap_or_default()) }
+        async fn serving_environment(&self, ctx: &Context<'_>) -> async_graphql::Result<ServingEnvironment> {
+            load(ctx, self.0.parent_id.unwrap_or_default()).await.map(ServingEnvironment)
+        }
+        async fn registered_model_id(&self) -> Option<ID> { self.0.registered_model_id.map(to_id) }
+        async fn registered_model(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<RegisteredModel>> {
+            load_opt(ctx, self.0.registered_model_id).await.map(|n| n.map(RegisteredModel))
+        }
+        /// The version set on the service, if one was.
+        async fn model_version_id(&self) -> Option<ID> { self.0.model_version_id.map(to_id) }
+        /// The version served: the one set, else the model's latest.
+        async fn model_version(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<ModelVersion>> {
+            let version = match (self.0.model_version_id, self.0.registered_model_id) {
+                (Some(id), _) => load_opt(ctx, Some(id)).await?,
+                (None, Some(model)) => latest_version(ctx, model).await?,
+                (None, None) => None,
+            };
+            Ok(version.map(ModelVersion))
+        }
+        #[allow(clippy::too_many_arguments)]
+        async fn serves(
+            &self,
+            ctx: &Context<'_>,
+            filter: Option<ServeModelFilter>,
+            filter_query: Option<String>,
+            order_by: Option<OrderBy>,
+            first: Option<i32>,
+            after: Option<String>,
+            last: Option<i32>,
+            before: Option<String>,
+        ) -> async_graphql::Result<Conn<ServeModel>> {
+            let kinds = vec![RegKind::ServeModel];
+            let filter = list_filter(&filter, &kinds, &filter_query)?;
+            children(ctx, self.0.id, kinds, filter, OrderBy::order(order_by), page_args(first, after, last, before), ServeModel).await
+        }
+    }
+);
+
+node_type!(
+    /// A record that an inference service served a model version.
+    ServeModel {
+        async fn last_known_state(&self) -> ExecutionState {
+            ExecutionState::from_db(&self.0.state).unwrap_or(ExecutionState::Unknown)
+        }
+        async fn state(&self) -> ExecutionState {
+            ExecutionState::from_db(&self.0.state).unwrap_or(ExecutionState::Unknown)
+        }
+        async fn inference_service_id(&self) -> ID { to_id(self.0.parent_id.unwrap_or_default()) }
+        async fn inference_service(&self, ctx: &Context<'_>) -> async_graphql::Result<InferenceService> {
+            load(ctx, self.0.parent_id.unwrap_or_default()).await.map(InferenceService)
+        }
+        async fn model_version_id(&self) -> Option<ID> { self.0.model_version_id.map(to_id) }
+        async fn model_version(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<ModelVersion>> {
+            load_opt(ctx, self.0.model_version_id).await.map(|n| n.map(ModelVersion))
+        }
+    }
+);
+
+/// Anything in the registry, by global id.
+#[allow(clippy::duplicated_attributes)] // one `field(...)` per interface field, by design
+#[derive(Interface, Clone, Debug)]
+#[graphql(
+    field(name = "id", ty = "ID"),
+    field(name = "kind", ty = "NodeKind"),
+    field(name = "name", ty = "String"),
+    field(name = "external_id", ty = "Option<String>"),
+    field(name = "description", ty = "Option<String>"),
+    field(name = "custom_properties", ty = "Json<Value>"),
+    field(name = "create_time", ty = "DateTime<Utc>"),
+    field(name = "last_update_time", ty = "DateTime<Utc>"),
+    field(name = "revision", ty = "i64")
+)]
+pub enum Node {
+    RegisteredModel(RegisteredModel),
+    ModelVersion(ModelVersion),
+    ModelArtifact(ModelArtifact),
+    DocArtifact(DocArtifact),
+    Dataset(Dataset),
+    Metric(Metric),
+    Parameter(Parameter),
+    Experiment(Experiment),
+    ExperimentRun(ExperimentRun),
+    ServingEnvironment(ServingEnvironment),
+    InferenceService(InferenceService),
+    ServeModel(ServeModel),
+}
+
+/// Model files, docs, datasets, metrics and parameters.
+#[allow(clippy::duplicated_attributes)]
+#[derive(Interface, Clone, Debug)]
+#[graphql(
+    field(name = "id", ty = "ID"),
+    field(name = "kind", ty = "NodeKind"),
+    field(name = "name", ty = "String"),
+    field(name = "artifact_type", ty = "ArtifactType"),
+    field(name = "external_id", ty = "Option<String>"),
+    field(name = "description", ty = "Option<String>"),
+    field(name = "state", ty = "ArtifactState"),
+    field(name = "custom_properties", ty = "Json<Value>"),
+    field(name = "create_time", ty = "DateTime<Utc>"),
+    field(name = "last_update_time", ty = "DateTime<Utc>"),
+    field(name = "revision", ty = "i64"),
+    field(name = "model_version_id", ty = "Option<ID>"),
+    field(name = "experiment_run_id", ty = "Option<ID>")
+)]
+pub enum Artifact {
+    ModelArtifact(ModelArtifact),
+    DocArtifact(DocArtifact),
+    Dataset(Dataset),
+    Metric(Metric),
+    Parameter(Parameter),
+}
+
+pub fn node_of(n: node::Model) -> Node {
+    match n.kind.parse::<RegKind>() {
+        Ok(RegKind::RegisteredModel) => Node::RegisteredModel(RegisteredModel(n)),
+        Ok(RegKind::ModelVersion) => Node::ModelVersion(ModelVersion(n)),
+        Ok(RegKind::ModelArtifact) => Node::ModelArtifact(ModelArtifact(n)),
+        Ok(RegKind::DocArtifact) => Node::DocArtifact(DocArtifact(n)),
+        Ok(RegKind::Dataset) => Node::Dataset(Dataset(n)),
+        Ok(RegKind::Metric) => Node::Metric(Metric(n)),
+        Ok(RegKind::Parameter) => Node::Parameter(Parameter(n)),
+        Ok(RegKind::Experiment) => Node::Experiment(Experiment(n)),
+        Ok(RegKind::ExperimentRun) => Node::ExperimentRun(ExperimentRun(n)),
+        Ok(RegKind::ServingEnvironment) => Node::ServingEnvironment(ServingEnvironment(n)),
+        Ok(RegKind::InferenceService) => Node::InferenceService(InferenceService(n)),
+        Ok(RegKind::ServeModel) | Err(_) => Node::ServeModel(ServeModel(n)),
+    }
+}
+
+/// Wraps an artifact row; callers only pass artifact kinds.
+pub fn artifact_of(n: node::Model) -> Artifact {
+    match n.kind.parse::<RegKind>() {
+        Ok(RegKind::ModelArtifact) => Artifact::ModelArtifact(ModelArtifact(n)),
+        Ok(RegKind::DocArtifact) => Artifact::DocArtifact(DocArtifact(n)),
+        Ok(RegKind::Metric) => Artifact::Metric(Metric(n)),
+        Ok(RegKind::Parameter) => Artifact::Parameter(Parameter(n)),
+        _ => Artifact::Dataset(Dataset(n)),
+    }
+}
+
+pub fn is_artifact(n: &node::Model) -> bool {
+    n.kind.parse::<RegKind>().is_ok_and(RegKind::is_artifact)
+}

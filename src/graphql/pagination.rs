@@ -1,0 +1,115 @@
+//! Relay connections over registry pages, with `totalCount` counted only when asked for.
+use async_graphql::connection::{Connection, Edge};
+use async_graphql::{Context, OutputType, SimpleObject};
+use entity::node;
+
+use super::ContextExt;
+use super::errors::GqlResult;
+use super::loaders::{ChildQuery, ChildrenOf};
+use crate::registry::page::Cursor;
+use crate::registry::{Filter, NodeKind, Order, Page, PageArgs, read};
+
+/// Fields every connection has besides edges, nodes and pageInfo.
+#[derive(SimpleObject, Clone, Copy, Debug, Default)]
+pub struct ConnectionTotals {
+    /// How many items match the filter, whatever the cursors.
+    pub total_count: u64,
+}
+
+pub type Conn<T> = Connection<String, T, ConnectionTotals>;
+
+/// Relay paging arguments of one list field.
+pub fn page_args(
+    first: Option<i32>,
+    after: Option<String>,
+    last: Option<i32>,
+    before: Option<String>,
+) -> PageArgs {
+    PageArgs {
+        first: first.map(i64::from),
+        after,
+        last: last.map(i64::from),
+        before,
+    }
+}
+
+fn wants_total(ctx: &Context<'_>) -> bool {
+    ctx.look_ahead().field("totalCount").exists()
+}
+
+fn build<T: OutputType>(
+    page: Page,
+    order: Order,
+    total: u64,
+    wrap: impl Fn(node::Model) -> T,
+) -> Conn<T> {
+    let mut conn = Connection::with_additional_fields(
+        page.has_previous,
+        page.has_next,
+        ConnectionTotals { total_count: total },
+    );
+    conn.edges.extend(
+        page.items
+            .into_iter()
+            .map(|n| Edge::new(Cursor::of(order, &n).encode(), wrap(n))),
+    );
+    conn
+}
+
+/// A top-level list: one statement for the page, one more for `totalCount` if selected.
+pub async fn list<T: OutputType>(
+    ctx: &Context<'_>,
+    kinds: &[NodeKind],
+    filter: Filter,
+    order: Order,
+    args: PageArgs,
+    wrap: impl Fn(node::Model) -> T,
+) -> async_graphql::Result<Conn<T>> {
+    let state = ctx.state();
+    let page = read::list(&state.db, kinds, &filter, order, &args, state.limits.page())
+        .await
+        .gql()?;
+    let total = if wants_total(ctx) {
+        read::count(&state.db, kinds, &filter).await.gql()?
+    } else {
+        0
+    };
+    Ok(build(page, order, total, wrap))
+}
+
+/// One page of a parent's children and their total: batched across every parent in the
+/// response (one statement per field per nesting level).
+pub async fn children_page(
+    ctx: &Context<'_>,
+    parent: i64,
+    kinds: Vec<NodeKind>,
+    filter: Filter,
+    order: Order,
+    args: PageArgs,
+) -> async_graphql::Result<(Page, u64)> {
+    let plan = args.plan(order, ctx.state().limits.page()).gql()?;
+    let all = ctx
+        .loaders()
+        .children(ChildrenOf {
+            parent,
+            query: ChildQuery::new(kinds, filter, order),
+        })
+        .await
+        .gql()?
+        .unwrap_or_default();
+    Ok((plan.apply_in_memory(order, &all), all.len() as u64))
+}
+
+/// A parent's children as a connection.
+pub async fn children<T: OutputType>(
+    ctx: &Context<'_>,
+    parent: i64,
+    kinds: Vec<NodeKind>,
+    filter: Filter,
+    order: Order,
+    args: PageArgs,
+    wrap: impl Fn(node::Model) -> T,
+) -> async_graphql::Result<Conn<T>> {
+    let (page, total) = children_page(ctx, parent, kinds, filter, order, args).await?;
+    Ok(build(page, order, total, wrap))
+}

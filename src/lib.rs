@@ -1,0 +1,71 @@
+//! modelgraph: a model registry whose data is a lineage graph, served over GraphQL, the
+//! Kubeflow Model Registry REST API and OpenLineage.
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use sea_orm::DatabaseConnection;
+use tower_http::cors::CorsLayer;
+use tower_http::trace::TraceLayer;
+
+pub mod config;
+pub mod db;
+pub mod graphql;
+pub mod registry;
+
+use config::Limits;
+use graphql::AppSchema;
+
+/// What every request handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub limits: Arc<Limits>,
+    pub schema: AppSchema,
+}
+
+impl AppState {
+    pub fn new(db: DatabaseConnection, limits: Limits) -> Self {
+        let schema = graphql::build_schema(&limits);
+        Self {
+            db,
+            limits: Arc::new(limits),
+            schema,
+        }
+    }
+}
+
+/// The whole HTTP surface; tests drive it over a real socket.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/graphql", get(graphql::graphiql).post(graphql::graphql))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .layer(TraceLayer::new_for_http())
+        .layer(CorsLayer::permissive())
+        .with_state(state)
+}
+
+/// Ready when the database answers.
+async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str) {
+    match state.db.ping().await {
+        Ok(()) => (StatusCode::OK, "ready"),
+        Err(err) => {
+            tracing::warn!(error = %err, "database not reachable");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable")
+        }
+    }
+}
+
+/// Starts serving on `listener` until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -1,0 +1,77 @@
+//! The `modelgraph` command: serve, migrate, schema.
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+use modelgraph::config::{DatabaseArgs, ServeArgs};
+use modelgraph::{AppState, db, graphql};
+
+#[derive(Parser)]
+#[command(
+    name = "modelgraph",
+    version,
+    about = "A model registry whose data is a lineage graph"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve GraphQL (and GraphiQL) at /graphql, migrating the database first.
+    Serve(ServeArgs),
+    /// Create or upgrade the database schema, then exit.
+    Migrate(DatabaseArgs),
+    /// Print the GraphQL SDL (what schema.graphql holds).
+    Schema,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")),
+        )
+        .init();
+    match Cli::parse().command {
+        Command::Serve(args) => {
+            let conn = db::connect(&args.database).await?;
+            db::migrate(&conn).await?;
+            let listener = tokio::net::TcpListener::bind(args.bind).await?;
+            tracing::info!(
+                address = %listener.local_addr()?,
+                database = db::backend_name(&conn),
+                "serving GraphQL at /graphql"
+            );
+            let state = AppState::new(conn, args.limits);
+            modelgraph::serve(listener, state, shutdown_signal()).await?;
+        }
+        Command::Migrate(args) => {
+            let conn = db::connect(&args).await?;
+            db::migrate(&conn).await?;
+            tracing::info!(database = db::backend_name(&conn), "migrated");
+        }
+        Command::Schema => print!("{}", graphql::sdl()),
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,245 @@
+//! What a door hands the registry to create or change a node: every field optional,
+//! checked here once for all doors.
+use entity::node;
+use sea_orm::ActiveValue::Set;
+
+use super::error::{RegistryError, Result};
+use super::kind::{NodeKind, PARAMETER_TYPES, RUN_STATUSES};
+use super::props::{Props, to_stored, validate_props};
+
+pub const MAX_NAME_CHARS: usize = 255;
+const MAX_SHORT_TEXT: usize = 4 * 1024;
+const MAX_URI: usize = 8 * 1024;
+const MAX_LONG_TEXT: usize = 64 * 1024;
+const MAX_DOCUMENT: usize = 256 * 1024;
+
+#[derive(Clone, Debug, Default)]
+pub struct NodeFields {
+    pub name: Option<String>,
+    pub namespace: Option<String>,
+    pub parent_id: Option<i64>,
+    pub external_id: Option<String>,
+    pub description: Option<String>,
+    pub owner: Option<String>,
+    pub state: Option<String>,
+    pub custom_properties: Option<Props>,
+    pub uri: Option<String>,
+    pub model_format_name: Option<String>,
+    pub model_format_version: Option<String>,
+    pub storage_key: Option<String>,
+    pub storage_path: Option<String>,
+    pub service_account_name: Option<String>,
+    pub model_source_kind: Option<String>,
+    pub model_source_class: Option<String>,
+    pub model_source_group: Option<String>,
+    pub model_source_id: Option<String>,
+    pub model_source_name: Option<String>,
+    pub digest: Option<String>,
+    pub source_type: Option<String>,
+    pub source: Option<String>,
+    pub dataset_schema: Option<String>,
+    pub profile: Option<String>,
+    pub metric_value: Option<f64>,
+    pub metric_timestamp: Option<i64>,
+    pub metric_step: Option<i64>,
+    pub parameter_value: Option<String>,
+    pub parameter_type: Option<String>,
+    pub start_time: Option<i64>,
+    pub end_time: Option<i64>,
+    pub status: Option<String>,
+    pub registered_model_id: Option<i64>,
+    pub model_version_id: Option<i64>,
+    pub runtime: Option<String>,
+    pub readme: Option<String>,
+    pub maturity: Option<String>,
+    pub language: Option<Vec<String>>,
+    pub tasks: Option<Vec<String>>,
+    pub provider: Option<String>,
+    pub logo: Option<String>,
+    pub license: Option<String>,
+    pub license_link: Option<String>,
+    pub library_name: Option<String>,
+}
+
+/// Checks a name: 1 to 255 characters, no control characters.
+pub fn validate_name(field: &str, name: &str) -> Result<()> {
+    let chars = name.chars().count();
+    if chars == 0 || chars > MAX_NAME_CHARS {
+        return Err(RegistryError::invalid(
+            field,
+            format!("must be 1 to {MAX_NAME_CHARS} characters (got {chars})"),
+        ));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(RegistryError::invalid(
+            field,
+            "may not contain control characters",
+        ));
+    }
+    Ok(())
+}
+
+fn check_len(field: &str, value: &Option<String>, max: usize) -> Result<()> {
+    if let Some(v) = value
+        && v.len() > max
+    {
+        return Err(RegistryError::invalid(
+            field,
+            format!("is longer than {max} bytes"),
+        ));
+    }
+    Ok(())
+}
+
+fn check_one_of(field: &str, value: &Option<String>, allowed: &[&str]) -> Result<()> {
+    if let Some(v) = value
+        && !allowed.contains(&v.as_str())
+    {
+        return Err(RegistryError::invalid(
+            field,
+            format!("{v:?} is not one of {}", allowed.join(", ")),
+        ));
+    }
+    Ok(())
+}
+
+impl NodeFields {
+    /// Validates every field that is set, for a node of `kind`.
+    pub fn validate(&self, kind: NodeKind) -> Result<()> {
+        if let Some(name) = &self.name {
+            validate_name("name", name)?;
+        }
+        if let Some(id) = &self.external_id {
+            validate_name("externalId", id)?;
+        }
+        check_one_of("state", &self.state, kind.states())?;
+        check_one_of("status", &self.status, RUN_STATUSES)?;
+        check_one_of("parameterType", &self.parameter_type, PARAMETER_TYPES)?;
+        if let Some(props) = &self.custom_properties {
+            validate_props(props, "customProperties")?;
+        }
+        if let Some(v) = self.metric_value
+            && !v.is_finite()
+        {
+            return Err(RegistryError::invalid("value", "must be a finite number"));
+        }
+        for (field, value) in [
+            ("namespace", &self.namespace),
+            ("owner", &self.owner),
+            ("modelFormatName", &self.model_format_name),
+            ("modelFormatVersion", &self.model_format_version),
+            ("storageKey", &self.storage_key),
+            ("storagePath", &self.storage_path),
+            ("serviceAccountName", &self.service_account_name),
+            ("modelSourceKind", &self.model_source_kind),
+            ("modelSourceClass", &self.model_source_class),
+            ("modelSourceGroup", &self.model_source_group),
+            ("modelSourceId", &self.model_source_id),
+            ("modelSourceName", &self.model_source_name),
+            ("digest", &self.digest),
+            ("sourceType", &self.source_type),
+            ("runtime", &self.runtime),
+            ("maturity", &self.maturity),
+            ("provider", &self.provider),
+            ("license", &self.license),
+            ("libraryName", &self.library_name),
+        ] {
+            check_len(field, value, MAX_SHORT_TEXT)?;
+        }
+        for (field, value) in [
+            ("uri", &self.uri),
+            ("source", &self.source),
+            ("licenseLink", &self.license_link),
+        ] {
+            check_len(field, value, MAX_URI)?;
+        }
+        for (field, value) in [
+            ("description", &self.description),
+            ("readme", &self.readme),
+            ("value", &self.parameter_value),
+        ] {
+            check_len(field, value, MAX_LONG_TEXT)?;
+        }
+        for (field, value) in [
+            ("schema", &self.dataset_schema),
+            ("profile", &self.profile),
+            ("logo", &self.logo),
+        ] {
+            check_len(field, value, MAX_DOCUMENT)?;
+        }
+        for (field, list) in [("language", &self.language), ("tasks", &self.tasks)] {
+            if let Some(items) = list {
+                if items.len() > 256 {
+                    return Err(RegistryError::invalid(field, "has more than 256 items"));
+                }
+                for item in items {
+                    validate_name(field, item)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Copies every set field into the row being written (never name or parent: those
+    /// are fixed at creation and written by the caller).
+    pub fn apply(&self, row: &mut node::ActiveModel) {
+        macro_rules! set {
+            ($($field:ident),* $(,)?) => {
+                $(if let Some(v) = &self.$field {
+                    row.$field = Set(Some(v.clone()));
+                })*
+            };
+        }
+        set!(
+            external_id,
+            description,
+            owner,
+            uri,
+            model_format_name,
+            model_format_version,
+            storage_key,
+            storage_path,
+            service_account_name,
+            model_source_kind,
+            model_source_class,
+            model_source_group,
+            model_source_id,
+            model_source_name,
+            digest,
+            source_type,
+            source,
+            dataset_schema,
+            profile,
+            metric_value,
+            metric_timestamp,
+            metric_step,
+            parameter_value,
+            parameter_type,
+            start_time,
+            end_time,
+            status,
+            registered_model_id,
+            model_version_id,
+            runtime,
+            readme,
+            maturity,
+            provider,
+            logo,
+            license,
+            license_link,
+            library_name,
+        );
+        if let Some(state) = &self.state {
+            row.state = Set(state.clone());
+        }
+        if let Some(props) = &self.custom_properties {
+            row.custom_properties = Set(to_stored(props));
+        }
+        if let Some(list) = &self.language {
+            row.language = Set(Some(serde_json::to_string(list).unwrap_or_default()));
+        }
+        if let Some(list) = &self.tasks {
+            row.tasks = Set(Some(serde_json::to_string(list).unwrap_or_default()));
+        }
+    }
+}

@@ -1,0 +1,508 @@
+//! Kubeflow's `filterQuery` syntax, parsed into a parameterized SQL condition; shared by
+//! the REST and GraphQL doors. Grammar:
+//!
+//! ```text
+//! expr       := and ("OR" and)*
+//! and        := primary ("AND" primary)*
+//! primary    := "(" expr ")" | property op value | property "IN" "(" value ("," value)* ")"
+//! property   := ident ("." ident)* | `quoted` ("." type)?      type: string_value | int_value | double_value | bool_value
+//! op         := = | != | <> | > | < | >= | <= | LIKE | ILIKE
+//! value      := 'text' | "text" | number | true | false
+//! ```
+use entity::{node, node_property};
+use sea_orm::sea_query::{Condition, Expr, ExprTrait, Func, LikeExpr, SimpleExpr};
+
+use super::error::{RegistryError, Result};
+use super::filter::property_exists;
+use super::kind::NodeKind;
+
+const FIELD: &str = "filterQuery";
+
+#[derive(Clone, Debug, PartialEq)]
+enum Tok {
+    Ident(String),
+    Quoted(String),
+    Str(String),
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+    Op(&'static str),
+    LParen,
+    RParen,
+    Comma,
+    Dot,
+    And,
+    Or,
+    In,
+}
+
+fn syntax(pos: usize, msg: impl std::fmt::Display) -> RegistryError {
+    RegistryError::invalid(FIELD, format!("syntax error at position {pos}: {msg}"))
+}
+
+fn lex(src: &str) -> Result<Vec<(usize, Tok)>> {
+    let chars: Vec<(usize, char)> = src.char_indices().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let (pos, c) = chars[i];
+        match c {
+            c if c.is_whitespace() => i += 1,
+            '(' => (out.push((pos, Tok::LParen)), i += 1).1,
+            ')' => (out.push((pos, Tok::RParen)), i += 1).1,
+            ',' => (out.push((pos, Tok::Comma)), i += 1).1,
+            '.' if !chars.get(i + 1).is_some_and(|(_, d)| d.is_ascii_digit()) => {
+                out.push((pos, Tok::Dot));
+                i += 1;
+            }
+            '=' => (out.push((pos, Tok::Op("="))), i += 1).1,
+            '!' | '<' | '>' => {
+                let next = chars.get(i + 1).map(|(_, d)| *d);
+                let (op, len) = match (c, next) {
+                    ('!', Some('=')) => ("!=", 2),
+                    ('<', Some('>')) => ("!=", 2),
+                    ('<', Some('=')) => ("<=", 2),
+                    ('>', Some('=')) => (">=", 2),
+                    ('<', _) => ("<", 1),
+                    ('>', _) => (">", 1),
+                    _ => return Err(syntax(pos, "expected != after !")),
+                };
+                out.push((pos, Tok::Op(op)));
+                i += len;
+            }
+            '\'' | '"' | '`' => {
+                let mut text = String::new();
+                let mut j = i + 1;
+                loop {
+                    let Some(&(_, d)) = chars.get(j) else {
+                        return Err(syntax(pos, "unterminated quote"));
+                    };
+                    if d == '\\'
+                        && let Some(&(_, e)) = chars.get(j + 1)
+                    {
+                        text.push(e);
+                        j += 2;
+                        continue;
+                    }
+                    if d == c {
+                        // a doubled quote stands for itself
+                        if chars.get(j + 1).is_some_and(|(_, e)| *e == c) {
+                            text.push(c);
+                            j += 2;
+                            continue;
+                        }
+                        break;
+                    }
+                    text.push(d);
+                    j += 1;
+                }
+                out.push((
+                    pos,
+                    if c == '`' {
+                        Tok::Quoted(text)
+                    } else {
+                        Tok::Str(text)
+                    },
+                ));
+                i = j + 1;
+            }
+            c if c.is_ascii_digit() || c == '-' || c == '.' || c == '+' => {
+                let mut j = i + 1;
+                while chars.get(j).is_some_and(|(_, d)| {
+                    d.is_ascii_digit() || matches!(d, '.' | 'e' | 'E' | '-' | '+')
+                }) {
+                    j += 1;
+                }
+                let end = chars.get(j).map_or(src.len(), |(p, _)| *p);
+                let text = &src[pos..end];
+                let tok = if let Ok(v) = text.parse::<i64>() {
+                    Tok::Int(v)
+                } else if let Ok(v) = text.parse::<f64>() {
+                    Tok::Float(v)
+                } else {
+                    return Err(syntax(pos, format!("{text:?} is not a number")));
+                };
+                out.push((pos, tok));
+                i = j;
+            }
+            c if c.is_alphanumeric() || c == '_' || c == '$' => {
+                let mut j = i + 1;
+                while chars
+                    .get(j)
+                    .is_some_and(|(_, d)| d.is_alphanumeric() || matches!(d, '_' | '-' | '$'))
+                {
+                    j += 1;
+                }
+                let end = chars.get(j).map_or(src.len(), |(p, _)| *p);
+                let word = &src[pos..end];
+                let tok = match word.to_ascii_uppercase().as_str() {
+                    "AND" => Tok::And,
+                    "OR" => Tok::Or,
+                    "IN" => Tok::In,
+                    "LIKE" => Tok::Op("LIKE"),
+                    "ILIKE" => Tok::Op("ILIKE"),
+                    "TRUE" => Tok::Bool(true),
+                    "FALSE" => Tok::Bool(false),
+                    _ => Tok::Ident(word.to_owned()),
+                };
+                out.push((pos, tok));
+                i = j;
+            }
+            other => return Err(syntax(pos, format!("unexpected character {other:?}"))),
+        }
+    }
+    Ok(out)
+}
+
+#[derive(Clone, Debug, PartialEq)]
+enum Lit {
+    Str(String),
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+}
+
+impl Lit {
+    fn value(&self) -> sea_orm::Value {
+        match self {
+            Lit::Str(s) => s.clone().into(),
+            Lit::Int(i) => (*i).into(),
+            Lit::Float(f) => (*f).into(),
+            Lit::Bool(b) => (*b).into(),
+        }
+    }
+}
+
+struct Parser<'a> {
+    toks: Vec<(usize, Tok)>,
+    at: usize,
+    end: usize,
+    kinds: &'a [NodeKind],
+}
+
+impl Parser<'_> {
+    fn peek(&self) -> Option<&Tok> {
+        self.toks.get(self.at).map(|(_, t)| t)
+    }
+
+    fn pos(&self) -> usize {
+        self.toks.get(self.at).map_or(self.end, |(p, _)| *p)
+    }
+
+    fn next(&mut self) -> Option<Tok> {
+        let t = self.toks.get(self.at).map(|(_, t)| t.clone());
+        self.at += 1;
+        t
+    }
+
+    fn expect(&mut self, want: Tok, what: &str) -> Result<()> {
+        let pos = self.pos();
+        match self.next() {
+            Some(t) if t == want => Ok(()),
+            _ => Err(syntax(pos, format!("expected {what}"))),
+        }
+    }
+
+    fn or(&mut self) -> Result<Condition> {
+        let mut cond = Condition::any().add(self.and()?);
+        while self.peek() == Some(&Tok::Or) {
+            self.at += 1;
+            cond = cond.add(self.and()?);
+        }
+        Ok(cond)
+    }
+
+    fn and(&mut self) -> Result<Condition> {
+        let mut cond = Condition::all().add(self.primary()?);
+        while self.peek() == Some(&Tok::And) {
+            self.at += 1;
+            cond = cond.add(self.primary()?);
+        }
+        Ok(cond)
+    }
+
+    fn primary(&mut self) -> Result<Condition> {
+        if self.peek() == Some(&Tok::LParen) {
+            self.at += 1;
+            let inner = self.or()?;
+            self.expect(Tok::RParen, "')'")?;
+            return Ok(inner);
+        }
+        let (path, quoted) = self.property()?;
+        let pos = self.pos();
+        let op = match self.next() {
+            Some(Tok::Op(op)) => op,
+            Some(Tok::In) => "IN",
+            _ => {
+                return Err(syntax(
+                    pos,
+                    "expected an operator (= != <> > < >= <= LIKE ILIKE IN)",
+                ));
+            }
+        };
+        let values = if op == "IN" {
+            self.expect(Tok::LParen, "'(' after IN")?;
+            let mut values = vec![self.literal()?];
+            while self.peek() == Some(&Tok::Comma) {
+                self.at += 1;
+                values.push(self.literal()?);
+            }
+            self.expect(Tok::RParen, "')' closing the IN list")?;
+            values
+        } else {
+            vec![self.literal()?]
+        };
+        Ok(Condition::all().add(self.comparison(&path, quoted, op, &values, pos)?))
+    }
+
+    fn property(&mut self) -> Result<(Vec<String>, bool)> {
+        let pos = self.pos();
+        let (first, quoted) = match self.next() {
+            Some(Tok::Ident(s)) => (s, false),
+            Some(Tok::Quoted(s)) => (s, true),
+            _ => return Err(syntax(pos, "expected a property name")),
+        };
+        let mut path = vec![first];
+        while self.peek() == Some(&Tok::Dot) {
+            self.at += 1;
+            let pos = self.pos();
+            match self.next() {
+                Some(Tok::Ident(s)) => path.push(s),
+                _ => return Err(syntax(pos, "expected a name after '.'")),
+            }
+        }
+        Ok((path, quoted))
+    }
+
+    fn literal(&mut self) -> Result<Lit> {
+        let pos = self.pos();
+        match self.next() {
+            Some(Tok::Str(s)) => Ok(Lit::Str(s)),
+            Some(Tok::Int(i)) => Ok(Lit::Int(i)),
+            Some(Tok::Float(f)) => Ok(Lit::Float(f)),
+            Some(Tok::Bool(b)) => Ok(Lit::Bool(b)),
+            _ => Err(syntax(
+                pos,
+                "expected a value (quoted string, number, true or false)",
+            )),
+        }
+    }
+
+    fn comparison(
+        &self,
+        path: &[String],
+        quoted: bool,
+        op: &str,
+        values: &[Lit],
+        pos: usize,
+    ) -> Result<SimpleExpr> {
+        let typed = ["string_value", "int_value", "double_value", "bool_value"];
+        let (name, value_type) = match path.split_last() {
+            Some((last, rest)) if !rest.is_empty() && typed.contains(&last.as_str()) => {
+                (rest.join("."), Some(last.as_str()))
+            }
+            _ => (path.join("."), None),
+        };
+        if !quoted
+            && value_type.is_none()
+            && let Some(expr) = self.standard(&name, op, values, pos)?
+        {
+            return Ok(expr);
+        }
+        custom(&name, value_type, op, values, pos)
+    }
+
+    /// Built-in fields; `None` when `name` is not one (then it is a custom property).
+    fn standard(
+        &self,
+        name: &str,
+        op: &str,
+        values: &[Lit],
+        pos: usize,
+    ) -> Result<Option<SimpleExpr>> {
+        use node::Column as C;
+        let col = match name {
+            "id" => C::Id,
+            "name" => C::Name,
+            "externalId" | "external_id" => C::ExternalId,
+            "description" => C::Description,
+            "state" | "desiredState" | "lastKnownState" => C::State,
+            "owner" | "author" => C::Owner,
+            "uri" => C::Uri,
+            "status" => C::Status,
+            "createTimeSinceEpoch" | "create_time_since_epoch" => C::CreateTime,
+            "lastUpdateTimeSinceEpoch" | "last_update_time_since_epoch" => C::LastUpdateTime,
+            "startTimeSinceEpoch" => C::StartTime,
+            "endTimeSinceEpoch" => C::EndTime,
+            "modelFormatName" => C::ModelFormatName,
+            "modelFormatVersion" => C::ModelFormatVersion,
+            "runtime" => C::Runtime,
+            "digest" => C::Digest,
+            "sourceType" => C::SourceType,
+            "source" => C::Source,
+            "value" if self.kinds.iter().all(|k| *k == NodeKind::Metric) => C::MetricValue,
+            "value" if self.kinds.iter().all(|k| *k == NodeKind::Parameter) => C::ParameterValue,
+            "step" => C::MetricStep,
+            "timestamp" => C::MetricTimestamp,
+            "registeredModelId" if self.kinds == [NodeKind::ModelVersion] => C::ParentId,
+            "registeredModelId" => C::RegisteredModelId,
+            "modelVersionId" => C::ModelVersionId,
+            "experimentId" | "servingEnvironmentId" | "inferenceServiceId" | "parentResourceId" => {
+                C::ParentId
+            }
+            "artifactType" => {
+                let kinds = values
+                    .iter()
+                    .map(|v| match v {
+                        Lit::Str(s) => NodeKind::from_artifact_type(s)
+                            .map(|k| Lit::Str(k.as_str().to_owned()))
+                            .ok_or_else(|| syntax(pos, format!("unknown artifactType {s:?}"))),
+                        _ => Err(syntax(pos, "artifactType compares with a string")),
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                return Ok(Some(compare(
+                    Expr::col((node::Entity, C::Kind)),
+                    op,
+                    &kinds,
+                    pos,
+                )?));
+            }
+            _ => return Ok(None),
+        };
+        Ok(Some(compare(
+            Expr::col((node::Entity, col)),
+            op,
+            values,
+            pos,
+        )?))
+    }
+}
+
+fn compare(lhs: Expr, op: &str, values: &[Lit], pos: usize) -> Result<SimpleExpr> {
+    let v = values[0].value();
+    Ok(match op {
+        "=" => lhs.eq(v),
+        "!=" => lhs.ne(v),
+        ">" => lhs.gt(v),
+        "<" => lhs.lt(v),
+        ">=" => lhs.gte(v),
+        "<=" => lhs.lte(v),
+        "IN" => lhs.is_in(values.iter().map(Lit::value)),
+        "LIKE" | "ILIKE" => {
+            let Lit::Str(pattern) = &values[0] else {
+                return Err(syntax(pos, format!("{op} needs a quoted pattern")));
+            };
+            if op == "LIKE" {
+                lhs.like(LikeExpr::new(pattern.clone()))
+            } else {
+                SimpleExpr::FunctionCall(Func::lower(lhs))
+                    .like(LikeExpr::new(pattern.to_lowercase()))
+            }
+        }
+        other => return Err(syntax(pos, format!("unknown operator {other}"))),
+    })
+}
+
+fn custom(
+    name: &str,
+    value_type: Option<&str>,
+    op: &str,
+    values: &[Lit],
+    pos: usize,
+) -> Result<SimpleExpr> {
+    use node_property::Column as P;
+    let first = &values[0];
+    let col = match value_type {
+        Some("string_value") => P::StringValue,
+        Some("int_value") => P::IntValue,
+        Some("double_value") => P::DoubleValue,
+        Some("bool_value") => P::BoolValue,
+        _ => match first {
+            Lit::Str(_) => P::StringValue,
+            // ints are indexed as doubles too, so an untyped number matches either type
+            Lit::Int(_) | Lit::Float(_) => P::DoubleValue,
+            Lit::Bool(_) => P::BoolValue,
+        },
+    };
+    let values: Vec<Lit> = values
+        .iter()
+        .map(|v| match (col, v) {
+            (P::DoubleValue, Lit::Int(i)) => Ok(Lit::Float(*i as f64)),
+            (P::IntValue, Lit::Float(f)) if f.fract() == 0.0 => Ok(Lit::Int(*f as i64)),
+            (P::StringValue, Lit::Str(_))
+            | (P::IntValue, Lit::Int(_))
+            | (P::DoubleValue, Lit::Float(_))
+            | (P::BoolValue, Lit::Bool(_)) => Ok(v.clone()),
+            _ => Err(syntax(
+                pos,
+                format!("{name}: the value does not fit its type"),
+            )),
+        })
+        .collect::<Result<_>>()?;
+    let test = compare(Expr::col((node_property::Entity, col)), op, &values, pos)?;
+    Ok(property_exists(name, Some(test)))
+}
+
+/// Parses `src` for a list of `kinds`.
+pub fn parse(src: &str, kinds: &[NodeKind]) -> Result<Condition> {
+    let toks = lex(src)?;
+    if toks.is_empty() {
+        return Ok(Condition::all());
+    }
+    let mut parser = Parser {
+        toks,
+        at: 0,
+        end: src.len(),
+        kinds,
+    };
+    let cond = parser.or()?;
+    if parser.at < parser.toks.len() {
+        return Err(syntax(parser.pos(), "unexpected text after the expression"));
+    }
+    Ok(cond)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sea_orm::sea_query::{Query, SqliteQueryBuilder};
+
+    fn sql(q: &str) -> String {
+        let cond = parse(q, &[NodeKind::RegisteredModel]).unwrap();
+        Query::select()
+            .column(node::Column::Id)
+            .from(node::Entity)
+            .cond_where(cond)
+            .to_string(SqliteQueryBuilder)
+    }
+
+    #[test]
+    fn parses_the_documented_examples() {
+        assert!(sql("name = \"my-model\"").contains("\"node\".\"name\" = 'my-model'"));
+        assert!(sql("accuracy > 0.95").contains("\"double_value\" > 0.95"));
+        assert!(sql("name LIKE \"%tensorflow%\"").contains("LIKE '%tensorflow%'"));
+        let complex = sql("(name = \"model-a\" OR name = \"model-b\") AND state = \"LIVE\"");
+        assert!(
+            complex.contains(" OR ") && complex.contains(" AND "),
+            "{complex}"
+        );
+        assert!(sql("framework.string_value = \"pytorch\"").contains("'framework'"));
+        assert!(sql("`mlflow.source.type` = \"notebook\"").contains("'mlflow.source.type'"));
+        assert!(sql("epochs.int_value IN (1, 2)").contains("\"int_value\" IN (1, 2)"));
+        assert!(sql("ok = TRUE").contains("\"bool_value\" = TRUE"));
+        assert!(sql("name <> 'x' and id >= 3").contains("\"node\".\"id\" >= 3"));
+    }
+
+    #[test]
+    fn reports_the_position_of_a_syntax_error() {
+        let err = parse("name = ", &[]).unwrap_err().to_string();
+        assert!(
+            err.contains("filterQuery") && err.contains("position 7"),
+            "{err}"
+        );
+        let err = parse("name = 'x' AND (", &[]).unwrap_err().to_string();
+        assert!(err.contains("position 16"), "{err}");
+        assert!(parse("name = 'unterminated", &[]).is_err());
+        assert!(parse("name == 'x'", &[]).is_err());
+    }
+}

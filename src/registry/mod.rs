@@ -1,0 +1,18 @@
+//! The domain: every read and write of every door goes through here, so validation,
+//! naming rules and transactions live once.
+pub mod error;
+pub mod fields;
+pub mod filter;
+pub mod filter_query;
+pub mod kind;
+pub mod page;
+pub mod props;
+pub mod read;
+pub mod registered_model;
+pub mod write;
+
+pub use error::{RegistryError, Result};
+pub use fields::NodeFields;
+pub use filter::Filter;
+pub use kind::NodeKind;
+pub use page::{Order, Page, PageArgs, PageLimits};

@@ -1,0 +1,206 @@
+//! Typed custom properties: int stays int, double stays double (3.0 prints as 3.0).
+use std::collections::BTreeMap;
+
+use entity::node_property;
+use sea_orm::ActiveValue::Set;
+use serde_json::{Map, Number, Value};
+
+use super::error::{RegistryError, Result};
+
+pub const MAX_PROPERTIES_BYTES: usize = 256 * 1024;
+pub const MAX_KEY_CHARS: usize = 255;
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum PropValue {
+    Int(i64),
+    Double(f64),
+    String(String),
+    Bool(bool),
+    Struct(Map<String, Value>),
+}
+
+pub type Props = BTreeMap<String, PropValue>;
+
+impl PropValue {
+    /// Reads one JSON value; `field` names it in errors.
+    pub fn from_json(value: &Value, field: &str) -> Result<Self> {
+        Ok(match value {
+            Value::Bool(b) => Self::Bool(*b),
+            Value::String(s) => Self::String(s.clone()),
+            Value::Number(n) => match n.as_i64() {
+                Some(i) if !n.is_f64() => Self::Int(i),
+                _ => Self::Double(
+                    n.as_f64()
+                        .ok_or_else(|| RegistryError::invalid(field, "number is out of range"))?,
+                ),
+            },
+            Value::Object(map) => Self::Struct(map.clone()),
+            Value::Null => {
+                return Err(RegistryError::invalid(
+                    field,
+                    "null is not a property value (int, double, string, bool or object)",
+                ));
+            }
+            Value::Array(_) => {
+                return Err(RegistryError::invalid(
+                    field,
+                    "arrays are not property values; wrap the list in an object",
+                ));
+            }
+        })
+    }
+
+    pub fn to_json(&self) -> Value {
+        match self {
+            Self::Int(i) => Value::from(*i),
+            Self::Double(d) => Number::from_f64(*d)
+                .map(Value::Number)
+                .unwrap_or(Value::Null),
+            Self::String(s) => Value::String(s.clone()),
+            Self::Bool(b) => Value::Bool(*b),
+            Self::Struct(m) => Value::Object(m.clone()),
+        }
+    }
+
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Self::Int(_) => "int",
+            Self::Double(_) => "double",
+            Self::String(_) => "string",
+            Self::Bool(_) => "bool",
+            Self::Struct(_) => "struct",
+        }
+    }
+}
+
+/// Validates a customProperties JSON object (the GraphQL shape: plain typed values).
+pub fn props_from_json(value: &Value, field: &str) -> Result<Props> {
+    let Value::Object(map) = value else {
+        return Err(RegistryError::invalid(
+            field,
+            "must be a JSON object of property name to value",
+        ));
+    };
+    let mut props = Props::new();
+    for (key, v) in map {
+        props.insert(
+            key.clone(),
+            PropValue::from_json(v, &format!("{field}.{key}"))?,
+        );
+    }
+    validate_props(&props, field)?;
+    Ok(props)
+}
+
+pub fn validate_props(props: &Props, field: &str) -> Result<()> {
+    for (key, value) in props {
+        if key.is_empty() || key.chars().count() > MAX_KEY_CHARS {
+            return Err(RegistryError::invalid(
+                field,
+                format!("property names are 1 to {MAX_KEY_CHARS} characters"),
+            ));
+        }
+        if key.chars().any(char::is_control) {
+            return Err(RegistryError::invalid(
+                field,
+                "property names may not contain control characters",
+            ));
+        }
+        if let PropValue::Double(d) = value
+            && !d.is_finite()
+        {
+            return Err(RegistryError::invalid(
+                format!("{field}.{key}"),
+                "doubles must be finite",
+            ));
+        }
+    }
+    if to_stored(props).len() > MAX_PROPERTIES_BYTES {
+        return Err(RegistryError::LimitExceeded(format!(
+            "{field} is larger than {} KiB",
+            MAX_PROPERTIES_BYTES / 1024
+        )));
+    }
+    Ok(())
+}
+
+pub fn props_to_json(props: &Props) -> Value {
+    Value::Object(
+        props
+            .iter()
+            .map(|(k, v)| (k.clone(), v.to_json()))
+            .collect(),
+    )
+}
+
+/// The text stored in `node.custom_properties` (plain JSON keeps int vs double apart).
+pub fn to_stored(props: &Props) -> String {
+    props_to_json(props).to_string()
+}
+
+pub fn from_stored(text: &str) -> Props {
+    serde_json::from_str::<Value>(text)
+        .ok()
+        .and_then(|v| props_from_json(&v, "customProperties").ok())
+        .unwrap_or_default()
+}
+
+/// The typed index rows that filters query.
+pub fn property_rows(node_id: i64, props: &Props) -> Vec<node_property::ActiveModel> {
+    props
+        .iter()
+        .map(|(key, value)| {
+            let mut row = node_property::ActiveModel {
+                node_id: Set(node_id),
+                key: Set(key.clone()),
+                value_type: Set(value.type_name().to_owned()),
+                int_value: Set(None),
+                double_value: Set(None),
+                string_value: Set(None),
+                bool_value: Set(None),
+            };
+            match value {
+                // ints are also indexed as doubles so numeric filters need one column
+                PropValue::Int(i) => {
+                    row.int_value = Set(Some(*i));
+                    row.double_value = Set(Some(*i as f64));
+                }
+                PropValue::Double(d) => row.double_value = Set(Some(*d)),
+                PropValue::String(s) => row.string_value = Set(Some(s.clone())),
+                PropValue::Bool(b) => row.bool_value = Set(Some(*b)),
+                PropValue::Struct(m) => {
+                    row.string_value = Set(Some(Value::Object(m.clone()).to_string()))
+                }
+            }
+            row
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn keeps_int_and_double_apart() {
+        let props = props_from_json(
+            &json!({"a": 3, "b": 3.0, "c": "x", "d": true, "e": {"k": [1]}}),
+            "cp",
+        )
+        .unwrap();
+        assert_eq!(props["a"], PropValue::Int(3));
+        assert_eq!(props["b"], PropValue::Double(3.0));
+        let stored = to_stored(&props);
+        assert!(stored.contains("\"b\":3.0"), "{stored}");
+        assert_eq!(from_stored(&stored), props);
+    }
+
+    #[test]
+    fn rejects_arrays_nulls_and_non_objects() {
+        assert!(props_from_json(&json!({"a": [1]}), "cp").is_err());
+        assert!(props_from_json(&json!({"a": null}), "cp").is_err());
+        let err = props_from_json(&json!([1]), "customProperties").unwrap_err();
+        assert!(err.to_string().starts_with("customProperties"));
+    }
+}

@@ -1,0 +1,143 @@
+//! Reading nodes: by id, by name, and keyset-paged lists.
+use entity::node;
+use sea_orm::sea_query::Order as SqlOrder;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+
+use super::error::{RegistryError, Result};
+use super::filter::Filter;
+use super::kind::NodeKind;
+use super::page::{Direction, Order, Page, PageArgs, PageLimits};
+
+pub async fn find_node<C: ConnectionTrait>(conn: &C, id: i64) -> Result<Option<node::Model>> {
+    Ok(node::Entity::find_by_id(id).one(conn).await?)
+}
+
+/// Nodes by id, in one statement; missing ids are simply absent.
+pub async fn find_nodes<C: ConnectionTrait>(conn: &C, ids: &[i64]) -> Result<Vec<node::Model>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::with_capacity(ids.len());
+    // stay well under the bind-parameter limits of both backends
+    for chunk in ids.chunks(10_000) {
+        out.extend(
+            node::Entity::find()
+                .filter(node::Column::Id.is_in(chunk.to_vec()))
+                .all(conn)
+                .await?,
+        );
+    }
+    Ok(out)
+}
+
+pub fn kind_of(n: &node::Model) -> Result<NodeKind> {
+    n.kind.parse()
+}
+
+/// A node of one kind by id, or NOT_FOUND naming the kind.
+pub async fn get_kind<C: ConnectionTrait>(
+    conn: &C,
+    kind: NodeKind,
+    id: i64,
+) -> Result<node::Model> {
+    find_node(conn, id)
+        .await?
+        .filter(|n| n.kind == kind.as_str())
+        .ok_or_else(|| RegistryError::not_found(format!("{} {id}", kind.label())))
+}
+
+/// A node by its unique name within its parent (0 for top-level kinds).
+pub async fn find_by_name<C: ConnectionTrait>(
+    conn: &C,
+    kind: NodeKind,
+    scope_id: i64,
+    namespace: &str,
+    name: &str,
+) -> Result<Option<node::Model>> {
+    Ok(node::Entity::find()
+        .filter(node::Column::Kind.eq(kind.as_str()))
+        .filter(node::Column::ScopeId.eq(scope_id))
+        .filter(node::Column::Namespace.eq(namespace))
+        .filter(node::Column::Name.eq(name))
+        .one(conn)
+        .await?)
+}
+
+pub async fn find_by_external_id<C: ConnectionTrait>(
+    conn: &C,
+    external_id: &str,
+) -> Result<Option<node::Model>> {
+    Ok(node::Entity::find()
+        .filter(node::Column::ExternalId.eq(external_id))
+        .one(conn)
+        .await?)
+}
+
+fn sql_dir(forward: bool, order: Order) -> SqlOrder {
+    match (order.direction == Direction::Asc) == forward {
+        true => SqlOrder::Asc,
+        false => SqlOrder::Desc,
+    }
+}
+
+/// One page of nodes of `kinds` matching `filter`.
+pub async fn list<C: ConnectionTrait>(
+    conn: &C,
+    kinds: &[NodeKind],
+    filter: &Filter,
+    order: Order,
+    page: &PageArgs,
+    limits: PageLimits,
+) -> Result<Page> {
+    let plan = page.plan(order, limits)?;
+    if plan.size == 0 {
+        return Ok(plan.finish(Vec::new()));
+    }
+    let forward = !plan.backward;
+    let mut query = node::Entity::find()
+        .filter(filter.condition(kinds)?)
+        .filter(plan.condition(order));
+    if order.field != super::page::OrderField::Id {
+        query = query.order_by(order.field.column(), sql_dir(forward, order));
+    }
+    let rows = query
+        .order_by(node::Column::Id, sql_dir(forward, order))
+        .limit(plan.size + 1)
+        .all(conn)
+        .await?;
+    Ok(plan.finish(rows))
+}
+
+/// Every node matching `filter`, sorted; for batch loads whose paging happens per parent.
+pub async fn list_all<C: ConnectionTrait>(
+    conn: &C,
+    kinds: &[NodeKind],
+    filter: &Filter,
+    order: Order,
+) -> Result<Vec<node::Model>> {
+    let mut query = node::Entity::find().filter(filter.condition(kinds)?);
+    if order.field != super::page::OrderField::Id {
+        query = query.order_by(order.field.column(), sql_dir(true, order));
+    }
+    Ok(query
+        .order_by(node::Column::Id, sql_dir(true, order))
+        .all(conn)
+        .await?)
+}
+
+/// How many nodes match, whatever the page.
+pub async fn count<C: ConnectionTrait>(
+    conn: &C,
+    kinds: &[NodeKind],
+    filter: &Filter,
+) -> Result<u64> {
+    Ok(node::Entity::find()
+        .filter(filter.condition(kinds)?)
+        .count(conn)
+        .await?)
+}
+
+#[allow(unused_imports)]
+use QuerySelect as _;

@@ -1,0 +1,90 @@
+//! Registering a model: model (created or reused), version and model artifact at once,
+//! as the Kubeflow Python client's `register_model` does.
+use entity::node;
+use sea_orm::DatabaseConnection;
+
+use super::error::{RegistryError, Result};
+use super::fields::{NodeFields, validate_name};
+use super::kind::NodeKind;
+use super::props::Props;
+use super::read::find_by_name;
+use super::write::{begin_write, create_in};
+
+#[derive(Clone, Debug, Default)]
+pub struct RegisterModel {
+    pub name: String,
+    pub version: Option<String>,
+    pub uri: String,
+    pub model_format_name: Option<String>,
+    pub model_format_version: Option<String>,
+    pub author: Option<String>,
+    pub owner: Option<String>,
+    pub description: Option<String>,
+    pub version_description: Option<String>,
+    pub custom_properties: Option<Props>,
+    pub storage_key: Option<String>,
+    pub storage_path: Option<String>,
+    pub service_account_name: Option<String>,
+}
+
+/// Returns the new version; the model is reused when one of that name exists.
+pub async fn register_model(db: &DatabaseConnection, input: RegisterModel) -> Result<node::Model> {
+    validate_name("name", &input.name)?;
+    if input.uri.is_empty() {
+        return Err(RegistryError::invalid("uri", "is required"));
+    }
+    let txn = begin_write(db).await?;
+    let model = match find_by_name(&txn, NodeKind::RegisteredModel, 0, "", &input.name).await? {
+        Some(model) => model,
+        None => {
+            let fields = NodeFields {
+                name: Some(input.name.clone()),
+                owner: input.owner.clone().or_else(|| input.author.clone()),
+                description: input.description.clone(),
+                ..Default::default()
+            };
+            create_in(&txn, NodeKind::RegisteredModel, fields).await?
+        }
+    };
+    if let Some(version) = &input.version
+        && find_by_name(&txn, NodeKind::ModelVersion, model.id, "", version)
+            .await?
+            .is_some()
+    {
+        return Err(RegistryError::AlreadyExists(format!(
+            "registered model {:?} already has a version {version:?}",
+            input.name
+        )));
+    }
+    let version = create_in(
+        &txn,
+        NodeKind::ModelVersion,
+        NodeFields {
+            name: input.version.clone(),
+            parent_id: Some(model.id),
+            owner: input.author.clone(),
+            description: input.version_description.clone(),
+            custom_properties: input.custom_properties.clone(),
+            ..Default::default()
+        },
+    )
+    .await?;
+    create_in(
+        &txn,
+        NodeKind::ModelArtifact,
+        NodeFields {
+            name: Some(input.name.clone()),
+            parent_id: Some(version.id),
+            uri: Some(input.uri.clone()),
+            model_format_name: input.model_format_name.clone(),
+            model_format_version: input.model_format_version.clone(),
+            storage_key: input.storage_key.clone(),
+            storage_path: input.storage_path.clone(),
+            service_account_name: input.service_account_name.clone(),
+            ..Default::default()
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(version)
+}

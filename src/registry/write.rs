@@ -1,0 +1,304 @@
+//! Creating and updating nodes: parent checks, uniqueness, revisions, property index.
+use entity::{node, node_property};
+use sea_orm::ActiveValue::Set;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
+    EntityTrait, QueryFilter, QuerySelect, SqliteTransactionMode, TransactionOptions,
+    TransactionTrait,
+};
+
+use super::error::{RegistryError, Result};
+use super::fields::NodeFields;
+use super::kind::NodeKind;
+use super::props::property_rows;
+use super::read::{find_node, kind_of};
+
+/// Starts a write transaction; on SQLite it takes the write lock at BEGIN, so a
+/// transaction that reads before writing never fails to upgrade its lock.
+pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction> {
+    Ok(db
+        .begin_with_options(TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..Default::default()
+        })
+        .await?)
+}
+
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// Creates a node in its own transaction.
+pub async fn create(
+    db: &DatabaseConnection,
+    kind: NodeKind,
+    fields: NodeFields,
+) -> Result<node::Model> {
+    // an auto-named version can lose a race for its number; try the next one
+    let attempts = if kind == NodeKind::ModelVersion && fields.name.is_none() {
+        5
+    } else {
+        1
+    };
+    let mut last_err = None;
+    for _ in 0..attempts {
+        let txn = begin_write(db).await?;
+        match create_in(&txn, kind, fields.clone()).await {
+            Ok(model) => {
+                txn.commit().await?;
+                return Ok(model);
+            }
+            Err(err @ RegistryError::AlreadyExists(_)) => {
+                txn.rollback().await?;
+                last_err = Some(err);
+            }
+            Err(err) => return Err(err),
+        }
+    }
+    Err(last_err.unwrap_or_else(|| RegistryError::Internal("create retries exhausted".into())))
+}
+
+/// Creates a node inside the caller's transaction.
+pub async fn create_in<C: ConnectionTrait>(
+    txn: &C,
+    kind: NodeKind,
+    mut fields: NodeFields,
+) -> Result<node::Model> {
+    fields.validate(kind)?;
+    let parent = check_parent(txn, kind, fields.parent_id).await?;
+    check_references(txn, kind, &fields, parent.as_ref()).await?;
+    let name = match fields.name.take() {
+        Some(name) => name,
+        None if kind == NodeKind::ModelVersion => {
+            next_version_name(txn, fields.parent_id.unwrap_or_default()).await?
+        }
+        // Kubeflow lets these go unnamed; a generated name keeps names unique and non-empty
+        None if kind.is_artifact()
+            || matches!(kind, NodeKind::ExperimentRun | NodeKind::ServeModel) =>
+        {
+            uuid::Uuid::new_v4().to_string()
+        }
+        None => return Err(RegistryError::invalid("name", "is required")),
+    };
+    let now = now_ms();
+    let mut row = node::ActiveModel {
+        kind: Set(kind.as_str().to_owned()),
+        name: Set(name),
+        namespace: Set(fields.namespace.clone().unwrap_or_default()),
+        parent_id: Set(fields.parent_id),
+        parent_kind: Set(parent.as_ref().map(|p| p.kind.clone())),
+        scope_id: Set(fields.parent_id.unwrap_or(0)),
+        state: Set(kind.default_state().to_owned()),
+        custom_properties: Set("{}".to_owned()),
+        create_time: Set(now),
+        last_update_time: Set(now),
+        revision: Set(1),
+        ..Default::default()
+    };
+    if kind == NodeKind::ExperimentRun && fields.status.is_none() {
+        row.status = Set(Some("RUNNING".to_owned()));
+    }
+    if kind == NodeKind::Parameter && fields.parameter_type.is_none() {
+        row.parameter_type = Set(Some("string".to_owned()));
+    }
+    fields.apply(&mut row);
+    let model = row.insert(txn).await?;
+    if let Some(props) = &fields.custom_properties {
+        write_properties(txn, model.id, props, false).await?;
+    }
+    Ok(model)
+}
+
+/// Updates a node of `kind`; a stale `expected_revision` is a conflict.
+pub async fn update(
+    db: &DatabaseConnection,
+    kind: NodeKind,
+    id: i64,
+    fields: NodeFields,
+    expected_revision: Option<i64>,
+) -> Result<node::Model> {
+    let txn = begin_write(db).await?;
+    let model = update_in(&txn, kind, id, fields, expected_revision).await?;
+    txn.commit().await?;
+    Ok(model)
+}
+
+pub async fn update_in<C: ConnectionTrait>(
+    txn: &C,
+    kind: NodeKind,
+    id: i64,
+    fields: NodeFields,
+    expected_revision: Option<i64>,
+) -> Result<node::Model> {
+    fields.validate(kind)?;
+    let current = find_node(txn, id)
+        .await?
+        .filter(|n| n.kind == kind.as_str())
+        .ok_or_else(|| RegistryError::not_found(format!("{} {id}", kind.label())))?;
+    if let Some(expected) = expected_revision
+        && expected != current.revision
+    {
+        return Err(RegistryError::Conflict(format!(
+            "{} {id} is at revision {}, not {expected}: reload it and retry",
+            kind.label(),
+            current.revision
+        )));
+    }
+    check_references(txn, kind, &fields, None).await?;
+    let mut row = node::ActiveModel {
+        last_update_time: Set(now_ms().max(current.last_update_time)),
+        revision: Set(current.revision + 1),
+        ..Default::default()
+    };
+    fields.apply(&mut row);
+    let result = node::Entity::update_many()
+        .set(row)
+        .filter(node::Column::Id.eq(id))
+        .filter(node::Column::Revision.eq(current.revision))
+        .exec(txn)
+        .await?;
+    if result.rows_affected == 0 {
+        return Err(RegistryError::Conflict(format!(
+            "{} {id} was changed by another writer: reload it and retry",
+            kind.label()
+        )));
+    }
+    if let Some(props) = &fields.custom_properties {
+        write_properties(txn, id, props, true).await?;
+    }
+    find_node(txn, id)
+        .await?
+        .ok_or_else(|| RegistryError::not_found(format!("{} {id}", kind.label())))
+}
+
+async fn write_properties<C: ConnectionTrait>(
+    txn: &C,
+    id: i64,
+    props: &super::props::Props,
+    replace: bool,
+) -> Result<()> {
+    if replace {
+        node_property::Entity::delete_many()
+            .filter(node_property::Column::NodeId.eq(id))
+            .exec(txn)
+            .await?;
+    }
+    let rows = property_rows(id, props);
+    if !rows.is_empty() {
+        node_property::Entity::insert_many(rows).exec(txn).await?;
+    }
+    Ok(())
+}
+
+/// Loads the parent and checks that it may parent `kind`.
+async fn check_parent<C: ConnectionTrait>(
+    txn: &C,
+    kind: NodeKind,
+    parent_id: Option<i64>,
+) -> Result<Option<node::Model>> {
+    let (allowed, required) = kind.parent_rule();
+    let field = kind.parent_field();
+    let Some(pid) = parent_id else {
+        return if required {
+            Err(RegistryError::invalid(field, "is required"))
+        } else {
+            Ok(None)
+        };
+    };
+    if allowed.is_empty() {
+        return Err(RegistryError::invalid(
+            field,
+            format!("a {} has no parent", kind.label()),
+        ));
+    }
+    let parent = find_node(txn, pid)
+        .await?
+        .ok_or_else(|| RegistryError::NotFound(format!("{field}: no object with id {pid}")))?;
+    let parent_kind = kind_of(&parent)?;
+    if !allowed.contains(&parent_kind) {
+        let names: Vec<_> = allowed.iter().map(|k| k.label()).collect();
+        return Err(RegistryError::invalid(
+            field,
+            format!(
+                "{pid} is a {}, but a {}'s parent must be a {}",
+                parent_kind.label(),
+                kind.label(),
+                names.join(" or ")
+            ),
+        ));
+    }
+    Ok(Some(parent))
+}
+
+/// Checks the model and version that inference services and serve-models point at.
+async fn check_references<C: ConnectionTrait>(
+    txn: &C,
+    kind: NodeKind,
+    fields: &NodeFields,
+    parent: Option<&node::Model>,
+) -> Result<()> {
+    let creating = parent.is_some();
+    if kind == NodeKind::InferenceService {
+        if creating && fields.registered_model_id.is_none() {
+            return Err(RegistryError::invalid("registeredModelId", "is required"));
+        }
+        if let Some(id) = fields.registered_model_id {
+            expect_kind(txn, id, NodeKind::RegisteredModel, "registeredModelId").await?;
+        }
+    }
+    if kind == NodeKind::ServeModel && creating && fields.model_version_id.is_none() {
+        return Err(RegistryError::invalid("modelVersionId", "is required"));
+    }
+    if let Some(id) = fields.model_version_id {
+        let version = expect_kind(txn, id, NodeKind::ModelVersion, "modelVersionId").await?;
+        if let Some(model_id) = fields.registered_model_id
+            && version.parent_id != Some(model_id)
+        {
+            return Err(RegistryError::invalid(
+                "modelVersionId",
+                format!("model version {id} does not belong to registered model {model_id}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+pub(crate) async fn expect_kind<C: ConnectionTrait>(
+    txn: &C,
+    id: i64,
+    kind: NodeKind,
+    field: &str,
+) -> Result<node::Model> {
+    let node = find_node(txn, id)
+        .await?
+        .ok_or_else(|| RegistryError::NotFound(format!("{field}: no object with id {id}")))?;
+    if node.kind != kind.as_str() {
+        return Err(RegistryError::invalid(
+            field,
+            format!(
+                "{id} is a {}, not a {}",
+                kind_of(&node)?.label(),
+                kind.label()
+            ),
+        ));
+    }
+    Ok(node)
+}
+
+/// The next integer name for a version of `model_id` ("1", "2", ...).
+async fn next_version_name<C: ConnectionTrait>(txn: &C, model_id: i64) -> Result<String> {
+    let names: Vec<String> = node::Entity::find()
+        .select_only()
+        .column(node::Column::Name)
+        .filter(node::Column::Kind.eq(NodeKind::ModelVersion.as_str()))
+        .filter(node::Column::ParentId.eq(model_id))
+        .into_tuple()
+        .all(txn)
+        .await?;
+    let max = names
+        .iter()
+        .filter_map(|n| n.parse::<u64>().ok())
+        .max()
+        .unwrap_or(0);
+    Ok((max + 1).to_string())
+}

@@ -1,0 +1,215 @@
+//! Spawns the real server on port 0 against a fresh database (a SQLite file, or a
+//! PostgreSQL schema of its own) and talks HTTP to it.
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use modelgraph::config::{DatabaseArgs, Limits};
+use modelgraph::{AppState, db};
+use sea_orm::{ConnectionTrait, DatabaseConnection};
+use serde_json::{Value, json};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub db: DatabaseConnection,
+    statements: Arc<AtomicU64>,
+    statement_log: Arc<std::sync::Mutex<Vec<String>>>,
+    cleanup: Option<(DatabaseConnection, String)>,
+    _dir: Option<tempfile::TempDir>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+pub fn postgres_url() -> String {
+    std::env::var("MODELGRAPH_TEST_POSTGRES_URL").unwrap_or_else(|_| {
+        panic!(
+            "MODELGRAPH_TEST_POSTGRES_URL is not set: every suite runs on PostgreSQL too \
+             (e.g. postgres://postgres@127.0.0.1:5432/test)"
+        )
+    })
+}
+
+async fn connect(url: &str) -> DatabaseConnection {
+    db::connect(&DatabaseArgs {
+        database_url: url.to_owned(),
+        log_sql: false,
+        max_connections: 5,
+    })
+    .await
+    .unwrap_or_else(|e| panic!("cannot connect to {url}: {e}"))
+}
+
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, Limits::default()).await
+}
+
+pub async fn spawn_app_with(backend: Backend, limits: Limits) -> TestApp {
+    let (mut conn, dir, cleanup) = match backend {
+        Backend::Sqlite => {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
+            (connect(&url).await, Some(dir), None)
+        }
+        Backend::Postgres => {
+            let url = postgres_url();
+            let admin = connect(&url).await;
+            let schema = format!("mg_{}", uuid::Uuid::new_v4().simple());
+            admin
+                .execute_unprepared(&format!("CREATE SCHEMA {schema}"))
+                .await
+                .expect("create schema");
+            let sep = if url.contains('?') { '&' } else { '?' };
+            let scoped = format!("{url}{sep}options=-c%20search_path%3D{schema}");
+            (connect(&scoped).await, None, Some((admin, schema)))
+        }
+    };
+    let statements = Arc::new(AtomicU64::new(0));
+    let counter = statements.clone();
+    let statement_log = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = statement_log.clone();
+    conn.set_metric_callback(move |info| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        if let Ok(mut log) = log.lock() {
+            let sql = &info.statement.sql;
+            let start = sql.find(" FROM ").unwrap_or(0);
+            log.push(sql[start..].chars().take(200).collect());
+        }
+    });
+    db::migrate(&conn).await.expect("migrate");
+    let state = AppState::new(conn.clone(), limits);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(modelgraph::serve(listener, state, async {
+        let _ = rx.await;
+    }));
+    TestApp {
+        base: format!("http://{addr}"),
+        client: reqwest::Client::new(),
+        db: conn,
+        statements,
+        statement_log,
+        cleanup,
+        _dir: dir,
+        shutdown: Some(tx),
+    }
+}
+
+impl TestApp {
+    /// Sends one GraphQL request; returns the whole response body.
+    pub async fn gql(&self, query: &str, variables: Value) -> Value {
+        let res = self
+            .client
+            .post(format!("{}/graphql", self.base))
+            .json(&json!({"query": query, "variables": variables}))
+            .send()
+            .await
+            .expect("request");
+        res.json().await.expect("json body")
+    }
+
+    /// The `data` of a request that must succeed.
+    pub async fn ok(&self, query: &str, variables: Value) -> Value {
+        let body = self.gql(query, variables).await;
+        assert!(
+            body.get("errors")
+                .is_none_or(|e| e.as_array().is_none_or(Vec::is_empty)),
+            "unexpected errors: {body:#}\nquery: {query}"
+        );
+        body["data"].clone()
+    }
+
+    /// The first error's `extensions.code` of a request that must fail.
+    pub async fn err(&self, query: &str, variables: Value) -> (String, String) {
+        let body = self.gql(query, variables).await;
+        let err = &body["errors"][0];
+        assert!(
+            err.is_object(),
+            "expected an error: {body:#}\nquery: {query}"
+        );
+        (
+            err["extensions"]["code"]
+                .as_str()
+                .unwrap_or("<none>")
+                .to_owned(),
+            err["message"].as_str().unwrap_or_default().to_owned(),
+        )
+    }
+
+    pub fn reset_statements(&self) {
+        self.statements.store(0, Ordering::SeqCst);
+        if let Ok(mut log) = self.statement_log.lock() {
+            log.clear();
+        }
+    }
+
+    /// The statements run since the last reset (from FROM on, 200 characters of each).
+    pub fn statement_log(&self) -> Vec<String> {
+        self.statement_log
+            .lock()
+            .map(|l| l.clone())
+            .unwrap_or_default()
+    }
+
+    pub fn statements(&self) -> u64 {
+        self.statements.load(Ordering::SeqCst)
+    }
+
+    /// Rows in a table: to prove a failed request wrote nothing.
+    pub async fn count_rows(&self, table: &str) -> i64 {
+        let row = self
+            .db
+            .query_one_raw(sea_orm::Statement::from_string(
+                self.db.get_database_backend(),
+                format!("SELECT COUNT(*) AS n FROM {table}"),
+            ))
+            .await
+            .expect("count")
+            .expect("a row");
+        row.try_get::<i64>("", "n").expect("n")
+    }
+
+    pub async fn finish(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some((admin, schema)) = self.cleanup.take() {
+            let _ = admin
+                .execute_unprepared(&format!("DROP SCHEMA {schema} CASCADE"))
+                .await;
+        }
+    }
+}
+
+/// Runs one async test body on SQLite and on PostgreSQL.
+#[macro_export]
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                use $crate::helpers::{Backend, spawn_app};
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    let app = spawn_app(Backend::Sqlite).await;
+                    super::$name(&app).await;
+                    app.finish().await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    let app = spawn_app(Backend::Postgres).await;
+                    super::$name(&app).await;
+                    app.finish().await;
+                }
+            }
+        )*
+    };
+}

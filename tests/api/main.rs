@@ -1,0 +1,9 @@
+//! Integration tests: the real server over HTTP, on SQLite and PostgreSQL. One binary, so
+//! linking happens once.
+mod helpers;
+
+mod crud;
+mod errors;
+mod n_plus_one;
+mod pagination;
+mod schema_file;

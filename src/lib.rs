@@ -13,6 +13,7 @@ use tower_http::trace::TraceLayer;
 pub mod config;
 pub mod db;
 pub mod graphql;
+pub mod lineage;
 pub mod registry;
 
 use config::Limits;

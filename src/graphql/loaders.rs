@@ -10,6 +10,9 @@ use async_graphql::dataloader::{DataLoader, Loader};
 use entity::node;
 use sea_orm::DatabaseConnection;
 
+use super::lineage::{LineageGraph, graphs};
+use crate::lineage::walk::{Direction, step};
+use crate::lineage::{EdgeKind, WalkParams, walk_nodes};
 use crate::registry::page::sort_rows;
 use crate::registry::read::{find_nodes, list_all};
 use crate::registry::{Filter, NodeKind, Order, RegistryError};
@@ -51,6 +54,16 @@ impl Loaders {
     pub async fn node(&self, id: i64) -> Result<Option<node::Model>, Arc<RegistryError>> {
         self.asked.fetch_add(1, Ordering::SeqCst);
         self.loader.load_one(NodeId(id)).await
+    }
+
+    pub async fn walk(&self, key: WalkOf) -> Result<Option<Arc<LineageGraph>>, Arc<RegistryError>> {
+        self.asked.fetch_add(1, Ordering::SeqCst);
+        self.loader.load_one(key).await
+    }
+
+    pub async fn hop(&self, key: Hop) -> Result<Option<Arc<Vec<node::Model>>>, Arc<RegistryError>> {
+        self.asked.fetch_add(1, Ordering::SeqCst);
+        self.loader.load_one(key).await
     }
 
     pub async fn children(
@@ -162,5 +175,127 @@ impl Loader<ChildrenOf> for RegistryLoader {
             }
         }
         Ok(out)
+    }
+}
+
+/// One node's walk (a nested `upstream` / `downstream` field); nodes asking with the same
+/// parameters walk together, one statement per level for all of them.
+#[derive(Clone, Debug)]
+pub struct WalkOf {
+    pub start: i64,
+    pub params: Arc<WalkParams>,
+    ident: Arc<str>,
+}
+
+impl WalkOf {
+    pub fn new(start: i64, params: WalkParams) -> Self {
+        let ident = format!("{params:?}").into();
+        Self {
+            start,
+            params: Arc::new(params),
+            ident,
+        }
+    }
+}
+
+impl PartialEq for WalkOf {
+    fn eq(&self, other: &Self) -> bool {
+        self.start == other.start && self.ident == other.ident
+    }
+}
+impl Eq for WalkOf {}
+impl Hash for WalkOf {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.start.hash(state);
+        self.ident.hash(state);
+    }
+}
+
+impl Loader<WalkOf> for RegistryLoader {
+    type Value = Arc<LineageGraph>;
+    type Error = Arc<RegistryError>;
+
+    async fn load(&self, keys: &[WalkOf]) -> Result<HashMap<WalkOf, Self::Value>, Self::Error> {
+        let mut groups: HashMap<&str, Vec<&WalkOf>> = HashMap::new();
+        for key in keys {
+            groups.entry(&key.ident).or_default().push(key);
+        }
+        let mut out = HashMap::with_capacity(keys.len());
+        for group in groups.into_values() {
+            let starts: Vec<Vec<i64>> = group.iter().map(|k| vec![k.start]).collect();
+            let walked = walk_nodes(&self.db, &starts, &group[0].params, "id").await?;
+            for (key, graph) in group.into_iter().zip(graphs(&walked)) {
+                out.insert(key.clone(), Arc::new(graph));
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// One hop along edges of one kind: a run's inputs, an artifact's producers, ...
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Hop {
+    pub node: i64,
+    pub direction: Direction,
+    pub kind: EdgeKind,
+}
+
+impl Loader<Hop> for RegistryLoader {
+    type Value = Arc<Vec<node::Model>>;
+    type Error = Arc<RegistryError>;
+
+    async fn load(&self, keys: &[Hop]) -> Result<HashMap<Hop, Self::Value>, Self::Error> {
+        let mut groups: HashMap<(Direction, EdgeKind), Vec<i64>> = HashMap::new();
+        for key in keys {
+            groups
+                .entry((key.direction, key.kind))
+                .or_default()
+                .push(key.node);
+        }
+        let mut neighbours: HashMap<Hop, Vec<i64>> = HashMap::new();
+        for ((direction, kind), nodes) in groups {
+            let params = WalkParams {
+                directions: vec![direction],
+                max_depth: 1,
+                edge_kinds: vec![kind],
+                ..Default::default()
+            };
+            for edge in step(&self.db, &nodes, direction, &params).await? {
+                let (near, far) = match direction {
+                    Direction::Upstream => (edge.target_id, edge.source_id),
+                    Direction::Downstream => (edge.source_id, edge.target_id),
+                };
+                neighbours
+                    .entry(Hop {
+                        node: near,
+                        direction,
+                        kind,
+                    })
+                    .or_default()
+                    .push(far);
+            }
+        }
+        let mut ids: Vec<i64> = neighbours.values().flatten().copied().collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let rows: HashMap<i64, node::Model> = find_nodes(&self.db, &ids)
+            .await?
+            .into_iter()
+            .map(|n| (n.id, n))
+            .collect();
+        Ok(keys
+            .iter()
+            .map(|key| {
+                let mut found: Vec<node::Model> = neighbours
+                    .get(key)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|id| rows.get(id).cloned())
+                    .collect();
+                found.sort_by_key(|n| n.id);
+                found.dedup_by_key(|n| n.id);
+                (*key, Arc::new(found))
+            })
+            .collect())
     }
 }

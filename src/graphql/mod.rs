@@ -14,6 +14,7 @@ mod artifacts;
 pub mod errors;
 mod experiments;
 mod filters;
+pub mod lineage;
 pub mod loaders;
 mod models;
 mod mutation;
@@ -80,6 +81,7 @@ pub struct Query(
     artifacts::ArtifactQuery,
     experiments::ExperimentQuery,
     serving::ServingQuery,
+    lineage::LineageQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -88,6 +90,7 @@ pub struct Mutation(
     artifacts::ArtifactMutation,
     experiments::ExperimentMutation,
     serving::ServingMutation,
+    lineage::LineageMutation,
 );
 
 pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
@@ -97,6 +100,7 @@ pub fn schema_builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
     Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .register_output_type::<Node>()
         .register_output_type::<nodes::Artifact>()
+        .register_output_type::<nodes::LineageNode>()
 }
 
 pub fn build_schema(limits: &crate::config::Limits) -> AppSchema {

@@ -116,6 +116,10 @@ pub struct RegisterModelInput {
     pub storage_key: Option<String>,
     pub storage_path: Option<String>,
     pub service_account_name: Option<String>,
+    /// The run that produced this version (an OUTPUT edge from it).
+    pub produced_by_run: Option<ID>,
+    /// The version(s) this one was derived from, e.g. a fine-tune's base (DERIVED_FROM).
+    pub derived_from: Option<Vec<ID>>,
 }
 
 #[derive(Default)]
@@ -300,6 +304,12 @@ impl ModelMutation {
     ) -> async_graphql::Result<ModelVersion> {
         let request = RegisterModel {
             custom_properties: props(&input.custom_properties).gql()?,
+            produced_by_run: opt_id(&input.produced_by_run, "producedByRun").gql()?,
+            derived_from: parse_ids(
+                input.derived_from.as_deref().unwrap_or_default(),
+                "derivedFrom",
+            )
+            .gql()?,
             name: input.name,
             version: input.version,
             uri: input.uri,

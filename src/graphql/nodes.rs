@@ -11,12 +11,18 @@ use super::filters::{
     ArtifactFilter, ExperimentRunFilter, InferenceServiceFilter, ModelVersionFilter,
     ServeModelFilter,
 };
+use super::lineage::{EdgeKind, LineageDirection, LineageGraph, node_walk};
+use super::loaders::Hop;
 use super::mutation::list_filter;
 use super::pagination::{Conn, children, children_page, page_args};
 use super::types::*;
+use crate::lineage::EdgeKind as RegEdgeKind;
+use crate::lineage::walk::Direction;
 use crate::registry::Filter;
 use crate::registry::kind::NodeKind as RegKind;
-use crate::registry::page::{Direction, Order, OrderField as RegOrderField, PageArgs};
+use crate::registry::page::{
+    Direction as SortDirection, Order, OrderField as RegOrderField, PageArgs,
+};
 use crate::registry::props::{from_stored, props_to_json};
 
 /// Common resolvers of every node type, plus the type's own.
@@ -59,6 +65,28 @@ macro_rules! node_type {
             async fn revision(&self) -> i64 {
                 self.0.revision
             }
+            /// What this node came from, walking edges against their direction.
+            async fn upstream(
+                &self,
+                ctx: &Context<'_>,
+                #[graphql(default = 3)] max_depth: i32,
+                node_kinds: Option<Vec<NodeKind>>,
+                edge_kinds: Option<Vec<EdgeKind>>,
+                #[graphql(default = 500)] first: i32,
+            ) -> async_graphql::Result<LineageGraph> {
+                node_walk(ctx, self.0.id, LineageDirection::Upstream, max_depth, node_kinds, edge_kinds, first).await
+            }
+            /// What this node fed into, walking edges along their direction.
+            async fn downstream(
+                &self,
+                ctx: &Context<'_>,
+                #[graphql(default = 3)] max_depth: i32,
+                node_kinds: Option<Vec<NodeKind>>,
+                edge_kinds: Option<Vec<EdgeKind>>,
+                #[graphql(default = 500)] first: i32,
+            ) -> async_graphql::Result<LineageGraph> {
+                node_walk(ctx, self.0.id, LineageDirection::Downstream, max_depth, node_kinds, edge_kinds, first).await
+            }
             $($body)*
         }
     };
@@ -88,6 +116,14 @@ macro_rules! artifact_type {
             async fn experiment_run(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<ExperimentRun>> {
                 load_opt(ctx, parent_of(&self.0, RegKind::ExperimentRun)).await.map(|n| n.map(ExperimentRun))
             }
+            /// Runs that produced this artifact (OUTPUT edges in).
+            async fn produced_by(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ExperimentRun>> {
+                hop(ctx, self.0.id, Direction::Upstream, RegEdgeKind::Output).await.map(|v| v.into_iter().map(ExperimentRun).collect())
+            }
+            /// Runs that consumed this artifact (INPUT edges out).
+            async fn consumed_by(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ExperimentRun>> {
+                hop(ctx, self.0.id, Direction::Downstream, RegEdgeKind::Input).await.map(|v| v.into_iter().map(ExperimentRun).collect())
+            }
             $($body)*
         });
     };
@@ -97,6 +133,25 @@ macro_rules! artifact_type {
 fn parent_of(n: &node::Model, kind: RegKind) -> Option<i64> {
     n.parent_id
         .filter(|_| n.parent_kind.as_deref() == Some(kind.as_str()))
+}
+
+/// One hop along edges of one kind, batched across the response.
+async fn hop(
+    ctx: &Context<'_>,
+    id: i64,
+    direction: Direction,
+    kind: RegEdgeKind,
+) -> async_graphql::Result<Vec<node::Model>> {
+    let found = ctx
+        .loaders()
+        .hop(Hop {
+            node: id,
+            direction,
+            kind,
+        })
+        .await
+        .gql()?;
+    Ok(found.map(|v| (*v).clone()).unwrap_or_default())
 }
 
 pub(crate) async fn load(ctx: &Context<'_>, id: i64) -> async_graphql::Result<node::Model> {
@@ -190,7 +245,7 @@ pub(crate) async fn latest_version(
 ) -> async_graphql::Result<Option<node::Model>> {
     let order = Order {
         field: RegOrderField::CreateTime,
-        direction: Direction::Desc,
+        direction: SortDirection::Desc,
     };
     let page = PageArgs {
         first: Some(1),
@@ -222,6 +277,26 @@ node_type!(
         }
         async fn registered_model(&self, ctx: &Context<'_>) -> async_graphql::Result<RegisteredModel> {
             load(ctx, self.0.parent_id.unwrap_or_default()).await.map(RegisteredModel)
+        }
+        /// Runs that produced this version (OUTPUT edges in).
+        async fn produced_by(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ExperimentRun>> {
+            hop(ctx, self.0.id, Direction::Upstream, RegEdgeKind::Output).await.map(|v| v.into_iter().map(ExperimentRun).collect())
+        }
+        /// Runs that consumed this version, e.g. to fine-tune it (INPUT edges out).
+        async fn consumed_by(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ExperimentRun>> {
+            hop(ctx, self.0.id, Direction::Downstream, RegEdgeKind::Input).await.map(|v| v.into_iter().map(ExperimentRun).collect())
+        }
+        /// Versions this one was derived from (DERIVED_FROM edges in).
+        async fn derived_from(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ModelVersion>> {
+            hop(ctx, self.0.id, Direction::Upstream, RegEdgeKind::DerivedFrom).await.map(|v| v.into_iter().map(ModelVersion).collect())
+        }
+        /// Versions derived from this one (DERIVED_FROM edges out).
+        async fn derivatives(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ModelVersion>> {
+            hop(ctx, self.0.id, Direction::Downstream, RegEdgeKind::DerivedFrom).await.map(|v| v.into_iter().map(ModelVersion).collect())
+        }
+        /// Inference services this version is deployed as (DEPLOYED_AS edges out).
+        async fn deployments(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<InferenceService>> {
+            hop(ctx, self.0.id, Direction::Downstream, RegEdgeKind::DeployedAs).await.map(|v| v.into_iter().map(InferenceService).collect())
         }
         /// Artifacts created under this version.
         #[allow(clippy::too_many_arguments)]
@@ -349,6 +424,14 @@ node_type!(
         async fn experiment_id(&self) -> ID { to_id(self.0.parent_id.unwrap_or_default()) }
         async fn experiment(&self, ctx: &Context<'_>) -> async_graphql::Result<Experiment> {
             load(ctx, self.0.parent_id.unwrap_or_default()).await.map(Experiment)
+        }
+        /// What the run consumed (INPUT edges in).
+        async fn inputs(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<LineageNode>> {
+            hop(ctx, self.0.id, Direction::Upstream, RegEdgeKind::Input).await.map(|v| v.into_iter().map(lineage_node_of).collect())
+        }
+        /// What the run produced (OUTPUT edges out).
+        async fn outputs(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<LineageNode>> {
+            hop(ctx, self.0.id, Direction::Downstream, RegEdgeKind::Output).await.map(|v| v.into_iter().map(lineage_node_of).collect())
         }
         /// Artifacts logged in this run (metrics, parameters, outputs).
         #[allow(clippy::too_many_arguments)]
@@ -492,6 +575,63 @@ pub enum Node {
     ServingEnvironment(ServingEnvironment),
     InferenceService(InferenceService),
     ServeModel(ServeModel),
+}
+
+/// Anything lineage can reach; walk from it with `upstream` / `downstream`.
+#[allow(clippy::duplicated_attributes)]
+#[derive(Interface, Clone, Debug)]
+#[graphql(
+    field(name = "id", ty = "ID"),
+    field(name = "name", ty = "String"),
+    field(name = "kind", ty = "NodeKind"),
+    field(name = "create_time", ty = "DateTime<Utc>"),
+    field(
+        name = "upstream",
+        ty = "LineageGraph",
+        arg(name = "max_depth", ty = "i32", default = 3),
+        arg(name = "node_kinds", ty = "Option<Vec<NodeKind>>"),
+        arg(name = "edge_kinds", ty = "Option<Vec<EdgeKind>>"),
+        arg(name = "first", ty = "i32", default = 500)
+    ),
+    field(
+        name = "downstream",
+        ty = "LineageGraph",
+        arg(name = "max_depth", ty = "i32", default = 3),
+        arg(name = "node_kinds", ty = "Option<Vec<NodeKind>>"),
+        arg(name = "edge_kinds", ty = "Option<Vec<EdgeKind>>"),
+        arg(name = "first", ty = "i32", default = 500)
+    )
+)]
+pub enum LineageNode {
+    RegisteredModel(RegisteredModel),
+    ModelVersion(ModelVersion),
+    ModelArtifact(ModelArtifact),
+    DocArtifact(DocArtifact),
+    Dataset(Dataset),
+    Metric(Metric),
+    Parameter(Parameter),
+    Experiment(Experiment),
+    ExperimentRun(ExperimentRun),
+    ServingEnvironment(ServingEnvironment),
+    InferenceService(InferenceService),
+    ServeModel(ServeModel),
+}
+
+pub fn lineage_node_of(n: node::Model) -> LineageNode {
+    match node_of(n) {
+        Node::RegisteredModel(x) => LineageNode::RegisteredModel(x),
+        Node::ModelVersion(x) => LineageNode::ModelVersion(x),
+        Node::ModelArtifact(x) => LineageNode::ModelArtifact(x),
+        Node::DocArtifact(x) => LineageNode::DocArtifact(x),
+        Node::Dataset(x) => LineageNode::Dataset(x),
+        Node::Metric(x) => LineageNode::Metric(x),
+        Node::Parameter(x) => LineageNode::Parameter(x),
+        Node::Experiment(x) => LineageNode::Experiment(x),
+        Node::ExperimentRun(x) => LineageNode::ExperimentRun(x),
+        Node::ServingEnvironment(x) => LineageNode::ServingEnvironment(x),
+        Node::InferenceService(x) => LineageNode::InferenceService(x),
+        Node::ServeModel(x) => LineageNode::ServeModel(x),
+    }
 }
 
 /// Model files, docs, datasets, metrics and parameters.

@@ -9,6 +9,7 @@ pub mod page;
 pub mod props;
 pub mod read;
 pub mod registered_model;
+pub mod run;
 pub mod write;
 
 pub use error::{RegistryError, Result};

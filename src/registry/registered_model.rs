@@ -8,7 +8,8 @@ use super::fields::{NodeFields, validate_name};
 use super::kind::NodeKind;
 use super::props::Props;
 use super::read::find_by_name;
-use super::write::{begin_write, create_in};
+use super::write::{begin_write, create_in, expect_kind};
+use crate::lineage::edges::{EdgeKind, NewEdge, add_edges_in};
 
 #[derive(Clone, Debug, Default)]
 pub struct RegisterModel {
@@ -25,6 +26,10 @@ pub struct RegisterModel {
     pub storage_key: Option<String>,
     pub storage_path: Option<String>,
     pub service_account_name: Option<String>,
+    /// The run that trained this version: an OUTPUT edge from it.
+    pub produced_by_run: Option<i64>,
+    /// Versions this one was derived from (a fine-tune's base): DERIVED_FROM edges.
+    pub derived_from: Vec<i64>,
 }
 
 /// Returns the new version; the model is reused when one of that name exists.
@@ -85,6 +90,26 @@ pub async fn register_model(db: &DatabaseConnection, input: RegisterModel) -> Re
         },
     )
     .await?;
+    let mut edges: Vec<NewEdge> = input
+        .derived_from
+        .iter()
+        .map(|base| NewEdge {
+            source: *base,
+            target: version.id,
+            kind: EdgeKind::DerivedFrom,
+            properties: None,
+        })
+        .collect();
+    if let Some(run) = input.produced_by_run {
+        expect_kind(&txn, run, NodeKind::ExperimentRun, "producedByRun").await?;
+        edges.push(NewEdge {
+            source: run,
+            target: version.id,
+            kind: EdgeKind::Output,
+            properties: None,
+        });
+    }
+    add_edges_in(&txn, &edges, "derivedFrom").await?;
     txn.commit().await?;
     Ok(version)
 }

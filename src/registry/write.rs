@@ -12,6 +12,7 @@ use super::fields::NodeFields;
 use super::kind::NodeKind;
 use super::props::property_rows;
 use super::read::{find_node, kind_of};
+use crate::lineage::edges::{implied_edges, insert_edges};
 
 /// Starts a write transaction; on SQLite it takes the write lock at BEGIN, so a
 /// transaction that reads before writing never fails to upgrade its lock.
@@ -106,6 +107,7 @@ pub async fn create_in<C: ConnectionTrait>(
     if let Some(props) = &fields.custom_properties {
         write_properties(txn, model.id, props, false).await?;
     }
+    insert_edges(txn, &implied_edges(&model)).await?;
     Ok(model)
 }
 
@@ -144,7 +146,12 @@ pub async fn update_in<C: ConnectionTrait>(
             current.revision
         )));
     }
-    check_references(txn, kind, &fields, None).await?;
+    let mut checked = fields.clone();
+    if checked.registered_model_id.is_none() {
+        // a new version for a service must belong to the service's model
+        checked.registered_model_id = current.registered_model_id;
+    }
+    check_references(txn, kind, &checked, None).await?;
     let mut row = node::ActiveModel {
         last_update_time: Set(now_ms().max(current.last_update_time)),
         revision: Set(current.revision + 1),
@@ -166,9 +173,14 @@ pub async fn update_in<C: ConnectionTrait>(
     if let Some(props) = &fields.custom_properties {
         write_properties(txn, id, props, true).await?;
     }
-    find_node(txn, id)
+    let updated = find_node(txn, id)
         .await?
-        .ok_or_else(|| RegistryError::not_found(format!("{} {id}", kind.label())))
+        .ok_or_else(|| RegistryError::not_found(format!("{} {id}", kind.label())))?;
+    if fields.model_version_id.is_some() {
+        // a service now serving another version: that version is DEPLOYED_AS it too
+        insert_edges(txn, &implied_edges(&updated)).await?;
+    }
+    Ok(updated)
 }
 
 async fn write_properties<C: ConnectionTrait>(

@@ -4,6 +4,7 @@ mod helpers;
 
 mod crud;
 mod errors;
+mod lineage;
 mod n_plus_one;
 mod pagination;
 mod schema_file;

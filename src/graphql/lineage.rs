@@ -1,0 +1,619 @@
+//! Lineage over GraphQL: the `LineageNode` interface, walks, paths, edge mutations and
+//! `recordRun`.
+use std::collections::HashMap;
+
+use async_graphql::{Context, Enum, ID, InputObject, Json, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use entity::node;
+use serde_json::Value;
+
+use super::ContextExt;
+use super::errors::GqlResult;
+use super::loaders::WalkOf;
+use super::nodes::{ExperimentRun, LineageNode, lineage_node_of};
+use super::types::*;
+use crate::lineage::walk::{Direction, WalkedEdge, check_bounds};
+use crate::lineage::{
+    EdgeKind as RegEdgeKind, NewEdge, WalkParams, Walked, edges, path, walk_nodes,
+};
+use crate::registry::kind::NodeKind as RegKind;
+use crate::registry::props::PropValue;
+use crate::registry::run::{RecordRun, RunModelVersion, RunOutput, record_run};
+use crate::registry::{NodeFields, RegistryError, Result};
+
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LineageDirection {
+    Upstream,
+    Downstream,
+    Both,
+}
+
+impl LineageDirection {
+    fn of(d: Direction) -> Self {
+        match d {
+            Direction::Upstream => Self::Upstream,
+            Direction::Downstream => Self::Downstream,
+        }
+    }
+
+    fn directions(self) -> Vec<Direction> {
+        match self {
+            Self::Upstream => vec![Direction::Upstream],
+            Self::Downstream => vec![Direction::Downstream],
+            Self::Both => vec![Direction::Upstream, Direction::Downstream],
+        }
+    }
+}
+
+/// Edge kinds, pointing the way data flows.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EdgeKind {
+    /// artifact / dataset / model version -> the run that consumed it
+    Input,
+    /// run -> the artifact / dataset / model version it produced
+    Output,
+    /// artifact -> the model version that packages it
+    PartOf,
+    /// source -> derived thing of the same family (base model -> fine-tune)
+    DerivedFrom,
+    /// model version -> the inference service serving it
+    DeployedAs,
+}
+
+impl EdgeKind {
+    pub fn registry(self) -> RegEdgeKind {
+        match self {
+            Self::Input => RegEdgeKind::Input,
+            Self::Output => RegEdgeKind::Output,
+            Self::PartOf => RegEdgeKind::PartOf,
+            Self::DerivedFrom => RegEdgeKind::DerivedFrom,
+            Self::DeployedAs => RegEdgeKind::DeployedAs,
+        }
+    }
+
+    fn of(s: &str) -> Self {
+        match s {
+            "INPUT" => Self::Input,
+            "OUTPUT" => Self::Output,
+            "PART_OF" => Self::PartOf,
+            "DERIVED_FROM" => Self::DerivedFrom,
+            _ => Self::DeployedAs,
+        }
+    }
+}
+
+/// A node a walk reached, at its least depth.
+#[derive(SimpleObject, Clone)]
+pub struct LineageEntry {
+    pub node: LineageNode,
+    /// Edges from the nearest start node.
+    pub depth: i32,
+    pub direction: LineageDirection,
+}
+
+/// An edge of the lineage graph.
+#[derive(Clone)]
+pub struct LineageEdge {
+    id: i64,
+    kind: String,
+    create_time: i64,
+    properties: Option<String>,
+    source: node::Model,
+    target: node::Model,
+}
+
+#[Object]
+impl LineageEdge {
+    async fn id(&self) -> ID {
+        to_id(self.id)
+    }
+    async fn kind(&self) -> EdgeKind {
+        EdgeKind::of(&self.kind)
+    }
+    async fn source(&self) -> LineageNode {
+        lineage_node_of(self.source.clone())
+    }
+    async fn target(&self) -> LineageNode {
+        lineage_node_of(self.target.clone())
+    }
+    async fn create_time(&self) -> DateTime<Utc> {
+        time(self.create_time)
+    }
+    /// Free-form properties given when the edge was added.
+    async fn properties(&self) -> Option<Json<Value>> {
+        self.properties
+            .as_deref()
+            .and_then(|p| serde_json::from_str(p).ok())
+            .map(Json)
+    }
+}
+
+/// What a walk found.
+#[derive(SimpleObject, Clone, Default)]
+pub struct LineageGraph {
+    /// Nodes reached, by ascending depth (start nodes are not listed).
+    pub nodes: Vec<LineageEntry>,
+    /// Edges walked whose two ends are start nodes or listed nodes.
+    pub edges: Vec<LineageEdge>,
+    /// More nodes were reached than `first` allowed.
+    pub truncated: bool,
+}
+
+/// A path in order from `from` to `to`.
+#[derive(SimpleObject, Clone)]
+pub struct LineagePath {
+    pub nodes: Vec<LineageNode>,
+    pub edges: Vec<LineageEdge>,
+}
+
+fn edge_of(
+    e: &WalkedEdge,
+    properties: Option<String>,
+    nodes: &HashMap<i64, node::Model>,
+) -> Option<LineageEdge> {
+    Some(LineageEdge {
+        id: e.id,
+        kind: e.kind.clone(),
+        create_time: e.create_time,
+        properties,
+        source: nodes.get(&e.source_id)?.clone(),
+        target: nodes.get(&e.target_id)?.clone(),
+    })
+}
+
+/// Builds the GraphQL graphs of a walk, one per group.
+pub fn graphs(walked: &Walked) -> Vec<LineageGraph> {
+    walked
+        .results
+        .iter()
+        .map(|r| LineageGraph {
+            nodes: r
+                .entries
+                .iter()
+                .filter_map(|e| {
+                    Some(LineageEntry {
+                        node: lineage_node_of(walked.nodes.get(&e.id)?.clone()),
+                        depth: e.depth as i32,
+                        direction: LineageDirection::of(e.direction),
+                    })
+                })
+                .collect(),
+            edges: r
+                .edges
+                .iter()
+                .filter_map(|e| edge_of(e, None, &walked.nodes))
+                .collect(),
+            truncated: r.truncated,
+        })
+        .collect()
+}
+
+/// Walk arguments, checked against the configured bounds.
+#[allow(clippy::too_many_arguments)]
+pub fn walk_params(
+    ctx: &Context<'_>,
+    direction: LineageDirection,
+    max_depth: i32,
+    node_kinds: Option<Vec<NodeKind>>,
+    edge_kinds: Option<Vec<EdgeKind>>,
+    as_of: Option<DateTime<Utc>>,
+    first: i32,
+) -> Result<WalkParams> {
+    let limits = &ctx.state().limits;
+    let (max_depth, first) = check_bounds(
+        i64::from(max_depth),
+        i64::from(first),
+        limits.max_lineage_depth,
+        limits.max_lineage_nodes,
+    )?;
+    let mut node_kinds: Vec<RegKind> = node_kinds
+        .unwrap_or_default()
+        .iter()
+        .map(|k| k.registry())
+        .collect();
+    node_kinds.sort();
+    node_kinds.dedup();
+    let mut edge_kinds: Vec<RegEdgeKind> = edge_kinds
+        .unwrap_or_default()
+        .iter()
+        .map(|k| k.registry())
+        .collect();
+    edge_kinds.sort();
+    edge_kinds.dedup();
+    Ok(WalkParams {
+        directions: direction.directions(),
+        max_depth,
+        node_kinds,
+        edge_kinds,
+        as_of: as_of.as_ref().map(millis),
+        first,
+    })
+}
+
+/// `upstream` / `downstream` of one node: batched with the same field on other nodes.
+#[allow(clippy::too_many_arguments)]
+pub async fn node_walk(
+    ctx: &Context<'_>,
+    id: i64,
+    direction: LineageDirection,
+    max_depth: i32,
+    node_kinds: Option<Vec<NodeKind>>,
+    edge_kinds: Option<Vec<EdgeKind>>,
+    first: i32,
+) -> async_graphql::Result<LineageGraph> {
+    let params = walk_params(
+        ctx, direction, max_depth, node_kinds, edge_kinds, None, first,
+    )
+    .gql()?;
+    let graph = ctx
+        .loaders()
+        .walk(WalkOf::new(id, params))
+        .await
+        .gql()?
+        .map(|g| (*g).clone())
+        .unwrap_or_default();
+    Ok(graph)
+}
+
+/// An edge to add.
+#[derive(InputObject)]
+pub struct LineageEdgeInput {
+    pub source: ID,
+    pub target: ID,
+    pub kind: EdgeKind,
+    pub properties: Option<Json<Value>>,
+}
+
+/// A new artifact a run produced.
+#[derive(InputObject)]
+pub struct RunOutputInput {
+    pub artifact_type: ArtifactType,
+    /// Unique within the run; generated when left out.
+    pub name: Option<String>,
+    pub uri: Option<String>,
+    pub description: Option<String>,
+    pub external_id: Option<String>,
+    pub custom_properties: Option<Json<Value>>,
+    pub model_format_name: Option<String>,
+    pub model_format_version: Option<String>,
+}
+
+/// A new model version a run produced (with its model file when `uri` is given).
+#[derive(InputObject)]
+pub struct RunModelVersionInput {
+    pub registered_model_id: Option<ID>,
+    /// The model by name, created when it does not exist.
+    pub registered_model_name: Option<String>,
+    /// The next integer when left out.
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub author: Option<String>,
+    pub custom_properties: Option<Json<Value>>,
+    pub uri: Option<String>,
+    pub model_format_name: Option<String>,
+    pub model_format_version: Option<String>,
+}
+
+/// A metric the run logged.
+#[derive(InputObject)]
+pub struct RunMetricInput {
+    pub name: String,
+    pub value: f64,
+    pub step: Option<i64>,
+    pub timestamp: Option<DateTime<Utc>>,
+}
+
+/// A parameter the run used.
+#[derive(InputObject)]
+pub struct RunParameterInput {
+    pub name: String,
+    /// The value; numbers and booleans are kept as their text.
+    pub value: Json<Value>,
+    pub parameter_type: Option<ParameterType>,
+}
+
+/// A run with what it consumed and produced, recorded at once.
+#[derive(InputObject)]
+pub struct RecordRunInput {
+    /// An existing run to add to; a new run is created when left out.
+    pub id: Option<ID>,
+    pub experiment_id: Option<ID>,
+    /// The experiment by name, created when it does not exist.
+    pub experiment_name: Option<String>,
+    pub name: Option<String>,
+    pub external_id: Option<String>,
+    pub description: Option<String>,
+    pub owner: Option<String>,
+    pub status: Option<ExperimentRunStatus>,
+    pub start_time: Option<DateTime<Utc>>,
+    pub end_time: Option<DateTime<Utc>>,
+    pub custom_properties: Option<Json<Value>>,
+    /// Existing artifacts, datasets or model versions the run consumed.
+    pub inputs: Option<Vec<ID>>,
+    pub outputs: Option<Vec<RunOutputInput>>,
+    pub output_model_versions: Option<Vec<RunModelVersionInput>>,
+    pub metrics: Option<Vec<RunMetricInput>>,
+    pub parameters: Option<Vec<RunParameterInput>>,
+}
+
+impl RecordRunInput {
+    fn into_request(self) -> Result<RecordRun> {
+        let outputs = self
+            .outputs
+            .unwrap_or_default()
+            .into_iter()
+            .map(|o| {
+                Ok(RunOutput {
+                    kind: o.artifact_type.registry(),
+                    fields: NodeFields {
+                        custom_properties: props(&o.custom_properties)?,
+                        name: o.name,
+                        uri: o.uri,
+                        description: o.description,
+                        external_id: o.external_id,
+                        model_format_name: o.model_format_name,
+                        model_format_version: o.model_format_version,
+                        ..Default::default()
+                    },
+                })
+            })
+            .collect::<Result<_>>()?;
+        let versions = self
+            .output_model_versions
+            .unwrap_or_default()
+            .into_iter()
+            .map(|v| {
+                Ok(RunModelVersion {
+                    registered_model_id: opt_id(&v.registered_model_id, "registeredModelId")?,
+                    registered_model_name: v.registered_model_name,
+                    fields: NodeFields {
+                        custom_properties: props(&v.custom_properties)?,
+                        name: v.name,
+                        description: v.description,
+                        owner: v.author,
+                        ..Default::default()
+                    },
+                    artifact: v.uri.map(|uri| NodeFields {
+                        uri: Some(uri),
+                        model_format_name: v.model_format_name,
+                        model_format_version: v.model_format_version,
+                        ..Default::default()
+                    }),
+                })
+            })
+            .collect::<Result<_>>()?;
+        let metrics = self
+            .metrics
+            .unwrap_or_default()
+            .into_iter()
+            .map(|m| NodeFields {
+                name: Some(m.name),
+                metric_value: Some(m.value),
+                metric_step: m.step,
+                metric_timestamp: m.timestamp.as_ref().map(millis),
+                ..Default::default()
+            })
+            .collect();
+        let parameters = self
+            .parameters
+            .unwrap_or_default()
+            .into_iter()
+            .map(|p| {
+                let value = PropValue::from_json(&p.value.0, &format!("parameters.{}", p.name))?;
+                let (text, inferred) = match value {
+                    PropValue::String(s) => (s, "string"),
+                    PropValue::Int(i) => (i.to_string(), "number"),
+                    PropValue::Double(d) => (d.to_string(), "number"),
+                    PropValue::Bool(b) => (b.to_string(), "boolean"),
+                    PropValue::Struct(m) => (Value::Object(m).to_string(), "object"),
+                };
+                Ok(NodeFields {
+                    name: Some(p.name),
+                    parameter_value: Some(text),
+                    parameter_type: Some(
+                        p.parameter_type.map_or(inferred, |t| t.as_db()).to_owned(),
+                    ),
+                    ..Default::default()
+                })
+            })
+            .collect::<Result<_>>()?;
+        Ok(RecordRun {
+            run_id: opt_id(&self.id, "id")?,
+            experiment_id: opt_id(&self.experiment_id, "experimentId")?,
+            experiment_name: self.experiment_name,
+            run: NodeFields {
+                custom_properties: props(&self.custom_properties)?,
+                name: self.name,
+                external_id: self.external_id,
+                description: self.description,
+                owner: self.owner,
+                status: self.status.map(|s| s.as_db().to_owned()),
+                start_time: self.start_time.as_ref().map(millis),
+                end_time: self.end_time.as_ref().map(millis),
+                ..Default::default()
+            },
+            inputs: self
+                .inputs
+                .unwrap_or_default()
+                .iter()
+                .map(|id| parse_id(id, "inputs"))
+                .collect::<Result<_>>()?,
+            outputs,
+            output_model_versions: versions,
+            metrics,
+            parameters,
+        })
+    }
+}
+
+#[derive(Default)]
+pub struct LineageQuery;
+
+#[Object]
+impl LineageQuery {
+    /// Walks the graph from `start` (the start nodes walk together).
+    #[allow(clippy::too_many_arguments)]
+    async fn lineage(
+        &self,
+        ctx: &Context<'_>,
+        start: Vec<ID>,
+        #[graphql(default_with = "LineageDirection::Both")] direction: LineageDirection,
+        #[graphql(default = 3)] max_depth: i32,
+        node_kinds: Option<Vec<NodeKind>>,
+        edge_kinds: Option<Vec<EdgeKind>>,
+        as_of: Option<DateTime<Utc>>,
+        #[graphql(default = 500)] first: i32,
+    ) -> async_graphql::Result<LineageGraph> {
+        let params = walk_params(
+            ctx, direction, max_depth, node_kinds, edge_kinds, as_of, first,
+        )
+        .gql()?;
+        let starts = parse_ids(&start, "start").gql()?;
+        if starts.is_empty() {
+            return Err(RegistryError::invalid(
+                "start",
+                "needs at least one node id",
+            ))
+            .gql();
+        }
+        let walked = walk_nodes(&ctx.state().db, &[starts], &params, "start")
+            .await
+            .gql()?;
+        Ok(graphs(&walked).pop().unwrap_or_default())
+    }
+
+    /// One shortest path from `from` to `to` (following edges downstream, else upstream),
+    /// or null.
+    async fn lineage_path(
+        &self,
+        ctx: &Context<'_>,
+        from: ID,
+        to: ID,
+        #[graphql(default = 20)] max_depth: i32,
+    ) -> async_graphql::Result<Option<LineagePath>> {
+        let limits = &ctx.state().limits;
+        let (max_depth, _) =
+            check_bounds(i64::from(max_depth), 0, limits.max_lineage_depth, 0).gql()?;
+        let db = &ctx.state().db;
+        let (from, to) = (parse_id(&from, "from").gql()?, parse_id(&to, "to").gql()?);
+        let ends = crate::registry::read::find_nodes(db, &[from, to])
+            .await
+            .gql()?;
+        for (id, field) in [(from, "from"), (to, "to")] {
+            if !ends.iter().any(|n| n.id == id) {
+                return Err(RegistryError::NotFound(format!(
+                    "{field}: no node with id {id}"
+                )))
+                .gql();
+            }
+        }
+        let Some(edges) = path::shortest_path(db, from, to, max_depth).await.gql()? else {
+            return Ok(None);
+        };
+        let mut ids: Vec<i64> = vec![from];
+        for e in &edges {
+            let next = if *ids.last().unwrap_or(&from) == e.source_id {
+                e.target_id
+            } else {
+                e.source_id
+            };
+            ids.push(next);
+        }
+        let nodes: HashMap<i64, node::Model> = crate::registry::read::find_nodes(db, &ids)
+            .await
+            .gql()?
+            .into_iter()
+            .map(|n| (n.id, n))
+            .collect();
+        Ok(Some(LineagePath {
+            nodes: ids
+                .iter()
+                .filter_map(|id| nodes.get(id).cloned().map(lineage_node_of))
+                .collect(),
+            edges: edges
+                .iter()
+                .filter_map(|e| edge_of(e, None, &nodes))
+                .collect(),
+        }))
+    }
+}
+
+#[derive(Default)]
+pub struct LineageMutation;
+
+#[Object]
+impl LineageMutation {
+    /// Adds edges, all or none; an edge that exists already is returned unchanged.
+    async fn add_lineage_edges(
+        &self,
+        ctx: &Context<'_>,
+        edges: Vec<LineageEdgeInput>,
+    ) -> async_graphql::Result<Vec<LineageEdge>> {
+        let new = edges
+            .iter()
+            .enumerate()
+            .map(|(i, e)| {
+                Ok(NewEdge {
+                    source: parse_id(&e.source, &format!("edges[{i}].source"))?,
+                    target: parse_id(&e.target, &format!("edges[{i}].target"))?,
+                    kind: e.kind.registry(),
+                    properties: e.properties.as_ref().map(|p| p.0.clone()),
+                })
+            })
+            .collect::<Result<Vec<_>>>()
+            .gql()?;
+        let db = &ctx.state().db;
+        let rows = edges::add_edges(db, new).await.gql()?;
+        let mut ids: Vec<i64> = rows
+            .iter()
+            .flat_map(|r| [r.source_id, r.target_id])
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let nodes: HashMap<i64, node::Model> = crate::registry::read::find_nodes(db, &ids)
+            .await
+            .gql()?
+            .into_iter()
+            .map(|n| (n.id, n))
+            .collect();
+        Ok(rows
+            .iter()
+            .filter_map(|r| {
+                let walked = WalkedEdge {
+                    id: r.id,
+                    source_id: r.source_id,
+                    target_id: r.target_id,
+                    kind: r.kind.clone(),
+                    create_time: r.create_time,
+                    node_kind: String::new(),
+                    node_create_time: 0,
+                };
+                edge_of(&walked, r.properties.clone(), &nodes)
+            })
+            .collect())
+    }
+
+    /// Removes edges by id, all or none; returns how many were removed.
+    async fn remove_lineage_edges(
+        &self,
+        ctx: &Context<'_>,
+        ids: Vec<ID>,
+    ) -> async_graphql::Result<u64> {
+        let ids = parse_ids(&ids, "ids").gql()?;
+        edges::remove_edges(&ctx.state().db, ids).await.gql()
+    }
+
+    /// Creates (or adds to) a run with its inputs, new outputs, model versions, metrics
+    /// and parameters, in one transaction.
+    async fn record_run(
+        &self,
+        ctx: &Context<'_>,
+        input: RecordRunInput,
+    ) -> async_graphql::Result<ExperimentRun> {
+        let request = input.into_request().gql()?;
+        record_run(&ctx.state().db, request)
+            .await
+            .gql()
+            .map(ExperimentRun)
+    }
+}

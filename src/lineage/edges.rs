@@ -1,0 +1,328 @@
+//! Edge kinds, which node kinds each may join, and writing edges (validated,
+//! all-or-nothing, idempotent).
+use std::collections::HashMap;
+use std::fmt;
+use std::str::FromStr;
+
+use entity::{lineage_edge, node};
+use sea_orm::ActiveValue::Set;
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter};
+
+use crate::registry::kind::NodeKind;
+use crate::registry::read::{find_nodes, kind_of};
+use crate::registry::write::{begin_write, now_ms};
+use crate::registry::{RegistryError, Result};
+
+/// Edge kinds point the way data flows (downstream).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum EdgeKind {
+    /// artifact / dataset / model version -> the run that consumed it
+    Input,
+    /// run -> the artifact / dataset / model version it produced
+    Output,
+    /// artifact -> the model version that packages it
+    PartOf,
+    /// source -> derived thing of the same family, with no recorded run
+    DerivedFrom,
+    /// model version -> the inference service serving it
+    DeployedAs,
+}
+
+impl EdgeKind {
+    pub const ALL: [EdgeKind; 5] = [
+        EdgeKind::Input,
+        EdgeKind::Output,
+        EdgeKind::PartOf,
+        EdgeKind::DerivedFrom,
+        EdgeKind::DeployedAs,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Input => "INPUT",
+            Self::Output => "OUTPUT",
+            Self::PartOf => "PART_OF",
+            Self::DerivedFrom => "DERIVED_FROM",
+            Self::DeployedAs => "DEPLOYED_AS",
+        }
+    }
+
+    /// Whether an edge of this kind may run from a `source` node to a `target` node.
+    pub fn allows(self, source: NodeKind, target: NodeKind) -> bool {
+        let data = |k: NodeKind| k.is_artifact() || k == NodeKind::ModelVersion;
+        match self {
+            Self::Input => data(source) && target == NodeKind::ExperimentRun,
+            Self::Output => source == NodeKind::ExperimentRun && data(target),
+            Self::PartOf => source.is_artifact() && target == NodeKind::ModelVersion,
+            Self::DerivedFrom => source == target && data(source),
+            Self::DeployedAs => {
+                source == NodeKind::ModelVersion && target == NodeKind::InferenceService
+            }
+        }
+    }
+
+    fn rule(self) -> &'static str {
+        match self {
+            Self::Input => "an artifact, dataset or model version to an experiment run",
+            Self::Output => "an experiment run to an artifact, dataset or model version",
+            Self::PartOf => "an artifact to a model version",
+            Self::DerivedFrom => {
+                "an artifact, dataset or model version to another of the same kind"
+            }
+            Self::DeployedAs => "a model version to an inference service",
+        }
+    }
+}
+
+impl fmt::Display for EdgeKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for EdgeKind {
+    type Err = RegistryError;
+
+    fn from_str(s: &str) -> Result<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| RegistryError::invalid("kind", format!("unknown edge kind {s:?}")))
+    }
+}
+
+/// An edge to record.
+#[derive(Clone, Debug)]
+pub struct NewEdge {
+    pub source: i64,
+    pub target: i64,
+    pub kind: EdgeKind,
+    pub properties: Option<serde_json::Value>,
+}
+
+/// Checks one edge against the kinds of its ends; `at` names the input in errors.
+pub fn check_edge(edge: &NewEdge, source: NodeKind, target: NodeKind, at: &str) -> Result<()> {
+    if edge.source == edge.target {
+        return Err(RegistryError::invalid(
+            at,
+            format!("an edge may not join node {} to itself", edge.source),
+        ));
+    }
+    if !edge.kind.allows(source, target) {
+        return Err(RegistryError::invalid(
+            at,
+            format!(
+                "a {} edge cannot run from a {} ({}) to a {} ({}): it joins {}",
+                edge.kind,
+                source,
+                edge.source,
+                target,
+                edge.target,
+                edge.kind.rule()
+            ),
+        ));
+    }
+    if let Some(props) = &edge.properties
+        && !props.is_object()
+    {
+        return Err(RegistryError::invalid(
+            format!("{at}.properties"),
+            "must be a JSON object",
+        ));
+    }
+    Ok(())
+}
+
+/// Writes edges whose ends are known to be valid; an edge that exists is left as it is.
+pub async fn insert_edges<C: ConnectionTrait>(conn: &C, edges: &[NewEdge]) -> Result<()> {
+    if edges.is_empty() {
+        return Ok(());
+    }
+    let now = now_ms();
+    for chunk in edges.chunks(2000) {
+        let rows = chunk.iter().map(|e| lineage_edge::ActiveModel {
+            source_id: Set(e.source),
+            target_id: Set(e.target),
+            kind: Set(e.kind.as_str().to_owned()),
+            properties: Set(e.properties.as_ref().map(|p| p.to_string())),
+            create_time: Set(now),
+            ..Default::default()
+        });
+        lineage_edge::Entity::insert_many(rows)
+            .on_conflict_do_nothing_on([
+                lineage_edge::Column::SourceId,
+                lineage_edge::Column::TargetId,
+                lineage_edge::Column::Kind,
+            ])
+            .exec(conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Loads the edges matching (source, target, kind) triples, in input order.
+async fn find_edges<C: ConnectionTrait>(
+    conn: &C,
+    edges: &[NewEdge],
+) -> Result<Vec<lineage_edge::Model>> {
+    let sources: Vec<i64> = edges.iter().map(|e| e.source).collect();
+    let targets: Vec<i64> = edges.iter().map(|e| e.target).collect();
+    let rows = lineage_edge::Entity::find()
+        .filter(lineage_edge::Column::SourceId.is_in(sources))
+        .filter(lineage_edge::Column::TargetId.is_in(targets))
+        .all(conn)
+        .await?;
+    let by_key: HashMap<(i64, i64, &str), &lineage_edge::Model> = rows
+        .iter()
+        .map(|r| ((r.source_id, r.target_id, r.kind.as_str()), r))
+        .collect();
+    Ok(edges
+        .iter()
+        .filter_map(|e| {
+            by_key
+                .get(&(e.source, e.target, e.kind.as_str()))
+                .map(|r| (*r).clone())
+        })
+        .collect())
+}
+
+/// Validates every edge (ends exist, kinds fit), then writes them all in one transaction.
+pub async fn add_edges(
+    db: &DatabaseConnection,
+    edges: Vec<NewEdge>,
+) -> Result<Vec<lineage_edge::Model>> {
+    let txn = begin_write(db).await?;
+    let result = add_edges_in(&txn, &edges, "edges").await?;
+    txn.commit().await?;
+    Ok(result)
+}
+
+pub async fn add_edges_in<C: ConnectionTrait>(
+    conn: &C,
+    edges: &[NewEdge],
+    field: &str,
+) -> Result<Vec<lineage_edge::Model>> {
+    let mut ids: Vec<i64> = edges.iter().flat_map(|e| [e.source, e.target]).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let kinds: HashMap<i64, NodeKind> = find_nodes(conn, &ids)
+        .await?
+        .iter()
+        .map(|n| Ok((n.id, kind_of(n)?)))
+        .collect::<Result<_>>()?;
+    for (i, edge) in edges.iter().enumerate() {
+        let at = format!("{field}[{i}]");
+        let kind = |id: i64, end: &str| {
+            kinds
+                .get(&id)
+                .copied()
+                .ok_or_else(|| RegistryError::NotFound(format!("{at}.{end}: no node with id {id}")))
+        };
+        check_edge(
+            edge,
+            kind(edge.source, "source")?,
+            kind(edge.target, "target")?,
+            &at,
+        )?;
+    }
+    insert_edges(conn, edges).await?;
+    find_edges(conn, edges).await
+}
+
+/// Removes edges by id, all or none: an unknown id removes nothing.
+pub async fn remove_edges(db: &DatabaseConnection, ids: Vec<i64>) -> Result<u64> {
+    let txn = begin_write(db).await?;
+    let mut wanted = ids.clone();
+    wanted.sort_unstable();
+    wanted.dedup();
+    let found = lineage_edge::Entity::find()
+        .filter(lineage_edge::Column::Id.is_in(wanted.clone()))
+        .all(&txn)
+        .await?;
+    if found.len() != wanted.len() {
+        let missing = wanted
+            .iter()
+            .find(|id| !found.iter().any(|e| e.id == **id))
+            .copied()
+            .unwrap_or_default();
+        return Err(RegistryError::NotFound(format!(
+            "ids: no lineage edge with id {missing}"
+        )));
+    }
+    let result = lineage_edge::Entity::delete_many()
+        .filter(lineage_edge::Column::Id.is_in(wanted))
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
+    Ok(result.rows_affected)
+}
+
+/// The edge a new node implies by where it was created: an artifact under a version is
+/// PART_OF it, under a run an OUTPUT of it; a service or serve-model naming a version is
+/// that version DEPLOYED_AS the service.
+pub fn implied_edges(created: &node::Model) -> Vec<NewEdge> {
+    let Ok(kind) = kind_of(created) else {
+        return Vec::new();
+    };
+    let mut edges = Vec::new();
+    let edge = |source, target, kind| NewEdge {
+        source,
+        target,
+        kind,
+        properties: None,
+    };
+    if kind.is_artifact()
+        && let Some(parent) = created.parent_id
+    {
+        match created.parent_kind.as_deref() {
+            Some("MODEL_VERSION") => edges.push(edge(created.id, parent, EdgeKind::PartOf)),
+            Some("EXPERIMENT_RUN") => edges.push(edge(parent, created.id, EdgeKind::Output)),
+            _ => {}
+        }
+    }
+    if let Some(version) = created.model_version_id {
+        match kind {
+            NodeKind::InferenceService => {
+                edges.push(edge(version, created.id, EdgeKind::DeployedAs))
+            }
+            NodeKind::ServeModel => {
+                if let Some(service) = created.parent_id {
+                    edges.push(edge(version, service, EdgeKind::DeployedAs))
+                }
+            }
+            _ => {}
+        }
+    }
+    edges
+}
+
+/// Edge rows by id.
+pub async fn find_edges_by_id<C: ConnectionTrait>(
+    conn: &C,
+    ids: &[i64],
+) -> Result<Vec<lineage_edge::Model>> {
+    Ok(lineage_edge::Entity::find()
+        .filter(lineage_edge::Column::Id.is_in(ids.to_vec()))
+        .all(conn)
+        .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn edge_rules_follow_the_data_flow() {
+        use NodeKind::*;
+        assert!(EdgeKind::Input.allows(Dataset, ExperimentRun));
+        assert!(EdgeKind::Input.allows(ModelVersion, ExperimentRun));
+        assert!(!EdgeKind::Input.allows(ExperimentRun, Dataset));
+        assert!(EdgeKind::Output.allows(ExperimentRun, ModelVersion));
+        assert!(EdgeKind::PartOf.allows(ModelArtifact, ModelVersion));
+        assert!(!EdgeKind::PartOf.allows(ModelVersion, ModelArtifact));
+        assert!(EdgeKind::DerivedFrom.allows(Dataset, Dataset));
+        assert!(!EdgeKind::DerivedFrom.allows(Dataset, ModelVersion));
+        assert!(EdgeKind::DeployedAs.allows(ModelVersion, InferenceService));
+        assert!(!EdgeKind::DeployedAs.allows(ModelArtifact, InferenceService));
+    }
+}

@@ -1,0 +1,290 @@
+//! Walking lineage level by level: each step is one batched statement for the whole
+//! frontier (`WHERE target_id IN (...)` upstream, `source_id IN (...)` downstream), and a
+//! visited set expands every node once, so the cost grows with the nodes reached, never
+//! with the number of paths, and cycles end. Many independent walks with the same
+//! parameters (a nested `upstream` field on every node of a list) share each level's
+//! statement.
+use std::collections::{HashMap, HashSet};
+
+use entity::{lineage_edge, node};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::{ConnectionTrait, FromQueryResult, StatementBuilder};
+
+use super::edges::EdgeKind;
+use crate::registry::kind::NodeKind;
+use crate::registry::read::find_nodes;
+use crate::registry::{RegistryError, Result};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Direction {
+    Upstream,
+    Downstream,
+}
+
+/// What a walk follows and returns.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct WalkParams {
+    /// Walk UPSTREAM, DOWNSTREAM or both (each separately).
+    pub directions: Vec<Direction>,
+    pub max_depth: u32,
+    /// Kinds of node returned (all when empty); the walk passes through the others.
+    pub node_kinds: Vec<NodeKind>,
+    /// Kinds of edge followed (all when empty).
+    pub edge_kinds: Vec<EdgeKind>,
+    /// Ignore nodes and edges created after this time (ms).
+    pub as_of: Option<i64>,
+    /// Most nodes returned; more reached sets `truncated`.
+    pub first: usize,
+}
+
+/// One edge the walk crossed.
+#[derive(Clone, Debug, PartialEq, Eq, FromQueryResult)]
+pub struct WalkedEdge {
+    pub id: i64,
+    pub source_id: i64,
+    pub target_id: i64,
+    pub kind: String,
+    pub create_time: i64,
+    /// The far end's kind and creation time, read with the edge.
+    pub node_kind: String,
+    pub node_create_time: i64,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Entry {
+    pub id: i64,
+    pub depth: u32,
+    pub direction: Direction,
+}
+
+/// What one walk found: nodes by ascending depth, the edges between listed (or start)
+/// nodes, and whether `first` cut the list.
+#[derive(Clone, Debug, Default)]
+pub struct WalkResult {
+    pub starts: Vec<i64>,
+    pub entries: Vec<Entry>,
+    pub edges: Vec<WalkedEdge>,
+    pub truncated: bool,
+}
+
+impl WalkResult {
+    /// Ids of every node the result mentions (starts and listed), for hydration.
+    pub fn node_ids(&self) -> impl Iterator<Item = i64> + '_ {
+        self.starts
+            .iter()
+            .copied()
+            .chain(self.entries.iter().map(|e| e.id))
+    }
+}
+
+/// One group's progress in one direction.
+struct Walker {
+    visited: HashMap<i64, u32>,
+    frontier: Vec<i64>,
+    reached: Vec<Entry>,
+    edges: Vec<WalkedEdge>,
+    listed: usize,
+    done: bool,
+}
+
+/// Checks the bounds of a walk.
+pub fn check_bounds(
+    max_depth: i64,
+    first: i64,
+    max_depth_limit: u32,
+    first_limit: u32,
+) -> Result<(u32, usize)> {
+    if max_depth < 0 {
+        return Err(RegistryError::invalid("maxDepth", "must not be negative"));
+    }
+    if first < 0 {
+        return Err(RegistryError::invalid("first", "must not be negative"));
+    }
+    if max_depth > i64::from(max_depth_limit) {
+        return Err(RegistryError::LimitExceeded(format!(
+            "maxDepth is at most {max_depth_limit} (asked for {max_depth})"
+        )));
+    }
+    if first > i64::from(first_limit) {
+        return Err(RegistryError::LimitExceeded(format!(
+            "a lineage walk returns at most {first_limit} nodes (asked for {first})"
+        )));
+    }
+    Ok((max_depth as u32, first as usize))
+}
+
+/// One frontier step: every edge touching the frontier on the walked side, with the far
+/// node's kind and creation time.
+pub(crate) async fn step<C: ConnectionTrait>(
+    conn: &C,
+    frontier: &[i64],
+    direction: Direction,
+    params: &WalkParams,
+) -> Result<Vec<WalkedEdge>> {
+    use lineage_edge::Column as E;
+    let (near, far) = match direction {
+        Direction::Upstream => (E::TargetId, E::SourceId),
+        Direction::Downstream => (E::SourceId, E::TargetId),
+    };
+    let mut out = Vec::new();
+    for chunk in frontier.chunks(5000) {
+        let mut q = Query::select();
+        q.columns([
+            (lineage_edge::Entity, E::Id),
+            (lineage_edge::Entity, E::SourceId),
+            (lineage_edge::Entity, E::TargetId),
+            (lineage_edge::Entity, E::Kind),
+            (lineage_edge::Entity, E::CreateTime),
+        ])
+        .expr_as(Expr::col((node::Entity, node::Column::Kind)), "node_kind")
+        .expr_as(
+            Expr::col((node::Entity, node::Column::CreateTime)),
+            "node_create_time",
+        )
+        .from(lineage_edge::Entity)
+        .inner_join(
+            node::Entity,
+            Expr::col((node::Entity, node::Column::Id)).equals((lineage_edge::Entity, far)),
+        )
+        .and_where(Expr::col((lineage_edge::Entity, near)).is_in(chunk.iter().copied()));
+        if !params.edge_kinds.is_empty() {
+            q.and_where(
+                Expr::col((lineage_edge::Entity, E::Kind))
+                    .is_in(params.edge_kinds.iter().map(|k| k.as_str())),
+            );
+        }
+        if let Some(t) = params.as_of {
+            q.and_where(Expr::col((lineage_edge::Entity, E::CreateTime)).lte(t));
+            q.and_where(Expr::col((node::Entity, node::Column::CreateTime)).lte(t));
+        }
+        let stmt = StatementBuilder::build(&q, &conn.get_database_backend());
+        out.extend(WalkedEdge::find_by_statement(stmt).all(conn).await?);
+    }
+    Ok(out)
+}
+
+/// Walks every group of start nodes separately, with shared statements per level.
+/// Returns one result per group, in order. Start nodes must exist (callers check).
+pub async fn walk_groups<C: ConnectionTrait>(
+    conn: &C,
+    groups: &[Vec<i64>],
+    params: &WalkParams,
+    start_times: &HashMap<i64, i64>,
+) -> Result<Vec<WalkResult>> {
+    let node_kinds: HashSet<&str> = params.node_kinds.iter().map(|k| k.as_str()).collect();
+    let listed = |kind: &str| node_kinds.is_empty() || node_kinds.contains(kind);
+    let mut results: Vec<WalkResult> = groups
+        .iter()
+        .map(|g| WalkResult {
+            starts: g.clone(),
+            ..Default::default()
+        })
+        .collect();
+    for &direction in &params.directions {
+        let mut walkers: Vec<Walker> = groups
+            .iter()
+            .map(|g| {
+                // a start created after asOf did not exist then: it walks nowhere
+                let starts: Vec<i64> = g
+                    .iter()
+                    .copied()
+                    .filter(|id| {
+                        params
+                            .as_of
+                            .is_none_or(|t| start_times.get(id).is_some_and(|c| *c <= t))
+                    })
+                    .collect();
+                Walker {
+                    visited: starts.iter().map(|id| (*id, 0)).collect(),
+                    frontier: starts,
+                    reached: Vec::new(),
+                    edges: Vec::new(),
+                    listed: 0,
+                    done: false,
+                }
+            })
+            .collect();
+        for depth in 1..=params.max_depth {
+            let mut frontier: Vec<i64> = walkers
+                .iter()
+                .filter(|w| !w.done)
+                .flat_map(|w| w.frontier.iter().copied())
+                .collect();
+            if frontier.is_empty() {
+                break;
+            }
+            frontier.sort_unstable();
+            frontier.dedup();
+            let rows = step(conn, &frontier, direction, params).await?;
+            let mut by_near: HashMap<i64, Vec<&WalkedEdge>> = HashMap::new();
+            for row in &rows {
+                let near = match direction {
+                    Direction::Upstream => row.target_id,
+                    Direction::Downstream => row.source_id,
+                };
+                by_near.entry(near).or_default().push(row);
+            }
+            for w in walkers.iter_mut().filter(|w| !w.done) {
+                let mut next = Vec::new();
+                for id in std::mem::take(&mut w.frontier) {
+                    for row in by_near.get(&id).into_iter().flatten() {
+                        let far = match direction {
+                            Direction::Upstream => row.source_id,
+                            Direction::Downstream => row.target_id,
+                        };
+                        w.edges.push((*row).clone());
+                        if w.visited.contains_key(&far) {
+                            continue;
+                        }
+                        w.visited.insert(far, depth);
+                        next.push(far);
+                        if listed(&row.node_kind) {
+                            w.listed += 1;
+                            w.reached.push(Entry {
+                                id: far,
+                                depth,
+                                direction,
+                            });
+                        }
+                    }
+                }
+                // once more nodes are listed than asked for, deeper levels cannot matter
+                w.done = w.listed > params.first;
+                w.frontier = next;
+            }
+        }
+        for (result, w) in results.iter_mut().zip(walkers) {
+            result.entries.extend(w.reached);
+            result.edges.extend(w.edges);
+        }
+    }
+    for result in &mut results {
+        // nodes by ascending depth; BOTH interleaves the two directions by depth
+        result.entries.sort_by_key(|e| (e.depth, e.direction, e.id));
+        if result.entries.len() > params.first {
+            result.entries.truncate(params.first);
+            result.truncated = true;
+        }
+        let keep: HashSet<i64> = result.node_ids().collect();
+        let mut seen = HashSet::new();
+        result.edges.retain(|e| {
+            keep.contains(&e.source_id) && keep.contains(&e.target_id) && seen.insert(e.id)
+        });
+    }
+    Ok(results)
+}
+
+/// Nodes of every result, loaded in one batch.
+pub async fn hydrate<C: ConnectionTrait>(
+    conn: &C,
+    results: &[WalkResult],
+) -> Result<HashMap<i64, node::Model>> {
+    let mut ids: Vec<i64> = results.iter().flat_map(|r| r.node_ids()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(find_nodes(conn, &ids)
+        .await?
+        .into_iter()
+        .map(|n| (n.id, n))
+        .collect())
+}

@@ -1,0 +1,73 @@
+"""Fixtures that start real modelgraph servers for the Python interop suites.
+
+Every server is the real binary (`modelgraph serve`) on a free loopback port, against a
+fresh database: a SQLite file in a temp dir, or a PostgreSQL schema of its own (created
+with psql, passed through `search_path`, dropped afterwards). PostgreSQL is not optional:
+the postgres half fails loudly when MODELGRAPH_TEST_POSTGRES_URL is unset or unreachable.
+
+Scopes:
+- `server`: one per backend for the whole session, for tests that only add uniquely
+  named objects and read them back;
+- `module_server`: one per backend per test module;
+- `fresh_server`: one per test, for tests that need an empty registry (list ordering,
+  paging, counts). A server starts in well under a second, so this is cheap.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from harness import BACKENDS, ServerProcess  # noqa: E402
+
+
+def _spawn(backend: str, tmp_path_factory: pytest.TempPathFactory, label: str):
+    srv = ServerProcess(backend=backend, workdir=tmp_path_factory.mktemp(f"mg-{backend}-{label}"))
+    try:
+        srv.start()
+    except RuntimeError as e:
+        pytest.fail(str(e), pytrace=False)
+    return srv
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """The database backend under test; every server fixture follows it, so a test that
+    uses several servers gets them all on the same backend."""
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def server(backend: str, tmp_path_factory: pytest.TempPathFactory):
+    """Base URL of a server shared by the whole session (per backend)."""
+    srv = _spawn(backend, tmp_path_factory, "session")
+    yield srv.url
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def module_server(backend: str, tmp_path_factory: pytest.TempPathFactory):
+    """Base URL of a server shared by one test module (per backend)."""
+    srv = _spawn(backend, tmp_path_factory, "module")
+    yield srv.url
+    srv.stop()
+
+
+@pytest.fixture
+def fresh_server(backend: str, tmp_path_factory: pytest.TempPathFactory):
+    """Base URL of a server with an empty registry, for this test alone."""
+    srv = _spawn(backend, tmp_path_factory, "fresh")
+    yield srv.url
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def sqlite_module_server(tmp_path_factory: pytest.TempPathFactory):
+    """A SQLite-only server for one module (the schemathesis run)."""
+    srv = _spawn("sqlite", tmp_path_factory, "sqlite-module")
+    yield srv.url
+    srv.stop()

@@ -1,0 +1,310 @@
+"""Shared support for the Python interop suites: spawning a real modelgraph server,
+reading the Kubeflow OpenAPI spec, and small HTTP helpers.
+
+Nothing here fakes the server: every suite talks HTTP to the real binary, started on a
+free loopback port against a fresh database (a SQLite file or a PostgreSQL schema of
+its own).
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import os
+import socket
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+import yaml
+
+HERE = Path(__file__).resolve().parent
+REPO_ROOT = HERE.parents[1]
+
+# The spec is read where the project keeps it, beside the repository (../shared/reference),
+# never copied into the repo. MODELGRAPH_OPENAPI_SPEC overrides the path.
+SPEC_PATH = Path(
+    os.environ.get(
+        "MODELGRAPH_OPENAPI_SPEC",
+        REPO_ROOT.parent / "shared" / "reference" / "kubeflow-model-registry.openapi.yaml",
+    )
+)
+
+# The spec lists every path under v1alpha3; the server serves the same API under v1 too
+# (model-registry 0.3.18 calls v1, 0.3.14 calls v1alpha3).
+SPEC_PREFIX = "/api/model_registry/v1alpha3"
+PREFIXES = ("/api/model_registry/v1alpha3", "/api/model_registry/v1")
+HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+
+BACKENDS = ("sqlite", "postgres")
+
+READY_TIMEOUT_S = 30.0
+HTTP_TIMEOUT_S = 30.0
+
+# Loopback traffic must never go through a proxy taken from the environment (aiohttp in
+# the Kubeflow client is created with trust_env=True, and requests honours it too).
+for _var in ("NO_PROXY", "no_proxy"):
+    _hosts = [h for h in os.environ.get(_var, "").split(",") if h]
+    for _h in ("127.0.0.1", "localhost"):
+        if _h not in _hosts:
+            _hosts.append(_h)
+    os.environ[_var] = ",".join(_hosts)
+
+
+# --------------------------------------------------------------------------- binary
+
+
+def server_binary() -> Path:
+    """The modelgraph binary: $MODELGRAPH_BIN, else the debug build (honouring
+    $CARGO_TARGET_DIR, as .ci/run may point cargo at a shared target dir)."""
+    if env := os.environ.get("MODELGRAPH_BIN"):
+        return Path(env)
+    candidates = []
+    if target := os.environ.get("CARGO_TARGET_DIR"):
+        candidates.append(Path(target) / "debug" / "modelgraph")
+    candidates.append(REPO_ROOT / "target" / "debug" / "modelgraph")
+    for c in candidates:
+        if c.exists():
+            return c
+    return candidates[-1]
+
+
+# --------------------------------------------------------------------------- PostgreSQL
+
+
+def postgres_url() -> str:
+    url = os.environ.get("MODELGRAPH_TEST_POSTGRES_URL")
+    if not url:
+        raise RuntimeError(
+            "MODELGRAPH_TEST_POSTGRES_URL is not set: every suite runs on PostgreSQL too "
+            "(e.g. postgres://postgres@127.0.0.1:5432/test)"
+        )
+    return url
+
+
+def psql(url: str, sql: str) -> None:
+    """Run one statement through psql; raise with psql's own message on failure."""
+    res = subprocess.run(
+        ["psql", url, "-v", "ON_ERROR_STOP=1", "-qAt", "-c", sql],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    if res.returncode != 0:
+        raise RuntimeError(f"psql {sql!r} failed against {url}: {res.stderr.strip() or res.stdout.strip()}")
+
+
+# --------------------------------------------------------------------------- server
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class ServerProcess:
+    """One running `modelgraph serve` on a fresh database."""
+
+    backend: str
+    workdir: Path
+    url: str = ""
+    port: int = 0
+    database_url: str = ""
+    _proc: subprocess.Popen | None = None
+    _schema: str | None = None
+    _log_path: Path | None = None
+    _log_file: Any = field(default=None, repr=False)
+
+    def start(self) -> ServerProcess:
+        binary = server_binary()
+        if not binary.exists():
+            raise RuntimeError(
+                f"modelgraph binary not found at {binary}: build it (cargo build) or set MODELGRAPH_BIN"
+            )
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        if self.backend == "sqlite":
+            db_path = (self.workdir / "test.db").resolve()
+            self.database_url = f"sqlite://{db_path}?mode=rwc"
+        elif self.backend == "postgres":
+            base = postgres_url()
+            try:
+                psql(base, "SELECT 1")
+            except (RuntimeError, FileNotFoundError, subprocess.TimeoutExpired) as e:
+                raise RuntimeError(f"PostgreSQL at MODELGRAPH_TEST_POSTGRES_URL is unreachable: {e}") from e
+            self._schema = f"mg_py_{uuid.uuid4().hex[:16]}"
+            psql(base, f"CREATE SCHEMA {self._schema}")
+            sep = "&" if "?" in base else "?"
+            self.database_url = f"{base}{sep}options=-c%20search_path%3D{self._schema}"
+        else:
+            raise ValueError(f"unknown backend {self.backend!r}")
+
+        # A free port can be taken between probing and binding: retry a few times.
+        last_error = ""
+        for _attempt in range(3):
+            self.port = free_port()
+            self.url = f"http://127.0.0.1:{self.port}"
+            self._log_path = self.workdir / f"server-{self.port}.log"
+            self._log_file = open(self._log_path, "wb")  # noqa: SIM115 (closed in stop)
+            env = dict(os.environ)
+            env.setdefault("RUST_LOG", "warn")
+            self._proc = subprocess.Popen(
+                [
+                    str(binary),
+                    "serve",
+                    "--bind",
+                    f"127.0.0.1:{self.port}",
+                    "--database-url",
+                    self.database_url,
+                ],
+                stdout=self._log_file,
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=self.workdir,
+            )
+            ok, last_error = self._wait_ready()
+            if ok:
+                return self
+            self._terminate()
+        self._drop_schema()
+        raise RuntimeError(f"modelgraph did not become ready ({self.backend}): {last_error}")
+
+    def _wait_ready(self) -> tuple[bool, str]:
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        last = "no answer"
+        while time.monotonic() < deadline:
+            assert self._proc is not None
+            if self._proc.poll() is not None:
+                return False, f"exited with {self._proc.returncode}; log:\n{self.log_tail()}"
+            try:
+                r = requests.get(f"{self.url}/readyz", timeout=2)
+                if r.status_code == 200:
+                    return True, ""
+                last = f"/readyz answered {r.status_code}"
+            except requests.RequestException as e:
+                last = str(e)
+            time.sleep(0.05)
+        return False, f"not ready after {READY_TIMEOUT_S}s ({last}); log:\n{self.log_tail()}"
+
+    def log_tail(self, lines: int = 40) -> str:
+        if not self._log_path or not self._log_path.exists():
+            return "<no log>"
+        text = self._log_path.read_text(errors="replace").splitlines()
+        return "\n".join(text[-lines:])
+
+    def _terminate(self) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait(timeout=10)
+        self._proc = None
+        if self._log_file is not None:
+            self._log_file.close()
+            self._log_file = None
+
+    def _drop_schema(self) -> None:
+        if self._schema:
+            psql(postgres_url(), f"DROP SCHEMA IF EXISTS {self._schema} CASCADE")
+            self._schema = None
+
+    def stop(self) -> None:
+        # A server that died under the tests is a failure worth seeing, not a quiet teardown.
+        died = self._proc is not None and self._proc.poll() is not None
+        code = self._proc.returncode if died and self._proc else None
+        tail = self.log_tail() if died else ""
+        self._terminate()
+        self._drop_schema()
+        if died:
+            raise RuntimeError(f"modelgraph ({self.backend}) exited during the tests with {code}:\n{tail}")
+
+
+# --------------------------------------------------------------------------- HTTP helpers
+
+
+def gql(base_url: str, query: str, variables: dict | None = None) -> dict:
+    """POST one GraphQL operation; return `data`, failing on any error."""
+    r = requests.post(
+        f"{base_url}/graphql",
+        json={"query": query, "variables": variables or {}},
+        timeout=HTTP_TIMEOUT_S,
+    )
+    assert r.status_code == 200, f"GraphQL HTTP {r.status_code}: {r.text}"
+    body = r.json()
+    assert not body.get("errors"), f"GraphQL errors: {body['errors']}\nquery: {query}"
+    return body["data"]
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+# --------------------------------------------------------------------------- spec
+
+
+@functools.cache
+def _raw_spec() -> dict:
+    if not SPEC_PATH.exists():
+        raise RuntimeError(f"OpenAPI spec not found at {SPEC_PATH} (expected ../shared/reference beside the repo)")
+    with open(SPEC_PATH, encoding="utf-8") as f:
+        return yaml.safe_load(f)
+
+
+def load_spec() -> dict:
+    """A private deep copy of the spec as published (v1alpha3 paths only)."""
+    return copy.deepcopy(_raw_spec())
+
+
+def spec_operations(spec: dict | None = None) -> list[tuple[str, str, dict]]:
+    """(method, path, operation) for every operation of the spec, in file order."""
+    spec = spec or _raw_spec()
+    out = []
+    for path, item in spec["paths"].items():
+        for method in HTTP_METHODS:
+            if method in item:
+                out.append((method, path, item[method]))
+    return out
+
+
+# The v1 API documents one success code differently from the v1alpha3 spec above:
+# createInferenceService answers 201 there (the model-registry 0.3.18 client, generated
+# from the v1 spec, maps only 201 for it), while the v1alpha3 spec says 200.
+V1_EXTRA_SUCCESS = {"createInferenceService": "201"}
+
+
+def spec_for_both_prefixes() -> dict:
+    """The spec with each v1alpha3 path also listed under v1 (same operations, same
+    schemas; v1 operationIds get a `V1` suffix to stay unique), and without the global
+    `security` requirement so requests can be validated as the server sees them (the
+    server does not require a token)."""
+    spec = load_spec()
+    spec.pop("security", None)
+    v1_paths = {}
+    for path, item in spec["paths"].items():
+        assert path.startswith(SPEC_PREFIX), path
+        twin = copy.deepcopy(item)
+        for method in HTTP_METHODS:
+            if method in twin:
+                op = twin[method]
+                extra = V1_EXTRA_SUCCESS.get(op["operationId"])
+                if extra:
+                    success = next(c for c in op["responses"] if c.startswith("2"))
+                    op["responses"][extra] = copy.deepcopy(op["responses"][success])
+                op["operationId"] += "V1"
+        v1_paths["/api/model_registry/v1" + path[len(SPEC_PREFIX) :]] = twin
+    spec["paths"].update(v1_paths)
+    return spec
+
+
+def success_codes(operation: dict, prefix: str) -> set[int]:
+    codes = {int(c) for c in operation["responses"] if c.startswith("2")}
+    if prefix.endswith("/v1") and (extra := V1_EXTRA_SUCCESS.get(operation["operationId"])):
+        codes.add(int(extra))
+    return codes

@@ -12,6 +12,7 @@ use tower_http::trace::TraceLayer;
 
 pub mod config;
 pub mod db;
+pub mod demo;
 pub mod graphql;
 pub mod lineage;
 pub mod registry;

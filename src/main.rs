@@ -24,6 +24,22 @@ enum Command {
     Migrate(DatabaseArgs),
     /// Print the GraphQL SDL (what schema.graphql holds).
     Schema,
+    /// Load a small example graph to explore (idempotent).
+    SeedDemo(DatabaseArgs),
+    /// Bulk-load a lineage graph from nodes.csv and edges.csv (as bench/gen_graph.py writes).
+    ImportGraph(ImportArgs),
+}
+
+#[derive(clap::Args)]
+struct ImportArgs {
+    /// CSV with columns id,kind,name.
+    #[arg(long)]
+    nodes: std::path::PathBuf,
+    /// CSV with columns source,target,kind.
+    #[arg(long)]
+    edges: std::path::PathBuf,
+    #[command(flatten)]
+    database: DatabaseArgs,
 }
 
 #[tokio::main]
@@ -52,6 +68,44 @@ async fn main() -> anyhow::Result<()> {
             tracing::info!(database = db::backend_name(&conn), "migrated");
         }
         Command::Schema => print!("{}", graphql::sdl()),
+        Command::SeedDemo(args) => {
+            let conn = db::connect(&args).await?;
+            db::migrate(&conn).await?;
+            let demo = modelgraph::demo::seed(&conn).await?;
+            if demo.already_there {
+                println!("the demo graph is already loaded");
+            } else {
+                println!(
+                    "demo graph loaded: raw dataset {}, production inference service {}, distilled model version {}",
+                    demo.raw_dataset, demo.production_service, demo.distilled_version
+                );
+            }
+        }
+        Command::ImportGraph(args) => {
+            let conn = db::connect(&args.database).await?;
+            db::migrate(&conn).await?;
+            let started = std::time::Instant::now();
+            let stats = modelgraph::registry::bulk::import_graph(
+                &conn,
+                &args.nodes,
+                &args.edges,
+                |stage, done, total| {
+                    let rate = done as f64 / started.elapsed().as_secs_f64().max(1e-9);
+                    eprint!("\r{stage}: {done}/{total} ({rate:.0}/s)      ");
+                    if done == total {
+                        eprintln!();
+                    }
+                },
+            )
+            .await?;
+            println!(
+                "imported {} nodes and {} edges in {:.1} s ({:.0} rows/s)",
+                stats.nodes,
+                stats.edges,
+                stats.seconds,
+                (stats.nodes + stats.edges) as f64 / stats.seconds.max(1e-9)
+            );
+        }
     }
     Ok(())
 }

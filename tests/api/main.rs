@@ -3,6 +3,7 @@
 mod helpers;
 
 mod crud;
+mod demo;
 mod errors;
 mod lineage;
 mod n_plus_one;

@@ -16,6 +16,7 @@ pub mod demo;
 pub mod graphql;
 pub mod lineage;
 pub mod registry;
+pub mod rest;
 
 use config::Limits;
 use graphql::AppSchema;
@@ -45,6 +46,10 @@ pub fn app(state: AppState) -> Router {
         .route("/graphql", get(graphql::graphiql).post(graphql::graphql))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
+        .merge(rest::router())
+        .layer(axum::extract::DefaultBodyLimit::max(
+            state.limits.max_body_bytes,
+        ))
         .layer(TraceLayer::new_for_http())
         .layer(CorsLayer::permissive())
         .with_state(state)

@@ -1,5 +1,5 @@
 //! Typed list filters, turned into parameterized SQL conditions.
-use entity::{node, node_property};
+use entity::{lineage_edge, node, node_property};
 use sea_orm::ColumnTrait;
 use sea_orm::sea_query::{Condition, Expr, ExprTrait, LikeExpr, Query, SimpleExpr};
 
@@ -52,6 +52,9 @@ pub struct Filter {
     pub registered_model_id: Option<i64>,
     pub model_version_id: Option<i64>,
     pub custom_properties: Vec<PropertyFilter>,
+    /// Artifacts of a model version (created under it or PART_OF it) or of a run
+    /// (created under it or its INPUT).
+    pub attached_to: Option<(i64, &'static str)>,
     /// A parsed Kubeflow `filterQuery`, already a condition.
     pub query: Option<Condition>,
 }
@@ -133,6 +136,22 @@ impl Filter {
         }
         for pf in &self.custom_properties {
             cond = cond.add(property_condition(pf)?);
+        }
+        if let Some((owner, edge)) = self.attached_to {
+            let mut sub = Query::select();
+            sub.expr(Expr::val(1))
+                .from(lineage_edge::Entity)
+                .and_where(
+                    Expr::col((lineage_edge::Entity, lineage_edge::Column::SourceId))
+                        .equals((node::Entity, node::Column::Id)),
+                )
+                .and_where(lineage_edge::Column::TargetId.eq(owner))
+                .and_where(lineage_edge::Column::Kind.eq(edge));
+            cond = cond.add(
+                Condition::any()
+                    .add(node::Column::ParentId.eq(owner))
+                    .add(Expr::exists(sub.to_owned())),
+            );
         }
         if let Some(q) = &self.query {
             cond = cond.add(q.clone());

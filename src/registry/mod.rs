@@ -1,5 +1,6 @@
 //! The domain: every read and write of every door goes through here, so validation,
 //! naming rules and transactions live once.
+pub mod artifacts;
 pub mod bulk;
 pub mod error;
 pub mod fields;

@@ -101,6 +101,18 @@ def psql(url: str, sql: str) -> None:
 # --------------------------------------------------------------------------- server
 
 
+def _die_with_parent() -> None:
+    """In the child, before exec: get SIGTERM when the test process dies, so a pytest
+    killed by a timeout leaves no server behind (Linux prctl PR_SET_PDEATHSIG)."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # not Linux/glibc: teardown still stops the server on a normal exit
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -166,6 +178,7 @@ class ServerProcess:
                 stderr=subprocess.STDOUT,
                 env=env,
                 cwd=self.workdir,
+                preexec_fn=_die_with_parent,
             )
             ok, last_error = self._wait_ready()
             if ok:

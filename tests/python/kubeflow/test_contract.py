@@ -77,7 +77,7 @@ def assert_wire_conventions(value) -> None:
     """Beyond the schema's `type: string`: ids are decimal strings, times are decimal
     millisecond strings, list pages count their own items."""
     if isinstance(value, dict):
-        for key in ("id", "registeredModelId", "modelVersionId", "servingEnvironmentId", "experimentId"):
+        for key in ("id", "registeredModelId", "modelVersionId", "servingEnvironmentId", "experimentId", "experimentRunId"):
             if key in value:
                 assert isinstance(value[key], str) and ID_RE.match(value[key]), f"{key}={value[key]!r}"
         for key in ("createTimeSinceEpoch", "lastUpdateTimeSinceEpoch"):
@@ -206,12 +206,10 @@ def ids_of(page: dict) -> list[str]:
 
 
 def has(obj: dict, **expected) -> Callable[[dict], None]:
-    """Check that the answer carries `expected` (id of `obj` included when given)."""
+    """Check that the answer is `obj` (same id) and carries `expected`."""
 
     def check(body: dict) -> None:
-        want = dict(expected)
-        if obj is not None:
-            want.setdefault("id", obj["id"])
+        want = {"id": obj["id"], **expected}
         for k, v in want.items():
             assert body.get(k) == v, f"{k}: {body.get(k)!r} != {v!r} in {body}"
 
@@ -288,6 +286,14 @@ def _experiment_ops() -> dict[str, Callable[[World], Call]]:
             status=201,  # a new artifact
         )
 
+    def metric_history(w: World) -> Call:
+        w.metric  # a metric has been logged somewhere  # noqa: B018
+        return Call(check=is_list)
+
+    def run_metric_history(w: World) -> Call:
+        w.metric  # noqa: B018
+        return Call(path_params={"experimentrunId": w.run["id"]}, check=is_list)
+
     return {
         "findExperiment": lambda w: Call(query={"name": w.exp["name"]}, check=has(w.exp)),
         "findExperimentRun": lambda w: Call(
@@ -295,7 +301,7 @@ def _experiment_ops() -> dict[str, Callable[[World], Call]]:
         ),
         "getExperimentRuns": lambda w: Call(check=lists(w.run)),
         "createExperimentRun": create_run,
-        "getExperimentRunsMetricHistory": lambda w: (w.metric, Call(check=is_list))[1],
+        "getExperimentRunsMetricHistory": metric_history,
         "getExperimentRun": lambda w: Call(path_params={"experimentrunId": w.run["id"]}, check=has(w.run)),
         "updateExperimentRun": lambda w: Call(
             path_params={"experimentrunId": w.run["id"]},
@@ -304,10 +310,7 @@ def _experiment_ops() -> dict[str, Callable[[World], Call]]:
         ),
         "getExperimentRunArtifacts": lambda w: Call(path_params={"experimentrunId": w.run["id"]}, check=lists(w.metric)),
         "upsertExperimentRunArtifact": upsert_param,
-        "getExperimentRunMetricHistory": lambda w: (
-            w.metric,
-            Call(path_params={"experimentrunId": w.run["id"]}, check=is_list),
-        )[1],
+        "getExperimentRunMetricHistory": run_metric_history,
         "getExperiments": lambda w: Call(check=lists(w.exp)),
         "createExperiment": create_exp,
         "getExperiment": lambda w: Call(path_params={"experimentId": w.exp["id"]}, check=has(w.exp)),
@@ -647,8 +650,9 @@ def test_malformed_json_is_400(worlds, prefix):
 
 @pytest.mark.parametrize("prefix", PREFIXES, ids=PREFIX_IDS)
 def test_invalid_input_is_a_4xx_error_never_5xx(worlds, prefix):
-    """Well-formed JSON or query values the spec does not allow: some 4xx with an error
-    body (400 or 422 for a body the server cannot use; the exact code is the server's)."""
+    """Well-formed JSON bodies the spec does not allow get a 4xx with an error body (the
+    exact code is the server's: 400/422, or 404 for an id that cannot exist); malformed
+    query values get 400; ids that are not ids in a path get 400 or 404."""
     w = worlds[prefix]
     int_prop = {"metadataType": "MetadataIntValue", "int_value": "abc"}
     bodies = [
@@ -662,7 +666,6 @@ def test_invalid_input_is_a_4xx_error_never_5xx(worlds, prefix):
         ("POST", "/model_versions", {"name": unique("mv")}),
         ("POST", "/model_versions", {"name": unique("mv"), "registeredModelId": "not-an-id"}),
         ("POST", f"/model_versions/{w.mv['id']}/artifacts", {"artifactType": "bogus", "name": unique("a")}),
-        ("POST", f"/model_versions/{w.mv['id']}/artifacts", {"name": unique("a")}),
         ("PATCH", f"/registered_models/{w.rm['id']}", {"state": "SLEEPING"}),
         ("PATCH", f"/model_versions/{w.mv['id']}", {"customProperties": {"x": int_prop}}),
         ("POST", "/experiment_runs", {"name": unique("run")}),
@@ -670,7 +673,7 @@ def test_invalid_input_is_a_4xx_error_never_5xx(worlds, prefix):
     ]
     for method, path, body in bodies:
         r = http(method, w.url(path), json=body)
-        assert_error(r, 400, 409, 422)
+        assert_error(r, 400, 404, 409, 422)
 
     queries = [
         ("/registered_models", {"pageSize": "abc"}),
@@ -696,7 +699,11 @@ def test_nested_artifact_post_is_an_upsert(worlds, prefix):
     first = http("POST", w.url(path), json={"artifactType": "doc-artifact", "name": unique("doc"), "uri": "https://a"})
     assert first.status_code == 201, first.text
     art = first.json()
-    again = http("POST", w.url(path), json={"artifactType": "doc-artifact", "id": art["id"], "uri": "https://b"})
+    again = http(
+        "POST",
+        w.url(path),
+        json={"artifactType": "doc-artifact", "id": art["id"], "name": art["name"], "uri": "https://b"},
+    )
     assert again.status_code == 200, again.text
     assert again.json()["id"] == art["id"]
     assert again.json()["uri"] == "https://b"
@@ -813,8 +820,7 @@ def test_filter_query(fresh_server, prefix):
     ]
     props = [{"customProperties": {k: prop(v) for k, v in s.items()}} for s in specs]
     props[3]["state"] = "ARCHIVED"
-    props[3]["description"] = "Special Model"
-    _create_models(base, prefix, 4, props)  # names m0..m3
+    models = _create_models(base, prefix, 4, props)  # names m0..m3
 
     cases = {
         "name = 'm1'": ["m1"],
@@ -839,6 +845,7 @@ def test_filter_query(fresh_server, prefix):
         "framework = 'tensorflow' OR epochs = 1": ["m1", "m2"],
         "(framework = 'pytorch' OR framework = 'tensorflow') AND accuracy < 0.95": ["m1", "m2"],
         "framework = 'jax'": [],
+        f"id = {models[2]['id']}": ["m2"],
     }
     url = f"{base}{prefix}/registered_models"
     for query, expected in cases.items():

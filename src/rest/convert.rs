@@ -1,0 +1,524 @@
+//! Kubeflow bodies <-> registry values: camelCase fields, `artifactType`, typed
+//! `customProperties` (`{"metadataType": "MetadataIntValue", "int_value": "3"}`), ids and
+//! times as decimal strings.
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use entity::node;
+use serde_json::{Map, Value, json};
+
+use crate::registry::props::{PropValue, Props, from_stored, validate_props};
+use crate::registry::{NodeFields, NodeKind, RegistryError, Result};
+
+/// Marks a MetadataProtoValue kept as a struct, so it reads back as a proto value.
+const PROTO_MARK: &str = "__metadataProtoValue";
+
+fn props_in(value: &Value) -> Result<Props> {
+    let Value::Object(map) = value else {
+        return Err(RegistryError::invalid(
+            "customProperties",
+            "must be an object of MetadataValue",
+        ));
+    };
+    let mut props = Props::new();
+    for (key, v) in map {
+        let field = format!("customProperties.{key}");
+        let Value::Object(mv) = v else {
+            return Err(RegistryError::invalid(
+                field,
+                "must be a MetadataValue object",
+            ));
+        };
+        let ty = mv
+            .get("metadataType")
+            .and_then(Value::as_str)
+            .unwrap_or_else(|| {
+                // the type may be left out; infer it from the one value field present
+                [
+                    "int_value",
+                    "double_value",
+                    "string_value",
+                    "bool_value",
+                    "struct_value",
+                    "proto_value",
+                ]
+                .into_iter()
+                .find(|k| mv.contains_key(*k))
+                .map_or("", |k| match k {
+                    "int_value" => "MetadataIntValue",
+                    "double_value" => "MetadataDoubleValue",
+                    "string_value" => "MetadataStringValue",
+                    "bool_value" => "MetadataBoolValue",
+                    "struct_value" => "MetadataStructValue",
+                    _ => "MetadataProtoValue",
+                })
+            });
+        let bad = |what: &str| {
+            RegistryError::invalid(format!("{field}.{what}"), "is missing or of the wrong type")
+        };
+        let value = match ty {
+            "MetadataIntValue" => match mv.get("int_value") {
+                Some(Value::String(s)) => {
+                    PropValue::Int(s.trim().parse().map_err(|_| bad("int_value"))?)
+                }
+                Some(Value::Number(n)) if n.is_i64() => {
+                    PropValue::Int(n.as_i64().unwrap_or_default())
+                }
+                _ => return Err(bad("int_value")),
+            },
+            "MetadataDoubleValue" => match mv.get("double_value") {
+                Some(Value::Number(n)) => {
+                    PropValue::Double(n.as_f64().ok_or_else(|| bad("double_value"))?)
+                }
+                Some(Value::String(s)) => {
+                    PropValue::Double(s.parse().map_err(|_| bad("double_value"))?)
+                }
+                _ => return Err(bad("double_value")),
+            },
+            "MetadataStringValue" => PropValue::String(
+                mv.get("string_value")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| bad("string_value"))?
+                    .to_owned(),
+            ),
+            "MetadataBoolValue" => PropValue::Bool(
+                mv.get("bool_value")
+                    .and_then(Value::as_bool)
+                    .ok_or_else(|| bad("bool_value"))?,
+            ),
+            "MetadataStructValue" => {
+                let text = mv
+                    .get("struct_value")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| bad("struct_value"))?;
+                let bytes = STANDARD.decode(text).map_err(|_| {
+                    RegistryError::invalid(format!("{field}.struct_value"), "is not base64")
+                })?;
+                match serde_json::from_slice::<Value>(&bytes) {
+                    Ok(Value::Object(m)) => PropValue::Struct(m),
+                    _ => {
+                        return Err(RegistryError::invalid(
+                            format!("{field}.struct_value"),
+                            "is not base64 of a JSON object",
+                        ));
+                    }
+                }
+            }
+            "MetadataProtoValue" => {
+                let mut m = Map::new();
+                m.insert(PROTO_MARK.to_owned(), Value::Bool(true));
+                m.insert(
+                    "type".to_owned(),
+                    mv.get("type")
+                        .cloned()
+                        .unwrap_or(Value::String(String::new())),
+                );
+                m.insert(
+                    "proto_value".to_owned(),
+                    mv.get("proto_value")
+                        .cloned()
+                        .ok_or_else(|| bad("proto_value"))?,
+                );
+                PropValue::Struct(m)
+            }
+            other => {
+                return Err(RegistryError::invalid(
+                    format!("{field}.metadataType"),
+                    format!("unknown metadataType {other:?}"),
+                ));
+            }
+        };
+        props.insert(key.clone(), value);
+    }
+    validate_props(&props, "customProperties")?;
+    Ok(props)
+}
+
+pub fn props_out(stored: &str) -> Value {
+    let props = from_stored(stored);
+    let mut out = Map::new();
+    for (key, value) in props {
+        let v = match value {
+            PropValue::Int(i) => {
+                json!({"metadataType": "MetadataIntValue", "int_value": i.to_string()})
+            }
+            PropValue::Double(d) => {
+                json!({"metadataType": "MetadataDoubleValue", "double_value": d})
+            }
+            PropValue::String(s) => {
+                json!({"metadataType": "MetadataStringValue", "string_value": s})
+            }
+            PropValue::Bool(b) => json!({"metadataType": "MetadataBoolValue", "bool_value": b}),
+            PropValue::Struct(m) if m.get(PROTO_MARK) == Some(&Value::Bool(true)) => json!({
+                "metadataType": "MetadataProtoValue",
+                "type": m.get("type").cloned().unwrap_or_default(),
+                "proto_value": m.get("proto_value").cloned().unwrap_or_default(),
+            }),
+            PropValue::Struct(m) => json!({
+                "metadataType": "MetadataStructValue",
+                "struct_value": STANDARD.encode(Value::Object(m).to_string()),
+            }),
+        };
+        out.insert(key, v);
+    }
+    Value::Object(out)
+}
+
+/// Reads a body: an object whose fields are checked by type, naming the bad one.
+pub struct Body<'a>(pub &'a Map<String, Value>);
+
+impl<'a> Body<'a> {
+    pub fn of(value: &'a Value) -> Result<Self> {
+        value
+            .as_object()
+            .map(Body)
+            .ok_or_else(|| RegistryError::invalid("body", "must be a JSON object"))
+    }
+
+    pub fn str(&self, key: &str) -> Result<Option<String>> {
+        match self.0.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(RegistryError::invalid(key, "must be a string")),
+        }
+    }
+
+    /// An int64 sent as a string (or a number).
+    pub fn int(&self, key: &str) -> Result<Option<i64>> {
+        match self.0.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) if s.is_empty() => Ok(None),
+            Some(Value::String(s)) => s
+                .trim()
+                .parse()
+                .map(Some)
+                .map_err(|_| RegistryError::invalid(key, "must be an integer")),
+            Some(Value::Number(n)) => n
+                .as_i64()
+                .map(Some)
+                .ok_or_else(|| RegistryError::invalid(key, "must be an integer")),
+            Some(_) => Err(RegistryError::invalid(key, "must be an integer")),
+        }
+    }
+
+    pub fn id(&self, key: &str) -> Result<Option<i64>> {
+        match self.int(key)? {
+            Some(v) if v <= 0 => Err(RegistryError::invalid(key, "is not a valid id")),
+            other => Ok(other),
+        }
+    }
+
+    pub fn float(&self, key: &str) -> Result<Option<f64>> {
+        match self.0.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Number(n)) => Ok(n.as_f64()),
+            Some(_) => Err(RegistryError::invalid(key, "must be a number")),
+        }
+    }
+
+    pub fn list(&self, key: &str) -> Result<Option<Vec<String>>> {
+        match self.0.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|i| {
+                    i.as_str()
+                        .map(str::to_owned)
+                        .ok_or_else(|| RegistryError::invalid(key, "must be a list of strings"))
+                })
+                .collect::<Result<_>>()
+                .map(Some),
+            Some(_) => Err(RegistryError::invalid(key, "must be a list of strings")),
+        }
+    }
+
+    fn state(&self, key: &str, allowed: &[&str]) -> Result<Option<String>> {
+        let value = self.str(key)?;
+        if let Some(v) = &value
+            && !allowed.contains(&v.as_str())
+        {
+            return Err(RegistryError::invalid(
+                key,
+                format!("{v:?} is not one of {}", allowed.join(", ")),
+            ));
+        }
+        Ok(value)
+    }
+}
+
+/// The fields a body sets for a node of `kind` (parents are read by the caller).
+pub fn fields_in(kind: NodeKind, body: &Body<'_>) -> Result<NodeFields> {
+    let mut f = NodeFields {
+        name: body.str("name")?,
+        external_id: body.str("externalId")?,
+        description: body.str("description")?,
+        custom_properties: match body.0.get("customProperties") {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(props_in(v)?),
+        },
+        ..Default::default()
+    };
+    let states = kind.states();
+    match kind {
+        NodeKind::RegisteredModel => {
+            f.owner = body.str("owner")?;
+            f.state = body.state("state", states)?;
+            f.readme = body.str("readme")?;
+            f.maturity = body.str("maturity")?;
+            f.language = body.list("language")?;
+            f.tasks = body.list("tasks")?;
+            f.provider = body.str("provider")?;
+            f.logo = body.str("logo")?;
+            f.license = body.str("license")?;
+            f.license_link = body.str("licenseLink")?;
+            f.library_name = body.str("libraryName")?;
+        }
+        NodeKind::ModelVersion => {
+            f.owner = body.str("author")?;
+            f.state = body.state("state", states)?;
+        }
+        NodeKind::Experiment => {
+            f.owner = body.str("owner")?;
+            f.state = body.state("state", states)?;
+        }
+        NodeKind::ExperimentRun => {
+            f.owner = body.str("owner")?;
+            f.state = body.state("state", states)?;
+            f.status = body.state("status", crate::registry::kind::RUN_STATUSES)?;
+            f.start_time = body.int("startTimeSinceEpoch")?;
+            f.end_time = body.int("endTimeSinceEpoch")?;
+        }
+        NodeKind::ServingEnvironment => {}
+        NodeKind::InferenceService => {
+            f.state = body.state("desiredState", states)?;
+            f.runtime = body.str("runtime")?;
+            f.model_version_id = body.id("modelVersionId")?;
+            f.registered_model_id = body.id("registeredModelId")?;
+        }
+        NodeKind::ServeModel => {
+            f.state = body.state("lastKnownState", states)?;
+            f.model_version_id = body.id("modelVersionId")?;
+        }
+        artifact => {
+            f.state = body.state("state", states)?;
+            match artifact {
+                NodeKind::ModelArtifact => {
+                    f.uri = body.str("uri")?;
+                    f.model_format_name = body.str("modelFormatName")?;
+                    f.model_format_version = body.str("modelFormatVersion")?;
+                    f.storage_key = body.str("storageKey")?;
+                    f.storage_path = body.str("storagePath")?;
+                    f.service_account_name = body.str("serviceAccountName")?;
+                    f.model_source_kind = body.str("modelSourceKind")?;
+                    f.model_source_class = body.str("modelSourceClass")?;
+                    f.model_source_group = body.str("modelSourceGroup")?;
+                    f.model_source_id = body.str("modelSourceId")?;
+                    f.model_source_name = body.str("modelSourceName")?;
+                }
+                NodeKind::DocArtifact => f.uri = body.str("uri")?,
+                NodeKind::Dataset => {
+                    f.uri = body.str("uri")?;
+                    f.digest = body.str("digest")?;
+                    f.source_type = body.str("sourceType")?;
+                    f.source = body.str("source")?;
+                    f.dataset_schema = body.str("schema")?;
+                    f.profile = body.str("profile")?;
+                }
+                NodeKind::Metric => {
+                    f.metric_value = body.float("value")?;
+                    f.metric_timestamp = body.int("timestamp")?;
+                    f.metric_step = body.int("step")?;
+                }
+                NodeKind::Parameter => {
+                    f.parameter_value = match body.0.get("value") {
+                        Some(Value::String(s)) => Some(s.clone()),
+                        None | Some(Value::Null) => None,
+                        Some(other) => Some(other.to_string()),
+                    };
+                    f.parameter_type =
+                        body.state("parameterType", crate::registry::kind::PARAMETER_TYPES)?;
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(f)
+}
+
+/// The artifact kind a body names with `artifactType` (model-artifact when left out).
+pub fn artifact_kind(body: &Body<'_>) -> Result<NodeKind> {
+    match body.str("artifactType")? {
+        None => Ok(NodeKind::ModelArtifact),
+        Some(t) => NodeKind::from_artifact_type(&t).ok_or_else(|| {
+            RegistryError::invalid("artifactType", format!("{t:?} is not one of model-artifact, doc-artifact, dataset-artifact, metric, parameter"))
+        }),
+    }
+}
+
+fn put(out: &mut Map<String, Value>, key: &str, value: Option<Value>) {
+    if let Some(v) = value {
+        out.insert(key.to_owned(), v);
+    }
+}
+
+fn text(v: &Option<String>) -> Option<Value> {
+    v.as_ref().map(|s| Value::String(s.clone()))
+}
+
+fn id_text(v: Option<i64>) -> Option<Value> {
+    v.map(|i| Value::String(i.to_string()))
+}
+
+/// A node as Kubeflow's body for its kind. `experiment_of_run` gives an artifact's
+/// experiment when it was logged in a run.
+pub fn node_out(n: &node::Model, experiment_of_run: Option<i64>) -> Value {
+    let kind: NodeKind = n.kind.parse().unwrap_or(NodeKind::ModelArtifact);
+    let mut out = Map::new();
+    out.insert("id".into(), Value::String(n.id.to_string()));
+    out.insert("name".into(), Value::String(n.name.clone()));
+    put(&mut out, "externalId", text(&n.external_id));
+    put(&mut out, "description", text(&n.description));
+    out.insert("customProperties".into(), props_out(&n.custom_properties));
+    out.insert(
+        "createTimeSinceEpoch".into(),
+        Value::String(n.create_time.to_string()),
+    );
+    out.insert(
+        "lastUpdateTimeSinceEpoch".into(),
+        Value::String(n.last_update_time.to_string()),
+    );
+    let list = |v: &Option<String>| {
+        v.as_deref()
+            .and_then(|l| serde_json::from_str::<Value>(l).ok())
+    };
+    match kind {
+        NodeKind::RegisteredModel => {
+            put(&mut out, "owner", text(&n.owner));
+            out.insert("state".into(), Value::String(n.state.clone()));
+            put(&mut out, "readme", text(&n.readme));
+            put(&mut out, "maturity", text(&n.maturity));
+            put(&mut out, "language", list(&n.language));
+            put(&mut out, "tasks", list(&n.tasks));
+            put(&mut out, "provider", text(&n.provider));
+            put(&mut out, "logo", text(&n.logo));
+            put(&mut out, "license", text(&n.license));
+            put(&mut out, "licenseLink", text(&n.license_link));
+            put(&mut out, "libraryName", text(&n.library_name));
+        }
+        NodeKind::ModelVersion => {
+            put(&mut out, "registeredModelId", id_text(n.parent_id));
+            out.insert("state".into(), Value::String(n.state.clone()));
+            put(&mut out, "author", text(&n.owner));
+        }
+        NodeKind::Experiment => {
+            put(&mut out, "owner", text(&n.owner));
+            out.insert("state".into(), Value::String(n.state.clone()));
+        }
+        NodeKind::ExperimentRun => {
+            put(&mut out, "experimentId", id_text(n.parent_id));
+            put(&mut out, "owner", text(&n.owner));
+            out.insert("state".into(), Value::String(n.state.clone()));
+            put(&mut out, "status", text(&n.status));
+            put(&mut out, "startTimeSinceEpoch", id_text(n.start_time));
+            put(&mut out, "endTimeSinceEpoch", id_text(n.end_time));
+        }
+        NodeKind::ServingEnvironment => {}
+        NodeKind::InferenceService => {
+            put(&mut out, "servingEnvironmentId", id_text(n.parent_id));
+            put(
+                &mut out,
+                "registeredModelId",
+                id_text(n.registered_model_id),
+            );
+            put(&mut out, "modelVersionId", id_text(n.model_version_id));
+            put(&mut out, "runtime", text(&n.runtime));
+            out.insert("desiredState".into(), Value::String(n.state.clone()));
+        }
+        NodeKind::ServeModel => {
+            put(&mut out, "modelVersionId", id_text(n.model_version_id));
+            out.insert("lastKnownState".into(), Value::String(n.state.clone()));
+        }
+        artifact => {
+            put(
+                &mut out,
+                "artifactType",
+                artifact
+                    .artifact_type()
+                    .map(|t| Value::String(t.to_owned())),
+            );
+            out.insert("state".into(), Value::String(n.state.clone()));
+            if n.parent_kind.as_deref() == Some("EXPERIMENT_RUN") {
+                put(&mut out, "experimentRunId", id_text(n.parent_id));
+                put(&mut out, "experimentId", id_text(experiment_of_run));
+            }
+            match artifact {
+                NodeKind::ModelArtifact => {
+                    put(&mut out, "uri", text(&n.uri));
+                    put(&mut out, "modelFormatName", text(&n.model_format_name));
+                    put(
+                        &mut out,
+                        "modelFormatVersion",
+                        text(&n.model_format_version),
+                    );
+                    put(&mut out, "storageKey", text(&n.storage_key));
+                    put(&mut out, "storagePath", text(&n.storage_path));
+                    put(
+                        &mut out,
+                        "serviceAccountName",
+                        text(&n.service_account_name),
+                    );
+                    put(&mut out, "modelSourceKind", text(&n.model_source_kind));
+                    put(&mut out, "modelSourceClass", text(&n.model_source_class));
+                    put(&mut out, "modelSourceGroup", text(&n.model_source_group));
+                    put(&mut out, "modelSourceId", text(&n.model_source_id));
+                    put(&mut out, "modelSourceName", text(&n.model_source_name));
+                }
+                NodeKind::DocArtifact => put(&mut out, "uri", text(&n.uri)),
+                NodeKind::Dataset => {
+                    put(&mut out, "uri", text(&n.uri));
+                    put(&mut out, "digest", text(&n.digest));
+                    put(&mut out, "sourceType", text(&n.source_type));
+                    put(&mut out, "source", text(&n.source));
+                    put(&mut out, "schema", text(&n.dataset_schema));
+                    put(&mut out, "profile", text(&n.profile));
+                }
+                NodeKind::Metric => {
+                    put(&mut out, "value", n.metric_value.map(Value::from));
+                    put(&mut out, "timestamp", id_text(n.metric_timestamp));
+                    put(&mut out, "step", n.metric_step.map(Value::from));
+                }
+                NodeKind::Parameter => {
+                    put(&mut out, "value", text(&n.parameter_value));
+                    put(&mut out, "parameterType", text(&n.parameter_type));
+                }
+                _ => {}
+            }
+        }
+    }
+    Value::Object(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metadata_values_round_trip() {
+        let body = json!({
+            "i": {"metadataType": "MetadataIntValue", "int_value": "3"},
+            "d": {"metadataType": "MetadataDoubleValue", "double_value": 3.0},
+            "s": {"metadataType": "MetadataStringValue", "string_value": "x"},
+            "b": {"metadataType": "MetadataBoolValue", "bool_value": true},
+            "o": {"metadataType": "MetadataStructValue", "struct_value": STANDARD.encode("{\"k\":[1,2]}")},
+            "p": {"metadataType": "MetadataProtoValue", "type": "t", "proto_value": "AAE="},
+        });
+        let props = props_in(&body).unwrap();
+        assert_eq!(props["i"], PropValue::Int(3));
+        assert_eq!(props["d"], PropValue::Double(3.0));
+        let out = props_out(&crate::registry::props::to_stored(&props));
+        assert_eq!(out, body);
+        assert!(
+            props_in(&json!({"i": {"metadataType": "MetadataIntValue", "int_value": "x"}}))
+                .is_err()
+        );
+    }
+}

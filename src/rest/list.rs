@@ -1,0 +1,296 @@
+//! Kubeflow list semantics over keyset pages: `pageSize` (0 or absent: all), `orderBy`,
+//! `sortOrder`, opaque `nextPageToken` ("" on the last page), `filterQuery`; find-one.
+use std::collections::HashMap;
+
+use entity::node;
+use sea_orm::DatabaseConnection;
+use serde_json::{Value, json};
+
+use super::RestError;
+use super::convert::node_out;
+use crate::AppState;
+use crate::registry::artifacts;
+use crate::registry::filter_query;
+use crate::registry::page::{Direction, Order, OrderField, PageArgs, PageLimits};
+use crate::registry::read::{find_nodes, list};
+use crate::registry::{Filter, NodeKind, RegistryError, Result};
+
+/// REST pages have no upper bound: Kubeflow's pageSize 0 means every item.
+const ALL: u64 = 1_000_000_000;
+
+pub struct ListArgs {
+    pub kinds: Vec<NodeKind>,
+    pub filter: Filter,
+    pub order: Order,
+    pub page_size: u64,
+    pub token: Option<String>,
+}
+
+fn page_size(q: &HashMap<String, String>) -> Result<u64> {
+    match q.get("pageSize").map(|s| s.trim()) {
+        None | Some("") => Ok(0),
+        Some(s) => s.parse::<u64>().map_err(|_| {
+            RegistryError::invalid("pageSize", format!("{s:?} is not a non-negative integer"))
+        }),
+    }
+}
+
+fn order(q: &HashMap<String, String>) -> Result<Order> {
+    let field = match q.get("orderBy").map(String::as_str) {
+        None | Some("") | Some("ID") => OrderField::Id,
+        Some("CREATE_TIME") => OrderField::CreateTime,
+        Some("LAST_UPDATE_TIME") => OrderField::LastUpdateTime,
+        Some(other) => {
+            return Err(RegistryError::invalid(
+                "orderBy",
+                format!("{other:?} is not one of CREATE_TIME, LAST_UPDATE_TIME, ID"),
+            ));
+        }
+    };
+    let direction = match q.get("sortOrder").map(String::as_str) {
+        None | Some("") | Some("ASC") => Direction::Asc,
+        Some("DESC") => Direction::Desc,
+        Some(other) => {
+            return Err(RegistryError::invalid(
+                "sortOrder",
+                format!("{other:?} is not ASC or DESC"),
+            ));
+        }
+    };
+    Ok(Order { field, direction })
+}
+
+impl ListArgs {
+    pub fn parse(q: &HashMap<String, String>, kinds: &[NodeKind]) -> Result<Self> {
+        let mut kinds = kinds.to_vec();
+        if let Some(t) = q.get("artifactType").filter(|t| !t.is_empty()) {
+            let kind = NodeKind::from_artifact_type(t).ok_or_else(|| {
+                RegistryError::invalid("artifactType", format!("{t:?} is not one of model-artifact, doc-artifact, dataset-artifact, metric, parameter"))
+            })?;
+            if !kinds.contains(&kind) {
+                return Err(RegistryError::invalid(
+                    "artifactType",
+                    format!("{t} is not listed here"),
+                ));
+            }
+            kinds = vec![kind];
+        }
+        let mut filter = Filter::default();
+        if let Some(name) = q.get("name") {
+            filter.name = Some(crate::registry::filter::StringMatch {
+                eq: Some(name.clone()),
+                ..Default::default()
+            });
+        }
+        if let Some(ext) = q.get("externalId") {
+            filter.external_id = Some(ext.clone());
+        }
+        if let Some(text) = q.get("filterQuery").filter(|t| !t.trim().is_empty()) {
+            filter.query = Some(filter_query::parse(text, &kinds)?);
+        }
+        Ok(Self {
+            kinds,
+            filter,
+            order: order(q)?,
+            page_size: page_size(q)?,
+            token: q.get("nextPageToken").filter(|t| !t.is_empty()).cloned(),
+        })
+    }
+}
+
+/// Kubeflow bodies for nodes, with the experiment of artifacts logged in runs (one batch).
+pub async fn bodies(db: &DatabaseConnection, nodes: &[node::Model]) -> Result<Vec<Value>> {
+    let mut runs: Vec<i64> = nodes
+        .iter()
+        .filter(|n| n.parent_kind.as_deref() == Some("EXPERIMENT_RUN"))
+        .filter_map(|n| n.parent_id)
+        .collect();
+    runs.sort_unstable();
+    runs.dedup();
+    let experiments: HashMap<i64, Option<i64>> = find_nodes(db, &runs)
+        .await?
+        .into_iter()
+        .map(|r| (r.id, r.parent_id))
+        .collect();
+    Ok(nodes
+        .iter()
+        .map(|n| {
+            node_out(
+                n,
+                n.parent_id
+                    .and_then(|p| experiments.get(&p).copied().flatten()),
+            )
+        })
+        .collect())
+}
+
+pub async fn list_nodes(
+    state: &AppState,
+    args: &ListArgs,
+    _: Option<()>,
+) -> Result<Value, RestError> {
+    let size = if args.page_size == 0 {
+        ALL
+    } else {
+        args.page_size
+    };
+    let page = PageArgs {
+        first: Some(size as i64),
+        after: args.token.clone(),
+        ..Default::default()
+    };
+    let limits = PageLimits {
+        default_size: ALL,
+        max_size: ALL,
+    };
+    let result = list(
+        &state.db,
+        &args.kinds,
+        &args.filter,
+        args.order,
+        &page,
+        limits,
+    )
+    .await
+    .map_err(|e| match e {
+        RegistryError::InvalidInput { field, message } if field == "after" => {
+            RegistryError::invalid("nextPageToken", message)
+        }
+        other => other,
+    })?;
+    let next = if result.has_next {
+        result
+            .items
+            .last()
+            .map(|n| crate::registry::page::Cursor::of(args.order, n).encode())
+            .unwrap_or_default()
+    } else {
+        String::new()
+    };
+    let items = bodies(&state.db, &result.items).await?;
+    Ok(json!({
+        "items": items,
+        "nextPageToken": next,
+        "pageSize": if args.page_size == 0 { items.len() as u64 } else { args.page_size },
+        "size": items.len(),
+    }))
+}
+
+/// `GET /registered_model?name=...` and friends: the one match, or 404.
+pub async fn find_one(
+    state: &AppState,
+    kinds: &[NodeKind],
+    q: &HashMap<String, String>,
+) -> Result<node::Model, RestError> {
+    let mut filter = Filter::default();
+    let name = q.get("name").filter(|s| !s.is_empty());
+    let external = q.get("externalId").filter(|s| !s.is_empty());
+    if name.is_none() && external.is_none() {
+        return Err(RegistryError::invalid("name", "give name or externalId").into());
+    }
+    if let Some(name) = name {
+        filter.name = Some(crate::registry::filter::StringMatch {
+            eq: Some(name.clone()),
+            ..Default::default()
+        });
+    }
+    filter.external_id = external.cloned();
+    if let Some(parent) = q.get("parentResourceId").filter(|s| !s.is_empty()) {
+        let id = parent.parse::<i64>().map_err(|_| {
+            RegistryError::invalid("parentResourceId", format!("{parent:?} is not a valid id"))
+        })?;
+        filter.parent_ids = Some(vec![id]);
+    }
+    let page = PageArgs {
+        first: Some(1),
+        ..Default::default()
+    };
+    let order = Order {
+        field: OrderField::Id,
+        direction: Direction::Asc,
+    };
+    let found = list(&state.db, kinds, &filter, order, &page, state.limits.page()).await?;
+    found.items.into_iter().next().ok_or_else(|| {
+        RegistryError::not_found(format!("{} matching the query", kinds[0].label())).into()
+    })
+}
+
+/// `.../metric_history`: every logged value, as Metric bodies.
+pub async fn metric_history(
+    state: &AppState,
+    run: Option<i64>,
+    q: &HashMap<String, String>,
+) -> Result<Value, RestError> {
+    let size = page_size(q)?;
+    let order = order(q)?;
+    let steps = match q.get("stepIds").filter(|s| !s.is_empty()) {
+        Some(s) => Some(
+            s.split(',')
+                .map(|p| {
+                    p.trim().parse::<i64>().map_err(|_| {
+                        RegistryError::invalid(
+                            "stepIds",
+                            format!("{s:?} is not a comma-separated list of integers"),
+                        )
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?,
+        ),
+        None => None,
+    };
+    let after = match q.get("nextPageToken").filter(|t| !t.is_empty()) {
+        Some(t) => Some(t.parse::<i64>().map_err(|_| {
+            RegistryError::invalid("nextPageToken", "is not a token from this list")
+        })?),
+        None => None,
+    };
+    let limit = if size == 0 { ALL } else { size + 1 };
+    let mut rows = artifacts::metric_history(
+        &state.db,
+        run,
+        q.get("name").filter(|n| !n.is_empty()).map(String::as_str),
+        steps.as_deref(),
+        after,
+        order.direction == Direction::Desc,
+        limit,
+    )
+    .await?;
+    let more = size > 0 && rows.len() as u64 > size;
+    rows.truncate(if size == 0 { rows.len() } else { size as usize });
+    let next = if more {
+        rows.last().map(|r| r.id.to_string()).unwrap_or_default()
+    } else {
+        String::new()
+    };
+    let items: Vec<Value> = rows
+        .iter()
+        .map(|r| {
+            let mut m = json!({
+                "id": r.id.to_string(),
+                "name": r.name,
+                "artifactType": "metric",
+                "experimentRunId": r.run_id.to_string(),
+                "customProperties": {},
+                "state": "LIVE",
+                "createTimeSinceEpoch": r.create_time.to_string(),
+                "lastUpdateTimeSinceEpoch": r.create_time.to_string(),
+            });
+            if let Some(v) = r.value {
+                m["value"] = json!(v);
+            }
+            if let Some(s) = r.step {
+                m["step"] = json!(s);
+            }
+            if let Some(t) = r.timestamp {
+                m["timestamp"] = json!(t.to_string());
+            }
+            m
+        })
+        .collect();
+    Ok(json!({
+        "items": items,
+        "nextPageToken": next,
+        "pageSize": if size == 0 { items.len() as u64 } else { size },
+        "size": items.len(),
+    }))
+}

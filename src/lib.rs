@@ -15,6 +15,7 @@ pub mod db;
 pub mod demo;
 pub mod graphql;
 pub mod lineage;
+pub mod openlineage;
 pub mod registry;
 pub mod rest;
 
@@ -47,6 +48,7 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .merge(rest::router())
+        .merge(openlineage::router())
         .layer(axum::extract::DefaultBodyLimit::max(
             state.limits.max_body_bytes,
         ))

@@ -56,6 +56,10 @@ pub struct Model {
     pub license: Option<String>,
     pub license_link: Option<String>,
     pub library_name: Option<String>,
+    /// OpenLineage facets, as a JSON object keyed by facet name.
+    pub facets: Option<String>,
+    /// The run that spawned this run (OpenLineage's parent run facet).
+    pub parent_run_id: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

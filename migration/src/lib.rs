@@ -3,6 +3,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261126_000001_registry;
 mod m20261126_000002_metric_history;
+mod m20261126_000003_openlineage;
 
 pub struct Migrator;
 
@@ -12,6 +13,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261126_000001_registry::Migration),
             Box::new(m20261126_000002_metric_history::Migration),
+            Box::new(m20261126_000003_openlineage::Migration),
         ]
     }
 }

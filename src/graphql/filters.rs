@@ -97,7 +97,11 @@ kind_filter!(
     uri: String => |f, v| f.uri = Some(v.clone()),
     namespace: String => |f, v| f.namespace = Some(v.clone()),
 );
-kind_filter!(ExperimentFilter, ExperimentState);
+kind_filter!(
+    ExperimentFilter,
+    ExperimentState,
+    namespace: String => |f, v| f.namespace = Some(v.clone()),
+);
 kind_filter!(
     ExperimentRunFilter,
     ExperimentRunState,

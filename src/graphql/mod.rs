@@ -13,6 +13,7 @@ use axum::response::{Html, IntoResponse, Response};
 mod artifacts;
 pub mod errors;
 mod experiments;
+mod facets;
 mod filters;
 pub mod lineage;
 pub mod loaders;

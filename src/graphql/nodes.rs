@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use super::ContextExt;
 use super::errors::GqlResult;
+use super::facets;
 use super::filters::{
     ArtifactFilter, ExperimentRunFilter, InferenceServiceFilter, ModelVersionFilter,
     ServeModelFilter,
@@ -357,6 +358,12 @@ artifact_type!(
         /// Kubeflow's free-text schema field.
         async fn schema(&self) -> Option<String> { self.0.dataset_schema.clone() }
         async fn profile(&self) -> Option<String> { self.0.profile.clone() }
+        /// Columns from OpenLineage's schema facet.
+        async fn schema_fields(&self) -> Vec<facets::SchemaField> { facets::schema(&self.0) }
+        /// Which input columns feed each column (OpenLineage's column lineage facet).
+        async fn column_lineage(&self) -> Vec<facets::ColumnLineage> { facets::column_lineage(&self.0) }
+        /// Every OpenLineage facet received for this dataset, by facet name.
+        async fn facets(&self) -> Option<Json<Value>> { facets::facets(&self.0).map(Json) }
     }
 );
 
@@ -390,6 +397,8 @@ node_type!(
         async fn namespace(&self) -> Option<String> {
             Some(self.0.namespace.clone()).filter(|n| !n.is_empty())
         }
+        /// OpenLineage job facets, by facet name.
+        async fn facets(&self) -> Option<Json<Value>> { facets::facets(&self.0).map(Json) }
         #[allow(clippy::too_many_arguments)]
         async fn runs(
             &self,
@@ -420,6 +429,12 @@ node_type!(
             self.0.status.as_deref().and_then(ExperimentRunStatus::from_db).unwrap_or(ExperimentRunStatus::Running)
         }
         async fn start_time(&self) -> Option<DateTime<Utc>> { self.0.start_time.map(time) }
+        /// OpenLineage run facets, by facet name.
+        async fn facets(&self) -> Option<Json<Value>> { facets::facets(&self.0).map(Json) }
+        /// The run that spawned this one (OpenLineage's parent run facet).
+        async fn parent_run(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<ExperimentRun>> {
+            load_opt(ctx, self.0.parent_run_id).await.map(|n| n.map(ExperimentRun))
+        }
         async fn end_time(&self) -> Option<DateTime<Utc>> { self.0.end_time.map(time) }
         async fn experiment_id(&self) -> ID { to_id(self.0.parent_id.unwrap_or_default()) }
         async fn experiment(&self, ctx: &Context<'_>) -> async_graphql::Result<Experiment> {

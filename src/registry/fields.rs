@@ -59,6 +59,8 @@ pub struct NodeFields {
     pub license: Option<String>,
     pub license_link: Option<String>,
     pub library_name: Option<String>,
+    pub facets: Option<String>,
+    pub parent_run_id: Option<i64>,
 }
 
 /// Checks a name: 1 to 255 characters, no control characters.
@@ -228,6 +230,8 @@ impl NodeFields {
             license,
             license_link,
             library_name,
+            facets,
+            parent_run_id,
         );
         if let Some(state) = &self.state {
             row.state = Set(state.clone());

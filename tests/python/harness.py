@@ -136,9 +136,7 @@ class ServerProcess:
     def start(self) -> ServerProcess:
         binary = server_binary()
         if not binary.exists():
-            raise RuntimeError(
-                f"modelgraph binary not found at {binary}: build it (cargo build) or set MODELGRAPH_BIN"
-            )
+            raise RuntimeError(f"modelgraph binary not found at {binary}: build it (cargo build) or set MODELGRAPH_BIN")
         self.workdir.mkdir(parents=True, exist_ok=True)
         if self.backend == "sqlite":
             db_path = (self.workdir / "test.db").resolve()

@@ -77,7 +77,14 @@ def assert_wire_conventions(value) -> None:
     """Beyond the schema's `type: string`: ids are decimal strings, times are decimal
     millisecond strings, list pages count their own items."""
     if isinstance(value, dict):
-        for key in ("id", "registeredModelId", "modelVersionId", "servingEnvironmentId", "experimentId", "experimentRunId"):
+        for key in (
+            "id",
+            "registeredModelId",
+            "modelVersionId",
+            "servingEnvironmentId",
+            "experimentId",
+            "experimentRunId",
+        ):
             if key in value:
                 assert isinstance(value[key], str) and ID_RE.match(value[key]), f"{key}={value[key]!r}"
         for key in ("createTimeSinceEpoch", "lastUpdateTimeSinceEpoch"):
@@ -162,7 +169,13 @@ class World:
     def metric(self) -> dict:
         return self.create(
             f"/experiment_runs/{self.run['id']}/artifacts",
-            {"artifactType": "metric", "name": "accuracy", "value": 0.9, "step": 1, "timestamp": str(int(time.time() * 1000))},
+            {
+                "artifactType": "metric",
+                "name": "accuracy",
+                "value": 0.9,
+                "step": 1,
+                "timestamp": str(int(time.time() * 1000)),
+            },
         )
 
     @cached_property
@@ -267,7 +280,9 @@ def _experiment_ops() -> dict[str, Callable[[World], Call]]:
 
     def create_run(w: World) -> Call:
         name = unique("run")
-        return Call(body={"name": name, "experimentId": w.exp["id"]}, check=created(name=name, experimentId=w.exp["id"]))
+        return Call(
+            body={"name": name, "experimentId": w.exp["id"]}, check=created(name=name, experimentId=w.exp["id"])
+        )
 
     def create_nested_run(w: World) -> Call:
         name = unique("run")
@@ -308,7 +323,9 @@ def _experiment_ops() -> dict[str, Callable[[World], Call]]:
             body={"status": "FINISHED", "description": "patched"},
             check=has(w.run, status="FINISHED", description="patched", name=w.run["name"]),
         ),
-        "getExperimentRunArtifacts": lambda w: Call(path_params={"experimentrunId": w.run["id"]}, check=lists(w.metric)),
+        "getExperimentRunArtifacts": lambda w: Call(
+            path_params={"experimentrunId": w.run["id"]}, check=lists(w.metric)
+        ),
         "upsertExperimentRunArtifact": upsert_param,
         "getExperimentRunMetricHistory": run_metric_history,
         "getExperiments": lambda w: Call(check=lists(w.exp)),
@@ -352,7 +369,9 @@ def _serving_ops() -> dict[str, Callable[[World], Call]]:
         "createInferenceService": create_isvc,
         "getInferenceService": lambda w: Call(
             path_params={"inferenceserviceId": w.isvc["id"]},
-            check=has(w.isvc, registeredModelId=w.rm["id"], servingEnvironmentId=w.env["id"], modelVersionId=w.mv["id"]),
+            check=has(
+                w.isvc, registeredModelId=w.rm["id"], servingEnvironmentId=w.env["id"], modelVersionId=w.mv["id"]
+            ),
         ),
         "updateInferenceService": lambda w: Call(
             path_params={"inferenceserviceId": w.isvc["id"]},
@@ -360,7 +379,9 @@ def _serving_ops() -> dict[str, Callable[[World], Call]]:
             check=has(w.isvc, desiredState="UNDEPLOYED", name=w.isvc["name"]),
         ),
         "getInferenceServiceModel": lambda w: Call(path_params={"inferenceserviceId": w.isvc["id"]}, check=has(w.rm)),
-        "getInferenceServiceServes": lambda w: Call(path_params={"inferenceserviceId": w.isvc["id"]}, check=lists(w.serve)),
+        "getInferenceServiceServes": lambda w: Call(
+            path_params={"inferenceserviceId": w.isvc["id"]}, check=lists(w.serve)
+        ),
         "createInferenceServiceServe": lambda w: Call(
             path_params={"inferenceserviceId": w.isvc["id"]},
             body={"modelVersionId": w.mv["id"]},
@@ -387,7 +408,11 @@ def _model_ops() -> dict[str, Callable[[World], Call]]:
     def create_rm(w: World) -> Call:
         name = unique("rm")
         return Call(
-            body={"name": name, "owner": "contract", "customProperties": {"stars": {"metadataType": "MetadataIntValue", "int_value": "5"}}},
+            body={
+                "name": name,
+                "owner": "contract",
+                "customProperties": {"stars": {"metadataType": "MetadataIntValue", "int_value": "5"}},
+            },
             check=created(name=name, owner="contract", state="LIVE"),
         )
 
@@ -409,7 +434,12 @@ def _model_ops() -> dict[str, Callable[[World], Call]]:
     def create_ma(w: World) -> Call:
         name = unique("ma")
         return Call(
-            body={"artifactType": "model-artifact", "name": name, "uri": "s3://bucket/standalone.onnx", "modelFormatName": "onnx"},
+            body={
+                "artifactType": "model-artifact",
+                "name": name,
+                "uri": "s3://bucket/standalone.onnx",
+                "modelFormatName": "onnx",
+            },
             check=created(name=name, artifactType="model-artifact", modelFormatName="onnx"),
         )
 
@@ -423,10 +453,14 @@ def _model_ops() -> dict[str, Callable[[World], Call]]:
         )
 
     return {
-        "findModelArtifact": lambda w: Call(query={"name": w.ma["name"], "parentResourceId": w.mv["id"]}, check=has(w.ma)),
+        "findModelArtifact": lambda w: Call(
+            query={"name": w.ma["name"], "parentResourceId": w.mv["id"]}, check=has(w.ma)
+        ),
         "getModelArtifacts": lambda w: Call(check=lists(w.ma)),
         "createModelArtifact": create_ma,
-        "getModelArtifact": lambda w: Call(path_params={"modelartifactId": w.ma["id"]}, check=has(w.ma, uri=w.ma["uri"])),
+        "getModelArtifact": lambda w: Call(
+            path_params={"modelartifactId": w.ma["id"]}, check=has(w.ma, uri=w.ma["uri"])
+        ),
         "updateModelArtifact": lambda w: Call(
             path_params={"modelartifactId": w.ma["id"]},
             body={"artifactType": "model-artifact", "modelFormatVersion": "2"},
@@ -451,7 +485,9 @@ def _model_ops() -> dict[str, Callable[[World], Call]]:
         "findRegisteredModel": lambda w: Call(query={"name": w.rm["name"]}, check=has(w.rm)),
         "getRegisteredModels": lambda w: Call(query={"orderBy": "ID", "sortOrder": "DESC"}, check=lists(w.rm)),
         "createRegisteredModel": create_rm,
-        "getRegisteredModel": lambda w: Call(path_params={"registeredmodelId": w.rm["id"]}, check=has(w.rm, owner="contract")),
+        "getRegisteredModel": lambda w: Call(
+            path_params={"registeredmodelId": w.rm["id"]}, check=has(w.rm, owner="contract")
+        ),
         "updateRegisteredModel": lambda w: Call(
             path_params={"registeredmodelId": w.rm["id"]},
             body={"description": "patched"},

@@ -20,6 +20,7 @@ What the client does, read from its source (both versions behave the same here):
 
 from __future__ import annotations
 
+import inspect
 import time
 import urllib.parse
 import warnings
@@ -31,6 +32,7 @@ import requests
 from model_registry import ModelRegistry
 from model_registry.exceptions import StoreError
 from model_registry.types import ArtifactState, ModelVersionState, RegisteredModelState
+from mr_openapi.api.model_registry_service_api import ModelRegistryServiceApi
 
 from harness import HTTP_TIMEOUT_S, gql, unique
 
@@ -82,9 +84,6 @@ def connect(base_url: str, **kwargs) -> ModelRegistry:
 
 def rest_prefix() -> str:
     """The REST prefix this client version calls (read from its generated code)."""
-    from mr_openapi.api.model_registry_service_api import ModelRegistryServiceApi
-    import inspect
-
     src = inspect.getsource(ModelRegistryServiceApi)
     return "/api/model_registry/v1alpha3" if "/api/model_registry/v1alpha3/" in src else "/api/model_registry/v1"
 
@@ -441,7 +440,8 @@ def test_graphql_sees_what_the_client_registered(mr, server):
 
     data = gql(
         server,
-        "query($name: String!) { registeredModel(name: $name) { id versions { nodes { id name registeredModelId } } } }",
+        "query($name: String!) {"
+        "  registeredModel(name: $name) { id versions { nodes { id name registeredModelId } } } }",
         {"name": name},
     )
     assert data["registeredModel"]["id"] == rm.id

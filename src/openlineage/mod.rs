@@ -1,0 +1,53 @@
+//! OpenLineage ingestion (`POST /api/v1/lineage`) and a Marquez-shaped read
+//! (`GET /api/v1/lineage`), thin over `registry/` and `lineage/`.
+use std::collections::HashMap;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+pub mod event;
+pub mod ingest;
+pub mod marquez;
+
+use crate::AppState;
+use crate::registry::RegistryError;
+use crate::rest::RestError;
+
+async fn post_event(
+    State(state): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, RestError> {
+    let bytes = body.map_err(|e| RegistryError::invalid("body", e.body_text()))?;
+    let value: serde_json::Value = serde_json::from_slice(&bytes)
+        .map_err(|e| RegistryError::invalid("body", format!("is not valid JSON: {e}")))?;
+    let event = event::parse(&value)?;
+    ingest::ingest(&state.db, &event).await?;
+    Ok(StatusCode::CREATED.into_response())
+}
+
+async fn get_lineage(
+    State(state): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response, RestError> {
+    let node_id = q
+        .get("nodeId")
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| RegistryError::invalid("nodeId", "is required"))?;
+    let depth = match q.get("depth") {
+        None => 20,
+        Some(d) => d.parse::<u32>().map_err(|_| {
+            RegistryError::invalid("depth", format!("{d:?} is not a non-negative integer"))
+        })?,
+    };
+    let graph = marquez::graph(&state, node_id, depth).await?;
+    Ok((StatusCode::OK, axum::Json(graph)).into_response())
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/v1/lineage", get(get_lineage).post(post_event))
+}

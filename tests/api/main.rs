@@ -7,5 +7,7 @@ mod demo;
 mod errors;
 mod lineage;
 mod n_plus_one;
+mod openlineage;
 mod pagination;
+mod rest;
 mod schema_file;

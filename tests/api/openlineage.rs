@@ -1,0 +1,193 @@
+//! OpenLineage events over HTTP: mapping, replays, order, bad events, the Marquez read.
+use serde_json::{Value, json};
+
+use crate::helpers::TestApp;
+use crate::on_both;
+
+on_both!(
+    openlineage_runs_become_lineage,
+    openlineage_refuses_bad_events_and_writes_nothing
+);
+
+const RUN: &str = "0192e2a5-7d6c-7a35-b4d0-1f6e2c1a9b01";
+
+fn event(kind: &str, time: &str, run: &str, inputs: Value, outputs: Value) -> Value {
+    json!({
+        "eventType": kind, "eventTime": time, "producer": "https://example.com/test",
+        "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent",
+        "run": {"runId": run, "facets": {}}, "job": {"namespace": "ml", "name": "train"},
+        "inputs": inputs, "outputs": outputs,
+    })
+}
+
+async fn post(app: &TestApp, body: &Value) -> (u16, String) {
+    let res = app
+        .client
+        .post(format!("{}/api/v1/lineage", app.base))
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    (res.status().as_u16(), res.text().await.unwrap())
+}
+
+async fn openlineage_runs_become_lineage(app: &TestApp) {
+    let schema = json!({"schema": {"_producer": "p", "_schemaURL": "s", "fields": [{"name": "x", "type": "double"}, {"name": "y", "type": "double"}]}});
+    let inputs = json!([{"namespace": "s3://bucket", "name": "train.csv", "facets": schema}]);
+    let lineage = json!({"columnLineage": {"_producer": "p", "_schemaURL": "s", "fields": {"pred": {"inputFields": [
+        {"namespace": "s3://bucket", "name": "train.csv", "field": "x", "transformations": [{"type": "DIRECT", "subtype": "TRANSFORMATION"}]}]}}}});
+    let outputs =
+        json!([{"namespace": "postgres://db:5432", "name": "public.preds", "facets": lineage}]);
+    // COMPLETE first, then START: still FINISHED with both times
+    let complete = event(
+        "COMPLETE",
+        "2026-01-01T10:05:00Z",
+        RUN,
+        inputs.clone(),
+        outputs,
+    );
+    assert_eq!(post(app, &complete).await.0, 201);
+    let start = event(
+        "START",
+        "2026-01-01T10:00:00Z",
+        RUN,
+        json!([{"namespace": "s3://bucket", "name": "train.csv"}]),
+        json!([]),
+    );
+    assert_eq!(post(app, &start).await.0, 201);
+    let q = r#"{ experimentRuns(filter: {externalId: "0192e2a5-7d6c-7a35-b4d0-1f6e2c1a9b01"}) { nodes { status startTime endTime revision experiment { name namespace } } }
+        datasets(filter: {namespace: "s3://bucket"}) { nodes { name uri revision schemaFields { name type } consumedBy { externalId } } }
+        preds: datasets(filter: {name: {eq: "public.preds"}}) { nodes { columnLineage { field inputs { name field transformations { type subtype } } } producedBy { status } } } }"#;
+    let data = app.ok(q, json!({})).await;
+    let run = &data["experimentRuns"]["nodes"][0];
+    assert_eq!(run["status"], "FINISHED");
+    assert_eq!(run["startTime"], "2026-01-01T10:00:00+00:00");
+    assert_eq!(run["endTime"], "2026-01-01T10:05:00+00:00");
+    assert_eq!(
+        run["experiment"],
+        json!({"name": "train", "namespace": "ml"})
+    );
+    let train = &data["datasets"]["nodes"][0];
+    assert_eq!(train["uri"], "s3://bucket/train.csv");
+    assert_eq!(
+        train["schemaFields"],
+        json!([{"name": "x", "type": "double"}, {"name": "y", "type": "double"}]),
+        "a facet-less event keeps the schema"
+    );
+    assert_eq!(train["consumedBy"][0]["externalId"], RUN);
+    let col = &data["preds"]["nodes"][0]["columnLineage"][0];
+    assert_eq!(col["field"], "pred");
+    assert_eq!(
+        col["inputs"][0]["transformations"][0],
+        json!({"type": "DIRECT", "subtype": "TRANSFORMATION"})
+    );
+    // replaying changes nothing
+    let nodes = app.count_rows("node").await;
+    let edges = app.count_rows("lineage_edge").await;
+    assert_eq!(post(app, &complete).await.0, 201);
+    assert_eq!(post(app, &start).await.0, 201);
+    assert_eq!(
+        (
+            app.count_rows("node").await,
+            app.count_rows("lineage_edge").await
+        ),
+        (nodes, edges)
+    );
+    let again = app.ok(q, json!({})).await;
+    assert_eq!(
+        again["experimentRuns"]["nodes"][0]["revision"],
+        run["revision"]
+    );
+    assert_eq!(again["datasets"]["nodes"][0]["revision"], train["revision"]);
+    // the Marquez-shaped read, with a namespace that has a port
+    let res = app
+        .client
+        .get(format!(
+            "{}/api/v1/lineage?nodeId=dataset:postgres://db:5432:public.preds&depth=2",
+            app.base
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let graph: Value = res.json().await.unwrap();
+    let ids: Vec<&str> = graph["graph"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "dataset:postgres://db:5432:public.preds",
+            "dataset:s3://bucket:train.csv",
+            "job:ml:train"
+        ]
+    );
+    let job = graph["graph"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["type"] == "JOB")
+        .unwrap();
+    assert_eq!(
+        job["inEdges"],
+        json!([{"origin": "dataset:s3://bucket:train.csv", "destination": "job:ml:train"}])
+    );
+    assert_eq!(
+        job["outEdges"],
+        json!([{"origin": "job:ml:train", "destination": "dataset:postgres://db:5432:public.preds"}])
+    );
+    let res = app
+        .client
+        .get(format!(
+            "{}/api/v1/lineage?nodeId=dataset:s3://bucket:missing&depth=2",
+            app.base
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+}
+
+async fn openlineage_refuses_bad_events_and_writes_nothing(app: &TestApp) {
+    let good = event(
+        "START",
+        "2026-01-01T10:00:00Z",
+        RUN,
+        json!([{"namespace": "ns", "name": "a"}]),
+        json!([]),
+    );
+    let mut cases: Vec<(Value, &str)> = Vec::new();
+    let mut e = good.clone();
+    e["run"].as_object_mut().unwrap().remove("runId");
+    cases.push((e, "run.runId"));
+    let mut e = good.clone();
+    e["run"]["runId"] = json!("not-a-uuid");
+    cases.push((e, "run.runId"));
+    let mut e = good.clone();
+    e["eventTime"] = json!("yesterday");
+    cases.push((e, "eventTime"));
+    let mut e = good.clone();
+    e["inputs"] = json!({"namespace": "ns"});
+    cases.push((e, "inputs"));
+    let mut e = good.clone();
+    e["inputs"][0].as_object_mut().unwrap().remove("name");
+    cases.push((e, "inputs[0].name"));
+    let mut e = good.clone();
+    e["eventType"] = json!("FINISHED");
+    cases.push((e, "eventType"));
+    for (body, path) in cases {
+        let (status, text) = post(app, &body).await;
+        assert_eq!(status, 400, "{text}");
+        let err: Value = serde_json::from_str(&text).unwrap();
+        assert!(
+            err["message"].as_str().unwrap().starts_with(path),
+            "{path}: {err}"
+        );
+    }
+    assert_eq!(app.count_rows("node").await, 0);
+    assert_eq!(post(app, &good).await.0, 201);
+    assert!(app.count_rows("node").await > 0);
+}

@@ -1,0 +1,391 @@
+//! The Kubeflow REST door over HTTP: bodies, lists, find-one, upserts, errors, and the
+//! lineage its facts imply, seen through GraphQL (one store, same ids).
+use serde_json::{Value, json};
+
+use crate::helpers::TestApp;
+use crate::on_both;
+
+on_both!(
+    rest_and_graphql_share_one_store,
+    rest_lists_page_with_tokens,
+    rest_artifacts_upsert_and_imply_lineage
+);
+
+async fn call(app: &TestApp, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+    let url = format!("{}/api/model_registry/v1{path}", app.base);
+    let req = match method {
+        "GET" => app.client.get(url),
+        "POST" => app.client.post(url),
+        "PATCH" => app.client.patch(url),
+        _ => unreachable!(),
+    };
+    let req = match body {
+        Some(b) => req.json(&b),
+        None => req,
+    };
+    let res = req.send().await.expect("request");
+    let status = res.status().as_u16();
+    let text = res.text().await.unwrap_or_default();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+async fn rest_and_graphql_share_one_store(app: &TestApp) {
+    let (status, model) = call(app, "POST", "/registered_models", Some(json!({"name": "mnist", "owner": "x",
+        "customProperties": {"epochs": {"metadataType": "MetadataIntValue", "int_value": "3"},
+                             "acc": {"metadataType": "MetadataDoubleValue", "double_value": 3.0}}}))).await;
+    assert_eq!(status, 201, "{model}");
+    let id = model["id"].as_str().unwrap().to_owned();
+    assert_eq!(model["customProperties"]["epochs"]["int_value"], "3");
+    assert!(
+        model["createTimeSinceEpoch"]
+            .as_str()
+            .unwrap()
+            .parse::<i64>()
+            .unwrap()
+            > 0
+    );
+    // the same object through GraphQL, typed values intact
+    let data = app
+        .ok(
+            "query($id: ID!) { registeredModel(id: $id) { name owner customProperties } }",
+            json!({"id": id}),
+        )
+        .await;
+    assert_eq!(
+        data["registeredModel"]["customProperties"],
+        json!({"epochs": 3, "acc": 3.0})
+    );
+    // and a GraphQL object through REST, under both prefixes
+    let created = app
+        .ok(
+            r#"mutation { createExperiment(input: {name: "exp", owner: "o"}) { id } }"#,
+            json!({}),
+        )
+        .await;
+    let exp = created["createExperiment"]["id"].as_str().unwrap();
+    for prefix in ["v1", "v1alpha3"] {
+        let res = app
+            .client
+            .get(format!(
+                "{}/api/model_registry/{prefix}/experiments/{exp}",
+                app.base
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["name"], "exp");
+        assert_eq!(body["state"], "LIVE");
+    }
+    // find-one: hit and miss
+    let (status, found) = call(app, "GET", "/registered_model?name=mnist", None).await;
+    assert_eq!((status, found["id"].as_str()), (200, Some(id.as_str())));
+    let (status, missing) = call(app, "GET", "/registered_model?name=nope", None).await;
+    assert_eq!(status, 404);
+    assert!(
+        missing["code"].is_string() && missing["message"].is_string(),
+        "{missing}"
+    );
+    // patch keeps what it does not mention
+    let (status, patched) = call(
+        app,
+        "PATCH",
+        &format!("/registered_models/{id}"),
+        Some(json!({"description": "d", "state": "ARCHIVED"})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        (
+            patched["description"].as_str(),
+            patched["state"].as_str(),
+            patched["owner"].as_str()
+        ),
+        (Some("d"), Some("ARCHIVED"), Some("x"))
+    );
+    // errors: {code, message} with the right status, never 500
+    let cases: Vec<(&str, &str, Option<Value>, u16)> = vec![
+        (
+            "POST",
+            "/registered_models",
+            Some(json!({"name": "mnist"})),
+            409,
+        ),
+        ("GET", "/registered_models/999999", None, 404),
+        ("GET", "/registered_models/abc", None, 400),
+        (
+            "POST",
+            "/model_versions",
+            Some(json!({"name": "v", "registeredModelId": "999999"})),
+            404,
+        ),
+        ("POST", "/registered_models", Some(json!({"name": 7})), 400),
+        (
+            "POST",
+            "/registered_models",
+            Some(json!({"name": "x", "state": "NOPE"})),
+            400,
+        ),
+        (
+            "POST",
+            "/registered_models",
+            Some(
+                json!({"name": "x", "customProperties": {"a": {"metadataType": "MetadataIntValue", "int_value": "x"}}}),
+            ),
+            400,
+        ),
+        ("GET", "/registered_models?nextPageToken=garbage", None, 400),
+        (
+            "GET",
+            "/registered_models?filterQuery=name%20%3D",
+            None,
+            400,
+        ),
+        ("GET", "/registered_models?orderBy=COLOUR", None, 400),
+    ];
+    let before = app.count_rows("node").await;
+    for (method, path, body, want) in cases {
+        let (status, body) = call(app, method, path, body).await;
+        assert_eq!(status, want, "{method} {path}: {body}");
+        assert!(
+            body["code"].is_string() && body["message"].is_string(),
+            "{body}"
+        );
+    }
+    let res = app
+        .client
+        .post(format!(
+            "{}/api/model_registry/v1/registered_models",
+            app.base
+        ))
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    assert_eq!(
+        app.count_rows("node").await,
+        before,
+        "refused requests wrote nothing"
+    );
+    assert_eq!(
+        app.client
+            .get(format!("{}/readyz/isDirty", app.base))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        app.client
+            .get(format!("{}/readyz/health", app.base))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+}
+
+async fn rest_lists_page_with_tokens(app: &TestApp) {
+    for i in 0..7 {
+        let (status, _) = call(app, "POST", "/registered_models", Some(json!({"name": format!("m{i}"), "customProperties": {"rank": {"metadataType": "MetadataIntValue", "int_value": i.to_string()}}}))).await;
+        assert_eq!(status, 201);
+    }
+    for (order, sort) in [
+        ("ID", "ASC"),
+        ("CREATE_TIME", "DESC"),
+        ("LAST_UPDATE_TIME", "ASC"),
+    ] {
+        let mut seen = Vec::new();
+        let mut token = String::new();
+        loop {
+            let (status, page) = call(app, "GET", &format!("/registered_models?pageSize=3&orderBy={order}&sortOrder={sort}&nextPageToken={token}"), None).await;
+            assert_eq!(status, 200, "{page}");
+            assert_eq!(page["size"], page["items"].as_array().unwrap().len());
+            assert_eq!(page["pageSize"], 3);
+            seen.extend(
+                page["items"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|m| m["name"].as_str().unwrap().to_owned()),
+            );
+            token = page["nextPageToken"].as_str().unwrap().to_owned();
+            if token.is_empty() {
+                break;
+            }
+        }
+        let mut want: Vec<String> = (0..7).map(|i| format!("m{i}")).collect();
+        if sort == "DESC" {
+            want.reverse();
+        }
+        assert_eq!(seen, want, "{order} {sort}");
+    }
+    let (_, all) = call(app, "GET", "/registered_models", None).await;
+    assert_eq!(all["size"], 7);
+    assert_eq!(all["nextPageToken"], "");
+    let (_, filtered) = call(
+        app,
+        "GET",
+        "/registered_models?filterQuery=rank.int_value%20%3E%3D%205%20OR%20name%20%3D%20%27m0%27",
+        None,
+    )
+    .await;
+    let names: Vec<&str> = filtered["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["m0", "m5", "m6"]);
+}
+
+async fn rest_artifacts_upsert_and_imply_lineage(app: &TestApp) {
+    let (_, model) = call(
+        app,
+        "POST",
+        "/registered_models",
+        Some(json!({"name": "m"})),
+    )
+    .await;
+    let (status, version) = call(
+        app,
+        "POST",
+        &format!(
+            "/registered_models/{}/versions",
+            model["id"].as_str().unwrap()
+        ),
+        Some(json!({"name": "v1"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{version}");
+    let v = version["id"].as_str().unwrap().to_owned();
+    let art = json!({"artifactType": "model-artifact", "name": "weights", "uri": "s3://w", "modelFormatName": "onnx"});
+    let (status, a) = call(
+        app,
+        "POST",
+        &format!("/model_versions/{v}/artifacts"),
+        Some(art.clone()),
+    )
+    .await;
+    assert_eq!(status, 201, "{a}");
+    let (status, again) = call(
+        app,
+        "POST",
+        &format!("/model_versions/{v}/artifacts"),
+        Some(json!({"artifactType": "model-artifact", "name": "weights", "uri": "s3://w2"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(
+        (again["id"].as_str(), again["uri"].as_str()),
+        (a["id"].as_str(), Some("s3://w2"))
+    );
+    let (_, exp) = call(app, "POST", "/experiments", Some(json!({"name": "e"}))).await;
+    let (status, run) = call(
+        app,
+        "POST",
+        "/experiment_runs",
+        Some(json!({"experimentId": exp["id"], "name": "r1"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{run}");
+    let r = run["id"].as_str().unwrap().to_owned();
+    // a metric logged twice: one artifact, two history entries
+    for (value, step) in [(0.5, 1), (0.7, 2)] {
+        call(
+            app,
+            "POST",
+            &format!("/experiment_runs/{r}/artifacts"),
+            Some(json!({"artifactType": "metric", "name": "acc", "value": value, "step": step})),
+        )
+        .await;
+    }
+    let (_, history) = call(
+        app,
+        "GET",
+        &format!("/experiment_runs/{r}/metric_history?name=acc"),
+        None,
+    )
+    .await;
+    let values: Vec<f64> = history["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["value"].as_f64().unwrap())
+        .collect();
+    assert_eq!(values, [0.5, 0.7]);
+    let (_, run_artifacts) = call(
+        app,
+        "GET",
+        &format!("/experiment_runs/{r}/artifacts?artifactType=metric"),
+        None,
+    )
+    .await;
+    assert_eq!(run_artifacts["size"], 1);
+    assert_eq!(
+        run_artifacts["items"][0]["experimentRunId"].as_str(),
+        Some(r.as_str())
+    );
+    assert_eq!(run_artifacts["items"][0]["experimentId"], exp["id"]);
+    // attaching the existing model artifact to the run makes it an INPUT of the run
+    let (status, _) = call(
+        app,
+        "POST",
+        &format!("/experiment_runs/{r}/artifacts"),
+        Some(json!({"id": a["id"], "artifactType": "model-artifact"})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    // an inference service on the version is DEPLOYED_AS
+    let (_, env) = call(
+        app,
+        "POST",
+        "/serving_environments",
+        Some(json!({"name": "prod"})),
+    )
+    .await;
+    let (status, svc) = call(
+        app,
+        "POST",
+        "/inference_services",
+        Some(json!({"name": "svc", "servingEnvironmentId": env["id"],
+        "registeredModelId": model["id"], "modelVersionId": v})),
+    )
+    .await;
+    assert_eq!(status, 200, "{svc}");
+    let (status, served) = call(
+        app,
+        "GET",
+        &format!(
+            "/inference_services/{}/version",
+            svc["id"].as_str().unwrap()
+        ),
+        None,
+    )
+    .await;
+    assert_eq!((status, served["id"].as_str()), (200, Some(v.as_str())));
+    let data = app
+        .ok("query($v: ID!, $r: ID!) { modelVersion(id: $v) { deployments { name } upstream(maxDepth: 1) { nodes { node { name kind } } } }
+             experimentRun(id: $r) { inputs { name } outputs { name } } }", json!({"v": v, "r": r}))
+        .await;
+    assert_eq!(
+        data["modelVersion"]["deployments"],
+        json!([{"name": "svc"}])
+    );
+    assert_eq!(
+        data["modelVersion"]["upstream"]["nodes"][0]["node"]["name"],
+        "weights"
+    );
+    assert_eq!(
+        data["experimentRun"]["inputs"],
+        json!([{"name": "weights"}])
+    );
+    assert_eq!(data["experimentRun"]["outputs"], json!([{"name": "acc"}]));
+}

@@ -73,7 +73,7 @@ enum NodeProperty {
     BoolValue,
 }
 
-#[derive(DeriveIden)]
+#[derive(DeriveIden, Clone, Copy)]
 enum LineageEdge {
     Table,
     Id,
@@ -287,17 +287,32 @@ impl MigrationTrait for Migration {
             .await?;
         // walks go upstream by target and downstream by source; the covering columns
         // let a frontier step read edges without touching the table
-        manager
-            .create_index(
-                Index::create()
-                    .name("ix_lineage_edge_target")
-                    .table(LineageEdge::Table)
-                    .col(LineageEdge::TargetId)
-                    .col(LineageEdge::SourceId)
-                    .col(LineageEdge::Kind)
-                    .to_owned(),
-            )
-            .await?;
+        for (name, near, far) in [
+            (
+                "ix_lineage_edge_target",
+                LineageEdge::TargetId,
+                LineageEdge::SourceId,
+            ),
+            (
+                "ix_lineage_edge_source",
+                LineageEdge::SourceId,
+                LineageEdge::TargetId,
+            ),
+        ] {
+            manager
+                .create_index(
+                    Index::create()
+                        .name(name)
+                        .table(LineageEdge::Table)
+                        .col(near)
+                        .col(far)
+                        .col(LineageEdge::Kind)
+                        .col(LineageEdge::CreateTime)
+                        .col(LineageEdge::Id)
+                        .to_owned(),
+                )
+                .await?;
+        }
         Ok(())
     }
 

@@ -14,7 +14,7 @@ use super::nodes::{ExperimentRun, LineageNode, lineage_node_of};
 use super::types::*;
 use crate::lineage::walk::{Direction, WalkedEdge, check_bounds};
 use crate::lineage::{
-    EdgeKind as RegEdgeKind, NewEdge, WalkParams, Walked, edges, path, walk_nodes,
+    EdgeKind as RegEdgeKind, NewEdge, WalkParams, Walked, edges, path, walk_with,
 };
 use crate::registry::kind::NodeKind as RegKind;
 use crate::registry::props::PropValue;
@@ -186,6 +186,23 @@ pub fn graphs(walked: &Walked) -> Vec<LineageGraph> {
             truncated: r.truncated,
         })
         .collect()
+}
+
+/// Whether a `lineage` selection reads only id, kind, name and createTime of the nodes it
+/// lists (then the walk loads only those).
+fn lean_selection(ctx: &Context<'_>) -> bool {
+    const LEAN: [&str; 5] = ["id", "kind", "name", "createTime", "__typename"];
+    let only_lean =
+        |f: async_graphql::SelectionField<'_>| f.selection_set().all(|g| LEAN.contains(&g.name()));
+    ctx.field().selection_set().all(|f| match f.name() {
+        "nodes" => f
+            .selection_set()
+            .all(|g| g.name() != "node" || only_lean(g)),
+        "edges" => f
+            .selection_set()
+            .all(|g| !matches!(g.name(), "source" | "target") || only_lean(g)),
+        _ => true,
+    })
 }
 
 /// Walk arguments, checked against the configured bounds.
@@ -476,9 +493,15 @@ impl LineageQuery {
             ))
             .gql();
         }
-        let walked = walk_nodes(&ctx.state().db, &[starts], &params, "start")
-            .await
-            .gql()?;
+        let walked = walk_with(
+            &ctx.state().db,
+            &[starts],
+            &params,
+            "start",
+            lean_selection(ctx),
+        )
+        .await
+        .gql()?;
         Ok(graphs(&walked).pop().unwrap_or_default())
     }
 

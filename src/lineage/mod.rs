@@ -14,7 +14,7 @@ use sea_orm::ConnectionTrait;
 
 use crate::registry::read::find_nodes;
 use crate::registry::{RegistryError, Result};
-use walk::{WalkResult, hydrate, walk_groups};
+use walk::{WalkResult, walk_groups};
 
 /// Walk results with every node they mention.
 #[derive(Debug, Default)]
@@ -32,6 +32,18 @@ pub async fn walk_nodes<C: ConnectionTrait>(
     params: &WalkParams,
     field: &str,
 ) -> Result<Walked> {
+    walk_with(conn, groups, params, field, false).await
+}
+
+/// As `walk_nodes`; with `lean`, the nodes found carry only id, kind, name and creation
+/// time (for callers that show nothing else), which keeps large walks cheap to load.
+pub async fn walk_with<C: ConnectionTrait>(
+    conn: &C,
+    groups: &[Vec<i64>],
+    params: &WalkParams,
+    field: &str,
+    lean: bool,
+) -> Result<Walked> {
     let mut ids: Vec<i64> = groups.iter().flatten().copied().collect();
     ids.sort_unstable();
     ids.dedup();
@@ -47,13 +59,114 @@ pub async fn walk_nodes<C: ConnectionTrait>(
     }
     let times: HashMap<i64, i64> = nodes.values().map(|n| (n.id, n.create_time)).collect();
     let results = walk_groups(conn, groups, params, &times).await?;
-    let found: Vec<WalkResult> = results
+    let mut found: Vec<i64> = results
         .iter()
-        .map(|r| WalkResult {
-            entries: r.entries.clone(),
-            ..Default::default()
-        })
+        .flat_map(|r| r.entries.iter().map(|e| e.id))
+        .filter(|id| !nodes.contains_key(id))
         .collect();
-    nodes.extend(hydrate(conn, &found).await?);
+    found.sort_unstable();
+    found.dedup();
+    if lean {
+        nodes.extend(
+            lean_nodes(conn, &found)
+                .await?
+                .into_iter()
+                .map(|n| (n.id, n)),
+        );
+    } else {
+        nodes.extend(
+            find_nodes(conn, &found)
+                .await?
+                .into_iter()
+                .map(|n| (n.id, n)),
+        );
+    }
     Ok(Walked { results, nodes })
+}
+
+#[derive(sea_orm::FromQueryResult)]
+struct LeanRow {
+    id: i64,
+    kind: String,
+    name: String,
+    create_time: i64,
+}
+
+/// Nodes with their id, kind, name and creation time only; every other field is empty.
+async fn lean_nodes<C: ConnectionTrait>(conn: &C, ids: &[i64]) -> Result<Vec<node::Model>> {
+    use sea_orm::{EntityTrait, QueryFilter, QuerySelect};
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let backend = conn.get_database_backend();
+    let rows = node::Entity::find()
+        .select_only()
+        .columns([
+            node::Column::Id,
+            node::Column::Kind,
+            node::Column::Name,
+            node::Column::CreateTime,
+        ])
+        .filter(crate::registry::read::id_in(backend, r#""node"."id""#, ids))
+        .into_model::<LeanRow>()
+        .all(conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| node::Model {
+            id: r.id,
+            kind: r.kind,
+            name: r.name,
+            namespace: String::new(),
+            parent_id: None,
+            parent_kind: None,
+            scope_id: 0,
+            external_id: None,
+            description: None,
+            owner: None,
+            state: String::new(),
+            custom_properties: "{}".to_owned(),
+            create_time: r.create_time,
+            last_update_time: r.create_time,
+            revision: 0,
+            uri: None,
+            model_format_name: None,
+            model_format_version: None,
+            storage_key: None,
+            storage_path: None,
+            service_account_name: None,
+            model_source_kind: None,
+            model_source_class: None,
+            model_source_group: None,
+            model_source_id: None,
+            model_source_name: None,
+            digest: None,
+            source_type: None,
+            source: None,
+            dataset_schema: None,
+            profile: None,
+            metric_value: None,
+            metric_timestamp: None,
+            metric_step: None,
+            parameter_value: None,
+            parameter_type: None,
+            start_time: None,
+            end_time: None,
+            status: None,
+            registered_model_id: None,
+            model_version_id: None,
+            runtime: None,
+            readme: None,
+            maturity: None,
+            language: None,
+            tasks: None,
+            provider: None,
+            logo: None,
+            license: None,
+            license_link: None,
+            library_name: None,
+            facets: None,
+            parent_run_id: None,
+        })
+        .collect())
 }

@@ -12,7 +12,7 @@ use sea_orm::{ConnectionTrait, FromQueryResult, StatementBuilder};
 
 use super::edges::EdgeKind;
 use crate::registry::kind::NodeKind;
-use crate::registry::read::find_nodes;
+use crate::registry::read::{find_nodes, id_in};
 use crate::registry::{RegistryError, Result};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -122,44 +122,53 @@ pub(crate) async fn step<C: ConnectionTrait>(
     params: &WalkParams,
 ) -> Result<Vec<WalkedEdge>> {
     use lineage_edge::Column as E;
-    let (near, far) = match direction {
-        Direction::Upstream => (E::TargetId, E::SourceId),
-        Direction::Downstream => (E::SourceId, E::TargetId),
+    let far = match direction {
+        Direction::Upstream => E::SourceId,
+        Direction::Downstream => E::TargetId,
     };
-    let mut out = Vec::new();
-    for chunk in frontier.chunks(5000) {
-        let mut q = Query::select();
-        q.columns([
-            (lineage_edge::Entity, E::Id),
-            (lineage_edge::Entity, E::SourceId),
-            (lineage_edge::Entity, E::TargetId),
-            (lineage_edge::Entity, E::Kind),
-            (lineage_edge::Entity, E::CreateTime),
-        ])
-        .expr_as(Expr::col((node::Entity, node::Column::Kind)), "node_kind")
-        .expr_as(
-            Expr::col((node::Entity, node::Column::CreateTime)),
-            "node_create_time",
-        )
-        .from(lineage_edge::Entity)
-        .inner_join(
-            node::Entity,
-            Expr::col((node::Entity, node::Column::Id)).equals((lineage_edge::Entity, far)),
-        )
-        .and_where(Expr::col((lineage_edge::Entity, near)).is_in(chunk.iter().copied()));
-        if !params.edge_kinds.is_empty() {
-            q.and_where(
-                Expr::col((lineage_edge::Entity, E::Kind))
-                    .is_in(params.edge_kinds.iter().map(|k| k.as_str())),
+    let backend = conn.get_database_backend();
+    let near_sql = match direction {
+        Direction::Upstream => r#""lineage_edge"."target_id""#,
+        Direction::Downstream => r#""lineage_edge"."source_id""#,
+    };
+    // the far node is read with the edge only when a filter needs its kind or time
+    let join = params.as_of.is_some() || !params.node_kinds.is_empty();
+    let mut q = Query::select();
+    q.columns([
+        (lineage_edge::Entity, E::Id),
+        (lineage_edge::Entity, E::SourceId),
+        (lineage_edge::Entity, E::TargetId),
+        (lineage_edge::Entity, E::Kind),
+        (lineage_edge::Entity, E::CreateTime),
+    ])
+    .from(lineage_edge::Entity)
+    .and_where(id_in(backend, near_sql, frontier));
+    if join {
+        q.expr_as(Expr::col((node::Entity, node::Column::Kind)), "node_kind")
+            .expr_as(
+                Expr::col((node::Entity, node::Column::CreateTime)),
+                "node_create_time",
+            )
+            .inner_join(
+                node::Entity,
+                Expr::col((node::Entity, node::Column::Id)).equals((lineage_edge::Entity, far)),
             );
-        }
-        if let Some(t) = params.as_of {
-            q.and_where(Expr::col((lineage_edge::Entity, E::CreateTime)).lte(t));
-            q.and_where(Expr::col((node::Entity, node::Column::CreateTime)).lte(t));
-        }
-        let stmt = StatementBuilder::build(&q, &conn.get_database_backend());
-        out.extend(WalkedEdge::find_by_statement(stmt).all(conn).await?);
+    } else {
+        q.expr_as(Expr::val(""), "node_kind")
+            .expr_as(Expr::val(0i64), "node_create_time");
     }
+    if !params.edge_kinds.is_empty() {
+        q.and_where(
+            Expr::col((lineage_edge::Entity, E::Kind))
+                .is_in(params.edge_kinds.iter().map(|k| k.as_str())),
+        );
+    }
+    if let Some(t) = params.as_of {
+        q.and_where(Expr::col((lineage_edge::Entity, E::CreateTime)).lte(t));
+        q.and_where(Expr::col((node::Entity, node::Column::CreateTime)).lte(t));
+    }
+    let stmt = StatementBuilder::build(&q, &backend);
+    let out = WalkedEdge::find_by_statement(stmt).all(conn).await?;
     Ok(out)
 }
 

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use entity::node;
 use sea_orm::ActiveValue::Set;
-use sea_orm::{DatabaseConnection, EntityTrait};
+use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait};
 
 use super::error::{RegistryError, Result};
 use super::fields::{NodeFields, validate_name};
@@ -194,6 +194,12 @@ pub async fn import_graph(
             new_edges.len(),
         );
     }
+    // fresh statistics, so the planner knows the tables' new sizes
+    let analyze = match db.get_database_backend() {
+        sea_orm::DbBackend::Postgres => "ANALYZE node; ANALYZE lineage_edge; ANALYZE node_property",
+        _ => "ANALYZE",
+    };
+    db.execute_unprepared(analyze).await?;
     Ok(ImportStats {
         nodes: nodes.len(),
         edges: new_edges.len(),

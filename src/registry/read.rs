@@ -1,8 +1,9 @@
 //! Reading nodes: by id, by name, and keyset-paged lists.
 use entity::node;
-use sea_orm::sea_query::Order as SqlOrder;
+use sea_orm::sea_query::{Expr, Order as SqlOrder};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 
 use super::error::{RegistryError, Result};
@@ -14,22 +15,33 @@ pub async fn find_node<C: ConnectionTrait>(conn: &C, id: i64) -> Result<Option<n
     Ok(node::Entity::find_by_id(id).one(conn).await?)
 }
 
+/// `column IN (ids)` with the ids as one JSON parameter: the statement text (and the
+/// prepared statement the driver caches) is the same for any number of ids, and no
+/// bind-parameter limit applies. `column` is a quoted, qualified column.
+pub fn id_in(backend: DbBackend, column: &str, ids: &[i64]) -> Expr {
+    let json = serde_json::to_string(ids).unwrap_or_else(|_| "[]".to_owned());
+    match backend {
+        DbBackend::Postgres => Expr::cust_with_values(
+            format!("{column} IN (SELECT value::bigint FROM json_array_elements_text($1::json))"),
+            [json],
+        ),
+        _ => Expr::cust_with_values(
+            format!("{column} IN (SELECT value FROM json_each(?))"),
+            [json],
+        ),
+    }
+}
+
 /// Nodes by id, in one statement; missing ids are simply absent.
 pub async fn find_nodes<C: ConnectionTrait>(conn: &C, ids: &[i64]) -> Result<Vec<node::Model>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let mut out = Vec::with_capacity(ids.len());
-    // stay well under the bind-parameter limits of both backends
-    for chunk in ids.chunks(10_000) {
-        out.extend(
-            node::Entity::find()
-                .filter(node::Column::Id.is_in(chunk.to_vec()))
-                .all(conn)
-                .await?,
-        );
-    }
-    Ok(out)
+    let backend = conn.get_database_backend();
+    Ok(node::Entity::find()
+        .filter(id_in(backend, r#""node"."id""#, ids))
+        .all(conn)
+        .await?)
 }
 
 pub fn kind_of(n: &node::Model) -> Result<NodeKind> {

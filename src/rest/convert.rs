@@ -55,12 +55,31 @@ fn props_in(value: &Value) -> Result<Props> {
         let bad = |what: &str| {
             RegistryError::invalid(format!("{field}.{what}"), "is missing or of the wrong type")
         };
+        // each MetadataValue has exactly its own fields (additionalProperties: false)
+        let allowed: &[&str] = match ty {
+            "MetadataIntValue" => &["metadataType", "int_value"],
+            "MetadataDoubleValue" => &["metadataType", "double_value"],
+            "MetadataStringValue" => &["metadataType", "string_value"],
+            "MetadataBoolValue" => &["metadataType", "bool_value"],
+            "MetadataStructValue" => &["metadataType", "struct_value"],
+            _ => &["metadataType", "type", "proto_value"],
+        };
+        if let Some(extra) = mv.keys().find(|k| !allowed.contains(&k.as_str())) {
+            return Err(RegistryError::invalid(
+                format!("{field}.{extra}"),
+                format!("is not a field of {ty}"),
+            ));
+        }
         let value = match ty {
             "MetadataIntValue" => match mv.get("int_value") {
-                Some(Value::String(s)) => {
-                    PropValue::Int(s.trim().parse().map_err(|_| bad("int_value"))?)
-                }
-                Some(Value::Number(n)) if n.is_i64() => {
+                // the spec's int_value is an int32 written as a string
+                Some(Value::String(s)) => PropValue::Int(
+                    s.trim()
+                        .parse::<i32>()
+                        .map_err(|_| bad("int_value"))?
+                        .into(),
+                ),
+                Some(Value::Number(n)) if n.as_i64().is_some_and(|i| i32::try_from(i).is_ok()) => {
                     PropValue::Int(n.as_i64().unwrap_or_default())
                 }
                 _ => return Err(bad("int_value")),
@@ -106,18 +125,16 @@ fn props_in(value: &Value) -> Result<Props> {
             "MetadataProtoValue" => {
                 let mut m = Map::new();
                 m.insert(PROTO_MARK.to_owned(), Value::Bool(true));
-                m.insert(
-                    "type".to_owned(),
-                    mv.get("type")
-                        .cloned()
-                        .unwrap_or(Value::String(String::new())),
-                );
-                m.insert(
-                    "proto_value".to_owned(),
-                    mv.get("proto_value")
-                        .cloned()
-                        .ok_or_else(|| bad("proto_value"))?,
-                );
+                let type_url = match mv.get("type") {
+                    Some(Value::String(t)) => t.clone(),
+                    _ => return Err(bad("type")),
+                };
+                let proto = match mv.get("proto_value") {
+                    Some(Value::String(p)) if STANDARD.decode(p).is_ok() => p.clone(),
+                    _ => return Err(bad("proto_value")),
+                };
+                m.insert("type".to_owned(), Value::String(type_url));
+                m.insert("proto_value".to_owned(), Value::String(proto));
                 PropValue::Struct(m)
             }
             other => {

@@ -284,6 +284,41 @@ def spec_operations(spec: dict | None = None) -> list[tuple[str, str, dict]]:
     return out
 
 
+def pin_discriminators(spec: dict) -> dict:
+    """Spell each `discriminator` out as plain JSON Schema, in place: every oneOf branch
+    `{$ref: X}` becomes `{allOf: [{$ref: X}, {required: [prop], properties: {prop:
+    {enum: [value]}}}]}`, value taken from the discriminator's mapping.
+
+    That is what the discriminator means (the property names the schema that applies).
+    Validators that ignore `discriminator` otherwise see, e.g., a model-artifact body as
+    valid under all five loosely typed artifact schemas and reject it as an ambiguous
+    oneOf (schemathesis 4's response check does exactly that on this spec)."""
+
+    def walk(node):
+        if isinstance(node, dict):
+            disc = node.get("discriminator")
+            if isinstance(disc, dict) and isinstance(node.get("oneOf"), list):
+                prop = disc["propertyName"]
+                value_of = {ref: value for value, ref in (disc.get("mapping") or {}).items()}
+                pinned = []
+                for branch in node["oneOf"]:
+                    value = value_of.get(branch.get("$ref")) if isinstance(branch, dict) else None
+                    if value is None:
+                        pinned.append(branch)
+                        continue
+                    pin = {"type": "object", "required": [prop], "properties": {prop: {"type": "string", "enum": [value]}}}
+                    pinned.append({"allOf": [branch, pin]})
+                node["oneOf"] = pinned
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    walk(spec)
+    return spec
+
+
 # The v1 API documents one success code differently from the v1alpha3 spec above:
 # createInferenceService answers 201 there (the model-registry 0.3.18 client, generated
 # from the v1 spec, maps only 201 for it), while the v1alpha3 spec says 200.

@@ -4,6 +4,7 @@
 #   2. the real Kubeflow client, model-registry 0.3.14 (calls /api/model_registry/v1alpha3)
 #   3. the REST contract against the published OpenAPI spec (both prefixes)
 #   4. schemathesis fuzzing of every operation (SQLite, bounded)
+#   5. the real OpenLineage client (openlineage-python) feeding events, read back over GraphQL
 # Each client version gets its own venv (tests/python/.venv-<version>, not in git).
 #
 # Needs: the server built (target/debug/modelgraph, or $CARGO_TARGET_DIR/debug/modelgraph,
@@ -58,7 +59,7 @@ ensure_venv() {
   local version="$1" venv stamp want
   venv="$(venv_for "$version")"
   stamp="$venv/.modelgraph-stamp"
-  want="$(sha256sum requirements.txt | cut -d' ' -f1) model-registry==$version"
+  want="$(cat requirements.txt openlineage/requirements.txt | sha256sum | cut -d' ' -f1) model-registry==$version"
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -x "$venv/bin/python" ]; then
     echo "== venv $venv is up to date"
     return
@@ -67,7 +68,7 @@ ensure_venv() {
   rm -rf "$venv"
   "$PYTHON" -m venv "$venv"
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
-    -r requirements.txt "model-registry==$version"
+    -r requirements.txt -r openlineage/requirements.txt "model-registry==$version"
   "$venv/bin/python" -m pip check
   echo "$want" >"$stamp"
 }
@@ -79,6 +80,8 @@ done
 # -- suites ------------------------------------------------------------------------------
 reports="$(mktemp -d)"
 trap 'rm -rf "$reports"' EXIT
+# hypothesis (under schemathesis) keeps a cache directory: not in the work tree
+export HYPOTHESIS_STORAGE_DIRECTORY="$reports/hypothesis"
 failed_suites=()
 
 # run_suite NAME VENV_VERSION TIMEOUT PYTEST_ARGS...
@@ -110,6 +113,7 @@ for v in "${CLIENT_VERSIONS[@]}"; do
 done
 run_suite contract "$MAIN_VERSION" "$CONTRACT_TIMEOUT" kubeflow/test_contract.py
 run_suite schemathesis "$MAIN_VERSION" "$SCHEMATHESIS_TIMEOUT" kubeflow/test_schemathesis.py
+run_suite openlineage "$MAIN_VERSION" "$CLIENT_TIMEOUT" openlineage/test_openlineage_client.py
 
 # -- one closing line over every suite (from the JUnit reports) --------------------------
 "$(venv_for "$MAIN_VERSION")/bin/python" - "$reports" "${failed_suites[@]}" <<'PY'

@@ -1,0 +1,154 @@
+//! OpenLineage ingestion throughput: POSTs run events (START and COMPLETE of jobs that
+//! read two datasets and write one, with a schema facet) over HTTP to a server on a fresh
+//! database, from several concurrent clients, and prints events per second.
+//!
+//! cargo bench --bench openlineage -- [--events 20000] [--clients 8] [--postgres URL]
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use modelgraph::config::{DatabaseArgs, Limits};
+use modelgraph::{AppState, db};
+use sea_orm::ConnectionTrait;
+use serde_json::{Value, json};
+
+fn event(i: usize, complete: bool) -> Value {
+    let job = i % 200;
+    let run = format!("01930000-0000-7000-8000-{:012x}", i / 2);
+    json!({
+        "eventType": if complete { "COMPLETE" } else { "START" },
+        "eventTime": "2026-11-26T10:00:00Z",
+        "producer": "https://example.com/bench",
+        "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent",
+        "run": {"runId": run, "facets": {}},
+        "job": {"namespace": "bench", "name": format!("job-{job}")},
+        "inputs": [
+            {"namespace": "s3://lake", "name": format!("raw/{}.parquet", job), "facets": {"schema": {
+                "_producer": "p", "_schemaURL": "s", "fields": [{"name": "id", "type": "int"}, {"name": "v", "type": "double"}]}}},
+            {"namespace": "s3://lake", "name": "shared/dim.parquet"},
+        ],
+        "outputs": if complete {
+            json!([{"namespace": "s3://lake", "name": format!("out/{}-{}.parquet", job, i / 400)}])
+        } else {
+            json!([])
+        },
+    })
+}
+
+async fn run(label: &str, url: &str, events: usize, clients: usize) {
+    let conn = db::connect(&DatabaseArgs {
+        database_url: url.to_owned(),
+        log_sql: false,
+        max_connections: 8,
+    })
+    .await
+    .expect("connect");
+    db::migrate(&conn).await.expect("migrate");
+    let state = AppState::new(conn, Limits::default());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let endpoint = format!(
+        "http://{}/api/v1/lineage",
+        listener.local_addr().expect("addr")
+    );
+    tokio::spawn(modelgraph::serve(listener, state, std::future::pending()));
+    let bodies: Arc<Vec<Vec<u8>>> = Arc::new(
+        (0..events)
+            .map(|i| serde_json::to_vec(&event(i, i % 2 == 1)).expect("json"))
+            .collect(),
+    );
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let (bodies, next, endpoint) = (bodies.clone(), next.clone(), endpoint.clone());
+        tasks.push(tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                if i >= bodies.len() {
+                    break;
+                }
+                let res = client
+                    .post(&endpoint)
+                    .header("content-type", "application/json")
+                    .body(bodies[i].clone())
+                    .send()
+                    .await
+                    .expect("post");
+                assert_eq!(
+                    res.status(),
+                    201,
+                    "{}",
+                    res.text().await.unwrap_or_default()
+                );
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.expect("client");
+    }
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "| {label} | {events} | {clients} | {secs:.1} | {:.0} |",
+        events as f64 / secs
+    );
+}
+
+#[tokio::main]
+async fn main() {
+    let mut args = std::env::args().skip(1);
+    let (mut events, mut clients, mut postgres) = (20_000usize, 8usize, None);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--events" => {
+                events = args
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .expect("--events N")
+            }
+            "--clients" => {
+                clients = args
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .expect("--clients N")
+            }
+            "--postgres" => postgres = args.next(),
+            _ => {}
+        }
+    }
+    println!("| database | events | clients | seconds | events/s |\n|---|---|---|---|---|");
+    let dir = tempfile::tempdir().expect("tempdir");
+    run(
+        "SQLite",
+        &format!("sqlite://{}?mode=rwc", dir.path().join("ol.db").display()),
+        events,
+        clients,
+    )
+    .await;
+    if let Some(url) = postgres {
+        let conn = db::connect(&DatabaseArgs {
+            database_url: url.clone(),
+            log_sql: false,
+            max_connections: 2,
+        })
+        .await
+        .expect("connect");
+        let schema = format!("olbench_{}", std::process::id());
+        conn.execute_unprepared(&format!("CREATE SCHEMA {schema}"))
+            .await
+            .expect("schema");
+        let sep = if url.contains('?') { '&' } else { '?' };
+        run(
+            "PostgreSQL",
+            &format!("{url}{sep}options=-c%20search_path%3D{schema}"),
+            events,
+            clients,
+        )
+        .await;
+        conn.execute_unprepared(&format!("DROP SCHEMA {schema} CASCADE"))
+            .await
+            .expect("drop");
+    }
+}

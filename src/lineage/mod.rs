@@ -84,33 +84,49 @@ pub async fn walk_with<C: ConnectionTrait>(
     Ok(Walked { results, nodes })
 }
 
-#[derive(sea_orm::FromQueryResult)]
-struct LeanRow {
-    id: i64,
-    kind: String,
-    name: String,
-    create_time: i64,
-}
-
 /// Nodes with their id, kind, name and creation time only; every other field is empty.
+/// Folded into one JSON row, like a walk step.
 async fn lean_nodes<C: ConnectionTrait>(conn: &C, ids: &[i64]) -> Result<Vec<node::Model>> {
-    use sea_orm::{EntityTrait, QueryFilter, QuerySelect};
     if ids.is_empty() {
         return Ok(Vec::new());
     }
     let backend = conn.get_database_backend();
-    let rows = node::Entity::find()
-        .select_only()
-        .columns([
-            node::Column::Id,
-            node::Column::Kind,
-            node::Column::Name,
-            node::Column::CreateTime,
-        ])
-        .filter(crate::registry::read::id_in(backend, r#""node"."id""#, ids))
-        .into_model::<LeanRow>()
-        .all(conn)
+    let sql = match backend {
+        sea_orm::DbBackend::Postgres => {
+            r#"SELECT COALESCE(json_agg(json_build_array("id", "kind", "name", "create_time"))::text, '[]') AS nodes FROM "node" WHERE "id" IN (SELECT value::bigint FROM json_array_elements_text($1::json))"#
+        }
+        _ => {
+            r#"SELECT COALESCE(json_group_array(json_array("id", "kind", "name", "create_time")), '[]') AS nodes FROM "node" WHERE "id" IN (SELECT value FROM json_each(?))"#
+        }
+    };
+    let json = serde_json::to_string(ids).unwrap_or_else(|_| "[]".to_owned());
+    let row = conn
+        .query_one_raw(sea_orm::Statement::from_sql_and_values(
+            backend,
+            sql,
+            [json.into()],
+        ))
         .await?;
+    let text: String = match row {
+        Some(row) => row.try_get("", "nodes")?,
+        None => return Ok(Vec::new()),
+    };
+    struct LeanRow {
+        id: i64,
+        kind: String,
+        name: String,
+        create_time: i64,
+    }
+    let rows: Vec<LeanRow> = serde_json::from_str::<Vec<(i64, String, String, i64)>>(&text)
+        .map_err(|e| RegistryError::Internal(format!("lean node load returned bad JSON: {e}")))?
+        .into_iter()
+        .map(|(id, kind, name, create_time)| LeanRow {
+            id,
+            kind,
+            name,
+            create_time,
+        })
+        .collect();
     Ok(rows
         .into_iter()
         .map(|r| node::Model {

@@ -6,13 +6,12 @@
 //! statement.
 use std::collections::{HashMap, HashSet};
 
-use entity::{lineage_edge, node};
-use sea_orm::sea_query::{Expr, ExprTrait, Query};
-use sea_orm::{ConnectionTrait, FromQueryResult, StatementBuilder};
+use entity::node;
+use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement};
 
 use super::edges::EdgeKind;
 use crate::registry::kind::NodeKind;
-use crate::registry::read::{find_nodes, id_in};
+use crate::registry::read::find_nodes;
 use crate::registry::{RegistryError, Result};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -114,62 +113,87 @@ pub fn check_bounds(
 }
 
 /// One frontier step: every edge touching the frontier on the walked side, with the far
-/// node's kind and creation time.
+/// node's kind and creation time when a filter needs them. The rows come back folded
+/// into one JSON array: one row crosses from the database driver per level, whatever
+/// the number of edges (with SQLite each row is a hand-off between threads).
 pub(crate) async fn step<C: ConnectionTrait>(
     conn: &C,
     frontier: &[i64],
     direction: Direction,
     params: &WalkParams,
 ) -> Result<Vec<WalkedEdge>> {
-    use lineage_edge::Column as E;
-    let far = match direction {
-        Direction::Upstream => E::SourceId,
-        Direction::Downstream => E::TargetId,
-    };
     let backend = conn.get_database_backend();
-    let near_sql = match direction {
-        Direction::Upstream => r#""lineage_edge"."target_id""#,
-        Direction::Downstream => r#""lineage_edge"."source_id""#,
+    let (near, far) = match direction {
+        Direction::Upstream => ("target_id", "source_id"),
+        Direction::Downstream => ("source_id", "target_id"),
+    };
+    let (agg, array, cast, param) = match backend {
+        DbBackend::Postgres => ("json_agg", "json_build_array", "::text", "$1"),
+        _ => ("json_group_array", "json_array", "", "?"),
     };
     // the far node is read with the edge only when a filter needs its kind or time
     let join = params.as_of.is_some() || !params.node_kinds.is_empty();
-    let mut q = Query::select();
-    q.columns([
-        (lineage_edge::Entity, E::Id),
-        (lineage_edge::Entity, E::SourceId),
-        (lineage_edge::Entity, E::TargetId),
-        (lineage_edge::Entity, E::Kind),
-        (lineage_edge::Entity, E::CreateTime),
-    ])
-    .from(lineage_edge::Entity)
-    .and_where(id_in(backend, near_sql, frontier));
-    if join {
-        q.expr_as(Expr::col((node::Entity, node::Column::Kind)), "node_kind")
-            .expr_as(
-                Expr::col((node::Entity, node::Column::CreateTime)),
-                "node_create_time",
-            )
-            .inner_join(
-                node::Entity,
-                Expr::col((node::Entity, node::Column::Id)).equals((lineage_edge::Entity, far)),
-            );
+    let (node_cols, join_sql) = if join {
+        (
+            r#""node"."kind", "node"."create_time""#.to_owned(),
+            format!(r#" JOIN "node" ON "node"."id" = "lineage_edge"."{far}""#),
+        )
     } else {
-        q.expr_as(Expr::val(""), "node_kind")
-            .expr_as(Expr::val(0i64), "node_create_time");
-    }
+        ("'', 0".to_owned(), String::new())
+    };
+    let list = match backend {
+        DbBackend::Postgres => {
+            format!("SELECT value::bigint FROM json_array_elements_text({param}::json)")
+        }
+        _ => format!("SELECT value FROM json_each({param})"),
+    };
+    let mut sql = format!(
+        r#"SELECT COALESCE({agg}({array}("lineage_edge"."id", "lineage_edge"."source_id", "lineage_edge"."target_id", "lineage_edge"."kind", "lineage_edge"."create_time", {node_cols})){cast}, '[]') AS edges FROM "lineage_edge"{join_sql} WHERE "lineage_edge"."{near}" IN ({list})"#
+    );
+    // kinds come from a closed enum and times are integers: literals are safe here
     if !params.edge_kinds.is_empty() {
-        q.and_where(
-            Expr::col((lineage_edge::Entity, E::Kind))
-                .is_in(params.edge_kinds.iter().map(|k| k.as_str())),
-        );
+        let kinds: Vec<String> = params
+            .edge_kinds
+            .iter()
+            .map(|k| format!("'{}'", k.as_str()))
+            .collect();
+        sql.push_str(&format!(
+            r#" AND "lineage_edge"."kind" IN ({})"#,
+            kinds.join(", ")
+        ));
     }
     if let Some(t) = params.as_of {
-        q.and_where(Expr::col((lineage_edge::Entity, E::CreateTime)).lte(t));
-        q.and_where(Expr::col((node::Entity, node::Column::CreateTime)).lte(t));
+        sql.push_str(&format!(
+            r#" AND "lineage_edge"."create_time" <= {t} AND "node"."create_time" <= {t}"#
+        ));
     }
-    let stmt = StatementBuilder::build(&q, &backend);
-    let out = WalkedEdge::find_by_statement(stmt).all(conn).await?;
-    Ok(out)
+    let ids = serde_json::to_string(frontier).unwrap_or_else(|_| "[]".to_owned());
+    let row = conn
+        .query_one_raw(Statement::from_sql_and_values(backend, sql, [ids.into()]))
+        .await?;
+    let text: String = match row {
+        Some(row) => row.try_get("", "edges")?,
+        None => return Ok(Vec::new()),
+    };
+    type Row = (i64, i64, i64, String, i64, String, i64);
+    let rows: Vec<Row> = serde_json::from_str(&text)
+        .map_err(|e| RegistryError::Internal(format!("walk step returned bad JSON: {e}")))?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(id, source_id, target_id, kind, create_time, node_kind, node_create_time)| {
+                WalkedEdge {
+                    id,
+                    source_id,
+                    target_id,
+                    kind,
+                    create_time,
+                    node_kind,
+                    node_create_time,
+                }
+            },
+        )
+        .collect())
 }
 
 /// Walks every group of start nodes separately, with shared statements per level.

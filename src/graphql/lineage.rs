@@ -1,6 +1,7 @@
 //! Lineage over GraphQL: the `LineageNode` interface, walks, paths, edge mutations and
 //! `recordRun`.
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use async_graphql::{Context, Enum, ID, InputObject, Json, Object, SimpleObject};
 use chrono::{DateTime, Utc};
@@ -12,7 +13,7 @@ use super::errors::GqlResult;
 use super::loaders::WalkOf;
 use super::nodes::{ExperimentRun, LineageNode, lineage_node_of};
 use super::types::*;
-use crate::lineage::walk::{Direction, WalkedEdge, check_bounds};
+use crate::lineage::walk::{Direction, WalkResult, WalkedEdge, check_bounds};
 use crate::lineage::{
     EdgeKind as RegEdgeKind, NewEdge, WalkParams, Walked, edges, path, walk_with,
 };
@@ -92,32 +93,43 @@ pub struct LineageEntry {
 }
 
 /// An edge of the lineage graph.
+/// Nodes a walk or a path mentions, shared by its entries and edges.
+type NodeMap = Arc<HashMap<i64, node::Model>>;
+
+/// An edge of the lineage graph; its ends are looked up only when asked for.
 #[derive(Clone)]
 pub struct LineageEdge {
-    id: i64,
-    kind: String,
-    create_time: i64,
+    edge: WalkedEdge,
     properties: Option<String>,
-    source: node::Model,
-    target: node::Model,
+    nodes: NodeMap,
+}
+
+impl LineageEdge {
+    fn end(&self, id: i64) -> async_graphql::Result<LineageNode> {
+        self.nodes
+            .get(&id)
+            .cloned()
+            .map(lineage_node_of)
+            .ok_or_else(|| async_graphql::Error::new(format!("node {id} vanished")))
+    }
 }
 
 #[Object]
 impl LineageEdge {
     async fn id(&self) -> ID {
-        to_id(self.id)
+        to_id(self.edge.id)
     }
     async fn kind(&self) -> EdgeKind {
-        EdgeKind::of(&self.kind)
+        EdgeKind::of(&self.edge.kind)
     }
-    async fn source(&self) -> LineageNode {
-        lineage_node_of(self.source.clone())
+    async fn source(&self) -> async_graphql::Result<LineageNode> {
+        self.end(self.edge.source_id)
     }
-    async fn target(&self) -> LineageNode {
-        lineage_node_of(self.target.clone())
+    async fn target(&self) -> async_graphql::Result<LineageNode> {
+        self.end(self.edge.target_id)
     }
     async fn create_time(&self) -> DateTime<Utc> {
-        time(self.create_time)
+        time(self.edge.create_time)
     }
     /// Free-form properties given when the edge was added.
     async fn properties(&self) -> Option<Json<Value>> {
@@ -128,15 +140,50 @@ impl LineageEdge {
     }
 }
 
-/// What a walk found.
-#[derive(SimpleObject, Clone, Default)]
+/// What a walk found; entries and edges are built only when selected.
+#[derive(Clone, Default)]
 pub struct LineageGraph {
+    result: Arc<WalkResult>,
+    nodes: NodeMap,
+}
+
+#[Object]
+impl LineageGraph {
     /// Nodes reached, by ascending depth (start nodes are not listed).
-    pub nodes: Vec<LineageEntry>,
+    async fn nodes(&self) -> Vec<LineageEntry> {
+        self.result
+            .entries
+            .iter()
+            .filter_map(|e| {
+                Some(LineageEntry {
+                    node: lineage_node_of(self.nodes.get(&e.id)?.clone()),
+                    depth: e.depth as i32,
+                    direction: LineageDirection::of(e.direction),
+                })
+            })
+            .collect()
+    }
+
     /// Edges walked whose two ends are start nodes or listed nodes.
-    pub edges: Vec<LineageEdge>,
+    async fn edges(&self) -> Vec<LineageEdge> {
+        self.result
+            .edges
+            .iter()
+            .filter(|e| {
+                self.nodes.contains_key(&e.source_id) && self.nodes.contains_key(&e.target_id)
+            })
+            .map(|e| LineageEdge {
+                edge: e.clone(),
+                properties: None,
+                nodes: self.nodes.clone(),
+            })
+            .collect()
+    }
+
     /// More nodes were reached than `first` allowed.
-    pub truncated: bool,
+    async fn truncated(&self) -> bool {
+        self.result.truncated
+    }
 }
 
 /// A path in order from `from` to `to`.
@@ -146,44 +193,23 @@ pub struct LineagePath {
     pub edges: Vec<LineageEdge>,
 }
 
-fn edge_of(
-    e: &WalkedEdge,
-    properties: Option<String>,
-    nodes: &HashMap<i64, node::Model>,
-) -> Option<LineageEdge> {
-    Some(LineageEdge {
-        id: e.id,
-        kind: e.kind.clone(),
-        create_time: e.create_time,
+fn edge_of(e: &WalkedEdge, properties: Option<String>, nodes: &NodeMap) -> Option<LineageEdge> {
+    (nodes.contains_key(&e.source_id) && nodes.contains_key(&e.target_id)).then(|| LineageEdge {
+        edge: e.clone(),
         properties,
-        source: nodes.get(&e.source_id)?.clone(),
-        target: nodes.get(&e.target_id)?.clone(),
+        nodes: nodes.clone(),
     })
 }
 
 /// Builds the GraphQL graphs of a walk, one per group.
-pub fn graphs(walked: &Walked) -> Vec<LineageGraph> {
+pub fn graphs(walked: Walked) -> Vec<LineageGraph> {
+    let nodes: NodeMap = Arc::new(walked.nodes);
     walked
         .results
-        .iter()
+        .into_iter()
         .map(|r| LineageGraph {
-            nodes: r
-                .entries
-                .iter()
-                .filter_map(|e| {
-                    Some(LineageEntry {
-                        node: lineage_node_of(walked.nodes.get(&e.id)?.clone()),
-                        depth: e.depth as i32,
-                        direction: LineageDirection::of(e.direction),
-                    })
-                })
-                .collect(),
-            edges: r
-                .edges
-                .iter()
-                .filter_map(|e| edge_of(e, None, &walked.nodes))
-                .collect(),
-            truncated: r.truncated,
+            result: Arc::new(r),
+            nodes: nodes.clone(),
         })
         .collect()
 }
@@ -502,7 +528,7 @@ impl LineageQuery {
         )
         .await
         .gql()?;
-        Ok(graphs(&walked).pop().unwrap_or_default())
+        Ok(graphs(walked).pop().unwrap_or_default())
     }
 
     /// One shortest path from `from` to `to` (following edges downstream, else upstream),
@@ -542,12 +568,14 @@ impl LineageQuery {
             };
             ids.push(next);
         }
-        let nodes: HashMap<i64, node::Model> = crate::registry::read::find_nodes(db, &ids)
-            .await
-            .gql()?
-            .into_iter()
-            .map(|n| (n.id, n))
-            .collect();
+        let nodes: NodeMap = Arc::new(
+            crate::registry::read::find_nodes(db, &ids)
+                .await
+                .gql()?
+                .into_iter()
+                .map(|n| (n.id, n))
+                .collect(),
+        );
         Ok(Some(LineagePath {
             nodes: ids
                 .iter()
@@ -593,12 +621,14 @@ impl LineageMutation {
             .collect();
         ids.sort_unstable();
         ids.dedup();
-        let nodes: HashMap<i64, node::Model> = crate::registry::read::find_nodes(db, &ids)
-            .await
-            .gql()?
-            .into_iter()
-            .map(|n| (n.id, n))
-            .collect();
+        let nodes: NodeMap = Arc::new(
+            crate::registry::read::find_nodes(db, &ids)
+                .await
+                .gql()?
+                .into_iter()
+                .map(|n| (n.id, n))
+                .collect(),
+        );
         Ok(rows
             .iter()
             .filter_map(|r| {

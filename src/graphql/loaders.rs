@@ -224,7 +224,7 @@ impl Loader<WalkOf> for RegistryLoader {
         for group in groups.into_values() {
             let starts: Vec<Vec<i64>> = group.iter().map(|k| vec![k.start]).collect();
             let walked = walk_nodes(&self.db, &starts, &group[0].params, "id").await?;
-            for (key, graph) in group.into_iter().zip(graphs(&walked)) {
+            for (key, graph) in group.into_iter().zip(graphs(walked)) {
                 out.insert(key.clone(), Arc::new(graph));
             }
         }

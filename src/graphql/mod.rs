@@ -108,7 +108,6 @@ pub fn build_schema(limits: &crate::config::Limits) -> AppSchema {
     schema_builder()
         .limit_depth(limits.max_query_depth)
         .limit_complexity(limits.max_complexity)
-        .extension(async_graphql::extensions::Tracing)
         .finish()
 }
 

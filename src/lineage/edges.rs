@@ -191,7 +191,7 @@ pub async fn add_edges(
     db: &DatabaseConnection,
     edges: Vec<NewEdge>,
 ) -> Result<Vec<lineage_edge::Model>> {
-    let txn = begin_write(db).await?;
+    let (_writer, txn) = begin_write(db).await?;
     let result = add_edges_in(&txn, &edges, "edges").await?;
     txn.commit().await?;
     Ok(result)
@@ -231,7 +231,7 @@ pub async fn add_edges_in<C: ConnectionTrait>(
 
 /// Removes edges by id, all or none: an unknown id removes nothing.
 pub async fn remove_edges(db: &DatabaseConnection, ids: Vec<i64>) -> Result<u64> {
-    let txn = begin_write(db).await?;
+    let (_writer, txn) = begin_write(db).await?;
     let mut wanted = ids.clone();
     wanted.sort_unstable();
     wanted.dedup();

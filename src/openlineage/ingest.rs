@@ -11,14 +11,14 @@ use crate::lineage::edges::{EdgeKind, NewEdge, insert_edges};
 use crate::registry::filter::{Filter, StringMatch};
 use crate::registry::page::{Direction, Order, OrderField, PageArgs, PageLimits};
 use crate::registry::read::{find_by_external_id, find_by_name, kind_of, list};
-use crate::registry::write::{begin_write, create_in, update_in};
+use crate::registry::write::{begin_write, create_in, update_from};
 use crate::registry::{NodeFields, NodeKind, RegistryError, Result};
 
 /// Applies one event; retried when a concurrent writer created the same node first.
 pub async fn ingest(db: &DatabaseConnection, event: &Event) -> Result<()> {
     let mut attempt = 0;
     loop {
-        let txn = begin_write(db).await?;
+        let (_writer, txn) = begin_write(db).await?;
         match apply(&txn, event).await {
             Ok(()) => {
                 txn.commit().await?;
@@ -78,7 +78,7 @@ async fn upsert_job<C: ConnectionTrait>(txn: &C, job: &JobRef) -> Result<node::M
                     facets: Some(facets),
                     ..Default::default()
                 };
-                update_in(txn, NodeKind::Experiment, found.id, fields, None).await
+                update_from(txn, NodeKind::Experiment, &found, fields, None).await
             }
             None => Ok(found),
         },
@@ -117,7 +117,7 @@ async fn find_or_create_dataset<C: ConnectionTrait>(
                     ..Default::default()
                 };
                 Ok((
-                    update_in(txn, NodeKind::Dataset, found.id, fields, None).await?,
+                    update_from(txn, NodeKind::Dataset, &found, fields, None).await?,
                     false,
                 ))
             }
@@ -224,7 +224,7 @@ fn terminal(status: Option<&str>) -> bool {
 async fn upsert_run<C: ConnectionTrait>(
     txn: &C,
     run_id: &str,
-    job: &JobRef,
+    job: JobOrExperiment<'_>,
     event: Option<&RunEvent>,
     parent: Option<i64>,
 ) -> Result<node::Model> {
@@ -265,13 +265,16 @@ async fn upsert_run<C: ConnectionTrait>(
                 || fields.facets.is_some()
                 || fields.parent_run_id.is_some();
             if changed {
-                update_in(txn, NodeKind::ExperimentRun, found.id, fields, None).await
+                update_from(txn, NodeKind::ExperimentRun, &found, fields, None).await
             } else {
                 Ok(found)
             }
         }
         None => {
-            let experiment = upsert_job(txn, job).await?;
+            let experiment = match job {
+                JobOrExperiment::Job(job) => upsert_job(txn, job).await?,
+                JobOrExperiment::Experiment(e) => e.clone(),
+            };
             let fields = NodeFields {
                 name: Some(run_id.to_owned()),
                 external_id: Some(run_id.to_owned()),
@@ -288,13 +291,30 @@ async fn upsert_run<C: ConnectionTrait>(
     }
 }
 
+/// The job a run belongs to: by name, or already looked up.
+enum JobOrExperiment<'a> {
+    Job(&'a JobRef),
+    Experiment(&'a node::Model),
+}
+
 async fn apply_run(txn: &DatabaseTransaction, e: &RunEvent) -> Result<()> {
-    upsert_job(txn, &e.job).await?;
+    let experiment = upsert_job(txn, &e.job).await?;
     let parent = match &e.parent {
-        Some(p) => Some(upsert_run(txn, &p.run_id, &p.job, None, None).await?.id),
+        Some(p) => Some(
+            upsert_run(txn, &p.run_id, JobOrExperiment::Job(&p.job), None, None)
+                .await?
+                .id,
+        ),
         None => None,
     };
-    let run = upsert_run(txn, &e.run_id, &e.job, Some(e), parent).await?;
+    let run = upsert_run(
+        txn,
+        &e.run_id,
+        JobOrExperiment::Experiment(&experiment),
+        Some(e),
+        parent,
+    )
+    .await?;
     let mut edges = Vec::with_capacity(e.inputs.len() + e.outputs.len());
     for d in &e.inputs {
         let ds = upsert_dataset(txn, d).await?;

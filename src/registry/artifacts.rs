@@ -26,7 +26,7 @@ pub async fn upsert_artifact(
     mut fields: NodeFields,
     existing: Option<i64>,
 ) -> Result<(node::Model, bool)> {
-    let txn = begin_write(db).await?;
+    let (_writer, txn) = begin_write(db).await?;
     let field = if owner_kind == NodeKind::ModelVersion {
         "modelversionId"
     } else {

@@ -63,7 +63,7 @@ async fn container(
     if let Some(found) = find_by_name(db, kind, 0, "", CONTAINER).await? {
         return Ok(found);
     }
-    let txn = begin_write(db).await?;
+    let (_writer, txn) = begin_write(db).await?;
     let created = create_in(
         &txn,
         kind,
@@ -113,7 +113,7 @@ pub async fn import_graph(
     let base = now_ms() - nodes.len() as i64;
     let mut ids: HashMap<i64, (i64, NodeKind)> = HashMap::with_capacity(nodes.len());
     for (b, batch) in nodes.chunks(BATCH * 10).enumerate() {
-        let txn = begin_write(db).await?;
+        let (_writer, txn) = begin_write(db).await?;
         for (c, chunk) in batch.chunks(BATCH).enumerate() {
             let rows = chunk.iter().enumerate().map(|(i, n)| {
                 let t = base + (b * BATCH * 10 + c * BATCH + i) as i64;
@@ -185,7 +185,7 @@ pub async fn import_graph(
         });
     }
     for (b, batch) in new_edges.chunks(BATCH * 20).enumerate() {
-        let txn = begin_write(db).await?;
+        let (_writer, txn) = begin_write(db).await?;
         insert_edges(&txn, batch).await?;
         txn.commit().await?;
         progress(

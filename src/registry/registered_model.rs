@@ -38,7 +38,7 @@ pub async fn register_model(db: &DatabaseConnection, input: RegisterModel) -> Re
     if input.uri.is_empty() {
         return Err(RegistryError::invalid("uri", "is required"));
     }
-    let txn = begin_write(db).await?;
+    let (_writer, txn) = begin_write(db).await?;
     let model = match find_by_name(&txn, NodeKind::RegisteredModel, 0, "", &input.name).await? {
         Some(model) => model,
         None => {

@@ -39,7 +39,7 @@ pub struct RecordRun {
 }
 
 pub async fn record_run(db: &DatabaseConnection, req: RecordRun) -> Result<node::Model> {
-    let txn = begin_write(db).await?;
+    let (_writer, txn) = begin_write(db).await?;
     let run = match req.run_id {
         Some(id) => {
             let mut fields = req.run.clone();

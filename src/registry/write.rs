@@ -14,15 +14,28 @@ use super::props::property_rows;
 use super::read::{find_node, kind_of};
 use crate::lineage::edges::{implied_edges, insert_edges};
 
+/// Held for the life of a write transaction on SQLite: one writer at a time per
+/// process, queued here instead of in SQLite's busy handler, which sleeps in steps of
+/// milliseconds and does not wake when the lock frees.
+pub type WriterTurn = Option<tokio::sync::MutexGuard<'static, ()>>;
+
+static SQLITE_WRITER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Starts a write transaction; on SQLite it takes the write lock at BEGIN, so a
-/// transaction that reads before writing never fails to upgrade its lock.
-pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction> {
-    Ok(db
+/// transaction that reads before writing never fails to upgrade its lock. Keep the turn
+/// until the transaction ends.
+pub async fn begin_write(db: &DatabaseConnection) -> Result<(WriterTurn, DatabaseTransaction)> {
+    let turn = match db.get_database_backend() {
+        sea_orm::DbBackend::Sqlite => Some(SQLITE_WRITER.lock().await),
+        _ => None,
+    };
+    let txn = db
         .begin_with_options(TransactionOptions {
             sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
             ..Default::default()
         })
-        .await?)
+        .await?;
+    Ok((turn, txn))
 }
 
 pub fn now_ms() -> i64 {
@@ -43,7 +56,7 @@ pub async fn create(
     };
     let mut last_err = None;
     for _ in 0..attempts {
-        let txn = begin_write(db).await?;
+        let (_writer, txn) = begin_write(db).await?;
         match create_in(&txn, kind, fields.clone()).await {
             Ok(model) => {
                 txn.commit().await?;
@@ -119,7 +132,7 @@ pub async fn update(
     fields: NodeFields,
     expected_revision: Option<i64>,
 ) -> Result<node::Model> {
-    let txn = begin_write(db).await?;
+    let (_writer, txn) = begin_write(db).await?;
     let model = update_in(&txn, kind, id, fields, expected_revision).await?;
     txn.commit().await?;
     Ok(model)
@@ -137,6 +150,18 @@ pub async fn update_in<C: ConnectionTrait>(
         .await?
         .filter(|n| n.kind == kind.as_str())
         .ok_or_else(|| RegistryError::not_found(format!("{} {id}", kind.label())))?;
+    update_from(txn, kind, &current, fields, expected_revision).await
+}
+
+/// Updates a node already read in this transaction (`current`), saving the re-read.
+pub async fn update_from<C: ConnectionTrait>(
+    txn: &C,
+    kind: NodeKind,
+    current: &node::Model,
+    fields: NodeFields,
+    expected_revision: Option<i64>,
+) -> Result<node::Model> {
+    let id = current.id;
     if let Some(expected) = expected_revision
         && expected != current.revision
     {
@@ -158,24 +183,23 @@ pub async fn update_in<C: ConnectionTrait>(
         ..Default::default()
     };
     fields.apply(&mut row);
-    let result = node::Entity::update_many()
+    // RETURNING gives the updated row in the same statement
+    let updated = node::Entity::update_many()
         .set(row)
         .filter(node::Column::Id.eq(id))
         .filter(node::Column::Revision.eq(current.revision))
-        .exec(txn)
-        .await?;
-    if result.rows_affected == 0 {
-        return Err(RegistryError::Conflict(format!(
-            "{} {id} was changed by another writer: reload it and retry",
-            kind.label()
-        )));
-    }
+        .exec_with_returning(txn)
+        .await?
+        .pop()
+        .ok_or_else(|| {
+            RegistryError::Conflict(format!(
+                "{} {id} was changed by another writer: reload it and retry",
+                kind.label()
+            ))
+        })?;
     if let Some(props) = &fields.custom_properties {
         write_properties(txn, id, props, true).await?;
     }
-    let updated = find_node(txn, id)
-        .await?
-        .ok_or_else(|| RegistryError::not_found(format!("{} {id}", kind.label())))?;
     if fields.model_version_id.is_some() {
         // a service now serving another version: that version is DEPLOYED_AS it too
         insert_edges(txn, &implied_edges(&updated)).await?;

@@ -84,19 +84,59 @@ pub struct ExperimentQuery;
 
 #[Object]
 impl ExperimentQuery {
-    /// An experiment by id or by name.
+    /// An experiment by id, or by name (and, for OpenLineage jobs, namespace; without a
+    /// namespace, a registry experiment of that name comes first, then any job of it).
     async fn experiment(
         &self,
         ctx: &Context<'_>,
         id: Option<ID>,
         name: Option<String>,
+        namespace: Option<String>,
     ) -> async_graphql::Result<Option<Experiment>> {
         let db = &ctx.state().db;
         let found = match (opt_id(&id, "id").gql()?, name) {
             (Some(id), _) => read::find_node(db, id).await.gql()?,
-            (None, Some(name)) => read::find_by_name(db, RegKind::Experiment, 0, "", &name)
-                .await
-                .gql()?,
+            (None, Some(name)) => match namespace {
+                Some(ns) => read::find_by_name(db, RegKind::Experiment, 0, &ns, &name)
+                    .await
+                    .gql()?,
+                None => match read::find_by_name(db, RegKind::Experiment, 0, "", &name)
+                    .await
+                    .gql()?
+                {
+                    Some(found) => Some(found),
+                    None => {
+                        let filter = crate::registry::Filter {
+                            name: Some(crate::registry::filter::StringMatch {
+                                eq: Some(name),
+                                ..Default::default()
+                            }),
+                            ..Default::default()
+                        };
+                        let page = crate::registry::PageArgs {
+                            first: Some(1),
+                            ..Default::default()
+                        };
+                        let order = crate::registry::Order {
+                            field: crate::registry::page::OrderField::Id,
+                            direction: crate::registry::page::Direction::Asc,
+                        };
+                        read::list(
+                            db,
+                            &[RegKind::Experiment],
+                            &filter,
+                            order,
+                            &page,
+                            ctx.state().limits.page(),
+                        )
+                        .await
+                        .gql()?
+                        .items
+                        .into_iter()
+                        .next()
+                    }
+                },
+            },
             (None, None) => return Err(RegistryError::invalid("id", "pass id or name")).gql(),
         };
         Ok(found

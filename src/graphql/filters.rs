@@ -90,6 +90,9 @@ kind_filter!(
     ArtifactFilter,
     ArtifactState,
     uri: String => |f, v| f.uri = Some(v.clone()),
+    artifact_type: Vec<ArtifactType> => |f, v| f.kinds = Some(v.iter().map(|t| t.registry()).collect()),
+    model_version_id: ID => |f, v| f.parent_ids = Some(vec![parse_id(v, "modelVersionId")?]),
+    experiment_run_id: ID => |f, v| f.parent_ids = Some(vec![parse_id(v, "experimentRunId")?]),
 );
 kind_filter!(
     DatasetFilter,

@@ -174,7 +174,7 @@ impl LineageGraph {
             })
             .map(|e| LineageEdge {
                 edge: e.clone(),
-                properties: None,
+                properties: e.properties.clone(),
                 nodes: self.nodes.clone(),
             })
             .collect()
@@ -236,13 +236,15 @@ fn lean_selection(ctx: &Context<'_>) -> bool {
 pub fn walk_params(
     ctx: &Context<'_>,
     direction: LineageDirection,
-    max_depth: i32,
+    max_depth: Option<i32>,
     node_kinds: Option<Vec<NodeKind>>,
     edge_kinds: Option<Vec<EdgeKind>>,
     as_of: Option<DateTime<Utc>>,
-    first: i32,
+    first: Option<i32>,
 ) -> Result<WalkParams> {
     let limits = &ctx.state().limits;
+    // an explicit null means the default, as when the argument is left out
+    let (max_depth, first) = (max_depth.unwrap_or(3), first.unwrap_or(500));
     let (max_depth, first) = check_bounds(
         i64::from(max_depth),
         i64::from(first),
@@ -279,10 +281,10 @@ pub async fn node_walk(
     ctx: &Context<'_>,
     id: i64,
     direction: LineageDirection,
-    max_depth: i32,
+    max_depth: Option<i32>,
     node_kinds: Option<Vec<NodeKind>>,
     edge_kinds: Option<Vec<EdgeKind>>,
-    first: i32,
+    first: Option<i32>,
 ) -> async_graphql::Result<LineageGraph> {
     let params = walk_params(
         ctx, direction, max_depth, node_kinds, edge_kinds, None, first,
@@ -500,13 +502,16 @@ impl LineageQuery {
         &self,
         ctx: &Context<'_>,
         start: Vec<ID>,
-        #[graphql(default_with = "LineageDirection::Both")] direction: LineageDirection,
-        #[graphql(default = 3)] max_depth: i32,
+        #[graphql(default_with = "Some(LineageDirection::Both)")] direction: Option<
+            LineageDirection,
+        >,
+        #[graphql(default = 3)] max_depth: Option<i32>,
         node_kinds: Option<Vec<NodeKind>>,
         edge_kinds: Option<Vec<EdgeKind>>,
         as_of: Option<DateTime<Utc>>,
-        #[graphql(default = 500)] first: i32,
+        #[graphql(default = 500)] first: Option<i32>,
     ) -> async_graphql::Result<LineageGraph> {
+        let direction = direction.unwrap_or(LineageDirection::Both);
         let params = walk_params(
             ctx, direction, max_depth, node_kinds, edge_kinds, as_of, first,
         )
@@ -538,11 +543,16 @@ impl LineageQuery {
         ctx: &Context<'_>,
         from: ID,
         to: ID,
-        #[graphql(default = 20)] max_depth: i32,
+        #[graphql(default = 20)] max_depth: Option<i32>,
     ) -> async_graphql::Result<Option<LineagePath>> {
         let limits = &ctx.state().limits;
-        let (max_depth, _) =
-            check_bounds(i64::from(max_depth), 0, limits.max_lineage_depth, 0).gql()?;
+        let (max_depth, _) = check_bounds(
+            i64::from(max_depth.unwrap_or(20)),
+            0,
+            limits.max_lineage_depth,
+            0,
+        )
+        .gql()?;
         let db = &ctx.state().db;
         let (from, to) = (parse_id(&from, "from").gql()?, parse_id(&to, "to").gql()?);
         let ends = crate::registry::read::find_nodes(db, &[from, to])
@@ -583,7 +593,7 @@ impl LineageQuery {
                 .collect(),
             edges: edges
                 .iter()
-                .filter_map(|e| edge_of(e, None, &nodes))
+                .filter_map(|e| edge_of(e, e.properties.clone(), &nodes))
                 .collect(),
         }))
     }
@@ -640,6 +650,7 @@ impl LineageMutation {
                     create_time: r.create_time,
                     node_kind: String::new(),
                     node_create_time: 0,
+                    properties: r.properties.clone(),
                 };
                 edge_of(&walked, r.properties.clone(), &nodes)
             })

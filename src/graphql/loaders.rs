@@ -100,16 +100,29 @@ pub struct ChildQuery {
     pub kinds: Vec<NodeKind>,
     pub filter: Filter,
     pub order: Order,
+    /// Also children attached by an edge of this kind into the parent (artifacts PART_OF
+    /// a version, or INPUT of a run), as Kubeflow's artifact lists have them.
+    pub attached_by: Option<EdgeKind>,
     ident: String,
 }
 
 impl ChildQuery {
     pub fn new(kinds: Vec<NodeKind>, filter: Filter, order: Order) -> Arc<Self> {
-        let ident = format!("{kinds:?}|{filter:?}|{order:?}");
+        Self::attached(kinds, filter, order, None)
+    }
+
+    pub fn attached(
+        kinds: Vec<NodeKind>,
+        filter: Filter,
+        order: Order,
+        attached_by: Option<EdgeKind>,
+    ) -> Arc<Self> {
+        let ident = format!("{kinds:?}|{filter:?}|{order:?}|{attached_by:?}");
         Arc::new(Self {
             kinds,
             filter,
             order,
+            attached_by,
             ident,
         })
     }
@@ -154,12 +167,38 @@ impl Loader<ChildrenOf> for RegistryLoader {
         let mut out = HashMap::with_capacity(keys.len());
         for (query, parents) in groups.into_values() {
             let mut filter = query.filter.clone();
-            filter.parent_ids = Some(parents.clone());
+            // attached children: the edges into the parents, one statement for all
+            let mut attached: HashMap<i64, Vec<i64>> = HashMap::new();
+            if let Some(kind) = query.attached_by {
+                let params = WalkParams {
+                    directions: vec![Direction::Upstream],
+                    max_depth: 1,
+                    edge_kinds: vec![kind],
+                    ..Default::default()
+                };
+                for e in step(&self.db, &parents, Direction::Upstream, &params).await? {
+                    attached.entry(e.source_id).or_default().push(e.target_id);
+                }
+            }
+            if attached.is_empty() {
+                filter.parent_ids = Some(parents.clone());
+            } else {
+                filter.parent_or_ids = Some((parents.clone(), attached.keys().copied().collect()));
+            }
             let rows = list_all(&self.db, &query.kinds, &filter, query.order).await?;
+            let wanted: std::collections::HashSet<i64> = parents.iter().copied().collect();
             let mut by_parent: HashMap<i64, Vec<node::Model>> = HashMap::new();
             for row in rows {
-                if let Some(p) = row.parent_id {
-                    by_parent.entry(p).or_default().push(row);
+                let mut owners: Vec<i64> = row
+                    .parent_id
+                    .filter(|p| wanted.contains(p))
+                    .into_iter()
+                    .collect();
+                owners.extend(attached.get(&row.id).into_iter().flatten().copied());
+                owners.sort_unstable();
+                owners.dedup();
+                for owner in owners {
+                    by_parent.entry(owner).or_default().push(row.clone());
                 }
             }
             for parent in parents {

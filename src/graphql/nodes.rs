@@ -15,7 +15,7 @@ use super::filters::{
 use super::lineage::{EdgeKind, LineageDirection, LineageGraph, node_walk};
 use super::loaders::Hop;
 use super::mutation::list_filter;
-use super::pagination::{Conn, children, children_page, page_args};
+use super::pagination::{Conn, attached_children, children, children_page, page_args};
 use super::types::*;
 use crate::lineage::EdgeKind as RegEdgeKind;
 use crate::lineage::walk::Direction;
@@ -70,10 +70,10 @@ macro_rules! node_type {
             async fn upstream(
                 &self,
                 ctx: &Context<'_>,
-                #[graphql(default = 3)] max_depth: i32,
+                #[graphql(default = 3)] max_depth: Option<i32>,
                 node_kinds: Option<Vec<NodeKind>>,
                 edge_kinds: Option<Vec<EdgeKind>>,
-                #[graphql(default = 500)] first: i32,
+                #[graphql(default = 500)] first: Option<i32>,
             ) -> async_graphql::Result<LineageGraph> {
                 node_walk(ctx, self.0.id, LineageDirection::Upstream, max_depth, node_kinds, edge_kinds, first).await
             }
@@ -81,10 +81,10 @@ macro_rules! node_type {
             async fn downstream(
                 &self,
                 ctx: &Context<'_>,
-                #[graphql(default = 3)] max_depth: i32,
+                #[graphql(default = 3)] max_depth: Option<i32>,
                 node_kinds: Option<Vec<NodeKind>>,
                 edge_kinds: Option<Vec<EdgeKind>>,
-                #[graphql(default = 500)] first: i32,
+                #[graphql(default = 500)] first: Option<i32>,
             ) -> async_graphql::Result<LineageGraph> {
                 node_walk(ctx, self.0.id, LineageDirection::Downstream, max_depth, node_kinds, edge_kinds, first).await
             }
@@ -299,7 +299,7 @@ node_type!(
         async fn deployments(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<InferenceService>> {
             hop(ctx, self.0.id, Direction::Downstream, RegEdgeKind::DeployedAs).await.map(|v| v.into_iter().map(InferenceService).collect())
         }
-        /// Artifacts created under this version.
+        /// Artifacts of this version: created under it, or PART_OF it.
         #[allow(clippy::too_many_arguments)]
         async fn artifacts(
             &self,
@@ -315,7 +315,7 @@ node_type!(
         ) -> async_graphql::Result<Conn<Artifact>> {
             let kinds = artifact_kinds(&artifact_types);
             let filter = list_filter(&filter, &kinds, &filter_query)?;
-            children(ctx, self.0.id, kinds, filter, OrderBy::order(order_by), page_args(first, after, last, before), artifact_of).await
+            attached_children(ctx, self.0.id, RegEdgeKind::PartOf, kinds, filter, OrderBy::order(order_by), page_args(first, after, last, before), artifact_of).await
         }
     }
 );
@@ -448,7 +448,8 @@ node_type!(
         async fn outputs(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<LineageNode>> {
             hop(ctx, self.0.id, Direction::Downstream, RegEdgeKind::Output).await.map(|v| v.into_iter().map(lineage_node_of).collect())
         }
-        /// Artifacts logged in this run (metrics, parameters, outputs).
+        /// Artifacts of this run: logged in it (metrics, parameters, outputs) or attached
+        /// to it as inputs.
         #[allow(clippy::too_many_arguments)]
         async fn artifacts(
             &self,
@@ -464,7 +465,7 @@ node_type!(
         ) -> async_graphql::Result<Conn<Artifact>> {
             let kinds = artifact_kinds(&artifact_types);
             let filter = list_filter(&filter, &kinds, &filter_query)?;
-            children(ctx, self.0.id, kinds, filter, OrderBy::order(order_by), page_args(first, after, last, before), artifact_of).await
+            attached_children(ctx, self.0.id, RegEdgeKind::Input, kinds, filter, OrderBy::order(order_by), page_args(first, after, last, before), artifact_of).await
         }
     }
 );
@@ -603,18 +604,18 @@ pub enum Node {
     field(
         name = "upstream",
         ty = "LineageGraph",
-        arg(name = "max_depth", ty = "i32", default = 3),
+        arg(name = "max_depth", ty = "Option<i32>", default = 3),
         arg(name = "node_kinds", ty = "Option<Vec<NodeKind>>"),
         arg(name = "edge_kinds", ty = "Option<Vec<EdgeKind>>"),
-        arg(name = "first", ty = "i32", default = 500)
+        arg(name = "first", ty = "Option<i32>", default = 500)
     ),
     field(
         name = "downstream",
         ty = "LineageGraph",
-        arg(name = "max_depth", ty = "i32", default = 3),
+        arg(name = "max_depth", ty = "Option<i32>", default = 3),
         arg(name = "node_kinds", ty = "Option<Vec<NodeKind>>"),
         arg(name = "edge_kinds", ty = "Option<Vec<EdgeKind>>"),
-        arg(name = "first", ty = "i32", default = 500)
+        arg(name = "first", ty = "Option<i32>", default = 500)
     )
 )]
 pub enum LineageNode {

@@ -100,6 +100,36 @@ pub async fn children_page(
     Ok((plan.apply_in_memory(order, &all), all.len() as u64))
 }
 
+/// A parent's children and the nodes attached to it by `edge`, as a connection.
+#[allow(clippy::too_many_arguments)]
+pub async fn attached_children<T: OutputType>(
+    ctx: &Context<'_>,
+    parent: i64,
+    edge: crate::lineage::EdgeKind,
+    kinds: Vec<NodeKind>,
+    filter: Filter,
+    order: Order,
+    args: PageArgs,
+    wrap: impl Fn(node::Model) -> T,
+) -> async_graphql::Result<Conn<T>> {
+    let plan = args.plan(order, ctx.state().limits.page()).gql()?;
+    let all = ctx
+        .loaders()
+        .children(ChildrenOf {
+            parent,
+            query: ChildQuery::attached(kinds, filter, order, Some(edge)),
+        })
+        .await
+        .gql()?
+        .unwrap_or_default();
+    Ok(build(
+        plan.apply_in_memory(order, &all),
+        order,
+        all.len() as u64,
+        wrap,
+    ))
+}
+
 /// A parent's children as a connection.
 pub async fn children<T: OutputType>(
     ctx: &Context<'_>,

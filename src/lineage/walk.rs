@@ -47,6 +47,8 @@ pub struct WalkedEdge {
     /// The far end's kind and creation time, read with the edge.
     pub node_kind: String,
     pub node_create_time: i64,
+    /// The edge's properties (JSON text), as given when it was added.
+    pub properties: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -148,7 +150,7 @@ pub(crate) async fn step<C: ConnectionTrait>(
         _ => format!("SELECT value FROM json_each({param})"),
     };
     let mut sql = format!(
-        r#"SELECT COALESCE({agg}({array}("lineage_edge"."id", "lineage_edge"."source_id", "lineage_edge"."target_id", "lineage_edge"."kind", "lineage_edge"."create_time", {node_cols})){cast}, '[]') AS edges FROM "lineage_edge"{join_sql} WHERE "lineage_edge"."{near}" IN ({list})"#
+        r#"SELECT COALESCE({agg}({array}("lineage_edge"."id", "lineage_edge"."source_id", "lineage_edge"."target_id", "lineage_edge"."kind", "lineage_edge"."create_time", {node_cols}, "lineage_edge"."properties")){cast}, '[]') AS edges FROM "lineage_edge"{join_sql} WHERE "lineage_edge"."{near}" IN ({list})"#
     );
     // kinds come from a closed enum and times are integers: literals are safe here
     if !params.edge_kinds.is_empty() {
@@ -175,13 +177,22 @@ pub(crate) async fn step<C: ConnectionTrait>(
         Some(row) => row.try_get("", "edges")?,
         None => return Ok(Vec::new()),
     };
-    type Row = (i64, i64, i64, String, i64, String, i64);
+    type Row = (i64, i64, i64, String, i64, String, i64, Option<String>);
     let rows: Vec<Row> = serde_json::from_str(&text)
         .map_err(|e| RegistryError::Internal(format!("walk step returned bad JSON: {e}")))?;
     Ok(rows
         .into_iter()
         .map(
-            |(id, source_id, target_id, kind, create_time, node_kind, node_create_time)| {
+            |(
+                id,
+                source_id,
+                target_id,
+                kind,
+                create_time,
+                node_kind,
+                node_create_time,
+                properties,
+            )| {
                 WalkedEdge {
                     id,
                     source_id,
@@ -190,6 +201,7 @@ pub(crate) async fn step<C: ConnectionTrait>(
                     create_time,
                     node_kind,
                     node_create_time,
+                    properties,
                 }
             },
         )

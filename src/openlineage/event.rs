@@ -40,7 +40,7 @@ pub struct RunEvent {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Event {
-    Run(RunEvent),
+    Run(Box<RunEvent>),
     Dataset {
         event_time: i64,
         dataset: DatasetRef,
@@ -263,7 +263,7 @@ pub fn parse(v: &Value) -> Result<Event> {
                 ));
             }
         };
-        return Ok(Event::Run(RunEvent {
+        return Ok(Event::Run(Box::new(RunEvent {
             event_type,
             event_time,
             run_id,
@@ -272,7 +272,7 @@ pub fn parse(v: &Value) -> Result<Event> {
             job: job(required(m, "job", "")?, "job")?,
             inputs: datasets(m, "inputs", "inputFacets")?,
             outputs: datasets(m, "outputs", "outputFacets")?,
-        }));
+        })));
     }
     if let Some(d) = m.get("dataset") {
         return Ok(Event::Dataset {

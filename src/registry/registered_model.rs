@@ -32,12 +32,24 @@ pub struct RegisterModel {
     pub derived_from: Vec<i64>,
 }
 
-/// Returns the new version; the model is reused when one of that name exists.
+/// Returns the new version; the model is reused when one of that name exists. A
+/// concurrent writer that creates the same model (or takes the next version number)
+/// first makes this try again.
 pub async fn register_model(db: &DatabaseConnection, input: RegisterModel) -> Result<node::Model> {
     validate_name("name", &input.name)?;
     if input.uri.is_empty() {
         return Err(RegistryError::invalid("uri", "is required"));
     }
+    let mut attempt = 0;
+    loop {
+        match register_once(db, &input).await {
+            Err(RegistryError::AlreadyExists(_)) if attempt < 3 => attempt += 1,
+            other => return other,
+        }
+    }
+}
+
+async fn register_once(db: &DatabaseConnection, input: &RegisterModel) -> Result<node::Model> {
     let (_writer, txn) = begin_write(db).await?;
     let model = match find_by_name(&txn, NodeKind::RegisteredModel, 0, "", &input.name).await? {
         Some(model) => model,

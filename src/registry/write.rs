@@ -3,7 +3,7 @@ use entity::{node, node_property};
 use sea_orm::ActiveValue::Set;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
-    EntityTrait, QueryFilter, QuerySelect, SqliteTransactionMode, TransactionOptions,
+    EntityTrait, QueryFilter, QueryOrder, QuerySelect, SqliteTransactionMode, TransactionOptions,
     TransactionTrait,
 };
 
@@ -120,7 +120,29 @@ pub async fn create_in<C: ConnectionTrait>(
     if let Some(props) = &fields.custom_properties {
         write_properties(txn, model.id, props, false).await?;
     }
-    insert_edges(txn, &implied_edges(&model)).await?;
+    let mut edges = implied_edges(&model);
+    if kind == NodeKind::InferenceService
+        && model.model_version_id.is_none()
+        && let Some(registered_model) = model.registered_model_id
+    {
+        // a service without a version serves the model's latest (Kubeflow's rule)
+        let latest = node::Entity::find()
+            .filter(node::Column::Kind.eq(NodeKind::ModelVersion.as_str()))
+            .filter(node::Column::ParentId.eq(registered_model))
+            .order_by_desc(node::Column::CreateTime)
+            .order_by_desc(node::Column::Id)
+            .one(txn)
+            .await?;
+        if let Some(version) = latest {
+            edges.push(crate::lineage::edges::NewEdge {
+                source: version.id,
+                target: model.id,
+                kind: crate::lineage::EdgeKind::DeployedAs,
+                properties: None,
+            });
+        }
+    }
+    insert_edges(txn, &edges).await?;
     Ok(model)
 }
 

@@ -306,6 +306,13 @@ async fn edges_follow_the_rules_and_are_idempotent(app: &TestApp) {
         "adding an existing edge changes nothing"
     );
     assert_eq!(again["addLineageEdges"][0]["properties"]["role"], "train");
+    // walks show the properties too, and null arguments mean their defaults
+    let walked = app
+        .ok("query($s: [ID!]!, $d: Int, $f: Int, $dir: LineageDirection) { lineage(start: $s, maxDepth: $d, first: $f, direction: $dir) { nodes { depth } edges { properties } } }",
+            json!({"s": [d], "d": null, "f": null, "dir": null}))
+        .await;
+    assert_eq!(walked["lineage"]["edges"][0]["properties"]["role"], "train");
+    assert_eq!(walked["lineage"]["nodes"][0]["depth"], 1);
     let edges_before = app.count_rows("lineage_edge").await;
     // a wrong pair names both kinds; a batch with one bad edge writes nothing
     let (code, message) = app

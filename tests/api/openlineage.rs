@@ -67,6 +67,16 @@ async fn openlineage_runs_become_lineage(app: &TestApp) {
         run["experiment"],
         json!({"name": "train", "namespace": "ml"})
     );
+    let by_name = app
+        .ok(r#"{ a: experiment(name: "train") { namespace } b: experiment(name: "train", namespace: "ml") { namespace } }"#, json!({}))
+        .await;
+    assert_eq!(
+        (
+            by_name["a"]["namespace"].as_str(),
+            by_name["b"]["namespace"].as_str()
+        ),
+        (Some("ml"), Some("ml"))
+    );
     let train = &data["datasets"]["nodes"][0];
     assert_eq!(train["uri"], "s3://bucket/train.csv");
     assert_eq!(

@@ -388,4 +388,36 @@ async fn rest_artifacts_upsert_and_imply_lineage(app: &TestApp) {
         json!([{"name": "weights"}])
     );
     assert_eq!(data["experimentRun"]["outputs"], json!([{"name": "acc"}]));
+    // GraphQL lists what REST lists: the attached artifact is among the run's artifacts
+    let listed = app
+        .ok("query($r: ID!) { experimentRun(id: $r) { artifacts(orderBy: {field: NAME}) { totalCount nodes { name } } }
+             artifacts(filter: {artifactType: [METRIC]}) { totalCount } }", json!({"r": r}))
+        .await;
+    assert_eq!(
+        listed["experimentRun"]["artifacts"]["nodes"],
+        json!([{"name": "acc"}, {"name": "weights"}])
+    );
+    assert_eq!(listed["artifacts"]["totalCount"], 1);
+    // a service naming no version serves the model's latest, and is DEPLOYED_AS it
+    let (_, other) = call(
+        app,
+        "POST",
+        "/inference_services",
+        Some(
+            json!({"name": "svc-latest", "servingEnvironmentId": env["id"],
+        "registeredModelId": model["id"]}),
+        ),
+    )
+    .await;
+    let deployed = app
+        .ok(
+            "query($v: ID!) { modelVersion(id: $v) { deployments { name } } }",
+            json!({"v": v}),
+        )
+        .await;
+    assert_eq!(
+        deployed["modelVersion"]["deployments"],
+        json!([{"name": "svc"}, {"name": "svc-latest"}]),
+        "{other}"
+    );
 }

@@ -208,6 +208,124 @@ pub(crate) async fn step<C: ConnectionTrait>(
         .collect())
 }
 
+/// Levels walked per statement: a recursive query walks this many levels at once, and
+/// the visited sets are applied between chunks.
+const LEVELS_PER_STATEMENT: u32 = 5;
+
+/// Up to `levels` levels from the frontier in one recursive statement, each edge with the
+/// level (1-based) it was reached at. Nodes in `exclude` (visited by every walk sharing
+/// the statement) are not expanded again; within the chunk an edge may come back at
+/// several levels, and the caller keeps the first way in, as a level-by-level walk does.
+async fn chunk<C: ConnectionTrait>(
+    conn: &C,
+    frontier: &[i64],
+    direction: Direction,
+    params: &WalkParams,
+    levels: u32,
+    exclude: &[i64],
+) -> Result<Vec<(u32, WalkedEdge)>> {
+    let backend = conn.get_database_backend();
+    let (near, far) = match direction {
+        Direction::Upstream => ("target_id", "source_id"),
+        Direction::Downstream => ("source_id", "target_id"),
+    };
+    let postgres = backend == DbBackend::Postgres;
+    let list = |n: u8| {
+        if postgres {
+            format!("SELECT value::bigint FROM json_array_elements_text(${n}::json)")
+        } else {
+            format!("SELECT value FROM json_each(?{n})")
+        }
+    };
+    let join = params.as_of.is_some() || !params.node_kinds.is_empty();
+    let (node_cols, join_sql) = if join {
+        (
+            "n.kind, n.create_time".to_owned(),
+            format!(r#" JOIN "node" n ON n."id" = e."{far}""#),
+        )
+    } else {
+        ("'', 0".to_owned(), String::new())
+    };
+    // kinds come from a closed enum and times are integers: literals are safe here
+    let mut filters = String::new();
+    if !params.edge_kinds.is_empty() {
+        let kinds: Vec<String> = params
+            .edge_kinds
+            .iter()
+            .map(|k| format!("'{}'", k.as_str()))
+            .collect();
+        filters.push_str(&format!(" AND e.\"kind\" IN ({})", kinds.join(", ")));
+    }
+    if let Some(t) = params.as_of {
+        filters.push_str(&format!(
+            " AND e.\"create_time\" <= {t} AND n.\"create_time\" <= {t}"
+        ));
+    }
+    let (agg, array, cast, levels_param) = if postgres {
+        ("json_agg", "json_build_array", "::text", "$2::int")
+    } else {
+        ("json_group_array", "json_array", "", "?2")
+    };
+    let cols = r#"e."id", e."source_id", e."target_id", e."kind", e."create_time", e."properties""#;
+    let sql = format!(
+        r#"WITH RECURSIVE walk(id, source_id, target_id, kind, create_time, properties, node_kind, node_create_time, depth) AS (
+SELECT {cols}, {node_cols}, 1 FROM "lineage_edge" e{join_sql} WHERE e."{near}" IN ({first}){filters}
+UNION
+SELECT {cols}, {node_cols}, w.depth + 1 FROM walk w JOIN "lineage_edge" e ON e."{near}" = w.{far}{join_sql}
+WHERE w.depth < {levels_param} AND w.{far} NOT IN ({excluded}){filters})
+SELECT COALESCE({agg}({array}(id, source_id, target_id, kind, create_time, node_kind, node_create_time, properties, depth)){cast}, '[]') AS edges FROM walk"#,
+        first = list(1),
+        excluded = list(3),
+    );
+    let frontier = serde_json::to_string(frontier).unwrap_or_else(|_| "[]".to_owned());
+    let exclude = serde_json::to_string(exclude).unwrap_or_else(|_| "[]".to_owned());
+    let values: [sea_orm::Value; 3] = [
+        frontier.into(),
+        i32::try_from(levels).unwrap_or(1).into(),
+        exclude.into(),
+    ];
+    let row = conn
+        .query_one_raw(Statement::from_sql_and_values(backend, sql, values))
+        .await?;
+    let text: String = match row {
+        Some(row) => row.try_get("", "edges")?,
+        None => return Ok(Vec::new()),
+    };
+    type Row = (i64, i64, i64, String, i64, String, i64, Option<String>, u32);
+    let rows: Vec<Row> = serde_json::from_str(&text)
+        .map_err(|e| RegistryError::Internal(format!("walk chunk returned bad JSON: {e}")))?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(
+                id,
+                source_id,
+                target_id,
+                kind,
+                create_time,
+                node_kind,
+                node_create_time,
+                properties,
+                depth,
+            )| {
+                (
+                    depth,
+                    WalkedEdge {
+                        id,
+                        source_id,
+                        target_id,
+                        kind,
+                        create_time,
+                        node_kind,
+                        node_create_time,
+                        properties,
+                    },
+                )
+            },
+        )
+        .collect())
+}
+
 /// Walks every group of start nodes separately, with shared statements per level.
 /// Returns one result per group, in order. Start nodes must exist (callers check).
 pub async fn walk_groups<C: ConnectionTrait>(
@@ -249,10 +367,11 @@ pub async fn walk_groups<C: ConnectionTrait>(
                 }
             })
             .collect();
-        for depth in 1..=params.max_depth {
-            let mut frontier: Vec<i64> = walkers
+        let mut base = 0;
+        while base < params.max_depth {
+            let active: Vec<&Walker> = walkers.iter().filter(|w| !w.done).collect();
+            let mut frontier: Vec<i64> = active
                 .iter()
-                .filter(|w| !w.done)
                 .flat_map(|w| w.frontier.iter().copied())
                 .collect();
             if frontier.is_empty() {
@@ -260,43 +379,66 @@ pub async fn walk_groups<C: ConnectionTrait>(
             }
             frontier.sort_unstable();
             frontier.dedup();
-            let rows = step(conn, &frontier, direction, params).await?;
-            let mut by_near: HashMap<i64, Vec<&WalkedEdge>> = HashMap::new();
-            for row in &rows {
+            // what every walk has seen already need not be expanded for any of them
+            let exclude: Vec<i64> = match active.iter().min_by_key(|w| w.visited.len()) {
+                Some(smallest) => smallest
+                    .visited
+                    .keys()
+                    .copied()
+                    .filter(|id| active.iter().all(|w| w.visited.contains_key(id)))
+                    .collect(),
+                None => Vec::new(),
+            };
+            let levels = LEVELS_PER_STATEMENT.min(params.max_depth - base);
+            let rows = chunk(conn, &frontier, direction, params, levels, &exclude).await?;
+            let mut by_level: Vec<HashMap<i64, Vec<&WalkedEdge>>> =
+                vec![HashMap::new(); levels as usize + 1];
+            for (level, row) in &rows {
                 let near = match direction {
                     Direction::Upstream => row.target_id,
                     Direction::Downstream => row.source_id,
                 };
-                by_near.entry(near).or_default().push(row);
+                if let Some(at) = by_level.get_mut(*level as usize) {
+                    at.entry(near).or_default().push(row);
+                }
             }
             for w in walkers.iter_mut().filter(|w| !w.done) {
-                let mut next = Vec::new();
-                for id in std::mem::take(&mut w.frontier) {
-                    for row in by_near.get(&id).into_iter().flatten() {
-                        let far = match direction {
-                            Direction::Upstream => row.source_id,
-                            Direction::Downstream => row.target_id,
-                        };
-                        w.edges.push((*row).clone());
-                        if w.visited.contains_key(&far) {
-                            continue;
-                        }
-                        w.visited.insert(far, depth);
-                        next.push(far);
-                        if listed(&row.node_kind) {
-                            w.listed += 1;
-                            w.reached.push(Entry {
-                                id: far,
-                                depth,
-                                direction,
-                            });
+                let mut current = std::mem::take(&mut w.frontier);
+                for level in 1..=levels {
+                    let depth = base + level;
+                    let mut next = Vec::new();
+                    for id in current {
+                        for row in by_level[level as usize].get(&id).into_iter().flatten() {
+                            let far = match direction {
+                                Direction::Upstream => row.source_id,
+                                Direction::Downstream => row.target_id,
+                            };
+                            w.edges.push((*row).clone());
+                            if w.visited.contains_key(&far) {
+                                continue;
+                            }
+                            w.visited.insert(far, depth);
+                            next.push(far);
+                            if listed(&row.node_kind) {
+                                w.listed += 1;
+                                w.reached.push(Entry {
+                                    id: far,
+                                    depth,
+                                    direction,
+                                });
+                            }
                         }
                     }
+                    current = next;
+                    // once more nodes are listed than asked for, deeper levels cannot matter
+                    if w.listed > params.first {
+                        w.done = true;
+                        break;
+                    }
                 }
-                // once more nodes are listed than asked for, deeper levels cannot matter
-                w.done = w.listed > params.first;
-                w.frontier = next;
+                w.frontier = current;
             }
+            base += levels;
         }
         for (result, w) in results.iter_mut().zip(walkers) {
             result.entries.extend(w.reached);

@@ -208,8 +208,8 @@ pub(crate) async fn step<C: ConnectionTrait>(
         .collect())
 }
 
-/// Levels walked per statement: a recursive query walks this many levels at once, and
-/// the visited sets are applied between chunks.
+/// Levels walked per statement while the frontier is narrow: a recursive query walks
+/// this many levels at once, and the visited sets are applied between chunks.
 const LEVELS_PER_STATEMENT: u32 = 5;
 
 /// Up to `levels` levels from the frontier in one recursive statement, each edge with the
@@ -389,7 +389,13 @@ pub async fn walk_groups<C: ConnectionTrait>(
                     .collect(),
                 None => Vec::new(),
             };
-            let levels = LEVELS_PER_STATEMENT.min(params.max_depth - base);
+            // a wide frontier revisits more within a chunk than a statement costs
+            let per_statement = match frontier.len() {
+                0..=64 => LEVELS_PER_STATEMENT,
+                65..=512 => 2,
+                _ => 1,
+            };
+            let levels = per_statement.min(params.max_depth - base);
             let rows = chunk(conn, &frontier, direction, params, levels, &exclude).await?;
             let mut by_level: Vec<HashMap<i64, Vec<&WalkedEdge>>> =
                 vec![HashMap::new(); levels as usize + 1];

@@ -114,97 +114,18 @@ pub fn check_bounds(
     Ok((max_depth as u32, first as usize))
 }
 
-/// One frontier step: every edge touching the frontier on the walked side, with the far
-/// node's kind and creation time when a filter needs them. The rows come back folded
-/// into one JSON array: one row crosses from the database driver per level, whatever
-/// the number of edges (with SQLite each row is a hand-off between threads).
+/// One frontier step: every edge touching the frontier on the walked side (a one-level
+/// chunk), with the far node's kind and creation time when a filter needs them.
 pub(crate) async fn step<C: ConnectionTrait>(
     conn: &C,
     frontier: &[i64],
     direction: Direction,
     params: &WalkParams,
 ) -> Result<Vec<WalkedEdge>> {
-    let backend = conn.get_database_backend();
-    let (near, far) = match direction {
-        Direction::Upstream => ("target_id", "source_id"),
-        Direction::Downstream => ("source_id", "target_id"),
-    };
-    let (agg, array, cast, param) = match backend {
-        DbBackend::Postgres => ("json_agg", "json_build_array", "::text", "$1"),
-        _ => ("json_group_array", "json_array", "", "?"),
-    };
-    // the far node is read with the edge only when a filter needs its kind or time
-    let join = params.as_of.is_some() || !params.node_kinds.is_empty();
-    let (node_cols, join_sql) = if join {
-        (
-            r#""node"."kind", "node"."create_time""#.to_owned(),
-            format!(r#" JOIN "node" ON "node"."id" = "lineage_edge"."{far}""#),
-        )
-    } else {
-        ("'', 0".to_owned(), String::new())
-    };
-    let list = match backend {
-        DbBackend::Postgres => {
-            format!("SELECT value::bigint FROM json_array_elements_text({param}::json)")
-        }
-        _ => format!("SELECT value FROM json_each({param})"),
-    };
-    let mut sql = format!(
-        r#"SELECT COALESCE({agg}({array}("lineage_edge"."id", "lineage_edge"."source_id", "lineage_edge"."target_id", "lineage_edge"."kind", "lineage_edge"."create_time", {node_cols}, "lineage_edge"."properties")){cast}, '[]') AS edges FROM "lineage_edge"{join_sql} WHERE "lineage_edge"."{near}" IN ({list})"#
-    );
-    // kinds come from a closed enum and times are integers: literals are safe here
-    if !params.edge_kinds.is_empty() {
-        let kinds: Vec<String> = params
-            .edge_kinds
-            .iter()
-            .map(|k| format!("'{}'", k.as_str()))
-            .collect();
-        sql.push_str(&format!(
-            r#" AND "lineage_edge"."kind" IN ({})"#,
-            kinds.join(", ")
-        ));
-    }
-    if let Some(t) = params.as_of {
-        sql.push_str(&format!(
-            r#" AND "lineage_edge"."create_time" <= {t} AND "node"."create_time" <= {t}"#
-        ));
-    }
-    let ids = serde_json::to_string(frontier).unwrap_or_else(|_| "[]".to_owned());
-    let row = conn
-        .query_one_raw(Statement::from_sql_and_values(backend, sql, [ids.into()]))
-        .await?;
-    let text: String = match row {
-        Some(row) => row.try_get("", "edges")?,
-        None => return Ok(Vec::new()),
-    };
-    type Row = (i64, i64, i64, String, i64, String, i64, Option<String>);
-    let rows: Vec<Row> = serde_json::from_str(&text)
-        .map_err(|e| RegistryError::Internal(format!("walk step returned bad JSON: {e}")))?;
-    Ok(rows
+    Ok(chunk(conn, frontier, direction, params, 1, &[])
+        .await?
         .into_iter()
-        .map(
-            |(
-                id,
-                source_id,
-                target_id,
-                kind,
-                create_time,
-                node_kind,
-                node_create_time,
-                properties,
-            )| {
-                WalkedEdge {
-                    id,
-                    source_id,
-                    target_id,
-                    kind,
-                    create_time,
-                    node_kind,
-                    node_create_time,
-                    properties,
-                }
-            },
-        )
+        .map(|(_, edge)| edge)
         .collect())
 }
 
@@ -213,7 +134,8 @@ pub(crate) async fn step<C: ConnectionTrait>(
 const LEVELS_PER_STATEMENT: u32 = 5;
 
 /// Up to `levels` levels from the frontier in one recursive statement, each edge with the
-/// level (1-based) it was reached at. Nodes in `exclude` (visited by every walk sharing
+/// level (1-based) it was reached at, folded into one JSON row: one row crosses from the
+/// database driver per statement (with SQLite each row is a hand-off between threads). Nodes in `exclude` (visited by every walk sharing
 /// the statement) are not expanded again; within the chunk an edge may come back at
 /// several levels, and the caller keeps the first way in, as a level-by-level walk does.
 async fn chunk<C: ConnectionTrait>(

@@ -186,6 +186,30 @@ async fn limits_give_limit_exceeded() {
         ..Default::default()
     };
     let app = spawn_app_with(Backend::Sqlite, limits).await;
+    // the doors around GraphQL: the playground and the probes
+    let page = app
+        .client
+        .get(format!("{}/graphql", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(
+        page.text()
+            .await
+            .unwrap()
+            .to_lowercase()
+            .contains("graphiql")
+    );
+    for probe in ["healthz", "readyz"] {
+        let res = app
+            .client
+            .get(format!("{}/{probe}", app.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "{probe}");
+    }
     let (code, _) = app
         .err("{ registeredModels { nodes { versions { nodes { registeredModel { versions { nodes { name } } } } } } } }", json!({}))
         .await;

@@ -18,7 +18,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Serve GraphQL (and GraphiQL) at /graphql, migrating the database first.
+    /// Serve the API: GraphQL (GraphiQL at /graphql), Kubeflow REST and OpenLineage; migrates the database first.
     Serve(ServeArgs),
     /// Create or upgrade the database schema, then exit.
     Migrate(DatabaseArgs),

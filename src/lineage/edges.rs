@@ -296,17 +296,6 @@ pub fn implied_edges(created: &node::Model) -> Vec<NewEdge> {
     edges
 }
 
-/// Edge rows by id.
-pub async fn find_edges_by_id<C: ConnectionTrait>(
-    conn: &C,
-    ids: &[i64],
-) -> Result<Vec<lineage_edge::Model>> {
-    Ok(lineage_edge::Entity::find()
-        .filter(lineage_edge::Column::Id.is_in(ids.to_vec()))
-        .all(conn)
-        .await?)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

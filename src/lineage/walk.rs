@@ -6,12 +6,10 @@
 //! statement.
 use std::collections::{HashMap, HashSet};
 
-use entity::node;
-use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement};
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
 use super::edges::EdgeKind;
 use crate::registry::kind::NodeKind;
-use crate::registry::read::find_nodes;
 use crate::registry::{RegistryError, Result};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -37,7 +35,7 @@ pub struct WalkParams {
 }
 
 /// One edge the walk crossed.
-#[derive(Clone, Debug, PartialEq, Eq, FromQueryResult)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WalkedEdge {
     pub id: i64,
     pub source_id: i64,
@@ -387,19 +385,4 @@ pub async fn walk_groups<C: ConnectionTrait>(
         });
     }
     Ok(results)
-}
-
-/// Nodes of every result, loaded in one batch.
-pub async fn hydrate<C: ConnectionTrait>(
-    conn: &C,
-    results: &[WalkResult],
-) -> Result<HashMap<i64, node::Model>> {
-    let mut ids: Vec<i64> = results.iter().flat_map(|r| r.node_ids()).collect();
-    ids.sort_unstable();
-    ids.dedup();
-    Ok(find_nodes(conn, &ids)
-        .await?
-        .into_iter()
-        .map(|n| (n.id, n))
-        .collect())
 }

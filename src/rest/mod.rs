@@ -157,15 +157,8 @@ async fn create(
         // an artifact posted with the run that logged it lives under that run
         fields.parent_id = b.id("experimentRunId")?;
     }
-    if kind == NodeKind::ExperimentRun && parent_missing(&fields) {
-        return Err(RegistryError::invalid("experimentId", "is required").into());
-    }
     let created = write::create(&state.db, kind, fields).await?;
     ok(status, one(state, &created).await?)
-}
-
-fn parent_missing(fields: &crate::registry::NodeFields) -> bool {
-    fields.parent_id.is_none()
 }
 
 fn collection(

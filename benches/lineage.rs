@@ -3,7 +3,10 @@
 //! nodes at several depths, through the GraphQL schema in-process and over HTTP.
 //!
 //! cargo bench --bench lineage -- --nodes DIR/nodes.csv --edges DIR/edges.csv \
-//!     [--postgres postgres://postgres@127.0.0.1:5432/test] [--reps 3]
+//!     [--postgres postgres://postgres@127.0.0.1:5432/test] [--reps 3] [--sqlite FILE]
+//!
+//! `--sqlite FILE` keeps the SQLite database in FILE, and a later run with the same FILE
+//! walks it without loading the graph again.
 use std::time::{Duration, Instant};
 
 use modelgraph::config::{DatabaseArgs, Limits};
@@ -18,6 +21,7 @@ struct Args {
     nodes: String,
     edges: String,
     postgres: Option<String>,
+    sqlite: Option<String>,
     reps: usize,
 }
 
@@ -27,6 +31,7 @@ fn args() -> Args {
         nodes: String::new(),
         edges: String::new(),
         postgres: None,
+        sqlite: None,
         reps: 3,
     };
     while let Some(flag) = it.next() {
@@ -34,6 +39,7 @@ fn args() -> Args {
             "--nodes" => a.nodes = it.next().expect("--nodes PATH"),
             "--edges" => a.edges = it.next().expect("--edges PATH"),
             "--postgres" => a.postgres = it.next(),
+            "--sqlite" => a.sqlite = it.next(),
             "--reps" => a.reps = it.next().and_then(|r| r.parse().ok()).expect("--reps N"),
             _ => {} // cargo bench passes --bench
         }
@@ -70,21 +76,34 @@ async fn connect(url: &str) -> DatabaseConnection {
 
 async fn run(label: &str, conn: DatabaseConnection, a: &Args) {
     db::migrate(&conn).await.expect("migrate");
-    let stats = modelgraph::registry::bulk::import_graph(
-        &conn,
-        a.nodes.as_ref(),
-        a.edges.as_ref(),
-        |_, _, _| {},
-    )
-    .await
-    .expect("import");
-    println!(
-        "\n### {label}: {} nodes, {} edges loaded in {:.1} s ({:.0} rows/s)\n",
-        stats.nodes,
-        stats.edges,
-        stats.seconds,
-        (stats.nodes + stats.edges) as f64 / stats.seconds
-    );
+    let loaded = conn
+        .query_one_raw(Statement::from_string(
+            conn.get_database_backend(),
+            "SELECT COUNT(*) AS n FROM node",
+        ))
+        .await
+        .expect("count")
+        .and_then(|row| row.try_get::<i64>("", "n").ok())
+        .unwrap_or(0);
+    if loaded > 0 {
+        println!("\n### {label}: walking the {loaded} nodes already loaded\n");
+    } else {
+        let stats = modelgraph::registry::bulk::import_graph(
+            &conn,
+            a.nodes.as_ref(),
+            a.edges.as_ref(),
+            |_, _, _| {},
+        )
+        .await
+        .expect("import");
+        println!(
+            "\n### {label}: {} nodes, {} edges loaded in {:.1} s ({:.0} rows/s)\n",
+            stats.nodes,
+            stats.edges,
+            stats.seconds,
+            (stats.nodes + stats.edges) as f64 / stats.seconds
+        );
+    }
     let starts: Vec<i64> = Id::find_by_statement(Statement::from_string(
         conn.get_database_backend(),
         "SELECT id FROM node WHERE kind IN ('MODEL_VERSION', 'INFERENCE_SERVICE') ORDER BY id DESC LIMIT 50".to_owned(),
@@ -161,10 +180,11 @@ async fn run(label: &str, conn: DatabaseConnection, a: &Args) {
 async fn main() {
     let a = args();
     let dir = tempfile::tempdir().expect("tempdir");
-    let sqlite = format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("bench.db").display()
-    );
+    let file = match &a.sqlite {
+        Some(file) => std::path::PathBuf::from(file),
+        None => dir.path().join("bench.db"),
+    };
+    let sqlite = format!("sqlite://{}?mode=rwc", file.display());
     run("SQLite", connect(&sqlite).await, &a).await;
     if let Some(url) = &a.postgres {
         let admin = connect(url).await;

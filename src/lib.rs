@@ -28,12 +28,15 @@ pub struct AppState {
     pub db: DatabaseConnection,
     pub limits: Arc<Limits>,
     pub schema: AppSchema,
+    /// The OpenLineage writer, which batches concurrent events into one transaction.
+    pub ingester: openlineage::writer::Ingester,
 }
 
 impl AppState {
     pub fn new(db: DatabaseConnection, limits: Limits) -> Self {
         let schema = graphql::build_schema(&limits);
         Self {
+            ingester: openlineage::writer::Ingester::new(db.clone()),
             db,
             limits: Arc::new(limits),
             schema,

@@ -1,9 +1,14 @@
-//! Writing an OpenLineage event through the registry, in one transaction: job ->
-//! experiment, run -> experiment run (runId as externalId), datasets by namespace and name
-//! with INPUT / OUTPUT edges, facets kept. Replays change nothing; events may come in any
-//! order.
+//! Writing OpenLineage events through the registry: job -> experiment, run -> experiment
+//! run (runId as externalId), datasets by namespace and name with INPUT / OUTPUT edges,
+//! facets kept. Replays change nothing; events may come in any order.
+//!
+//! Events are written in batches, one transaction per batch (see `writer.rs`), and the
+//! nodes they name are remembered in a [`NodeCache`] so that a job, dataset or run seen
+//! before costs no lookup.
+use std::collections::HashMap;
+
 use entity::node;
-use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction};
+use sea_orm::{DatabaseConnection, DatabaseTransaction};
 use serde_json::{Map, Value};
 
 use super::event::{DatasetRef, Event, JobRef, RunEvent};
@@ -11,45 +16,420 @@ use crate::lineage::edges::{EdgeKind, NewEdge, insert_edges};
 use crate::registry::filter::{Filter, StringMatch};
 use crate::registry::page::{Direction, Order, OrderField, PageArgs, PageLimits};
 use crate::registry::read::{find_by_external_id, find_by_name, kind_of, list};
-use crate::registry::write::{begin_write, create_in, update_from};
+use crate::registry::write::{begin_write, create_in, create_under, update_from};
 use crate::registry::{NodeFields, NodeKind, RegistryError, Result};
 
-/// Applies one event; retried when a concurrent writer created the same node first.
-pub async fn ingest(db: &DatabaseConnection, event: &Event) -> Result<()> {
+/// How a node is named in OpenLineage events.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum Key {
+    /// A job (namespace, name): an experiment.
+    Job(String, String),
+    /// A dataset or dataset version (namespace, name).
+    Dataset(String, String),
+    /// A run by runId: an experiment run.
+    Run(String),
+}
+
+/// Nodes named by events, as this process last wrote or read them. Nodes are never
+/// deleted and their keys never change, so a hit is always the right node. Its row may be
+/// stale if another writer changed it since (another server, or the REST API): then the
+/// revision-guarded update fails with a conflict, and the batch is retried with the cache
+/// cleared. Bounded: it starts over when full.
+#[derive(Default)]
+pub struct NodeCache {
+    nodes: HashMap<Key, node::Model>,
+}
+
+const CACHE_CAPACITY: usize = 100_000;
+
+impl NodeCache {
+    fn absorb(&mut self, staged: HashMap<Key, node::Model>) {
+        if self.nodes.len() + staged.len() > CACHE_CAPACITY {
+            self.nodes.clear();
+        }
+        self.nodes.extend(staged);
+    }
+
+    pub fn clear(&mut self) {
+        self.nodes.clear();
+    }
+
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+}
+
+/// Writes `events` in one transaction; retried from the database, cache cleared, when a
+/// concurrent writer created the same node first or changed a cached one.
+pub async fn write_batch(
+    db: &DatabaseConnection,
+    cache: &mut NodeCache,
+    events: &[&Event],
+) -> Result<()> {
     let mut attempt = 0;
     loop {
         let (_writer, txn) = begin_write(db).await?;
-        match apply(&txn, event).await {
+        let mut batch = Batch {
+            txn: &txn,
+            cache,
+            staged: HashMap::new(),
+            edges: Vec::new(),
+        };
+        let mut outcome = Ok(());
+        for event in events {
+            outcome = batch.apply(event).await;
+            if outcome.is_err() {
+                break;
+            }
+        }
+        if outcome.is_ok() {
+            outcome = insert_edges(&txn, &batch.edges).await;
+        }
+        let staged = batch.staged;
+        match outcome {
             Ok(()) => {
                 txn.commit().await?;
+                cache.absorb(staged);
                 return Ok(());
             }
-            Err(RegistryError::AlreadyExists(_)) if attempt < 3 => {
+            Err(RegistryError::AlreadyExists(_) | RegistryError::Conflict(_)) if attempt < 3 => {
                 txn.rollback().await?;
+                cache.clear();
                 attempt += 1;
             }
-            Err(err) => return Err(err),
+            Err(err) => {
+                txn.rollback().await?;
+                return Err(err);
+            }
         }
     }
 }
 
-async fn apply(txn: &DatabaseTransaction, event: &Event) -> Result<()> {
-    match event {
-        Event::Run(run) => apply_run(txn, run).await,
-        Event::Dataset { dataset, .. } => upsert_dataset(txn, dataset).await.map(|_| ()),
-        Event::Job {
-            job,
-            inputs,
-            outputs,
-            ..
-        } => {
-            upsert_job(txn, job).await?;
-            for d in inputs.iter().chain(outputs) {
-                upsert_dataset(txn, d).await?;
+/// One batch's transaction: nodes it wrote or read (kept only if it commits) and the
+/// edges it will write at the end, in one statement.
+struct Batch<'a> {
+    txn: &'a DatabaseTransaction,
+    cache: &'a NodeCache,
+    staged: HashMap<Key, node::Model>,
+    edges: Vec<NewEdge>,
+}
+
+impl Batch<'_> {
+    fn cached(&self, key: &Key) -> Option<node::Model> {
+        self.staged
+            .get(key)
+            .or_else(|| self.cache.nodes.get(key))
+            .cloned()
+    }
+
+    fn remember(&mut self, key: Key, node: &node::Model) {
+        self.staged.insert(key, node.clone());
+    }
+
+    async fn apply(&mut self, event: &Event) -> Result<()> {
+        match event {
+            Event::Run(run) => self.run_event(run).await,
+            Event::Dataset { dataset, .. } => self.dataset(dataset).await.map(|_| ()),
+            Event::Job {
+                job,
+                inputs,
+                outputs,
+                ..
+            } => {
+                self.job(job).await?;
+                for d in inputs.iter().chain(outputs) {
+                    self.dataset(d).await?;
+                }
+                Ok(())
             }
-            Ok(())
         }
     }
+
+    async fn job(&mut self, job: &JobRef) -> Result<node::Model> {
+        let key = Key::Job(job.namespace.clone(), job.name.clone());
+        let found = match self.cached(&key) {
+            Some(n) => Some(n),
+            None => {
+                find_by_name(self.txn, NodeKind::Experiment, 0, &job.namespace, &job.name).await?
+            }
+        };
+        let node = match found {
+            Some(found) => {
+                self.merge_facets(NodeKind::Experiment, found, &job.facets)
+                    .await?
+            }
+            None => {
+                let fields = NodeFields {
+                    name: Some(job.name.clone()),
+                    namespace: Some(job.namespace.clone()),
+                    facets: facets_text(&job.facets),
+                    ..Default::default()
+                };
+                create_in(self.txn, NodeKind::Experiment, fields).await?
+            }
+        };
+        self.remember(key, &node);
+        Ok(node)
+    }
+
+    /// `found` with the facets `new` carries: those of the same name are replaced, others
+    /// stay; unchanged facets write nothing.
+    async fn merge_facets(
+        &self,
+        kind: NodeKind,
+        found: node::Model,
+        new: &Map<String, Value>,
+    ) -> Result<node::Model> {
+        match merged(&found, new) {
+            Some(facets) => {
+                let fields = NodeFields {
+                    facets: Some(facets),
+                    ..Default::default()
+                };
+                update_from(self.txn, kind, &found, fields, None).await
+            }
+            None => Ok(found),
+        }
+    }
+
+    /// A dataset (or dataset version) by namespace and name, created when new.
+    async fn named_dataset(
+        &mut self,
+        namespace: &str,
+        name: &str,
+        facets: &Map<String, Value>,
+    ) -> Result<node::Model> {
+        let key = Key::Dataset(namespace.to_owned(), name.to_owned());
+        let found = match self.cached(&key) {
+            Some(n) => Some(n),
+            None => find_by_name(self.txn, NodeKind::Dataset, 0, namespace, name).await?,
+        };
+        let node = match found {
+            Some(found) => self.merge_facets(NodeKind::Dataset, found, facets).await?,
+            None => {
+                let fields = NodeFields {
+                    name: Some(name.to_owned()),
+                    namespace: Some(namespace.to_owned()),
+                    uri: Some(dataset_uri(namespace, name)),
+                    facets: facets_text(facets),
+                    ..Default::default()
+                };
+                create_in(self.txn, NodeKind::Dataset, fields).await?
+            }
+        };
+        self.remember(key, &node);
+        Ok(node)
+    }
+
+    /// The dataset (by namespace and name); with a version facet, also that version's
+    /// node, DERIVED_FROM the previous version (the first from the dataset itself).
+    async fn dataset(&mut self, d: &DatasetRef) -> Result<node::Model> {
+        let dataset = self.named_dataset(&d.namespace, &d.name, &d.facets).await?;
+        let version = d
+            .facets
+            .get("version")
+            .and_then(|v| v.get("datasetVersion"))
+            .and_then(Value::as_str);
+        if let Some(version) = version {
+            let version_name = format!("{}@{version}", d.name);
+            let key = Key::Dataset(d.namespace.clone(), version_name.clone());
+            let known = match self.cached(&key) {
+                Some(n) => Some(n),
+                None => {
+                    find_by_name(self.txn, NodeKind::Dataset, 0, &d.namespace, &version_name)
+                        .await?
+                }
+            };
+            match known {
+                Some(node) => self.remember(key, &node),
+                None => {
+                    let previous = self
+                        .previous_version(d)
+                        .await?
+                        .unwrap_or_else(|| dataset.clone());
+                    let node = self
+                        .named_dataset(&d.namespace, &version_name, &d.facets)
+                        .await?;
+                    self.edges.push(NewEdge {
+                        source: previous.id,
+                        target: node.id,
+                        kind: EdgeKind::DerivedFrom,
+                        properties: None,
+                    });
+                }
+            }
+        }
+        Ok(dataset)
+    }
+
+    /// The latest version node of `d` written so far.
+    async fn previous_version(&self, d: &DatasetRef) -> Result<Option<node::Model>> {
+        let prefix = format!("{}@", d.name);
+        let filter = Filter {
+            namespace: Some(d.namespace.clone()),
+            name: Some(StringMatch {
+                contains: Some(prefix.clone()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let order = Order {
+            field: OrderField::Id,
+            direction: Direction::Desc,
+        };
+        let page = PageArgs {
+            first: Some(50),
+            ..Default::default()
+        };
+        let found = list(
+            self.txn,
+            &[NodeKind::Dataset],
+            &filter,
+            order,
+            &page,
+            PageLimits::default(),
+        )
+        .await?;
+        Ok(found
+            .items
+            .into_iter()
+            .find(|n| n.name.starts_with(&prefix)))
+    }
+
+    async fn run(
+        &mut self,
+        run_id: &str,
+        job: &JobRef,
+        event: Option<&RunEvent>,
+        parent: Option<i64>,
+    ) -> Result<node::Model> {
+        let key = Key::Run(run_id.to_owned());
+        let found = match self.cached(&key) {
+            Some(n) => Some(n),
+            None => find_by_external_id(self.txn, run_id).await?,
+        };
+        let node = match found {
+            Some(found) => self.update_run(run_id, found, event, parent).await?,
+            None => {
+                let experiment = self.job(job).await?;
+                create_under(
+                    self.txn,
+                    NodeKind::ExperimentRun,
+                    new_run(run_id, event, parent),
+                    &experiment,
+                )
+                .await?
+            }
+        };
+        self.remember(key, &node);
+        Ok(node)
+    }
+
+    async fn update_run(
+        &self,
+        run_id: &str,
+        found: node::Model,
+        event: Option<&RunEvent>,
+        parent: Option<i64>,
+    ) -> Result<node::Model> {
+        if kind_of(&found)? != NodeKind::ExperimentRun {
+            return Err(RegistryError::invalid(
+                "run.runId",
+                format!("{run_id} is the externalId of a {}", found.kind),
+            ));
+        }
+        let status = event.and_then(|e| status_of(e.event_type.as_deref()));
+        let time = event.map(|e| e.event_time);
+        let mut fields = NodeFields::default();
+        // a finished run stays finished when a late START or RUNNING arrives
+        let keep = terminal(found.status.as_deref()) && status == Some("RUNNING");
+        if let Some(s) = status.filter(|s| !keep && found.status.as_deref() != Some(*s)) {
+            fields.status = Some(s.to_owned());
+        }
+        if event.is_some_and(starts)
+            && let Some(t) = time.filter(|t| found.start_time.is_none_or(|s| *t < s))
+        {
+            fields.start_time = Some(t);
+        }
+        if terminal(status)
+            && let Some(t) = time.filter(|t| found.end_time != Some(*t))
+        {
+            fields.end_time = Some(t);
+        }
+        if let Some(e) = event {
+            fields.facets = merged(&found, &e.run_facets);
+        }
+        if let Some(p) = parent.filter(|p| found.parent_run_id != Some(*p)) {
+            fields.parent_run_id = Some(p);
+        }
+        let changed = fields.status.is_some()
+            || fields.start_time.is_some()
+            || fields.end_time.is_some()
+            || fields.facets.is_some()
+            || fields.parent_run_id.is_some();
+        if changed {
+            update_from(self.txn, NodeKind::ExperimentRun, &found, fields, None).await
+        } else {
+            Ok(found)
+        }
+    }
+
+    async fn run_event(&mut self, e: &RunEvent) -> Result<()> {
+        let parent = match &e.parent {
+            Some(p) => Some(self.run(&p.run_id, &p.job, None, None).await?.id),
+            None => None,
+        };
+        // the job's facets are written whether or not the run is new
+        self.job(&e.job).await?;
+        let run = self.run(&e.run_id, &e.job, Some(e), parent).await?;
+        for d in &e.inputs {
+            let ds = self.dataset(d).await?;
+            self.edges.push(NewEdge {
+                source: ds.id,
+                target: run.id,
+                kind: EdgeKind::Input,
+                properties: io_properties(d, "inputFacets"),
+            });
+        }
+        for d in &e.outputs {
+            let ds = self.dataset(d).await?;
+            self.edges.push(NewEdge {
+                source: run.id,
+                target: ds.id,
+                kind: EdgeKind::Output,
+                properties: io_properties(d, "outputFacets"),
+            });
+        }
+        Ok(())
+    }
+}
+
+fn new_run(run_id: &str, event: Option<&RunEvent>, parent: Option<i64>) -> NodeFields {
+    let status = event.and_then(|e| status_of(e.event_type.as_deref()));
+    let time = event.map(|e| e.event_time);
+    let facets = event.and_then(|e| facets_text(&e.run_facets));
+    NodeFields {
+        name: Some(run_id.to_owned()),
+        external_id: Some(run_id.to_owned()),
+        status: Some(status.unwrap_or("RUNNING").to_owned()),
+        start_time: if event.is_some_and(starts) {
+            time
+        } else {
+            None
+        },
+        end_time: if terminal(status) { time } else { None },
+        facets,
+        parent_run_id: parent,
+        ..Default::default()
+    }
+}
+
+fn facets_text(facets: &Map<String, Value>) -> Option<String> {
+    (!facets.is_empty()).then(|| Value::Object(facets.clone()).to_string())
 }
 
 fn facets_of(n: &node::Model) -> Map<String, Value> {
@@ -60,8 +440,12 @@ fn facets_of(n: &node::Model) -> Map<String, Value> {
         .unwrap_or_default()
 }
 
-/// Facets an event carries replace those of the same name; others stay.
+/// Facets an event carries replace those of the same name; others stay. None when that
+/// changes nothing.
 fn merged(n: &node::Model, new: &Map<String, Value>) -> Option<String> {
+    if new.is_empty() {
+        return None;
+    }
     let mut all = facets_of(n);
     let before = all.clone();
     for (k, v) in new {
@@ -70,141 +454,12 @@ fn merged(n: &node::Model, new: &Map<String, Value>) -> Option<String> {
     (all != before).then(|| Value::Object(all).to_string())
 }
 
-async fn upsert_job<C: ConnectionTrait>(txn: &C, job: &JobRef) -> Result<node::Model> {
-    match find_by_name(txn, NodeKind::Experiment, 0, &job.namespace, &job.name).await? {
-        Some(found) => match merged(&found, &job.facets) {
-            Some(facets) => {
-                let fields = NodeFields {
-                    facets: Some(facets),
-                    ..Default::default()
-                };
-                update_from(txn, NodeKind::Experiment, &found, fields, None).await
-            }
-            None => Ok(found),
-        },
-        None => {
-            let fields = NodeFields {
-                name: Some(job.name.clone()),
-                namespace: Some(job.namespace.clone()),
-                facets: (!job.facets.is_empty())
-                    .then(|| Value::Object(job.facets.clone()).to_string()),
-                ..Default::default()
-            };
-            create_in(txn, NodeKind::Experiment, fields).await
-        }
-    }
-}
-
 fn dataset_uri(namespace: &str, name: &str) -> String {
     if name.starts_with('/') || namespace.ends_with('/') {
         format!("{namespace}{name}")
     } else {
         format!("{namespace}/{name}")
     }
-}
-
-async fn find_or_create_dataset<C: ConnectionTrait>(
-    txn: &C,
-    namespace: &str,
-    name: &str,
-    facets: &Map<String, Value>,
-) -> Result<(node::Model, bool)> {
-    match find_by_name(txn, NodeKind::Dataset, 0, namespace, name).await? {
-        Some(found) => match merged(&found, facets) {
-            Some(f) => {
-                let fields = NodeFields {
-                    facets: Some(f),
-                    ..Default::default()
-                };
-                Ok((
-                    update_from(txn, NodeKind::Dataset, &found, fields, None).await?,
-                    false,
-                ))
-            }
-            None => Ok((found, false)),
-        },
-        None => {
-            let fields = NodeFields {
-                name: Some(name.to_owned()),
-                namespace: Some(namespace.to_owned()),
-                uri: Some(dataset_uri(namespace, name)),
-                facets: (!facets.is_empty()).then(|| Value::Object(facets.clone()).to_string()),
-                ..Default::default()
-            };
-            Ok((create_in(txn, NodeKind::Dataset, fields).await?, true))
-        }
-    }
-}
-
-/// The dataset (by namespace and name); with a version facet, also that version's node,
-/// DERIVED_FROM the previous version (the first from the dataset itself).
-async fn upsert_dataset<C: ConnectionTrait>(txn: &C, d: &DatasetRef) -> Result<node::Model> {
-    let (dataset, _) = find_or_create_dataset(txn, &d.namespace, &d.name, &d.facets).await?;
-    let version = d
-        .facets
-        .get("version")
-        .and_then(|v| v.get("datasetVersion"))
-        .and_then(Value::as_str);
-    if let Some(version) = version {
-        let version_name = format!("{}@{version}", d.name);
-        if find_by_name(txn, NodeKind::Dataset, 0, &d.namespace, &version_name)
-            .await?
-            .is_none()
-        {
-            let previous = previous_version(txn, d)
-                .await?
-                .unwrap_or_else(|| dataset.clone());
-            let (node, _) =
-                find_or_create_dataset(txn, &d.namespace, &version_name, &d.facets).await?;
-            insert_edges(
-                txn,
-                &[NewEdge {
-                    source: previous.id,
-                    target: node.id,
-                    kind: EdgeKind::DerivedFrom,
-                    properties: None,
-                }],
-            )
-            .await?;
-        }
-    }
-    Ok(dataset)
-}
-
-async fn previous_version<C: ConnectionTrait>(
-    txn: &C,
-    d: &DatasetRef,
-) -> Result<Option<node::Model>> {
-    let filter = Filter {
-        namespace: Some(d.namespace.clone()),
-        name: Some(StringMatch {
-            contains: Some(format!("{}@", d.name)),
-            ..Default::default()
-        }),
-        ..Default::default()
-    };
-    let order = Order {
-        field: OrderField::Id,
-        direction: Direction::Desc,
-    };
-    let page = PageArgs {
-        first: Some(50),
-        ..Default::default()
-    };
-    let found = list(
-        txn,
-        &[NodeKind::Dataset],
-        &filter,
-        order,
-        &page,
-        PageLimits::default(),
-    )
-    .await?;
-    let prefix = format!("{}@", d.name);
-    Ok(found
-        .items
-        .into_iter()
-        .find(|n| n.name.starts_with(&prefix)))
 }
 
 fn status_of(event_type: Option<&str>) -> Option<&'static str> {
@@ -217,124 +472,12 @@ fn status_of(event_type: Option<&str>) -> Option<&'static str> {
     }
 }
 
+fn starts(e: &RunEvent) -> bool {
+    matches!(e.event_type.as_deref(), Some("START" | "RUNNING"))
+}
+
 fn terminal(status: Option<&str>) -> bool {
     matches!(status, Some("FINISHED" | "FAILED" | "KILLED"))
-}
-
-async fn upsert_run<C: ConnectionTrait>(
-    txn: &C,
-    run_id: &str,
-    job: JobOrExperiment<'_>,
-    event: Option<&RunEvent>,
-    parent: Option<i64>,
-) -> Result<node::Model> {
-    let status = event.and_then(|e| status_of(e.event_type.as_deref()));
-    let starts =
-        event.is_some_and(|e| matches!(e.event_type.as_deref(), Some("START" | "RUNNING")));
-    let time = event.map(|e| e.event_time);
-    let facets = event.map(|e| e.run_facets.clone()).unwrap_or_default();
-    match find_by_external_id(txn, run_id).await? {
-        Some(found) => {
-            if kind_of(&found)? != NodeKind::ExperimentRun {
-                return Err(RegistryError::invalid(
-                    "run.runId",
-                    format!("{run_id} is the externalId of a {}", found.kind),
-                ));
-            }
-            let mut fields = NodeFields::default();
-            // a finished run stays finished when a late START or RUNNING arrives
-            let keep = terminal(found.status.as_deref()) && status == Some("RUNNING");
-            if let Some(s) = status.filter(|s| !keep && found.status.as_deref() != Some(*s)) {
-                fields.status = Some(s.to_owned());
-            }
-            if starts && let Some(t) = time.filter(|t| found.start_time.is_none_or(|s| *t < s)) {
-                fields.start_time = Some(t);
-            }
-            if terminal(status)
-                && let Some(t) = time.filter(|t| found.end_time != Some(*t))
-            {
-                fields.end_time = Some(t);
-            }
-            fields.facets = merged(&found, &facets);
-            if let Some(p) = parent.filter(|p| found.parent_run_id != Some(*p)) {
-                fields.parent_run_id = Some(p);
-            }
-            let changed = fields.status.is_some()
-                || fields.start_time.is_some()
-                || fields.end_time.is_some()
-                || fields.facets.is_some()
-                || fields.parent_run_id.is_some();
-            if changed {
-                update_from(txn, NodeKind::ExperimentRun, &found, fields, None).await
-            } else {
-                Ok(found)
-            }
-        }
-        None => {
-            let experiment = match job {
-                JobOrExperiment::Job(job) => upsert_job(txn, job).await?,
-                JobOrExperiment::Experiment(e) => e.clone(),
-            };
-            let fields = NodeFields {
-                name: Some(run_id.to_owned()),
-                external_id: Some(run_id.to_owned()),
-                parent_id: Some(experiment.id),
-                status: Some(status.unwrap_or("RUNNING").to_owned()),
-                start_time: if starts { time } else { None },
-                end_time: if terminal(status) { time } else { None },
-                facets: (!facets.is_empty()).then(|| Value::Object(facets).to_string()),
-                parent_run_id: parent,
-                ..Default::default()
-            };
-            create_in(txn, NodeKind::ExperimentRun, fields).await
-        }
-    }
-}
-
-/// The job a run belongs to: by name, or already looked up.
-enum JobOrExperiment<'a> {
-    Job(&'a JobRef),
-    Experiment(&'a node::Model),
-}
-
-async fn apply_run(txn: &DatabaseTransaction, e: &RunEvent) -> Result<()> {
-    let experiment = upsert_job(txn, &e.job).await?;
-    let parent = match &e.parent {
-        Some(p) => Some(
-            upsert_run(txn, &p.run_id, JobOrExperiment::Job(&p.job), None, None)
-                .await?
-                .id,
-        ),
-        None => None,
-    };
-    let run = upsert_run(
-        txn,
-        &e.run_id,
-        JobOrExperiment::Experiment(&experiment),
-        Some(e),
-        parent,
-    )
-    .await?;
-    let mut edges = Vec::with_capacity(e.inputs.len() + e.outputs.len());
-    for d in &e.inputs {
-        let ds = upsert_dataset(txn, d).await?;
-        edges.push(NewEdge {
-            source: ds.id,
-            target: run.id,
-            kind: EdgeKind::Input,
-            properties: io_properties(d, "inputFacets"),
-        });
-    }
-    for d in &e.outputs {
-        let ds = upsert_dataset(txn, d).await?;
-        edges.push(NewEdge {
-            source: run.id,
-            target: ds.id,
-            kind: EdgeKind::Output,
-            properties: io_properties(d, "outputFacets"),
-        });
-    }
-    insert_edges(txn, &edges).await
 }
 
 fn io_properties(d: &DatasetRef, key: &str) -> Option<Value> {

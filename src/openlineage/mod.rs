@@ -13,6 +13,7 @@ use axum::routing::get;
 pub mod event;
 pub mod ingest;
 pub mod marquez;
+pub mod writer;
 
 use crate::AppState;
 use crate::registry::RegistryError;
@@ -26,7 +27,7 @@ async fn post_event(
     let value: serde_json::Value = serde_json::from_slice(&bytes)
         .map_err(|e| RegistryError::invalid("body", format!("is not valid JSON: {e}")))?;
     let event = event::parse(&value)?;
-    ingest::ingest(&state.db, &event).await?;
+    state.ingester.ingest(event).await?;
     Ok(StatusCode::CREATED.into_response())
 }
 

@@ -1,7 +1,7 @@
 //! The one error type of the registry layer; each door maps it to its own wire format.
 use sea_orm::{DbErr, SqlErr};
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum RegistryError {
     #[error("{0}")]
     NotFound(String),

@@ -76,10 +76,33 @@ pub async fn create(
 pub async fn create_in<C: ConnectionTrait>(
     txn: &C,
     kind: NodeKind,
-    mut fields: NodeFields,
+    fields: NodeFields,
 ) -> Result<node::Model> {
     fields.validate(kind)?;
     let parent = check_parent(txn, kind, fields.parent_id).await?;
+    create_checked(txn, kind, fields, parent).await
+}
+
+/// Creates a node under `parent`, already read in this transaction: saves reading it again.
+pub async fn create_under<C: ConnectionTrait>(
+    txn: &C,
+    kind: NodeKind,
+    mut fields: NodeFields,
+    parent: &node::Model,
+) -> Result<node::Model> {
+    fields.parent_id = Some(parent.id);
+    fields.validate(kind)?;
+    check_parent_kind(kind, parent)?;
+    create_checked(txn, kind, fields, Some(parent.clone())).await
+}
+
+/// Creates a node whose fields are valid and whose parent has been checked.
+async fn create_checked<C: ConnectionTrait>(
+    txn: &C,
+    kind: NodeKind,
+    mut fields: NodeFields,
+    parent: Option<node::Model>,
+) -> Result<node::Model> {
     check_references(txn, kind, &fields, parent.as_ref()).await?;
     let name = match fields.name.take() {
         Some(name) => name,
@@ -272,7 +295,16 @@ async fn check_parent<C: ConnectionTrait>(
     let parent = find_node(txn, pid)
         .await?
         .ok_or_else(|| RegistryError::NotFound(format!("{field}: no object with id {pid}")))?;
-    let parent_kind = kind_of(&parent)?;
+    check_parent_kind(kind, &parent)?;
+    Ok(Some(parent))
+}
+
+/// Checks that `parent` may parent a node of `kind`.
+fn check_parent_kind(kind: NodeKind, parent: &node::Model) -> Result<()> {
+    let (allowed, _) = kind.parent_rule();
+    let field = kind.parent_field();
+    let pid = parent.id;
+    let parent_kind = kind_of(parent)?;
     if !allowed.contains(&parent_kind) {
         let names: Vec<_> = allowed.iter().map(|k| k.label()).collect();
         return Err(RegistryError::invalid(
@@ -285,7 +317,7 @@ async fn check_parent<C: ConnectionTrait>(
             ),
         ));
     }
-    Ok(Some(parent))
+    Ok(())
 }
 
 /// Checks the model and version that inference services and serve-models point at.

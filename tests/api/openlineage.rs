@@ -6,7 +6,8 @@ use crate::on_both;
 
 on_both!(
     openlineage_runs_become_lineage,
-    openlineage_refuses_bad_events_and_writes_nothing
+    openlineage_refuses_bad_events_and_writes_nothing,
+    openlineage_concurrent_events_fail_alone_and_see_other_writers
 );
 
 const RUN: &str = "0192e2a5-7d6c-7a35-b4d0-1f6e2c1a9b01";
@@ -200,4 +201,75 @@ async fn openlineage_refuses_bad_events_and_writes_nothing(app: &TestApp) {
     assert_eq!(app.count_rows("node").await, 0);
     assert_eq!(post(app, &good).await.0, 201);
     assert!(app.count_rows("node").await > 0);
+}
+
+/// Concurrent events are written in shared transactions: one that fails (its runId is a
+/// registered model's externalId) must fail alone, and a dataset changed through GraphQL
+/// meanwhile must take the next event's facets without losing that change.
+async fn openlineage_concurrent_events_fail_alone_and_see_other_writers(app: &TestApp) {
+    const TAKEN: &str = "0192e2a5-0000-7000-8000-0000000000ff";
+    app.ok(
+        r#"mutation($x: String) { createRegisteredModel(input: {name: "m", externalId: $x}) { id } }"#,
+        json!({"x": TAKEN}),
+    )
+    .await;
+    let input = json!([{"namespace": "ns", "name": "shared"}]);
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..30 {
+        let run = if i == 17 {
+            TAKEN.to_owned()
+        } else {
+            format!("0192e2a5-0000-7000-8000-{i:012x}")
+        };
+        let body = event(
+            "START",
+            "2026-01-01T10:00:00Z",
+            &run,
+            input.clone(),
+            json!([]),
+        );
+        let (client, url) = (app.client.clone(), format!("{}/api/v1/lineage", app.base));
+        tasks.spawn(async move {
+            let res = client.post(url).json(&body).send().await.unwrap();
+            (i, res.status().as_u16(), res.text().await.unwrap())
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        let (i, status, text) = done.unwrap();
+        if i == 17 {
+            assert_eq!(status, 400, "{text}");
+            assert!(text.contains("run.runId"), "{text}");
+        } else {
+            assert_eq!(status, 201, "event {i}: {text}");
+        }
+    }
+    let q = r#"{ experimentRuns(first: 100) { nodes { externalId } }
+        datasets(filter: {namespace: "ns"}) { nodes { id name description schemaFields { name } consumedBy { externalId } } } }"#;
+    let data = app.ok(q, json!({})).await;
+    assert_eq!(
+        data["experimentRuns"]["nodes"].as_array().unwrap().len(),
+        29
+    );
+    let shared = &data["datasets"]["nodes"][0];
+    assert_eq!(shared["name"], "shared");
+    assert_eq!(shared["consumedBy"].as_array().unwrap().len(), 29);
+    app.ok(
+        r#"mutation($id: ID!) { updateDataset(id: $id, input: {description: "kept"}) { id } }"#,
+        json!({"id": shared["id"]}),
+    )
+    .await;
+    let schema = json!({"schema": {"_producer": "p", "_schemaURL": "s", "fields": [{"name": "x", "type": "int"}]}});
+    let again = event(
+        "COMPLETE",
+        "2026-01-01T10:05:00Z",
+        "0192e2a5-0000-7000-8000-000000000001",
+        json!([{"namespace": "ns", "name": "shared", "facets": schema}]),
+        json!([]),
+    );
+    let (status, text) = post(app, &again).await;
+    assert_eq!(status, 201, "{text}");
+    let data = app.ok(q, json!({})).await;
+    let shared = &data["datasets"]["nodes"][0];
+    assert_eq!(shared["description"], "kept");
+    assert_eq!(shared["schemaFields"], json!([{"name": "x"}]));
 }

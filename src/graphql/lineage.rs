@@ -272,6 +272,7 @@ pub fn walk_params(
         edge_kinds,
         as_of: as_of.as_ref().map(millis),
         first,
+        edge_properties: ctx.look_ahead().field("edges").field("properties").exists(),
     })
 }
 

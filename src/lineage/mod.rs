@@ -10,11 +10,12 @@ pub use walk::{Direction, WalkParams};
 use std::collections::HashMap;
 
 use entity::node;
-use sea_orm::ConnectionTrait;
+use sea_orm::{ConnectionTrait, DatabaseConnection};
 
+use crate::db::direct::with_sqlite;
 use crate::registry::read::find_nodes;
 use crate::registry::{RegistryError, Result};
-use walk::{WalkResult, walk_groups};
+use walk::{WalkResult, walk_groups, walk_groups_direct};
 
 /// Walk results with every node they mention.
 #[derive(Debug, Default)]
@@ -26,19 +27,20 @@ pub struct Walked {
 /// Walks each group of start nodes (a group walks together); `field` names the start
 /// argument in errors. Statements: one for the starts, one per level and direction, one
 /// for the nodes found.
-pub async fn walk_nodes<C: ConnectionTrait>(
-    conn: &C,
+pub async fn walk_nodes(
+    db: &DatabaseConnection,
     groups: &[Vec<i64>],
     params: &WalkParams,
     field: &str,
 ) -> Result<Walked> {
-    walk_with(conn, groups, params, field, false).await
+    walk_with(db, groups, params, field, false).await
 }
 
 /// As `walk_nodes`; with `lean`, the nodes found carry only id, kind, name and creation
-/// time (for callers that show nothing else), which keeps large walks cheap to load.
-pub async fn walk_with<C: ConnectionTrait>(
-    conn: &C,
+/// time (for callers that show nothing else), which keeps large walks cheap to load. On
+/// SQLite the walk (and a lean load) runs in one direct session.
+pub async fn walk_with(
+    db: &DatabaseConnection,
     groups: &[Vec<i64>],
     params: &WalkParams,
     field: &str,
@@ -47,7 +49,7 @@ pub async fn walk_with<C: ConnectionTrait>(
     let mut ids: Vec<i64> = groups.iter().flatten().copied().collect();
     ids.sort_unstable();
     ids.dedup();
-    let mut nodes: HashMap<i64, node::Model> = find_nodes(conn, &ids)
+    let mut nodes: HashMap<i64, node::Model> = find_nodes(db, &ids)
         .await?
         .into_iter()
         .map(|n| (n.id, n))
@@ -58,30 +60,49 @@ pub async fn walk_with<C: ConnectionTrait>(
         )));
     }
     let times: HashMap<i64, i64> = nodes.values().map(|n| (n.id, n.create_time)).collect();
-    let results = walk_groups(conn, groups, params, &times).await?;
-    let mut found: Vec<i64> = results
-        .iter()
-        .flat_map(|r| r.entries.iter().map(|e| e.id))
-        .filter(|id| !nodes.contains_key(id))
-        .collect();
-    found.sort_unstable();
-    found.dedup();
-    if lean {
-        nodes.extend(
-            lean_nodes(conn, &found)
-                .await?
-                .into_iter()
-                .map(|n| (n.id, n)),
-        );
-    } else {
-        nodes.extend(
-            find_nodes(conn, &found)
-                .await?
-                .into_iter()
-                .map(|n| (n.id, n)),
-        );
-    }
+    let unloaded = |results: &[WalkResult]| {
+        let mut found: Vec<i64> = results
+            .iter()
+            .flat_map(|r| r.entries.iter().map(|e| e.id))
+            .filter(|id| !nodes.contains_key(id))
+            .collect();
+        found.sort_unstable();
+        found.dedup();
+        found
+    };
+    let direct = with_sqlite(db, |session| {
+        let results = walk_groups_direct(session, groups, params, &times)?;
+        let loaded = if lean {
+            let ids = json_ids(&unloaded(&results));
+            let rows = session.query_rows(LEAN_SQLITE_ROWS, [ids], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+            })?;
+            Some(rows.into_iter().map(lean_node).collect())
+        } else {
+            None
+        };
+        Ok((results, loaded))
+    })
+    .await?;
+    let (results, loaded) = match direct {
+        Some(done) => done,
+        None => (walk_groups(db, groups, params, &times).await?, None),
+    };
+    let found = match loaded {
+        Some(loaded) => loaded,
+        None if lean => lean_nodes(db, &unloaded(&results)).await?,
+        None => find_nodes(db, &unloaded(&results)).await?,
+    };
+    nodes.extend(found.into_iter().map(|n| (n.id, n)));
     Ok(Walked { results, nodes })
+}
+
+const LEAN_SQLITE: &str = r#"SELECT COALESCE(json_group_array(json_array("id", "kind", "name", "create_time")), '[]') AS nodes FROM "node" WHERE "id" IN (SELECT value FROM json_each(?))"#;
+const LEAN_SQLITE_ROWS: &str = r#"SELECT "id", "kind", "name", "create_time" FROM "node" WHERE "id" IN (SELECT value FROM json_each(?))"#;
+const LEAN_POSTGRES: &str = r#"SELECT COALESCE(json_agg(json_build_array("id", "kind", "name", "create_time"))::text, '[]') AS nodes FROM "node" WHERE "id" IN (SELECT value::bigint FROM json_array_elements_text($1::json))"#;
+
+fn json_ids(ids: &[i64]) -> String {
+    serde_json::to_string(ids).unwrap_or_else(|_| "[]".to_owned())
 }
 
 /// Nodes with their id, kind, name and creation time only; every other field is empty.
@@ -92,97 +113,88 @@ async fn lean_nodes<C: ConnectionTrait>(conn: &C, ids: &[i64]) -> Result<Vec<nod
     }
     let backend = conn.get_database_backend();
     let sql = match backend {
-        sea_orm::DbBackend::Postgres => {
-            r#"SELECT COALESCE(json_agg(json_build_array("id", "kind", "name", "create_time"))::text, '[]') AS nodes FROM "node" WHERE "id" IN (SELECT value::bigint FROM json_array_elements_text($1::json))"#
-        }
-        _ => {
-            r#"SELECT COALESCE(json_group_array(json_array("id", "kind", "name", "create_time")), '[]') AS nodes FROM "node" WHERE "id" IN (SELECT value FROM json_each(?))"#
-        }
+        sea_orm::DbBackend::Postgres => LEAN_POSTGRES,
+        _ => LEAN_SQLITE,
     };
-    let json = serde_json::to_string(ids).unwrap_or_else(|_| "[]".to_owned());
     let row = conn
         .query_one_raw(sea_orm::Statement::from_sql_and_values(
             backend,
             sql,
-            [json.into()],
+            [json_ids(ids).into()],
         ))
         .await?;
-    let text: String = match row {
+    let text: Option<String> = match row {
         Some(row) => row.try_get("", "nodes")?,
-        None => return Ok(Vec::new()),
+        None => None,
     };
-    struct LeanRow {
-        id: i64,
-        kind: String,
-        name: String,
-        create_time: i64,
+    parse_lean(text.as_deref())
+}
+
+/// The lean nodes of a lean load's JSON row.
+fn parse_lean(text: Option<&str>) -> Result<Vec<node::Model>> {
+    let Some(text) = text else {
+        return Ok(Vec::new());
+    };
+    let rows = serde_json::from_str::<Vec<(i64, String, String, i64)>>(text)
+        .map_err(|e| RegistryError::Internal(format!("lean node load returned bad JSON: {e}")))?;
+    Ok(rows.into_iter().map(lean_node).collect())
+}
+
+/// A node with only its id, kind, name and creation time.
+fn lean_node((id, kind, name, create_time): (i64, String, String, i64)) -> node::Model {
+    node::Model {
+        id,
+        kind,
+        name,
+        namespace: String::new(),
+        parent_id: None,
+        parent_kind: None,
+        scope_id: 0,
+        external_id: None,
+        description: None,
+        owner: None,
+        state: String::new(),
+        custom_properties: "{}".to_owned(),
+        create_time,
+        last_update_time: create_time,
+        revision: 0,
+        uri: None,
+        model_format_name: None,
+        model_format_version: None,
+        storage_key: None,
+        storage_path: None,
+        service_account_name: None,
+        model_source_kind: None,
+        model_source_class: None,
+        model_source_group: None,
+        model_source_id: None,
+        model_source_name: None,
+        digest: None,
+        source_type: None,
+        source: None,
+        dataset_schema: None,
+        profile: None,
+        metric_value: None,
+        metric_timestamp: None,
+        metric_step: None,
+        parameter_value: None,
+        parameter_type: None,
+        start_time: None,
+        end_time: None,
+        status: None,
+        registered_model_id: None,
+        model_version_id: None,
+        runtime: None,
+        readme: None,
+        maturity: None,
+        language: None,
+        tasks: None,
+        provider: None,
+        logo: None,
+        license: None,
+        license_link: None,
+        library_name: None,
+        facets: None,
+        parent_run_id: None,
     }
-    let rows: Vec<LeanRow> = serde_json::from_str::<Vec<(i64, String, String, i64)>>(&text)
-        .map_err(|e| RegistryError::Internal(format!("lean node load returned bad JSON: {e}")))?
-        .into_iter()
-        .map(|(id, kind, name, create_time)| LeanRow {
-            id,
-            kind,
-            name,
-            create_time,
-        })
-        .collect();
-    Ok(rows
-        .into_iter()
-        .map(|r| node::Model {
-            id: r.id,
-            kind: r.kind,
-            name: r.name,
-            namespace: String::new(),
-            parent_id: None,
-            parent_kind: None,
-            scope_id: 0,
-            external_id: None,
-            description: None,
-            owner: None,
-            state: String::new(),
-            custom_properties: "{}".to_owned(),
-            create_time: r.create_time,
-            last_update_time: r.create_time,
-            revision: 0,
-            uri: None,
-            model_format_name: None,
-            model_format_version: None,
-            storage_key: None,
-            storage_path: None,
-            service_account_name: None,
-            model_source_kind: None,
-            model_source_class: None,
-            model_source_group: None,
-            model_source_id: None,
-            model_source_name: None,
-            digest: None,
-            source_type: None,
-            source: None,
-            dataset_schema: None,
-            profile: None,
-            metric_value: None,
-            metric_timestamp: None,
-            metric_step: None,
-            parameter_value: None,
-            parameter_type: None,
-            start_time: None,
-            end_time: None,
-            status: None,
-            registered_model_id: None,
-            model_version_id: None,
-            runtime: None,
-            readme: None,
-            maturity: None,
-            language: None,
-            tasks: None,
-            provider: None,
-            logo: None,
-            license: None,
-            license_link: None,
-            library_name: None,
-            facets: None,
-            parent_run_id: None,
-        })
-        .collect())
 }

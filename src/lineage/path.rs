@@ -35,6 +35,8 @@ async fn search<C: ConnectionTrait>(
     let params = WalkParams {
         directions: vec![direction],
         max_depth: 1,
+        // a path's edges are shown with their properties
+        edge_properties: true,
         ..Default::default()
     };
     // the edge each node was first reached by

@@ -9,6 +9,7 @@ use std::collections::{HashMap, HashSet};
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
 use super::edges::EdgeKind;
+use crate::db::direct::Session;
 use crate::registry::kind::NodeKind;
 use crate::registry::{RegistryError, Result};
 
@@ -32,6 +33,9 @@ pub struct WalkParams {
     pub as_of: Option<i64>,
     /// Most nodes returned; more reached sets `truncated`.
     pub first: usize,
+    /// Read each edge's properties. Without them a level is read from the edge index
+    /// alone, never from the table.
+    pub edge_properties: bool,
 }
 
 /// One edge the walk crossed.
@@ -112,39 +116,32 @@ pub fn check_bounds(
     Ok((max_depth as u32, first as usize))
 }
 
-/// One frontier step: every edge touching the frontier on the walked side (a one-level
-/// chunk), with the far node's kind and creation time when a filter needs them.
-pub(crate) async fn step<C: ConnectionTrait>(
-    conn: &C,
-    frontier: &[i64],
-    direction: Direction,
-    params: &WalkParams,
-) -> Result<Vec<WalkedEdge>> {
-    Ok(chunk(conn, frontier, direction, params, 1, &[])
-        .await?
-        .into_iter()
-        .map(|(_, edge)| edge)
-        .collect())
-}
-
 /// Levels walked per statement while the frontier is narrow: a recursive query walks
 /// this many levels at once, and the visited sets are applied between chunks.
 const LEVELS_PER_STATEMENT: u32 = 5;
 
-/// Up to `levels` levels from the frontier in one recursive statement, each edge with the
-/// level (1-based) it was reached at, folded into one JSON row: one row crosses from the
-/// database driver per statement (with SQLite each row is a hand-off between threads). Nodes in `exclude` (visited by every walk sharing
-/// the statement) are not expanded again; within the chunk an edge may come back at
-/// several levels, and the caller keeps the first way in, as a level-by-level walk does.
-async fn chunk<C: ConnectionTrait>(
-    conn: &C,
-    frontier: &[i64],
-    direction: Direction,
-    params: &WalkParams,
-    levels: u32,
-    exclude: &[i64],
-) -> Result<Vec<(u32, WalkedEdge)>> {
-    let backend = conn.get_database_backend();
+/// Levels one statement walks from a frontier of `width` nodes. Through the sqlx driver a
+/// statement costs a hand-off between threads, so narrow frontiers walk several levels at
+/// once; a wide frontier revisits more within a chunk than a statement costs. A direct
+/// session's statements cost only their own work: one level each, so no node is expanded
+/// twice.
+fn levels_for(width: usize, direct: bool) -> u32 {
+    match (direct, width) {
+        (true, _) => 1,
+        (false, 0..=64) => LEVELS_PER_STATEMENT,
+        (false, 65..=512) => 2,
+        (false, _) => 1,
+    }
+}
+
+/// One chunk's statement: up to `levels` levels from the frontier in one recursive
+/// statement, each edge with the level (1-based) it was reached at, folded into one JSON
+/// row. Nodes in `exclude` (visited by every walk sharing the statement) are not expanded
+/// again; within the chunk an edge may come back at several levels, and the caller keeps
+/// the first way in, as a level-by-level walk does. Parameters: the frontier (a JSON
+/// array), then for more than one level the number of levels and the excluded ids (a JSON
+/// array). Zero levels asks for one level's edges as plain rows.
+fn chunk_sql(backend: DbBackend, direction: Direction, params: &WalkParams, levels: u32) -> String {
     let (near, far) = match direction {
         Direction::Upstream => ("target_id", "source_id"),
         Direction::Downstream => ("source_id", "target_id"),
@@ -181,13 +178,35 @@ async fn chunk<C: ConnectionTrait>(
             " AND e.\"create_time\" <= {t} AND n.\"create_time\" <= {t}"
         ));
     }
+    let properties = if params.edge_properties {
+        r#"e."properties""#
+    } else if postgres {
+        "NULL::text"
+    } else {
+        "NULL"
+    };
     let (agg, array, cast, levels_param) = if postgres {
         ("json_agg", "json_build_array", "::text", "$2::int")
     } else {
         ("json_group_array", "json_array", "", "?2")
     };
-    let cols = r#"e."id", e."source_id", e."target_id", e."kind", e."create_time", e."properties""#;
-    let sql = format!(
+    if levels == 0 {
+        // rows, not one JSON row: a direct session reads rows without a hand-off each
+        return format!(
+            r#"SELECT e."id", e."source_id", e."target_id", e."kind", e."create_time", {node_cols}, {properties} FROM "lineage_edge" e{join_sql} WHERE e."{near}" IN ({first}){filters}"#,
+            first = list(1),
+        );
+    }
+    if levels == 1 {
+        // one level needs no recursion: the frontier's edges, straight off the index
+        return format!(
+            r#"SELECT COALESCE({agg}({array}(e."id", e."source_id", e."target_id", e."kind", e."create_time", {node_cols}, {properties}, 1)){cast}, '[]') AS edges FROM "lineage_edge" e{join_sql} WHERE e."{near}" IN ({first}){filters}"#,
+            first = list(1),
+        );
+    }
+    let cols =
+        format!(r#"e."id", e."source_id", e."target_id", e."kind", e."create_time", {properties}"#);
+    format!(
         r#"WITH RECURSIVE walk(id, source_id, target_id, kind, create_time, properties, node_kind, node_create_time, depth) AS (
 SELECT {cols}, {node_cols}, 1 FROM "lineage_edge" e{join_sql} WHERE e."{near}" IN ({first}){filters}
 UNION
@@ -196,23 +215,20 @@ WHERE w.depth < {levels_param} AND w.{far} NOT IN ({excluded}){filters})
 SELECT COALESCE({agg}({array}(id, source_id, target_id, kind, create_time, node_kind, node_create_time, properties, depth)){cast}, '[]') AS edges FROM walk"#,
         first = list(1),
         excluded = list(3),
-    );
-    let frontier = serde_json::to_string(frontier).unwrap_or_else(|_| "[]".to_owned());
-    let exclude = serde_json::to_string(exclude).unwrap_or_else(|_| "[]".to_owned());
-    let values: [sea_orm::Value; 3] = [
-        frontier.into(),
-        i32::try_from(levels).unwrap_or(1).into(),
-        exclude.into(),
-    ];
-    let row = conn
-        .query_one_raw(Statement::from_sql_and_values(backend, sql, values))
-        .await?;
-    let text: String = match row {
-        Some(row) => row.try_get("", "edges")?,
-        None => return Ok(Vec::new()),
+    )
+}
+
+fn json_ids(ids: &[i64]) -> String {
+    serde_json::to_string(ids).unwrap_or_else(|_| "[]".to_owned())
+}
+
+/// The edges of a chunk's JSON row, each with its level.
+fn parse_chunk(text: Option<&str>) -> Result<Vec<(u32, WalkedEdge)>> {
+    let Some(text) = text else {
+        return Ok(Vec::new());
     };
     type Row = (i64, i64, i64, String, i64, String, i64, Option<String>, u32);
-    let rows: Vec<Row> = serde_json::from_str(&text)
+    let rows: Vec<Row> = serde_json::from_str(text)
         .map_err(|e| RegistryError::Internal(format!("walk chunk returned bad JSON: {e}")))?;
     Ok(rows
         .into_iter()
@@ -246,6 +262,89 @@ SELECT COALESCE({agg}({array}(id, source_id, target_id, kind, create_time, node_
         .collect())
 }
 
+/// Runs one chunk through sea-orm.
+async fn chunk<C: ConnectionTrait>(
+    conn: &C,
+    request: &ChunkRequest,
+    params: &WalkParams,
+) -> Result<Vec<(u32, WalkedEdge)>> {
+    let backend = conn.get_database_backend();
+    let mut values: Vec<sea_orm::Value> = vec![json_ids(&request.frontier).into()];
+    if request.levels > 1 {
+        values.push(i32::try_from(request.levels).unwrap_or(1).into());
+        values.push(json_ids(&request.exclude).into());
+    }
+    let sql = chunk_sql(backend, request.direction, params, request.levels);
+    let row = conn
+        .query_one_raw(Statement::from_sql_and_values(backend, sql, values))
+        .await?;
+    let text: Option<String> = match row {
+        Some(row) => row.try_get("", "edges")?,
+        None => None,
+    };
+    parse_chunk(text.as_deref())
+}
+
+/// Runs one chunk in a direct SQLite session.
+fn chunk_direct(
+    session: &Session,
+    request: &ChunkRequest,
+    params: &WalkParams,
+) -> Result<Vec<(u32, WalkedEdge)>> {
+    let frontier = json_ids(&request.frontier);
+    if request.levels == 1 {
+        let sql = chunk_sql(DbBackend::Sqlite, request.direction, params, 0);
+        return session.query_rows(&sql, [frontier], |row| {
+            Ok((
+                1,
+                WalkedEdge {
+                    id: row.get(0)?,
+                    source_id: row.get(1)?,
+                    target_id: row.get(2)?,
+                    kind: row.get(3)?,
+                    create_time: row.get(4)?,
+                    node_kind: row.get(5)?,
+                    node_create_time: row.get(6)?,
+                    properties: row.get(7)?,
+                },
+            ))
+        });
+    }
+    let sql = chunk_sql(DbBackend::Sqlite, request.direction, params, request.levels);
+    let (levels, exclude) = (i64::from(request.levels), json_ids(&request.exclude));
+    let text = session.query_text(&sql, (frontier, levels, exclude))?;
+    parse_chunk(text.as_deref())
+}
+
+/// One frontier step: every edge touching the frontier on the walked side (a one-level
+/// chunk), with the far node's kind and creation time when a filter needs them.
+pub(crate) async fn step<C: ConnectionTrait>(
+    conn: &C,
+    frontier: &[i64],
+    direction: Direction,
+    params: &WalkParams,
+) -> Result<Vec<WalkedEdge>> {
+    let request = ChunkRequest {
+        frontier: frontier.to_vec(),
+        direction,
+        levels: 1,
+        exclude: Vec::new(),
+    };
+    Ok(chunk(conn, &request, params)
+        .await?
+        .into_iter()
+        .map(|(_, edge)| edge)
+        .collect())
+}
+
+/// What a walk asks the database next.
+struct ChunkRequest {
+    frontier: Vec<i64>,
+    direction: Direction,
+    levels: u32,
+    exclude: Vec<i64>,
+}
+
 /// Walks every group of start nodes separately, with shared statements per level.
 /// Returns one result per group, in order. Start nodes must exist (callers check).
 pub async fn walk_groups<C: ConnectionTrait>(
@@ -254,17 +353,77 @@ pub async fn walk_groups<C: ConnectionTrait>(
     params: &WalkParams,
     start_times: &HashMap<i64, i64>,
 ) -> Result<Vec<WalkResult>> {
-    let node_kinds: HashSet<&str> = params.node_kinds.iter().map(|k| k.as_str()).collect();
-    let listed = |kind: &str| node_kinds.is_empty() || node_kinds.contains(kind);
-    let mut results: Vec<WalkResult> = groups
-        .iter()
-        .map(|g| WalkResult {
-            starts: g.clone(),
-            ..Default::default()
-        })
-        .collect();
-    for &direction in &params.directions {
-        let mut walkers: Vec<Walker> = groups
+    let mut walk = Walk::new(groups, params, start_times, false);
+    while let Some(request) = walk.next_request() {
+        let rows = chunk(conn, &request, params).await?;
+        walk.accept(&request, &rows);
+    }
+    Ok(walk.finish())
+}
+
+/// As [`walk_groups`], in a direct SQLite session.
+pub fn walk_groups_direct(
+    session: &Session,
+    groups: &[Vec<i64>],
+    params: &WalkParams,
+    start_times: &HashMap<i64, i64>,
+) -> Result<Vec<WalkResult>> {
+    let mut walk = Walk::new(groups, params, start_times, true);
+    while let Some(request) = walk.next_request() {
+        let rows = chunk_direct(session, &request, params)?;
+        walk.accept(&request, &rows);
+    }
+    Ok(walk.finish())
+}
+
+/// A walk's progress, apart from the database: it says which chunk to run next and takes
+/// in what that chunk found, so one walk runs through sea-orm or a direct session alike.
+struct Walk<'a> {
+    params: &'a WalkParams,
+    groups: &'a [Vec<i64>],
+    start_times: &'a HashMap<i64, i64>,
+    direct: bool,
+    results: Vec<WalkResult>,
+    /// Index into `params.directions` of the direction being walked.
+    direction: usize,
+    walkers: Vec<Walker>,
+    /// Depth reached so far in this direction.
+    base: u32,
+}
+
+impl<'a> Walk<'a> {
+    fn new(
+        groups: &'a [Vec<i64>],
+        params: &'a WalkParams,
+        start_times: &'a HashMap<i64, i64>,
+        direct: bool,
+    ) -> Self {
+        let mut walk = Self {
+            params,
+            groups,
+            start_times,
+            direct,
+            results: groups
+                .iter()
+                .map(|g| WalkResult {
+                    starts: g.clone(),
+                    ..Default::default()
+                })
+                .collect(),
+            direction: 0,
+            walkers: Vec::new(),
+            base: 0,
+        };
+        walk.start_direction();
+        walk
+    }
+
+    /// Fresh walkers from the start nodes for the current direction.
+    fn start_direction(&mut self) {
+        let (params, start_times) = (self.params, self.start_times);
+        self.base = 0;
+        self.walkers = self
+            .groups
             .iter()
             .map(|g| {
                 // a start created after asOf did not exist then: it walks nowhere
@@ -287,102 +446,120 @@ pub async fn walk_groups<C: ConnectionTrait>(
                 }
             })
             .collect();
-        let mut base = 0;
-        while base < params.max_depth {
-            let active: Vec<&Walker> = walkers.iter().filter(|w| !w.done).collect();
+    }
+
+    /// The next chunk to run, or None when every direction is walked.
+    fn next_request(&mut self) -> Option<ChunkRequest> {
+        loop {
+            let direction = *self.params.directions.get(self.direction)?;
+            let active: Vec<&Walker> = self.walkers.iter().filter(|w| !w.done).collect();
             let mut frontier: Vec<i64> = active
                 .iter()
                 .flat_map(|w| w.frontier.iter().copied())
                 .collect();
-            if frontier.is_empty() {
-                break;
+            if self.base >= self.params.max_depth || frontier.is_empty() {
+                for (result, w) in self.results.iter_mut().zip(self.walkers.drain(..)) {
+                    result.entries.extend(w.reached);
+                    result.edges.extend(w.edges);
+                }
+                self.direction += 1;
+                self.start_direction();
+                continue;
             }
             frontier.sort_unstable();
             frontier.dedup();
-            // what every walk has seen already need not be expanded for any of them
+            let levels =
+                levels_for(frontier.len(), self.direct).min(self.params.max_depth - self.base);
+            // what every walk has seen already need not be expanded again for any of them
+            // (a one-level chunk expands only the frontier)
             let exclude: Vec<i64> = match active.iter().min_by_key(|w| w.visited.len()) {
-                Some(smallest) => smallest
+                Some(smallest) if levels > 1 => smallest
                     .visited
                     .keys()
                     .copied()
                     .filter(|id| active.iter().all(|w| w.visited.contains_key(id)))
                     .collect(),
-                None => Vec::new(),
+                _ => Vec::new(),
             };
-            // a wide frontier revisits more within a chunk than a statement costs
-            let per_statement = match frontier.len() {
-                0..=64 => LEVELS_PER_STATEMENT,
-                65..=512 => 2,
-                _ => 1,
+            return Some(ChunkRequest {
+                frontier,
+                direction,
+                levels,
+                exclude,
+            });
+        }
+    }
+
+    /// Takes in the edges a chunk found.
+    fn accept(&mut self, request: &ChunkRequest, rows: &[(u32, WalkedEdge)]) {
+        let (direction, levels) = (request.direction, request.levels);
+        let node_kinds: HashSet<&str> = self.params.node_kinds.iter().map(|k| k.as_str()).collect();
+        let listed = |kind: &str| node_kinds.is_empty() || node_kinds.contains(kind);
+        let mut by_level: Vec<HashMap<i64, Vec<&WalkedEdge>>> =
+            vec![HashMap::new(); levels as usize + 1];
+        for (level, row) in rows {
+            let near = match direction {
+                Direction::Upstream => row.target_id,
+                Direction::Downstream => row.source_id,
             };
-            let levels = per_statement.min(params.max_depth - base);
-            let rows = chunk(conn, &frontier, direction, params, levels, &exclude).await?;
-            let mut by_level: Vec<HashMap<i64, Vec<&WalkedEdge>>> =
-                vec![HashMap::new(); levels as usize + 1];
-            for (level, row) in &rows {
-                let near = match direction {
-                    Direction::Upstream => row.target_id,
-                    Direction::Downstream => row.source_id,
-                };
-                if let Some(at) = by_level.get_mut(*level as usize) {
-                    at.entry(near).or_default().push(row);
-                }
+            if let Some(at) = by_level.get_mut(*level as usize) {
+                at.entry(near).or_default().push(row);
             }
-            for w in walkers.iter_mut().filter(|w| !w.done) {
-                let mut current = std::mem::take(&mut w.frontier);
-                for level in 1..=levels {
-                    let depth = base + level;
-                    let mut next = Vec::new();
-                    for id in current {
-                        for row in by_level[level as usize].get(&id).into_iter().flatten() {
-                            let far = match direction {
-                                Direction::Upstream => row.source_id,
-                                Direction::Downstream => row.target_id,
-                            };
-                            w.edges.push((*row).clone());
-                            if w.visited.contains_key(&far) {
-                                continue;
-                            }
-                            w.visited.insert(far, depth);
-                            next.push(far);
-                            if listed(&row.node_kind) {
-                                w.listed += 1;
-                                w.reached.push(Entry {
-                                    id: far,
-                                    depth,
-                                    direction,
-                                });
-                            }
+        }
+        for w in self.walkers.iter_mut().filter(|w| !w.done) {
+            let mut current = std::mem::take(&mut w.frontier);
+            for level in 1..=levels {
+                let depth = self.base + level;
+                let mut next = Vec::new();
+                for id in current {
+                    for row in by_level[level as usize].get(&id).into_iter().flatten() {
+                        let far = match direction {
+                            Direction::Upstream => row.source_id,
+                            Direction::Downstream => row.target_id,
+                        };
+                        w.edges.push((*row).clone());
+                        if w.visited.contains_key(&far) {
+                            continue;
+                        }
+                        w.visited.insert(far, depth);
+                        next.push(far);
+                        if listed(&row.node_kind) {
+                            w.listed += 1;
+                            w.reached.push(Entry {
+                                id: far,
+                                depth,
+                                direction,
+                            });
                         }
                     }
-                    current = next;
-                    // once more nodes are listed than asked for, deeper levels cannot matter
-                    if w.listed > params.first {
-                        w.done = true;
-                        break;
-                    }
                 }
-                w.frontier = current;
+                current = next;
+                // once more nodes are listed than asked for, deeper levels cannot matter
+                if w.listed > self.params.first {
+                    w.done = true;
+                    break;
+                }
             }
-            base += levels;
+            w.frontier = current;
         }
-        for (result, w) in results.iter_mut().zip(walkers) {
-            result.entries.extend(w.reached);
-            result.edges.extend(w.edges);
-        }
+        self.base += levels;
     }
-    for result in &mut results {
-        // nodes by ascending depth; BOTH interleaves the two directions by depth
-        result.entries.sort_by_key(|e| (e.depth, e.direction, e.id));
-        if result.entries.len() > params.first {
-            result.entries.truncate(params.first);
-            result.truncated = true;
+
+    fn finish(mut self) -> Vec<WalkResult> {
+        let first = self.params.first;
+        for result in &mut self.results {
+            // nodes by ascending depth; BOTH interleaves the two directions by depth
+            result.entries.sort_by_key(|e| (e.depth, e.direction, e.id));
+            if result.entries.len() > first {
+                result.entries.truncate(first);
+                result.truncated = true;
+            }
+            let keep: HashSet<i64> = result.node_ids().collect();
+            let mut seen = HashSet::new();
+            result.edges.retain(|e| {
+                keep.contains(&e.source_id) && keep.contains(&e.target_id) && seen.insert(e.id)
+            });
         }
-        let keep: HashSet<i64> = result.node_ids().collect();
-        let mut seen = HashSet::new();
-        result.edges.retain(|e| {
-            keep.contains(&e.source_id) && keep.contains(&e.target_id) && seen.insert(e.id)
-        });
+        self.results
     }
-    Ok(results)
 }

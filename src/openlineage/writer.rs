@@ -24,7 +24,7 @@ const MAX_BATCH: usize = 256;
 /// Events waiting for a writer before senders wait too (backpressure).
 const QUEUE: usize = 4096;
 /// Writer tasks on PostgreSQL, each with a transaction of its own.
-pub const POSTGRES_WRITERS: usize = 4;
+pub const POSTGRES_WRITERS: usize = 8;
 
 type Job = (Event, oneshot::Sender<Result<()>>);
 

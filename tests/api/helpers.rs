@@ -72,14 +72,16 @@ pub async fn spawn_app_with(backend: Backend, limits: Limits) -> TestApp {
     let counter = statements.clone();
     let statement_log = Arc::new(std::sync::Mutex::new(Vec::new()));
     let log = statement_log.clone();
-    conn.set_metric_callback(move |info| {
+    let record: Arc<dyn Fn(&str) + Send + Sync> = Arc::new(move |sql: &str| {
         counter.fetch_add(1, Ordering::SeqCst);
         if let Ok(mut log) = log.lock() {
-            let sql = &info.statement.sql;
             let start = sql.find(" FROM ").unwrap_or(0);
             log.push(sql[start..].chars().take(200).collect());
         }
     });
+    // statements through sea-orm, and those lineage walks run directly on SQLite
+    modelgraph::db::direct::observe(&conn, record.clone());
+    conn.set_metric_callback(move |info| record(&info.statement.sql));
     db::migrate(&conn).await.expect("migrate");
     let state = AppState::new(conn.clone(), limits);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

@@ -652,4 +652,13 @@ async fn paths_and_walk_statement_counts(app: &TestApp) {
         large <= 2 + 10 + 1 + 3 + 4,
         "a depth-10 walk with nested fields took {large} statements"
     );
+    // the walk's own statements are counted (on SQLite they run in a direct session)
+    let log = app.statement_log();
+    assert!(
+        log.iter()
+            .filter(|s| s.contains("\"lineage_edge\""))
+            .count()
+            >= 2,
+        "the walk's statements were not counted: {log:#?}"
+    );
 }

@@ -6,7 +6,8 @@
 //!     [--postgres postgres://postgres@127.0.0.1:5432/test] [--reps 3] [--sqlite FILE]
 //!
 //! `--sqlite FILE` keeps the SQLite database in FILE, and a later run with the same FILE
-//! walks it without loading the graph again.
+//! walks it without loading the graph again. `--via-sqlx` walks SQLite through the sqlx
+//! driver instead of a direct session, to compare the two.
 use std::time::{Duration, Instant};
 
 use modelgraph::config::{DatabaseArgs, Limits};
@@ -40,6 +41,7 @@ fn args() -> Args {
             "--edges" => a.edges = it.next().expect("--edges PATH"),
             "--postgres" => a.postgres = it.next(),
             "--sqlite" => a.sqlite = it.next(),
+            "--via-sqlx" => modelgraph::db::direct::set_enabled(false),
             "--reps" => a.reps = it.next().and_then(|r| r.parse().ok()).expect("--reps N"),
             _ => {} // cargo bench passes --bench
         }

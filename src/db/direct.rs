@@ -11,6 +11,14 @@ use sea_orm::{DatabaseConnection, DbBackend};
 
 use crate::registry::{RegistryError, Result};
 
+/// Whether walks use direct sessions; benchmarks turn them off to compare.
+static ENABLED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
+/// Turns direct sessions on or off for this process (off: walks go through sqlx).
+pub fn set_enabled(on: bool) {
+    ENABLED.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// Called with the text of each statement a direct session runs.
 pub type Observer = Arc<dyn Fn(&str) + Send + Sync>;
 
@@ -90,7 +98,9 @@ pub async fn with_sqlite<R>(
     db: &DatabaseConnection,
     f: impl FnOnce(&Session) -> Result<R>,
 ) -> Result<Option<R>> {
-    if db.get_database_backend() != DbBackend::Sqlite {
+    if db.get_database_backend() != DbBackend::Sqlite
+        || !ENABLED.load(std::sync::atomic::Ordering::Relaxed)
+    {
         return Ok(None);
     }
     let pool = db.get_sqlite_connection_pool();

@@ -15,7 +15,7 @@ use sea_orm::{ConnectionTrait, DatabaseConnection};
 use crate::db::direct::with_sqlite;
 use crate::registry::read::find_nodes;
 use crate::registry::{RegistryError, Result};
-use walk::{WalkResult, walk_groups, walk_groups_direct};
+use walk::{WalkResult, json_ids, walk_groups, walk_groups_direct};
 
 /// Walk results with every node they mention.
 #[derive(Debug, Default)]
@@ -100,10 +100,6 @@ pub async fn walk_with(
 const LEAN_SQLITE: &str = r#"SELECT COALESCE(json_group_array(json_array("id", "kind", "name", "create_time")), '[]') AS nodes FROM "node" WHERE "id" IN (SELECT value FROM json_each(?))"#;
 const LEAN_SQLITE_ROWS: &str = r#"SELECT "id", "kind", "name", "create_time" FROM "node" WHERE "id" IN (SELECT value FROM json_each(?))"#;
 const LEAN_POSTGRES: &str = r#"SELECT COALESCE(json_agg(json_build_array("id", "kind", "name", "create_time"))::text, '[]') AS nodes FROM "node" WHERE "id" IN (SELECT value::bigint FROM json_array_elements_text($1::json))"#;
-
-fn json_ids(ids: &[i64]) -> String {
-    serde_json::to_string(ids).unwrap_or_else(|_| "[]".to_owned())
-}
 
 /// Nodes with their id, kind, name and creation time only; every other field is empty.
 /// Folded into one JSON row, like a walk step.

@@ -218,7 +218,8 @@ SELECT COALESCE({agg}({array}(id, source_id, target_id, kind, create_time, node_
     )
 }
 
-fn json_ids(ids: &[i64]) -> String {
+/// Ids as one JSON array parameter (`json_each` / `json_array_elements_text` read it).
+pub(crate) fn json_ids(ids: &[i64]) -> String {
     serde_json::to_string(ids).unwrap_or_else(|_| "[]".to_owned())
 }
 

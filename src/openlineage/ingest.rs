@@ -50,16 +50,8 @@ impl NodeCache {
         self.nodes.extend(staged);
     }
 
-    pub fn clear(&mut self) {
+    fn clear(&mut self) {
         self.nodes.clear();
-    }
-
-    pub fn len(&self) -> usize {
-        self.nodes.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.nodes.is_empty()
     }
 }
 

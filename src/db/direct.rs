@@ -60,12 +60,24 @@ impl Session {
         if let Some(observe) = &self.observer {
             observe(sql);
         }
-        let mut statement = self.conn.prepare_cached(sql).map_err(internal)?;
+        let mut statement = self.prepare(sql)?;
         let mut rows = statement.query(params).map_err(internal)?;
         match rows.next().map_err(internal)? {
             Some(row) => row.get::<_, Option<String>>(0).map_err(internal),
             None => Ok(None),
         }
+    }
+
+    /// A cached prepared statement; only reads: a session must hand the connection back
+    /// to sqlx as it found it, outside any transaction.
+    fn prepare(&self, sql: &str) -> Result<rusqlite::CachedStatement<'_>> {
+        let statement = self.conn.prepare_cached(sql).map_err(internal)?;
+        if !statement.readonly() {
+            return Err(RegistryError::Internal(format!(
+                "a direct session only reads: {sql}"
+            )));
+        }
+        Ok(statement)
     }
 
     /// Every row, each mapped by `map`.
@@ -78,7 +90,7 @@ impl Session {
         if let Some(observe) = &self.observer {
             observe(sql);
         }
-        let mut statement = self.conn.prepare_cached(sql).map_err(internal)?;
+        let mut statement = self.prepare(sql)?;
         let mut rows = statement.query(params).map_err(internal)?;
         let mut out = Vec::new();
         while let Some(row) = rows.next().map_err(internal)? {

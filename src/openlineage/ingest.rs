@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 
 use entity::node;
-use sea_orm::{DatabaseConnection, DatabaseTransaction};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, Statement};
 use serde_json::{Map, Value};
 
 use super::event::{DatasetRef, Event, JobRef, RunEvent};
@@ -30,14 +30,18 @@ enum Key {
     Run(String),
 }
 
-/// Nodes named by events, as this process last wrote or read them. Nodes are never
-/// deleted and their keys never change, so a hit is always the right node. Its row may be
-/// stale if another writer changed it since (another server, or the REST API): then the
-/// revision-guarded update fails with a conflict, and the batch is retried with the cache
+/// Nodes named by events, as this writer last wrote or read them. It holds only while
+/// nobody else writes: on SQLite each batch first asks the database whether another
+/// connection has committed since the writer's last batch (`PRAGMA data_version`) and
+/// starts over if so, since a run's externalId, status or facets may have changed
+/// through the API. Within a batch, a row changed by someone else makes the
+/// revision-guarded update fail with a conflict, and the batch is retried with the cache
 /// cleared. Bounded: it starts over when full.
 #[derive(Default)]
 pub struct NodeCache {
     nodes: HashMap<Key, node::Model>,
+    /// `PRAGMA data_version` after the writer's last commit.
+    data_version: Option<i64>,
 }
 
 const CACHE_CAPACITY: usize = 100_000;
@@ -65,6 +69,10 @@ pub async fn write_batch(
     let mut attempt = 0;
     loop {
         let (_writer, txn) = begin_write(db).await?;
+        let version = data_version(&txn).await?;
+        if version.is_none() || version != cache.data_version {
+            cache.clear();
+        }
         let mut batch = Batch {
             txn: &txn,
             cache,
@@ -86,6 +94,8 @@ pub async fn write_batch(
             Ok(()) => {
                 txn.commit().await?;
                 cache.absorb(staged);
+                // the writer's own commits leave its connection's data_version as it was
+                cache.data_version = version;
                 return Ok(());
             }
             Err(RegistryError::AlreadyExists(_) | RegistryError::Conflict(_)) if attempt < 3 => {
@@ -94,11 +104,30 @@ pub async fn write_batch(
                 attempt += 1;
             }
             Err(err) => {
-                txn.rollback().await?;
+                // the event's error is the answer, even if the rollback fails too
+                let _ = txn.rollback().await;
                 return Err(err);
             }
         }
     }
+}
+
+/// SQLite's count of commits by other connections as this connection sees it; None on
+/// other databases, where the cache is never kept.
+async fn data_version(txn: &DatabaseTransaction) -> Result<Option<i64>> {
+    if txn.get_database_backend() != DbBackend::Sqlite {
+        return Ok(None);
+    }
+    let row = txn
+        .query_one_raw(Statement::from_string(
+            DbBackend::Sqlite,
+            "PRAGMA data_version",
+        ))
+        .await?;
+    Ok(match row {
+        Some(row) => Some(row.try_get_by_index::<i64>(0)?),
+        None => None,
+    })
 }
 
 /// One batch's transaction: nodes it wrote or read (kept only if it commits) and the

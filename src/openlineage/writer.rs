@@ -66,8 +66,11 @@ fn writer_connection(db: &DatabaseConnection) -> DatabaseConnection {
     match db.get_database_backend() {
         DbBackend::Sqlite => {
             let options = db.get_sqlite_connection_pool().connect_options();
+            // one connection for good: its page cache and data_version baseline last
             let pool = SqlitePoolOptions::new()
                 .max_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None)
                 .connect_lazy_with((*options).clone());
             SqlxSqliteConnector::from_sqlx_sqlite_pool(pool)
         }
@@ -96,7 +99,12 @@ async fn run(db: DatabaseConnection, mut queue: mpsc::Receiver<Job>) {
 async fn write_jobs(db: &DatabaseConnection, cache: &mut NodeCache, jobs: Vec<Job>) {
     let events: Vec<&Event> = jobs.iter().map(|(e, _)| e).collect();
     let outcome = write_batch(db, cache, &events).await;
-    if outcome.is_ok() || jobs.len() == 1 {
+    // only an event's own fault is worth writing each event alone for; a database that
+    // fails (busy, I/O) fails the whole batch
+    let retry_alone = outcome
+        .as_ref()
+        .is_err_and(|err| caused_by_event(err) && jobs.len() > 1);
+    if !retry_alone {
         for (_, done) in jobs {
             // the request may have gone away; its event is written all the same
             let _ = done.send(outcome.clone());
@@ -108,4 +116,9 @@ async fn write_jobs(db: &DatabaseConnection, cache: &mut NodeCache, jobs: Vec<Jo
         let outcome = write_batch(db, cache, &[&event]).await;
         let _ = done.send(outcome);
     }
+}
+
+/// Whether an event (rather than the database) caused this error when writing it.
+fn caused_by_event(err: &RegistryError) -> bool {
+    !matches!(err, RegistryError::Internal(_))
 }

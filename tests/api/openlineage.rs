@@ -272,4 +272,40 @@ async fn openlineage_concurrent_events_fail_alone_and_see_other_writers(app: &Te
     let shared = &data["datasets"]["nodes"][0];
     assert_eq!(shared["description"], "kept");
     assert_eq!(shared["schemaFields"], json!([{"name": "x"}]));
+    // a run whose externalId changed through GraphQL: an event for its old runId must not
+    // land on it (the new run it asks for clashes with the old run's name instead)
+    const OLD: &str = "0192e2a5-0000-7000-8000-000000000002";
+    let warm = event("RUNNING", "2026-01-01T10:01:00Z", OLD, json!([]), json!([]));
+    assert_eq!(post(app, &warm).await.0, 201);
+    let run = app
+        .ok(
+            r#"query($x: String) { experimentRuns(filter: {externalId: $x}) { nodes { id } } }"#,
+            json!({"x": OLD}),
+        )
+        .await["experimentRuns"]["nodes"][0]["id"]
+        .clone();
+    app.ok(
+        r#"mutation($id: ID!) { updateExperimentRun(id: $id, input: {externalId: "renamed"}) { id } }"#,
+        json!({"id": run}),
+    )
+    .await;
+    // RUNNING changes nothing on the run itself, so only the cache could have known it
+    let input = json!([{"namespace": "ns", "name": "after-rename"}]);
+    let (status, text) = post(
+        app,
+        &event("RUNNING", "2026-01-01T10:06:00Z", OLD, input, json!([])),
+    )
+    .await;
+    assert_eq!(status, 409, "{text}");
+    assert!(text.contains("ALREADY_EXISTS"), "{text}");
+    let renamed = app
+        .ok(
+            r#"query { experimentRuns(filter: {externalId: "renamed"}) { nodes { id status inputs { name } } } }"#,
+            json!({}),
+        )
+        .await;
+    let renamed = &renamed["experimentRuns"]["nodes"][0];
+    assert_eq!(renamed["id"], run);
+    assert_eq!(renamed["status"], "RUNNING");
+    assert_eq!(renamed["inputs"], json!([{"name": "shared"}]));
 }

@@ -1,7 +1,8 @@
 //! Every registry object (every kind) is one row here, so ids are global across kinds.
 use sea_orm::entity::prelude::*;
 
-#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+/// Deserialize: the OpenLineage writer maps rows it reads through rusqlite by column name.
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel, serde::Deserialize)]
 #[sea_orm(table_name = "node")]
 pub struct Model {
     #[sea_orm(primary_key)]

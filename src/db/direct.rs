@@ -47,37 +47,77 @@ fn observer_of(file: &std::path::Path) -> Option<Observer> {
     all.iter().find(|(f, _)| f == file).map(|(_, o)| o.clone())
 }
 
-/// One borrowed SQLite connection, used on this thread.
+/// A SQLite connection used on this thread: one borrowed from sqlx's pool for reads
+/// ([`with_sqlite`]), or the OpenLineage writer's own ([`Session::open_writer`]). Behind a
+/// mutex only so that `&Session` may be shared with the registry's async write path;
+/// one thread uses it at a time.
 pub struct Session {
-    conn: rusqlite::Connection,
+    conn: std::sync::Mutex<rusqlite::Connection>,
+    /// Whether statements may write (the writer's own connection) or only read.
+    writes: bool,
+    file: PathBuf,
     observer: Option<Observer>,
 }
 
 impl Session {
-    /// The first column of the first row as text (None without a row or for NULL): the
-    /// walk's statements fold their results into one JSON value.
-    pub fn query_text(&self, sql: &str, params: impl rusqlite::Params) -> Result<Option<String>> {
-        if let Some(observe) = &self.observer {
-            observe(sql);
-        }
-        let mut statement = self.prepare(sql)?;
-        let mut rows = statement.query(params).map_err(internal)?;
-        match rows.next().map_err(internal)? {
-            Some(row) => row.get::<_, Option<String>>(0).map_err(internal),
-            None => Ok(None),
+    fn new(conn: rusqlite::Connection, writes: bool, file: PathBuf) -> Self {
+        conn.set_prepared_statement_cache_capacity(64);
+        let observer = observer_of(&file);
+        Self {
+            conn: std::sync::Mutex::new(conn),
+            writes,
+            file,
+            observer,
         }
     }
 
-    /// A cached prepared statement; only reads: a session must hand the connection back
-    /// to sqlx as it found it, outside any transaction.
-    fn prepare(&self, sql: &str) -> Result<rusqlite::CachedStatement<'_>> {
-        let statement = self.conn.prepare_cached(sql).map_err(internal)?;
-        if !statement.readonly() {
-            return Err(RegistryError::Internal(format!(
-                "a direct session only reads: {sql}"
-            )));
+    /// A connection of its own on `db`'s SQLite file, for a writer that keeps it (and its
+    /// page and statement caches) for good. None when `db` is not a SQLite file.
+    pub fn open_writer(db: &DatabaseConnection) -> Result<Option<Session>> {
+        if db.get_database_backend() != DbBackend::Sqlite {
+            return Ok(None);
         }
-        Ok(statement)
+        let options = db.get_sqlite_connection_pool().connect_options();
+        let file = options.get_filename().to_owned();
+        let name = file.to_string_lossy();
+        // sqlx names in-memory databases `file:sqlx-in-memory-N`, shared between its own
+        // connections only
+        if name.is_empty() || name == ":memory:" || name.starts_with("file:") {
+            return Ok(None);
+        }
+        let conn = rusqlite::Connection::open(&file)?;
+        // temp_store: statement journals and sorts stay in memory, where on disk each
+        // batch created and deleted temporary files
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        stable_plans(&conn)?;
+        conn.execute_batch(&format!(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;
+             PRAGMA mmap_size = {}; PRAGMA cache_size = {}; PRAGMA temp_store = MEMORY;",
+            super::MMAP_BYTES,
+            super::CACHE_KIB
+        ))?;
+        Ok(Some(Self::new(conn, true, file)))
+    }
+
+    /// Looks up the statement observer again (tests register theirs after the writer
+    /// may have opened).
+    pub fn refresh_observer(&mut self) {
+        self.observer = observer_of(&self.file);
+    }
+
+    fn connection(&self) -> Result<std::sync::MutexGuard<'_, rusqlite::Connection>> {
+        // a panic mid-statement leaves nothing half-done that the caller cannot roll back
+        Ok(self
+            .conn
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()))
+    }
+
+    /// The first column of the first row as text (None without a row or for NULL): the
+    /// walk's statements fold their results into one JSON value.
+    pub fn query_text(&self, sql: &str, params: impl rusqlite::Params) -> Result<Option<String>> {
+        let rows = self.query_rows(sql, params, |row| row.get::<_, Option<String>>(0))?;
+        Ok(rows.into_iter().next().flatten())
     }
 
     /// Every row, each mapped by `map`.
@@ -90,18 +130,78 @@ impl Session {
         if let Some(observe) = &self.observer {
             observe(sql);
         }
-        let mut statement = self.prepare(sql)?;
-        let mut rows = statement.query(params).map_err(internal)?;
+        let conn = self.connection()?;
+        let mut statement = self.prepare(&conn, sql)?;
+        let mut rows = statement.query(params)?;
         let mut out = Vec::new();
-        while let Some(row) = rows.next().map_err(internal)? {
-            out.push(map(row).map_err(internal)?);
+        while let Some(row) = rows.next()? {
+            out.push(map(row)?);
         }
         Ok(out)
     }
+
+    /// Runs a statement (rows it returns are dropped); the number of rows it changed.
+    pub fn execute(&self, sql: &str, params: impl rusqlite::Params) -> Result<u64> {
+        if let Some(observe) = &self.observer {
+            observe(sql);
+        }
+        let conn = self.connection()?;
+        let mut statement = self.prepare(&conn, sql)?;
+        let mut rows = statement.query(params)?;
+        while rows.next()?.is_some() {}
+        drop(rows);
+        Ok(if statement.readonly() {
+            0
+        } else {
+            conn.changes()
+        })
+    }
+
+    /// Whether a transaction is open.
+    pub fn in_transaction(&self) -> Result<bool> {
+        Ok(!self.connection()?.is_autocommit())
+    }
+
+    /// A cached prepared statement. A borrowed session only reads: it must hand the
+    /// connection back to sqlx as it found it, outside any transaction.
+    fn prepare<'c>(
+        &self,
+        conn: &'c rusqlite::Connection,
+        sql: &str,
+    ) -> Result<rusqlite::CachedStatement<'c>> {
+        let statement = conn.prepare_cached(sql)?;
+        if !self.writes && !statement.readonly() {
+            return Err(RegistryError::Internal(format!(
+                "a direct session only reads: {sql}"
+            )));
+        }
+        Ok(statement)
+    }
 }
 
-fn internal(err: rusqlite::Error) -> RegistryError {
-    RegistryError::Internal(format!("sqlite: {err}"))
+/// Query plans that do not depend on bound values (SQLite's QPSG). Without it SQLite
+/// compiles a statement again whenever a parameter its plan looked at is bound anew, and
+/// it looks at every `LIMIT ?`, which sea-orm binds for every page and `.one()`.
+fn stable_plans(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+        true,
+    )?;
+    Ok(())
+}
+
+/// [`stable_plans`] for a new sqlx connection (the pool's `after_connect`).
+pub(crate) async fn stable_plans_sqlx(
+    conn: &mut sea_orm::sqlx::SqliteConnection,
+) -> std::result::Result<(), sea_orm::sqlx::Error> {
+    let mut handle = conn.lock_handle().await?;
+    let raw = handle.as_raw_handle();
+    // SAFETY: as in `with_sqlite`: the view neither outlives `handle` nor closes it
+    let view = unsafe { rusqlite::Connection::from_handle(raw.as_ptr()) }
+        .and_then(|view| stable_plans(&view).map(|()| view))
+        .map_err(|e| sea_orm::sqlx::Error::Configuration(Box::new(e)))?;
+    drop(view);
+    Ok(())
 }
 
 /// Runs `f` on one of `db`'s pooled SQLite connections, on this thread. None when `db` is
@@ -116,7 +216,7 @@ pub async fn with_sqlite<R>(
         return Ok(None);
     }
     let pool = db.get_sqlite_connection_pool();
-    let observer = observer_of(pool.connect_options().get_filename());
+    let file = pool.connect_options().get_filename().to_owned();
     let mut pooled = pool
         .acquire()
         .await
@@ -128,10 +228,47 @@ pub async fn with_sqlite<R>(
     let raw = handle.as_raw_handle();
     // SAFETY: while `handle` lives, sqlx's worker leaves this connection alone; the
     // rusqlite view does not close the connection and is dropped before `handle`.
-    let conn = unsafe { rusqlite::Connection::from_handle(raw.as_ptr()) }.map_err(internal)?;
-    let session = Session { conn, observer };
+    let conn = unsafe { rusqlite::Connection::from_handle(raw.as_ptr()) }?;
+    let session = Session::new(conn, false, file);
     let out = f(&session);
     drop(session);
     drop(handle);
     out.map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::DatabaseArgs;
+
+    fn stable(session: &Session) -> Result<bool> {
+        Ok(session
+            .connection()?
+            .db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG)?)
+    }
+
+    /// Pooled and writer connections keep their query plans whatever is bound, so a
+    /// cached `LIMIT ?` statement is not compiled again on each use.
+    #[tokio::test]
+    async fn sqlite_connections_plan_independently_of_bound_values() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = crate::db::connect(&DatabaseArgs {
+            database_url: format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display()),
+            log_sql: false,
+            max_connections: 2,
+        })
+        .await
+        .unwrap();
+        assert_eq!(with_sqlite(&db, stable).await.unwrap(), Some(true));
+        let writer = Session::open_writer(&db).unwrap().expect("a SQLite file");
+        assert!(stable(&writer).unwrap());
+        // a writer session writes; a borrowed one refuses to
+        writer.execute("CREATE TABLE t (x INTEGER)", []).unwrap();
+        assert_eq!(
+            writer.execute("INSERT INTO t VALUES (1), (2)", []).unwrap(),
+            2
+        );
+        let refused = with_sqlite(&db, |s| s.execute("INSERT INTO t VALUES (3)", [])).await;
+        assert_eq!(refused.unwrap_err().code(), "INTERNAL");
+    }
 }

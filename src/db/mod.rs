@@ -1,6 +1,7 @@
 //! Connecting to SQLite or PostgreSQL and migrating; SQLite gets WAL, a busy timeout and
 //! foreign keys.
 pub mod direct;
+pub mod exec;
 
 use std::time::Duration;
 
@@ -11,9 +12,9 @@ use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr};
 use crate::config::DatabaseArgs;
 
 /// How much of a SQLite file is memory-mapped.
-const MMAP_BYTES: u64 = 1 << 30;
+pub(crate) const MMAP_BYTES: u64 = 1 << 30;
 /// Page cache per SQLite connection, in KiB (negative: SQLite's unit for KiB).
-const CACHE_KIB: i64 = -16 * 1024;
+pub(crate) const CACHE_KIB: i64 = -16 * 1024;
 
 pub async fn connect(args: &DatabaseArgs) -> Result<DatabaseConnection, DbErr> {
     let mut opts = ConnectOptions::new(args.database_url.clone());
@@ -23,6 +24,9 @@ pub async fn connect(args: &DatabaseArgs) -> Result<DatabaseConnection, DbErr> {
         .acquire_timeout(Duration::from_secs(30))
         .sqlx_logging(args.log_sql)
         .sqlx_logging_level(log::LevelFilter::Debug)
+        .map_sqlx_sqlite_pool_opts(|o| {
+            o.after_connect(|conn, _| Box::pin(direct::stable_plans_sqlx(conn)))
+        })
         .map_sqlx_sqlite_opts(|o| {
             o.journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)

@@ -8,6 +8,7 @@ use entity::{lineage_edge, node};
 use sea_orm::ActiveValue::Set;
 use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
+use crate::db::exec::{Exec, run};
 use crate::registry::kind::NodeKind;
 use crate::registry::read::{find_nodes, kind_of};
 use crate::registry::write::{begin_write, now_ms};
@@ -134,7 +135,7 @@ pub fn check_edge(edge: &NewEdge, source: NodeKind, target: NodeKind, at: &str) 
 }
 
 /// Writes edges whose ends are known to be valid; an edge that exists is left as it is.
-pub async fn insert_edges<C: ConnectionTrait>(conn: &C, edges: &[NewEdge]) -> Result<()> {
+pub async fn insert_edges<E: Exec>(conn: &E, edges: &[NewEdge]) -> Result<()> {
     if edges.is_empty() {
         return Ok(());
     }
@@ -148,14 +149,12 @@ pub async fn insert_edges<C: ConnectionTrait>(conn: &C, edges: &[NewEdge]) -> Re
             create_time: Set(now),
             ..Default::default()
         });
-        lineage_edge::Entity::insert_many(rows)
-            .on_conflict_do_nothing_on([
-                lineage_edge::Column::SourceId,
-                lineage_edge::Column::TargetId,
-                lineage_edge::Column::Kind,
-            ])
-            .exec(conn)
-            .await?;
+        let insert = lineage_edge::Entity::insert_many(rows).on_conflict_do_nothing_on([
+            lineage_edge::Column::SourceId,
+            lineage_edge::Column::TargetId,
+            lineage_edge::Column::Kind,
+        ]);
+        run(conn, &insert).await?;
     }
     Ok(())
 }

@@ -8,14 +8,19 @@
 use std::collections::HashMap;
 
 use entity::node;
-use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, Statement};
+use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr};
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, DbBackend, EntityTrait, FromQueryResult, QueryFilter,
+    QueryOrder, QuerySelect, Statement,
+};
 use serde_json::{Map, Value};
 
 use super::event::{DatasetRef, Event, JobRef, RunEvent};
+use crate::db::direct::Session;
+use crate::db::exec::{Exec, all, now};
 use crate::lineage::edges::{EdgeKind, NewEdge, insert_edges};
-use crate::registry::filter::{Filter, StringMatch};
-use crate::registry::page::{Direction, Order, OrderField, PageArgs, PageLimits};
-use crate::registry::read::{find_by_external_id, find_by_name, kind_of, list};
+use crate::registry::filter::like_escape;
+use crate::registry::read::{find_by_external_id, find_by_name, kind_of};
 use crate::registry::write::{begin_write, create_in, create_under, update_from};
 use crate::registry::{NodeFields, NodeKind, RegistryError, Result};
 
@@ -47,11 +52,12 @@ pub struct NodeCache {
 const CACHE_CAPACITY: usize = 100_000;
 
 impl NodeCache {
-    fn absorb(&mut self, staged: HashMap<Key, node::Model>) {
-        if self.nodes.len() + staged.len() > CACHE_CAPACITY {
+    fn absorb(&mut self, staged: Staged) {
+        if self.nodes.len() + staged.nodes.len() > CACHE_CAPACITY {
             self.nodes.clear();
         }
-        self.nodes.extend(staged);
+        self.nodes.extend(staged.nodes);
+        self.data_version = staged.data_version;
     }
 
     fn clear(&mut self) {
@@ -59,8 +65,9 @@ impl NodeCache {
     }
 }
 
-/// Writes `events` in one transaction; retried from the database, cache cleared, when a
-/// concurrent writer created the same node first or changed a cached one.
+/// Writes `events` in one sea-orm transaction (PostgreSQL, or SQLite without a writer
+/// connection of its own); retried from the database, cache cleared, when a concurrent
+/// writer created the same node first or changed a cached one.
 pub async fn write_batch(
     db: &DatabaseConnection,
     cache: &mut NodeCache,
@@ -69,36 +76,13 @@ pub async fn write_batch(
     let mut attempt = 0;
     loop {
         let (_writer, txn) = begin_write(db).await?;
-        let version = data_version(&txn).await?;
-        if version.is_none() || version != cache.data_version {
-            cache.clear();
-        }
-        let mut batch = Batch {
-            txn: &txn,
-            cache,
-            staged: HashMap::new(),
-            edges: Vec::new(),
-        };
-        let mut outcome = Ok(());
-        for event in events {
-            outcome = batch.apply(event).await;
-            if outcome.is_err() {
-                break;
-            }
-        }
-        if outcome.is_ok() {
-            outcome = insert_edges(&txn, &batch.edges).await;
-        }
-        let staged = batch.staged;
-        match outcome {
-            Ok(()) => {
+        match stage(&txn, cache, events).await {
+            Ok(staged) => {
                 txn.commit().await?;
                 cache.absorb(staged);
-                // the writer's own commits leave its connection's data_version as it was
-                cache.data_version = version;
                 return Ok(());
             }
-            Err(RegistryError::AlreadyExists(_) | RegistryError::Conflict(_)) if attempt < 3 => {
+            Err(err) if retryable(&err) && attempt < 3 => {
                 txn.rollback().await?;
                 cache.clear();
                 attempt += 1;
@@ -112,34 +96,105 @@ pub async fn write_batch(
     }
 }
 
+/// As [`write_batch`], on a direct SQLite session that writes on this thread: the
+/// statements cost no hand-off to a driver thread. The caller holds the SQLite writer
+/// turn.
+pub fn write_batch_direct(
+    session: &Session,
+    cache: &mut NodeCache,
+    events: &[&Event],
+) -> Result<()> {
+    let mut attempt = 0;
+    loop {
+        session.execute("BEGIN IMMEDIATE", [])?;
+        let staged = now(stage(session, cache, events)).and_then(|staged| staged);
+        match staged.and_then(|staged| session.execute("COMMIT", []).map(|_| staged)) {
+            Ok(staged) => {
+                cache.absorb(staged);
+                return Ok(());
+            }
+            Err(err) if retryable(&err) && attempt < 3 => {
+                session.execute("ROLLBACK", [])?;
+                cache.clear();
+                attempt += 1;
+            }
+            Err(err) => {
+                if session.in_transaction().unwrap_or(true) {
+                    let _ = session.execute("ROLLBACK", []);
+                }
+                return Err(err);
+            }
+        }
+    }
+}
+
+/// Whether writing again from the database may succeed: another writer created the same
+/// node first or changed a cached one.
+fn retryable(err: &RegistryError) -> bool {
+    matches!(
+        err,
+        RegistryError::AlreadyExists(_) | RegistryError::Conflict(_)
+    )
+}
+
+/// What a batch wrote or read, kept in the cache once it commits.
+struct Staged {
+    nodes: HashMap<Key, node::Model>,
+    data_version: Option<i64>,
+}
+
+/// Applies `events` inside the caller's transaction, edges last in one statement.
+async fn stage<E: Exec>(txn: &E, cache: &mut NodeCache, events: &[&Event]) -> Result<Staged> {
+    let version = data_version(txn).await?;
+    if version.is_none() || version != cache.data_version {
+        cache.clear();
+    }
+    let mut batch = Batch {
+        txn,
+        cache,
+        staged: HashMap::new(),
+        edges: Vec::new(),
+    };
+    for event in events {
+        batch.apply(event).await?;
+    }
+    insert_edges(txn, &batch.edges).await?;
+    Ok(Staged {
+        nodes: batch.staged,
+        // the writer's own commits leave its connection's data_version as it was
+        data_version: version,
+    })
+}
+
 /// SQLite's count of commits by other connections as this connection sees it; None on
 /// other databases, where the cache is never kept.
-async fn data_version(txn: &DatabaseTransaction) -> Result<Option<i64>> {
-    if txn.get_database_backend() != DbBackend::Sqlite {
+async fn data_version<E: Exec>(txn: &E) -> Result<Option<i64>> {
+    #[derive(FromQueryResult, serde::Deserialize)]
+    struct Row {
+        data_version: i64,
+    }
+    if txn.backend() != DbBackend::Sqlite {
         return Ok(None);
     }
-    let row = txn
-        .query_one_raw(Statement::from_string(
+    let rows: Vec<Row> = txn
+        .fetch(Statement::from_string(
             DbBackend::Sqlite,
             "PRAGMA data_version",
         ))
         .await?;
-    Ok(match row {
-        Some(row) => Some(row.try_get_by_index::<i64>(0)?),
-        None => None,
-    })
+    Ok(rows.first().map(|r| r.data_version))
 }
 
 /// One batch's transaction: nodes it wrote or read (kept only if it commits) and the
 /// edges it will write at the end, in one statement.
-struct Batch<'a> {
-    txn: &'a DatabaseTransaction,
+struct Batch<'a, E> {
+    txn: &'a E,
     cache: &'a NodeCache,
     staged: HashMap<Key, node::Model>,
     edges: Vec<NewEdge>,
 }
 
-impl Batch<'_> {
+impl<E: Exec> Batch<'_, E> {
     fn cached(&self, key: &Key) -> Option<node::Model> {
         self.staged
             .get(key)
@@ -290,35 +345,18 @@ impl Batch<'_> {
     /// The latest version node of `d` written so far.
     async fn previous_version(&self, d: &DatasetRef) -> Result<Option<node::Model>> {
         let prefix = format!("{}@", d.name);
-        let filter = Filter {
-            namespace: Some(d.namespace.clone()),
-            name: Some(StringMatch {
-                contains: Some(prefix.clone()),
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
-        let order = Order {
-            field: OrderField::Id,
-            direction: Direction::Desc,
-        };
-        let page = PageArgs {
-            first: Some(50),
-            ..Default::default()
-        };
-        let found = list(
-            self.txn,
-            &[NodeKind::Dataset],
-            &filter,
-            order,
-            &page,
-            PageLimits::default(),
-        )
-        .await?;
-        Ok(found
-            .items
-            .into_iter()
-            .find(|n| n.name.starts_with(&prefix)))
+        let query = node::Entity::find()
+            .filter(node::Column::Kind.eq(NodeKind::Dataset.as_str()))
+            .filter(node::Column::Namespace.eq(d.namespace.as_str()))
+            .filter(
+                Expr::col(node::Column::Name)
+                    .like(LikeExpr::new(format!("{}%", like_escape(&prefix))).escape('\\')),
+            )
+            .order_by_desc(node::Column::Id)
+            .limit(50);
+        // LIKE ignores ASCII case on SQLite: the prefix itself is compared here
+        let found: Vec<node::Model> = all(self.txn, &query).await?;
+        Ok(found.into_iter().find(|n| n.name.starts_with(&prefix)))
     }
 
     async fn run(

@@ -1,35 +1,42 @@
-//! The OpenLineage writer. On SQLite, requests hand their parsed event to one writer task
-//! and wait for the outcome; it writes whatever has queued up meanwhile in one transaction
-//! (group commit), so under load a transaction's fixed costs, and the lookups of the jobs,
-//! datasets and runs events share (kept in its cache), are paid once per batch, not once
-//! per event. SQLite takes one write transaction at a time anyway. An event that fails
-//! takes nothing else down: a failed batch is written again event by event.
+//! The OpenLineage writer. On a SQLite file, requests hand their parsed event to one
+//! writer thread and wait for the outcome; it writes whatever has queued up meanwhile in
+//! one transaction (group commit), so under load a transaction's fixed costs, and the
+//! lookups of the jobs, datasets and runs events share (kept in its cache), are paid once
+//! per batch, not once per event. SQLite takes one write transaction at a time anyway.
+//! The thread writes through a SQLite connection of its own, on the thread itself
+//! (`db::direct`): sqlx would hand each statement to a worker thread and back, which cost
+//! more than the statements. An event that fails takes nothing else down: a failed batch
+//! is written again event by event.
 //!
 //! On PostgreSQL each request writes its event in a transaction of its own, many at once
 //! from the pool: measured with 8 clients, that beat batching writers (fewer, longer
-//! transactions taking the same rows' locks).
+//! transactions taking the same rows' locks). So does SQLite in memory, which only sqlx's
+//! own connections share.
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, OnceLock};
 
-use sea_orm::sqlx::sqlite::SqlitePoolOptions;
-use sea_orm::{DatabaseConnection, DbBackend, SqlxSqliteConnector};
+use sea_orm::DatabaseConnection;
 use tokio::sync::{mpsc, oneshot};
 
 use super::event::Event;
-use super::ingest::{NodeCache, write_batch};
+use super::ingest::{NodeCache, write_batch, write_batch_direct};
+use crate::db::direct::Session;
+use crate::registry::write::sqlite_writer_turn_blocking;
 use crate::registry::{RegistryError, Result};
 
 /// The most events written in one transaction.
 const MAX_BATCH: usize = 256;
-/// Events waiting for a writer before senders wait too (backpressure).
+/// Events waiting for the writer before senders wait too (backpressure).
 const QUEUE: usize = 4096;
 
 type Job = (Event, oneshot::Sender<Result<()>>);
 
-/// A handle on the writer (a task started on first use, inside the server's runtime).
+/// A handle on the writer (a thread started on first use).
 #[derive(Clone)]
 pub struct Ingester {
     db: DatabaseConnection,
-    queue: Arc<OnceLock<mpsc::Sender<Job>>>,
+    /// The writer thread's queue; None where each request writes its own event.
+    queue: Arc<OnceLock<Option<mpsc::Sender<Job>>>>,
 }
 
 impl Ingester {
@@ -43,14 +50,9 @@ impl Ingester {
     /// Writes `event` (on SQLite with whatever else is queued) and returns once it is
     /// committed.
     pub async fn ingest(&self, event: Event) -> Result<()> {
-        if self.db.get_database_backend() != DbBackend::Sqlite {
+        let Some(queue) = self.queue.get_or_init(|| start(&self.db)) else {
             return write_batch(&self.db, &mut NodeCache::default(), &[&event]).await;
-        }
-        let queue = self.queue.get_or_init(|| {
-            let (tx, rx) = mpsc::channel(QUEUE);
-            tokio::spawn(run(writer_connection(&self.db), rx));
-            tx
-        });
+        };
         let (done, outcome) = oneshot::channel();
         let stopped = || RegistryError::Internal("the OpenLineage writer stopped".into());
         queue.send((event, done)).await.map_err(|_| stopped())?;
@@ -58,47 +60,58 @@ impl Ingester {
     }
 }
 
-/// The connection a writer writes on. On SQLite it is one of its own: a write through any
-/// other connection of a pool makes the others drop their page caches, so a writer that
-/// took whichever pooled connection was free would read its pages from the file again on
-/// every batch.
-fn writer_connection(db: &DatabaseConnection) -> DatabaseConnection {
-    match db.get_database_backend() {
-        DbBackend::Sqlite => {
-            let options = db.get_sqlite_connection_pool().connect_options();
-            // one connection for good: its page cache and data_version baseline last
-            let pool = SqlitePoolOptions::new()
-                .max_connections(1)
-                .idle_timeout(None)
-                .max_lifetime(None)
-                .connect_lazy_with((*options).clone());
-            SqlxSqliteConnector::from_sqlx_sqlite_pool(pool)
+/// Starts the writer thread on a connection of its own to `db`'s SQLite file; None on
+/// other databases, or if that connection cannot be opened.
+fn start(db: &DatabaseConnection) -> Option<mpsc::Sender<Job>> {
+    let session = match Session::open_writer(db) {
+        Ok(Some(session)) => session,
+        Ok(None) => return None,
+        Err(err) => {
+            tracing::warn!(%err, "OpenLineage writer: no connection of its own; writing per request");
+            return None;
         }
-        _ => db.clone(),
+    };
+    let (tx, rx) = mpsc::channel(QUEUE);
+    let spawned = std::thread::Builder::new()
+        .name("openlineage-writer".into())
+        .spawn(move || run(session, rx));
+    match spawned {
+        Ok(_) => Some(tx),
+        Err(err) => {
+            tracing::warn!(%err, "OpenLineage writer: no thread; writing per request");
+            None
+        }
     }
 }
 
-async fn run(db: DatabaseConnection, mut queue: mpsc::Receiver<Job>) {
+/// The writer thread: until every handle is gone, takes what has queued up (up to
+/// MAX_BATCH events) and writes it.
+fn run(mut session: Session, mut queue: mpsc::Receiver<Job>) {
     let mut cache = NodeCache::default();
-    let mut jobs = Vec::with_capacity(MAX_BATCH);
-    while queue.recv_many(&mut jobs, MAX_BATCH).await > 0 {
-        // a batch runs as a task of its own so that a panic fails its requests, not the
-        // writer; the cache it held is dropped with it
-        let db = db.clone();
-        let batch = std::mem::take(&mut jobs);
-        let mut held = std::mem::take(&mut cache);
-        cache = tokio::spawn(async move {
-            write_jobs(&db, &mut held, batch).await;
-            held
-        })
-        .await
-        .unwrap_or_default();
+    while let Some(job) = queue.blocking_recv() {
+        let mut jobs = vec![job];
+        while jobs.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(job) => jobs.push(job),
+                Err(_) => break,
+            }
+        }
+        session.refresh_observer();
+        // a panic fails this batch's requests (their senders are dropped), not the writer
+        let written = catch_unwind(AssertUnwindSafe(|| write_jobs(&session, &mut cache, jobs)));
+        if written.is_err() {
+            cache = NodeCache::default();
+            if session.in_transaction().unwrap_or(true) {
+                let _ = session.execute("ROLLBACK", []);
+            }
+        }
     }
 }
 
-async fn write_jobs(db: &DatabaseConnection, cache: &mut NodeCache, jobs: Vec<Job>) {
+fn write_jobs(session: &Session, cache: &mut NodeCache, jobs: Vec<Job>) {
+    let _turn = sqlite_writer_turn_blocking();
     let events: Vec<&Event> = jobs.iter().map(|(e, _)| e).collect();
-    let outcome = write_batch(db, cache, &events).await;
+    let outcome = write_batch_direct(session, cache, &events);
     // only an event's own fault is worth writing each event alone for; a database that
     // fails (busy, I/O) fails the whole batch
     let retry_alone = outcome
@@ -113,7 +126,7 @@ async fn write_jobs(db: &DatabaseConnection, cache: &mut NodeCache, jobs: Vec<Jo
     }
     // some event failed: write each alone so only the bad ones fail
     for (event, done) in jobs {
-        let outcome = write_batch(db, cache, &[&event]).await;
+        let outcome = write_batch_direct(session, cache, &[&event]);
         let _ = done.send(outcome);
     }
 }

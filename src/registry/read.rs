@@ -10,9 +10,10 @@ use super::error::{RegistryError, Result};
 use super::filter::Filter;
 use super::kind::NodeKind;
 use super::page::{Direction, Order, Page, PageArgs, PageLimits};
+use crate::db::exec::{Exec, first};
 
-pub async fn find_node<C: ConnectionTrait>(conn: &C, id: i64) -> Result<Option<node::Model>> {
-    Ok(node::Entity::find_by_id(id).one(conn).await?)
+pub async fn find_node<E: Exec>(conn: &E, id: i64) -> Result<Option<node::Model>> {
+    first(conn, &node::Entity::find_by_id(id).limit(1)).await
 }
 
 /// `column IN (ids)` with the ids as one JSON parameter: the statement text (and the
@@ -61,30 +62,30 @@ pub async fn get_kind<C: ConnectionTrait>(
 }
 
 /// A node by its unique name within its parent (0 for top-level kinds).
-pub async fn find_by_name<C: ConnectionTrait>(
-    conn: &C,
+pub async fn find_by_name<E: Exec>(
+    conn: &E,
     kind: NodeKind,
     scope_id: i64,
     namespace: &str,
     name: &str,
 ) -> Result<Option<node::Model>> {
-    Ok(node::Entity::find()
+    let query = node::Entity::find()
         .filter(node::Column::Kind.eq(kind.as_str()))
         .filter(node::Column::ScopeId.eq(scope_id))
         .filter(node::Column::Namespace.eq(namespace))
         .filter(node::Column::Name.eq(name))
-        .one(conn)
-        .await?)
+        .limit(1);
+    first(conn, &query).await
 }
 
-pub async fn find_by_external_id<C: ConnectionTrait>(
-    conn: &C,
+pub async fn find_by_external_id<E: Exec>(
+    conn: &E,
     external_id: &str,
 ) -> Result<Option<node::Model>> {
-    Ok(node::Entity::find()
+    let query = node::Entity::find()
         .filter(node::Column::ExternalId.eq(external_id))
-        .one(conn)
-        .await?)
+        .limit(1);
+    first(conn, &query).await
 }
 
 fn sql_dir(forward: bool, order: Order) -> SqlOrder {

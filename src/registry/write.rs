@@ -1,9 +1,11 @@
 //! Creating and updating nodes: parent checks, uniqueness, revisions, property index.
 use entity::{node, node_property};
 use sea_orm::ActiveValue::Set;
+use sea_orm::Iterable;
+use sea_orm::sea_query::{Query, ReturningClause};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
-    EntityTrait, QueryFilter, QueryOrder, QuerySelect, SqliteTransactionMode, TransactionOptions,
+    ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, FromQueryResult,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait, SqliteTransactionMode, TransactionOptions,
     TransactionTrait,
 };
 
@@ -12,6 +14,7 @@ use super::fields::NodeFields;
 use super::kind::NodeKind;
 use super::props::property_rows;
 use super::read::{find_node, kind_of};
+use crate::db::exec::{Exec, all, first, run};
 use crate::lineage::edges::{implied_edges, insert_edges};
 
 /// Held for the life of a write transaction on SQLite: one writer at a time per
@@ -36,6 +39,18 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<(WriterTurn, Databas
         })
         .await?;
     Ok((turn, txn))
+}
+
+/// The SQLite writer turn for a thread outside the async runtime (the OpenLineage writer's),
+/// which then writes through a connection of its own.
+pub fn sqlite_writer_turn_blocking() -> tokio::sync::MutexGuard<'static, ()> {
+    SQLITE_WRITER.blocking_lock()
+}
+
+/// `RETURNING` every node column by name, as sea-orm's own inserts and updates do (sqlx's
+/// SQLite driver mis-describes `RETURNING *` of an UPDATE it has cached).
+fn all_columns() -> ReturningClause {
+    Query::returning().columns(node::Column::iter())
 }
 
 pub fn now_ms() -> i64 {
@@ -73,8 +88,8 @@ pub async fn create(
 }
 
 /// Creates a node inside the caller's transaction.
-pub async fn create_in<C: ConnectionTrait>(
-    txn: &C,
+pub async fn create_in<E: Exec>(
+    txn: &E,
     kind: NodeKind,
     fields: NodeFields,
 ) -> Result<node::Model> {
@@ -84,8 +99,8 @@ pub async fn create_in<C: ConnectionTrait>(
 }
 
 /// Creates a node under `parent`, already read in this transaction: saves reading it again.
-pub async fn create_under<C: ConnectionTrait>(
-    txn: &C,
+pub async fn create_under<E: Exec>(
+    txn: &E,
     kind: NodeKind,
     mut fields: NodeFields,
     parent: &node::Model,
@@ -97,8 +112,8 @@ pub async fn create_under<C: ConnectionTrait>(
 }
 
 /// Creates a node whose fields are valid and whose parent has been checked.
-async fn create_checked<C: ConnectionTrait>(
-    txn: &C,
+async fn create_checked<E: Exec>(
+    txn: &E,
     kind: NodeKind,
     mut fields: NodeFields,
     parent: Option<node::Model>,
@@ -139,7 +154,11 @@ async fn create_checked<C: ConnectionTrait>(
         row.parameter_type = Set(Some("string".to_owned()));
     }
     fields.apply(&mut row);
-    let model = row.insert(txn).await?;
+    let mut insert = node::Entity::insert(row);
+    insert.query().returning(all_columns());
+    let model: node::Model = first(txn, &insert)
+        .await?
+        .ok_or_else(|| RegistryError::Internal("an insert returned no row".into()))?;
     if let Some(props) = &fields.custom_properties {
         write_properties(txn, model.id, props, false).await?;
     }
@@ -149,13 +168,13 @@ async fn create_checked<C: ConnectionTrait>(
         && let Some(registered_model) = model.registered_model_id
     {
         // a service without a version serves the model's latest (Kubeflow's rule)
-        let latest = node::Entity::find()
+        let query = node::Entity::find()
             .filter(node::Column::Kind.eq(NodeKind::ModelVersion.as_str()))
             .filter(node::Column::ParentId.eq(registered_model))
             .order_by_desc(node::Column::CreateTime)
             .order_by_desc(node::Column::Id)
-            .one(txn)
-            .await?;
+            .limit(1);
+        let latest: Option<node::Model> = first(txn, &query).await?;
         if let Some(version) = latest {
             edges.push(crate::lineage::edges::NewEdge {
                 source: version.id,
@@ -183,8 +202,8 @@ pub async fn update(
     Ok(model)
 }
 
-pub async fn update_in<C: ConnectionTrait>(
-    txn: &C,
+pub async fn update_in<E: Exec>(
+    txn: &E,
     kind: NodeKind,
     id: i64,
     fields: NodeFields,
@@ -199,8 +218,8 @@ pub async fn update_in<C: ConnectionTrait>(
 }
 
 /// Updates a node already read in this transaction (`current`), saving the re-read.
-pub async fn update_from<C: ConnectionTrait>(
-    txn: &C,
+pub async fn update_from<E: Exec>(
+    txn: &E,
     kind: NodeKind,
     current: &node::Model,
     fields: NodeFields,
@@ -229,19 +248,17 @@ pub async fn update_from<C: ConnectionTrait>(
     };
     fields.apply(&mut row);
     // RETURNING gives the updated row in the same statement
-    let updated = node::Entity::update_many()
+    let mut update = node::Entity::update_many()
         .set(row)
         .filter(node::Column::Id.eq(id))
-        .filter(node::Column::Revision.eq(current.revision))
-        .exec_with_returning(txn)
-        .await?
-        .pop()
-        .ok_or_else(|| {
-            RegistryError::Conflict(format!(
-                "{} {id} was changed by another writer: reload it and retry",
-                kind.label()
-            ))
-        })?;
+        .filter(node::Column::Revision.eq(current.revision));
+    QueryTrait::query(&mut update).returning(all_columns());
+    let updated = first(txn, &update).await?.ok_or_else(|| {
+        RegistryError::Conflict(format!(
+            "{} {id} was changed by another writer: reload it and retry",
+            kind.label()
+        ))
+    })?;
     if let Some(props) = &fields.custom_properties {
         write_properties(txn, id, props, true).await?;
     }
@@ -252,28 +269,27 @@ pub async fn update_from<C: ConnectionTrait>(
     Ok(updated)
 }
 
-async fn write_properties<C: ConnectionTrait>(
-    txn: &C,
+async fn write_properties<E: Exec>(
+    txn: &E,
     id: i64,
     props: &super::props::Props,
     replace: bool,
 ) -> Result<()> {
     if replace {
-        node_property::Entity::delete_many()
-            .filter(node_property::Column::NodeId.eq(id))
-            .exec(txn)
-            .await?;
+        let delete =
+            node_property::Entity::delete_many().filter(node_property::Column::NodeId.eq(id));
+        run(txn, &delete).await?;
     }
     let rows = property_rows(id, props);
     if !rows.is_empty() {
-        node_property::Entity::insert_many(rows).exec(txn).await?;
+        run(txn, &node_property::Entity::insert_many(rows)).await?;
     }
     Ok(())
 }
 
 /// Loads the parent and checks that it may parent `kind`.
-async fn check_parent<C: ConnectionTrait>(
-    txn: &C,
+async fn check_parent<E: Exec>(
+    txn: &E,
     kind: NodeKind,
     parent_id: Option<i64>,
 ) -> Result<Option<node::Model>> {
@@ -321,8 +337,8 @@ fn check_parent_kind(kind: NodeKind, parent: &node::Model) -> Result<()> {
 }
 
 /// Checks the model and version that inference services and serve-models point at.
-async fn check_references<C: ConnectionTrait>(
-    txn: &C,
+async fn check_references<E: Exec>(
+    txn: &E,
     kind: NodeKind,
     fields: &NodeFields,
     parent: Option<&node::Model>,
@@ -353,8 +369,8 @@ async fn check_references<C: ConnectionTrait>(
     Ok(())
 }
 
-pub(crate) async fn expect_kind<C: ConnectionTrait>(
-    txn: &C,
+pub(crate) async fn expect_kind<E: Exec>(
+    txn: &E,
     id: i64,
     kind: NodeKind,
     field: &str,
@@ -376,18 +392,20 @@ pub(crate) async fn expect_kind<C: ConnectionTrait>(
 }
 
 /// The next integer name for a version of `model_id` ("1", "2", ...).
-async fn next_version_name<C: ConnectionTrait>(txn: &C, model_id: i64) -> Result<String> {
-    let names: Vec<String> = node::Entity::find()
+async fn next_version_name<E: Exec>(txn: &E, model_id: i64) -> Result<String> {
+    #[derive(FromQueryResult, serde::Deserialize)]
+    struct Name {
+        name: String,
+    }
+    let query = node::Entity::find()
         .select_only()
         .column(node::Column::Name)
         .filter(node::Column::Kind.eq(NodeKind::ModelVersion.as_str()))
-        .filter(node::Column::ParentId.eq(model_id))
-        .into_tuple()
-        .all(txn)
-        .await?;
+        .filter(node::Column::ParentId.eq(model_id));
+    let names: Vec<Name> = all(txn, &query).await?;
     let max = names
         .iter()
-        .filter_map(|n| n.parse::<u64>().ok())
+        .filter_map(|n| n.name.parse::<u64>().ok())
         .max()
         .unwrap_or(0);
     Ok((max + 1).to_string())

@@ -1,0 +1,184 @@
+//! Where the registry's write path runs its statements: any sea-orm connection or
+//! transaction, or a direct SQLite [`Session`] (the OpenLineage writer's own connection,
+//! which runs them on its thread instead of handing each to sqlx's worker thread).
+//!
+//! Statements are built once by sea-orm / sea-query for the connection's backend, so the
+//! SQL is the same whichever way it runs.
+use std::future::Future;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+
+use sea_orm::sea_query::Value;
+use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, QueryTrait, Statement};
+use serde::de::DeserializeOwned;
+
+use super::direct::Session;
+use crate::registry::{RegistryError, Result};
+
+/// A row type both drivers can map: sea-orm's `FromQueryResult` for sqlx rows, serde
+/// (by column name) for rusqlite rows.
+pub trait Row: FromQueryResult + DeserializeOwned + Send {}
+
+impl<T: FromQueryResult + DeserializeOwned + Send> Row for T {}
+
+/// Runs built statements.
+pub trait Exec: Sync {
+    fn backend(&self) -> DbBackend;
+
+    /// Every row `stmt` returns.
+    fn fetch<M: Row>(&self, stmt: Statement) -> impl Future<Output = Result<Vec<M>>> + Send;
+
+    /// Runs `stmt`; the number of rows it changed.
+    fn run(&self, stmt: Statement) -> impl Future<Output = Result<u64>> + Send;
+}
+
+impl<C: ConnectionTrait> Exec for C {
+    fn backend(&self) -> DbBackend {
+        self.get_database_backend()
+    }
+
+    async fn fetch<M: Row>(&self, stmt: Statement) -> Result<Vec<M>> {
+        let rows = self.query_all_raw(stmt).await?;
+        rows.iter()
+            .map(|row| M::from_query_result(row, "").map_err(RegistryError::from))
+            .collect()
+    }
+
+    async fn run(&self, stmt: Statement) -> Result<u64> {
+        Ok(self.execute_raw(stmt).await?.rows_affected())
+    }
+}
+
+impl Exec for Session {
+    fn backend(&self) -> DbBackend {
+        DbBackend::Sqlite
+    }
+
+    async fn fetch<M: Row>(&self, stmt: Statement) -> Result<Vec<M>> {
+        let values = bind_values(&stmt)?;
+        self.query_rows(&stmt.sql, rusqlite::params_from_iter(values), |row| {
+            serde_rusqlite::from_row::<M>(row).map_err(|e| {
+                rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Null, e.into())
+            })
+        })
+    }
+
+    async fn run(&self, stmt: Statement) -> Result<u64> {
+        let values = bind_values(&stmt)?;
+        self.execute(&stmt.sql, rusqlite::params_from_iter(values))
+    }
+}
+
+/// All rows of a sea-orm query built for `exec`'s backend.
+pub async fn all<M: Row, E: Exec>(exec: &E, query: &impl QueryTrait) -> Result<Vec<M>> {
+    exec.fetch(query.build(exec.backend())).await
+}
+
+/// The first row of a sea-orm query (give it a LIMIT 1).
+pub async fn first<M: Row, E: Exec>(exec: &E, query: &impl QueryTrait) -> Result<Option<M>> {
+    Ok(all(exec, query).await?.into_iter().next())
+}
+
+/// Runs a sea-orm statement built for `exec`'s backend.
+pub async fn run<E: Exec>(exec: &E, query: &impl QueryTrait) -> Result<u64> {
+    exec.run(query.build(exec.backend())).await
+}
+
+fn bind_values(stmt: &Statement) -> Result<Vec<rusqlite::types::Value>> {
+    match &stmt.values {
+        None => Ok(Vec::new()),
+        Some(values) => values.0.iter().map(to_sqlite).collect(),
+    }
+}
+
+/// A sea-query value as SQLite stores it (the types the node and edge tables use).
+fn to_sqlite(value: &Value) -> Result<rusqlite::types::Value> {
+    use rusqlite::types::Value as Sql;
+    let int = |v: Option<i64>| v.map_or(Sql::Null, Sql::Integer);
+    Ok(match value {
+        Value::Bool(v) => int(v.map(i64::from)),
+        Value::TinyInt(v) => int(v.map(i64::from)),
+        Value::SmallInt(v) => int(v.map(i64::from)),
+        Value::Int(v) => int(v.map(i64::from)),
+        Value::BigInt(v) => int(*v),
+        Value::TinyUnsigned(v) => int(v.map(i64::from)),
+        Value::SmallUnsigned(v) => int(v.map(i64::from)),
+        Value::Unsigned(v) => int(v.map(i64::from)),
+        Value::BigUnsigned(v) => match v.map(i64::try_from) {
+            None => Sql::Null,
+            Some(Ok(n)) => Sql::Integer(n),
+            Some(Err(_)) => return Err(RegistryError::Internal(format!("{v:?} is out of range"))),
+        },
+        Value::Float(v) => v.map_or(Sql::Null, |f| Sql::Real(f64::from(f))),
+        Value::Double(v) => v.map_or(Sql::Null, Sql::Real),
+        Value::String(v) => v.clone().map_or(Sql::Null, Sql::Text),
+        Value::Char(v) => v.map_or(Sql::Null, |c| Sql::Text(c.to_string())),
+        Value::Bytes(v) => v.clone().map_or(Sql::Null, Sql::Blob),
+        Value::Json(v) => v.as_ref().map_or(Sql::Null, |j| Sql::Text(j.to_string())),
+        other => {
+            return Err(RegistryError::Internal(format!(
+                "a direct session cannot bind {other:?}"
+            )));
+        }
+    })
+}
+
+/// The output of a future that never waits: direct sessions run each statement on the
+/// calling thread, so the registry's async write path completes in one poll on them.
+pub fn now<F: Future>(future: F) -> Result<F::Output> {
+    let mut future = pin!(future);
+    match future
+        .as_mut()
+        .poll(&mut Context::from_waker(Waker::noop()))
+    {
+        Poll::Ready(out) => Ok(out),
+        Poll::Pending => Err(RegistryError::Internal(
+            "a direct session's statement waited".into(),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sea_query_values_bind_as_sqlite_stores_them() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        let values = [
+            Value::BigInt(Some(-7)),
+            Value::BigUnsigned(Some(1)),
+            Value::Bool(Some(true)),
+            Value::Double(Some(0.5)),
+            Value::String(Some("x".into())),
+            Value::String(None),
+        ];
+        let bound: Vec<_> = values.iter().map(|v| to_sqlite(v).unwrap()).collect();
+        let row: (i64, i64, i64, f64, String, Option<String>) = conn
+            .query_row(
+                "SELECT ?, ?, ?, ?, ?, ?",
+                rusqlite::params_from_iter(bound),
+                |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                    ))
+                },
+            )
+            .unwrap();
+        assert_eq!(row, (-7, 1, 1, 0.5, "x".to_owned(), None));
+        let too_big = to_sqlite(&Value::BigUnsigned(Some(u64::MAX))).unwrap_err();
+        assert_eq!(too_big.code(), "INTERNAL");
+    }
+
+    #[test]
+    fn now_refuses_a_future_that_waits() {
+        assert_eq!(now(async { 3 }).unwrap(), 3);
+        let waits = now(std::future::pending::<()>()).unwrap_err();
+        assert_eq!(waits.code(), "INTERNAL");
+    }
+}

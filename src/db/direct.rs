@@ -140,6 +140,31 @@ impl Session {
         Ok(out)
     }
 
+    /// Every row, deserialized by column name.
+    pub fn query_as<T: serde::de::DeserializeOwned>(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+    ) -> Result<Vec<T>> {
+        if let Some(observe) = &self.observer {
+            observe(sql);
+        }
+        let conn = self.connection()?;
+        let mut statement = self.prepare(&conn, sql)?;
+        // the names once per statement, not once per row
+        let columns = serde_rusqlite::columns_from_statement(&statement);
+        let mut rows = statement.query(params)?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            out.push(
+                serde_rusqlite::from_row_with_columns(row, &columns).map_err(|e| {
+                    RegistryError::Internal(format!("sqlite: a row does not fit: {e}"))
+                })?,
+            );
+        }
+        Ok(out)
+    }
+
     /// Runs a statement (rows it returns are dropped); the number of rows it changed.
     pub fn execute(&self, sql: &str, params: impl rusqlite::Params) -> Result<u64> {
         if let Some(observe) = &self.observer {

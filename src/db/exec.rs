@@ -56,11 +56,7 @@ impl Exec for Session {
 
     async fn fetch<M: Row>(&self, stmt: Statement) -> Result<Vec<M>> {
         let values = bind_values(&stmt)?;
-        self.query_rows(&stmt.sql, rusqlite::params_from_iter(values), |row| {
-            serde_rusqlite::from_row::<M>(row).map_err(|e| {
-                rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Null, e.into())
-            })
-        })
+        self.query_as(&stmt.sql, rusqlite::params_from_iter(values))
     }
 
     async fn run(&self, stmt: Statement) -> Result<u64> {

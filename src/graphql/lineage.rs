@@ -3,7 +3,15 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use async_graphql::{Context, Enum, ID, InputObject, Json, Object, SimpleObject};
+use std::borrow::Cow;
+
+use async_graphql::indexmap::IndexMap;
+use async_graphql::parser::types::{Field, Selection, SelectionSet};
+use async_graphql::registry::Registry;
+use async_graphql::{
+    Context, ContextSelectionSet, Enum, ID, InputObject, InputType, Json, Name, Object, OutputType,
+    Positioned, ScalarType, ServerResult, SimpleObject, Value as GqlValue,
+};
 use chrono::{DateTime, Utc};
 use entity::node;
 use serde_json::Value;
@@ -150,18 +158,8 @@ pub struct LineageGraph {
 #[Object]
 impl LineageGraph {
     /// Nodes reached, by ascending depth (start nodes are not listed).
-    async fn nodes(&self) -> Vec<LineageEntry> {
-        self.result
-            .entries
-            .iter()
-            .filter_map(|e| {
-                Some(LineageEntry {
-                    node: lineage_node_of(self.nodes.get(&e.id)?.clone()),
-                    depth: e.depth as i32,
-                    direction: LineageDirection::of(e.direction),
-                })
-            })
-            .collect()
+    async fn nodes(&self) -> LineageEntries {
+        LineageEntries(self.clone())
     }
 
     /// Edges walked whose two ends are start nodes or listed nodes.
@@ -183,6 +181,159 @@ impl LineageGraph {
     /// More nodes were reached than `first` allowed.
     async fn truncated(&self) -> bool {
         self.result.truncated
+    }
+}
+
+/// A walk's `[LineageEntry!]!`. Walks list up to thousands of entries, and resolving
+/// each field of each one as a future of its own cost more than the walk: when the
+/// selection asks only for plain fields (depth, direction, and the node's id, kind, name,
+/// createTime, __typename: no arguments, directives or fragments) the values are built
+/// directly; anything else goes through async-graphql's resolvers.
+pub struct LineageEntries(LineageGraph);
+
+impl LineageEntries {
+    fn entries(&self) -> Vec<LineageEntry> {
+        let graph = &self.0;
+        graph
+            .result
+            .entries
+            .iter()
+            .filter_map(|e| {
+                Some(LineageEntry {
+                    node: lineage_node_of(graph.nodes.get(&e.id)?.clone()),
+                    depth: e.depth as i32,
+                    direction: LineageDirection::of(e.direction),
+                })
+            })
+            .collect()
+    }
+
+    /// The entries as plain values, following `plan`.
+    fn plain(&self, plan: &[(Name, EntryField)]) -> GqlValue {
+        let graph = &self.0;
+        let mut type_names: HashMap<&str, GqlValue> = HashMap::new();
+        let entry_type = GqlValue::String("LineageEntry".to_owned());
+        let list = graph.result.entries.iter().filter_map(|e| {
+            let node = graph.nodes.get(&e.id)?;
+            let mut entry = IndexMap::with_capacity(plan.len());
+            for (key, field) in plan {
+                let value = match field {
+                    EntryField::Depth => GqlValue::from(e.depth as i32),
+                    EntryField::Direction => LineageDirection::of(e.direction).to_value(),
+                    EntryField::Typename => entry_type.clone(),
+                    EntryField::Node(fields) => {
+                        let mut out = IndexMap::with_capacity(fields.len());
+                        for (key, field) in fields {
+                            let value = match field {
+                                NodeField::Id => GqlValue::String(node.id.to_string()),
+                                NodeField::Kind => NodeKind::from_db(&node.kind)
+                                    .unwrap_or(NodeKind::RegisteredModel)
+                                    .to_value(),
+                                NodeField::Name => GqlValue::String(node.name.clone()),
+                                NodeField::CreateTime => {
+                                    ScalarType::to_value(&time(node.create_time))
+                                }
+                                NodeField::Typename => type_names
+                                    .entry(node.kind.as_str())
+                                    .or_insert_with(|| {
+                                        let typed = lineage_node_of(node.clone());
+                                        GqlValue::String(
+                                            typed.introspection_type_name().into_owned(),
+                                        )
+                                    })
+                                    .clone(),
+                            };
+                            out.insert(key.clone(), value);
+                        }
+                        GqlValue::Object(out)
+                    }
+                };
+                entry.insert(key.clone(), value);
+            }
+            Some(GqlValue::Object(entry))
+        });
+        GqlValue::List(list.collect())
+    }
+}
+
+enum EntryField {
+    Depth,
+    Direction,
+    Typename,
+    Node(Vec<(Name, NodeField)>),
+}
+
+enum NodeField {
+    Id,
+    Kind,
+    Name,
+    CreateTime,
+    Typename,
+}
+
+/// The plain fields `selection` asks for, by response key; None when it asks for more.
+fn plain_fields<T>(
+    selection: &SelectionSet,
+    mut field_of: impl FnMut(&Field) -> Option<T>,
+) -> Option<Vec<(Name, T)>> {
+    let mut out = Vec::with_capacity(selection.items.len());
+    for item in &selection.items {
+        let Selection::Field(field) = &item.node else {
+            return None;
+        };
+        let field = &field.node;
+        if !field.directives.is_empty() || !field.arguments.is_empty() {
+            return None;
+        }
+        let key = field.alias.as_ref().unwrap_or(&field.name).node.clone();
+        out.push((key, field_of(field)?));
+    }
+    Some(out)
+}
+
+/// How to build the entries of `selection` plainly, if it asks only for plain fields.
+fn entry_plan(selection: &SelectionSet) -> Option<Vec<(Name, EntryField)>> {
+    plain_fields(selection, |field| match field.name.node.as_str() {
+        "depth" => Some(EntryField::Depth),
+        "direction" => Some(EntryField::Direction),
+        "__typename" => Some(EntryField::Typename),
+        "node" => {
+            let fields = plain_fields(&field.selection_set.node, |f| match f.name.node.as_str() {
+                "id" => Some(NodeField::Id),
+                "kind" => Some(NodeField::Kind),
+                "name" => Some(NodeField::Name),
+                "createTime" => Some(NodeField::CreateTime),
+                "__typename" => Some(NodeField::Typename),
+                _ => None,
+            })?;
+            Some(EntryField::Node(fields))
+        }
+        _ => None,
+    })
+}
+
+impl OutputType for LineageEntries {
+    fn type_name() -> Cow<'static, str> {
+        <Vec<LineageEntry> as OutputType>::type_name()
+    }
+
+    fn qualified_type_name() -> String {
+        <Vec<LineageEntry> as OutputType>::qualified_type_name()
+    }
+
+    fn create_type_info(registry: &mut Registry) -> String {
+        <Vec<LineageEntry> as OutputType>::create_type_info(registry)
+    }
+
+    async fn resolve(
+        &self,
+        ctx: &ContextSelectionSet<'_>,
+        field: &Positioned<Field>,
+    ) -> ServerResult<GqlValue> {
+        match entry_plan(&ctx.item.node) {
+            Some(plan) => Ok(self.plain(&plan)),
+            None => self.entries().resolve(ctx, field).await,
+        }
     }
 }
 
@@ -680,5 +831,42 @@ impl LineageMutation {
             .await
             .gql()
             .map(ExperimentRun)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use async_graphql::parser::parse_query;
+    use async_graphql::parser::types::{DocumentOperations, Selection};
+
+    use super::entry_plan;
+
+    /// Whether the entries selected under `lineage { nodes { ... } }` get the plain path.
+    fn plain(entries: &str) -> bool {
+        let doc = parse_query(format!(
+            "{{ lineage(start: [\"1\"]) {{ nodes {{ {entries} }} }} }}"
+        ))
+        .expect("a query");
+        let DocumentOperations::Single(op) = doc.operations else {
+            panic!("one operation");
+        };
+        let field = |set: &async_graphql::parser::types::SelectionSet| match &set.items[0].node {
+            Selection::Field(f) => f.node.selection_set.node.clone(),
+            _ => panic!("a field"),
+        };
+        let nodes = field(&field(&op.node.selection_set.node));
+        entry_plan(&nodes).is_some()
+    }
+
+    #[test]
+    fn only_plain_selections_skip_the_resolvers() {
+        assert!(plain(
+            "depth direction node { id kind name createTime __typename }"
+        ));
+        assert!(plain("__typename d: depth node { i: id }"));
+        assert!(!plain("depth @include(if: true) node { id }"));
+        assert!(!plain("node { id description }"));
+        assert!(!plain("node { ... on Dataset { uri } }"));
+        assert!(!plain("node { upstream(maxDepth: 1) { truncated } }"));
     }
 }

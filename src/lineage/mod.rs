@@ -13,6 +13,7 @@ use entity::node;
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 
 use crate::db::direct::with_sqlite;
+use crate::db::exec::now;
 use crate::registry::read::find_nodes;
 use crate::registry::{RegistryError, Result};
 use walk::{WalkResult, json_ids, walk_groups, walk_groups_direct};
@@ -49,52 +50,70 @@ pub async fn walk_with(
     let mut ids: Vec<i64> = groups.iter().flatten().copied().collect();
     ids.sort_unstable();
     ids.dedup();
-    let mut nodes: HashMap<i64, node::Model> = find_nodes(db, &ids)
-        .await?
-        .into_iter()
-        .map(|n| (n.id, n))
-        .collect();
-    if let Some(missing) = ids.iter().find(|id| !nodes.contains_key(id)) {
-        return Err(RegistryError::NotFound(format!(
-            "{field}: no node with id {missing}"
-        )));
-    }
-    let times: HashMap<i64, i64> = nodes.values().map(|n| (n.id, n.create_time)).collect();
-    let unloaded = |results: &[WalkResult]| {
-        let mut found: Vec<i64> = results
-            .iter()
-            .flat_map(|r| r.entries.iter().map(|e| e.id))
-            .filter(|id| !nodes.contains_key(id))
-            .collect();
-        found.sort_unstable();
-        found.dedup();
-        found
-    };
+    // on SQLite the start nodes, the walk and the nodes it found are read in one direct
+    // session: one hand-off to sqlx's driver thread instead of one per statement
     let direct = with_sqlite(db, |session| {
-        let results = walk_groups_direct(session, groups, params, &times)?;
-        let loaded = if lean {
-            let ids = json_ids(&unloaded(&results));
-            let rows = session.query_rows(LEAN_SQLITE_ROWS, [ids], |row| {
+        let starts = start_nodes(now(find_nodes(session, &ids))??, &ids, field)?;
+        let results = walk_groups_direct(session, groups, params, &create_times(&starts))?;
+        let missing = unloaded(&results, &starts);
+        let found = if lean {
+            let rows = session.query_rows(LEAN_SQLITE_ROWS, [json_ids(&missing)], |row| {
                 Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
             })?;
-            Some(rows.into_iter().map(lean_node).collect())
+            rows.into_iter().map(lean_node).collect()
         } else {
-            None
+            now(find_nodes(session, &missing))??
         };
-        Ok((results, loaded))
+        Ok((starts, results, found))
     })
     .await?;
-    let (results, loaded) = match direct {
+    let (mut nodes, results, found) = match direct {
         Some(done) => done,
-        None => (walk_groups(db, groups, params, &times).await?, None),
-    };
-    let found = match loaded {
-        Some(loaded) => loaded,
-        None if lean => lean_nodes(db, &unloaded(&results)).await?,
-        None => find_nodes(db, &unloaded(&results)).await?,
+        None => {
+            let starts = start_nodes(find_nodes(db, &ids).await?, &ids, field)?;
+            let results = walk_groups(db, groups, params, &create_times(&starts)).await?;
+            let missing = unloaded(&results, &starts);
+            let found = if lean {
+                lean_nodes(db, &missing).await?
+            } else {
+                find_nodes(db, &missing).await?
+            };
+            (starts, results, found)
+        }
     };
     nodes.extend(found.into_iter().map(|n| (n.id, n)));
     Ok(Walked { results, nodes })
+}
+
+/// The start nodes by id; NOT_FOUND naming `field` when one is missing.
+fn start_nodes(
+    found: Vec<node::Model>,
+    ids: &[i64],
+    field: &str,
+) -> Result<HashMap<i64, node::Model>> {
+    let nodes: HashMap<i64, node::Model> = found.into_iter().map(|n| (n.id, n)).collect();
+    match ids.iter().find(|id| !nodes.contains_key(id)) {
+        Some(missing) => Err(RegistryError::NotFound(format!(
+            "{field}: no node with id {missing}"
+        ))),
+        None => Ok(nodes),
+    }
+}
+
+fn create_times(nodes: &HashMap<i64, node::Model>) -> HashMap<i64, i64> {
+    nodes.values().map(|n| (n.id, n.create_time)).collect()
+}
+
+/// The nodes the walks found that are not loaded yet, sorted.
+fn unloaded(results: &[WalkResult], loaded: &HashMap<i64, node::Model>) -> Vec<i64> {
+    let mut found: Vec<i64> = results
+        .iter()
+        .flat_map(|r| r.entries.iter().map(|e| e.id))
+        .filter(|id| !loaded.contains_key(id))
+        .collect();
+    found.sort_unstable();
+    found.dedup();
+    found
 }
 
 const LEAN_SQLITE: &str = r#"SELECT COALESCE(json_group_array(json_array("id", "kind", "name", "create_time")), '[]') AS nodes FROM "node" WHERE "id" IN (SELECT value FROM json_each(?))"#;

@@ -10,7 +10,7 @@ use super::error::{RegistryError, Result};
 use super::filter::Filter;
 use super::kind::NodeKind;
 use super::page::{Direction, Order, Page, PageArgs, PageLimits};
-use crate::db::exec::{Exec, first};
+use crate::db::exec::{Exec, all, first};
 
 pub async fn find_node<E: Exec>(conn: &E, id: i64) -> Result<Option<node::Model>> {
     first(conn, &node::Entity::find_by_id(id).limit(1)).await
@@ -34,15 +34,12 @@ pub fn id_in(backend: DbBackend, column: &str, ids: &[i64]) -> Expr {
 }
 
 /// Nodes by id, in one statement; missing ids are simply absent.
-pub async fn find_nodes<C: ConnectionTrait>(conn: &C, ids: &[i64]) -> Result<Vec<node::Model>> {
+pub async fn find_nodes<E: Exec>(conn: &E, ids: &[i64]) -> Result<Vec<node::Model>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let backend = conn.get_database_backend();
-    Ok(node::Entity::find()
-        .filter(id_in(backend, r#""node"."id""#, ids))
-        .all(conn)
-        .await?)
+    let query = node::Entity::find().filter(id_in(conn.backend(), r#""node"."id""#, ids));
+    all(conn, &query).await
 }
 
 pub fn kind_of(n: &node::Model) -> Result<NodeKind> {

@@ -12,6 +12,7 @@ on_both!(
     as_of_truncation_and_multi_start,
     registry_facts_make_edges_and_one_hop_fields,
     paths_and_walk_statement_counts,
+    plain_and_resolved_entries_agree,
 );
 
 /// A small deterministic generator (no external crate needed for test data).
@@ -661,4 +662,58 @@ async fn paths_and_walk_statement_counts(app: &TestApp) {
             >= 2,
         "the walk's statements were not counted: {log:#?}"
     );
+}
+
+/// Walk entries asking only for plain fields are built without async-graphql's per-field
+/// resolvers; they must read exactly as resolved ones (a directive forces resolvers).
+async fn plain_and_resolved_entries_agree(app: &TestApp) {
+    let g = random_graph(app, 5, true).await;
+    let starts: Vec<String> = g.kinds.keys().take(4).cloned().collect();
+    let query = |depth_field: &str| {
+        format!(
+            r#"query($s: [ID!]!) {{ lineage(start: $s, direction: BOTH, maxDepth: 5) {{
+                nodes {{ __typename {depth_field} direction d2: depth
+                    node {{ __typename id kind name createTime n: name }} }} }} }}"#
+        )
+    };
+    let plain = app.ok(&query("depth"), json!({"s": starts})).await;
+    let resolved = app
+        .ok(&query("depth @include(if: true)"), json!({"s": starts}))
+        .await;
+    let entries = plain["lineage"]["nodes"].as_array().unwrap();
+    assert!(entries.len() > 5, "the walk should reach nodes: {plain}");
+    assert_eq!(plain, resolved);
+    let first = &entries[0];
+    assert_eq!(first["__typename"], "LineageEntry");
+    assert_eq!(first["d2"], first["depth"]);
+    assert_eq!(first["node"]["n"], first["node"]["name"]);
+    let typename = first["node"]["__typename"].as_str().unwrap();
+    let kind = first["node"]["kind"].as_str().unwrap();
+    assert_eq!(
+        (typename, kind),
+        if kind == "DATASET" {
+            ("Dataset", "DATASET")
+        } else {
+            ("ExperimentRun", "EXPERIMENT_RUN")
+        }
+    );
+    // fragments and other fields still resolve
+    let typed = app
+        .ok(
+            r#"query($s: [ID!]!) { lineage(start: $s, direction: BOTH, maxDepth: 5) {
+                nodes { node { id ... on Dataset { uri } ... on ExperimentRun { status } } } } }"#,
+            json!({"s": starts}),
+        )
+        .await;
+    let typed = typed["lineage"]["nodes"].as_array().unwrap();
+    assert_eq!(typed.len(), entries.len());
+    for (t, e) in typed.iter().zip(entries) {
+        assert_eq!(t["node"]["id"], e["node"]["id"]);
+        let key = if e["node"]["kind"] == "DATASET" {
+            "uri"
+        } else {
+            "status"
+        };
+        assert!(t["node"].get(key).is_some(), "{t}");
+    }
 }

@@ -86,10 +86,11 @@ impl Session {
             return Ok(None);
         }
         let conn = rusqlite::Connection::open(&file)?;
-        // temp_store: statement journals and sorts stay in memory, where on disk each
-        // batch created and deleted temporary files
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         stable_plans(&conn)?;
+        // as sqlx's connections are set up (db::connect), plus temp_store: statement
+        // journals and sorts stay in memory, where on disk each batch created and deleted
+        // temporary files
         conn.execute_batch(&format!(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;
              PRAGMA mmap_size = {}; PRAGMA cache_size = {}; PRAGMA temp_store = MEMORY;",
@@ -105,12 +106,11 @@ impl Session {
         self.observer = observer_of(&self.file);
     }
 
-    fn connection(&self) -> Result<std::sync::MutexGuard<'_, rusqlite::Connection>> {
+    fn connection(&self) -> std::sync::MutexGuard<'_, rusqlite::Connection> {
         // a panic mid-statement leaves nothing half-done that the caller cannot roll back
-        Ok(self
-            .conn
+        self.conn
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()))
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// The first column of the first row as text (None without a row or for NULL): the
@@ -130,7 +130,7 @@ impl Session {
         if let Some(observe) = &self.observer {
             observe(sql);
         }
-        let conn = self.connection()?;
+        let conn = self.connection();
         let mut statement = self.prepare(&conn, sql)?;
         let mut rows = statement.query(params)?;
         let mut out = Vec::new();
@@ -149,7 +149,7 @@ impl Session {
         if let Some(observe) = &self.observer {
             observe(sql);
         }
-        let conn = self.connection()?;
+        let conn = self.connection();
         let mut statement = self.prepare(&conn, sql)?;
         // the names once per statement, not once per row
         let columns = serde_rusqlite::columns_from_statement(&statement);
@@ -170,7 +170,7 @@ impl Session {
         if let Some(observe) = &self.observer {
             observe(sql);
         }
-        let conn = self.connection()?;
+        let conn = self.connection();
         let mut statement = self.prepare(&conn, sql)?;
         let mut rows = statement.query(params)?;
         while rows.next()?.is_some() {}
@@ -184,7 +184,7 @@ impl Session {
 
     /// Whether a transaction is open.
     pub fn in_transaction(&self) -> Result<bool> {
-        Ok(!self.connection()?.is_autocommit())
+        Ok(!self.connection().is_autocommit())
     }
 
     /// A cached prepared statement. A borrowed session only reads: it must hand the
@@ -268,7 +268,7 @@ mod tests {
 
     fn stable(session: &Session) -> Result<bool> {
         Ok(session
-            .connection()?
+            .connection()
             .db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG)?)
     }
 

@@ -3,11 +3,16 @@
 //! nodes at several depths, through the GraphQL schema in-process and over HTTP.
 //!
 //! cargo bench --bench lineage -- --nodes DIR/nodes.csv --edges DIR/edges.csv \
-//!     [--postgres postgres://postgres@127.0.0.1:5432/test] [--reps 3] [--sqlite FILE]
+//!     [--postgres postgres://postgres@127.0.0.1:5432/test] [--reps 3] [--sqlite FILE] \
+//!     [--depths 1,5,10,20,50] [--directions UPSTREAM,DOWNSTREAM]
 //!
 //! `--sqlite FILE` keeps the SQLite database in FILE, and a later run with the same FILE
 //! walks it without loading the graph again. `--via-sqlx` walks SQLite through the sqlx
 //! driver instead of a direct session, to compare the two.
+// the server's allocator (src/main.rs), so the numbers are the server's
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::time::{Duration, Instant};
 
 use modelgraph::config::{DatabaseArgs, Limits};
@@ -15,7 +20,7 @@ use modelgraph::{AppState, db, graphql};
 use sea_orm::{ConnectionTrait, DatabaseConnection, FromQueryResult, Statement};
 use serde_json::json;
 
-const DEPTHS: [u32; 5] = [1, 5, 10, 20, 50];
+const DEPTHS: &str = "1,5,10,20,50";
 const QUERY: &str = "query($s: [ID!]!, $d: LineageDirection!, $m: Int!) { lineage(start: $s, direction: $d, maxDepth: $m, first: 10000) { truncated nodes { depth node { id kind name } } } }";
 
 struct Args {
@@ -24,6 +29,8 @@ struct Args {
     postgres: Option<String>,
     sqlite: Option<String>,
     reps: usize,
+    depths: Vec<u32>,
+    directions: Vec<String>,
 }
 
 fn args() -> Args {
@@ -34,6 +41,8 @@ fn args() -> Args {
         postgres: None,
         sqlite: None,
         reps: 3,
+        depths: list(DEPTHS),
+        directions: list("UPSTREAM,DOWNSTREAM"),
     };
     while let Some(flag) = it.next() {
         match flag.as_str() {
@@ -43,6 +52,8 @@ fn args() -> Args {
             "--sqlite" => a.sqlite = it.next(),
             "--via-sqlx" => modelgraph::db::direct::set_enabled(false),
             "--reps" => a.reps = it.next().and_then(|r| r.parse().ok()).expect("--reps N"),
+            "--depths" => a.depths = list(&it.next().expect("--depths 1,5,...")),
+            "--directions" => a.directions = list(&it.next().expect("--directions UPSTREAM,...")),
             _ => {} // cargo bench passes --bench
         }
     }
@@ -53,6 +64,13 @@ fn args() -> Args {
         std::process::exit(2);
     }
     a
+}
+
+/// A comma-separated list.
+fn list<T: std::str::FromStr>(text: &str) -> Vec<T> {
+    text.split(',')
+        .map(|item| item.trim().parse().ok().expect("a comma-separated list"))
+        .collect()
 }
 
 fn percentile(samples: &mut [Duration], p: f64) -> f64 {
@@ -131,8 +149,8 @@ async fn run(label: &str, conn: DatabaseConnection, a: &Args) {
         "| direction | depth | nodes (mean) | in-process p50 ms | p95 ms | HTTP p50 ms | p95 ms |"
     );
     println!("|---|---|---|---|---|---|---|");
-    for direction in ["UPSTREAM", "DOWNSTREAM"] {
-        for depth in DEPTHS {
+    for direction in &a.directions {
+        for &depth in &a.depths {
             let mut local = Vec::new();
             let mut http = Vec::new();
             let mut reached = 0usize;

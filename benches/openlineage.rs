@@ -3,6 +3,10 @@
 //! database, from several concurrent clients, and prints events per second.
 //!
 //! cargo bench --bench openlineage -- [--events 20000] [--clients 8] [--postgres URL]
+// the server's allocator (src/main.rs), so the numbers are the server's
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;

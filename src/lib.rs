@@ -26,8 +26,12 @@ use graphql::AppSchema;
 #[derive(Clone)]
 pub struct AppState {
     pub db: DatabaseConnection,
+    /// Read connections of the server's own for lineage walks on a SQLite file.
+    pub readers: db::direct::Readers,
     pub limits: Arc<Limits>,
     pub schema: AppSchema,
+    /// Parsed GraphQL queries, kept by their text.
+    pub documents: graphql::documents::Documents,
     /// The OpenLineage writer, which batches concurrent events into one transaction.
     pub ingester: openlineage::writer::Ingester,
 }
@@ -37,9 +41,11 @@ impl AppState {
         let schema = graphql::build_schema(&limits);
         Self {
             ingester: openlineage::writer::Ingester::new(db.clone()),
+            readers: db::direct::Readers::new(&db),
             db,
             limits: Arc::new(limits),
             schema,
+            documents: Default::default(),
         }
     }
 }

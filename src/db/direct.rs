@@ -1,9 +1,11 @@
 //! Reading SQLite on the calling thread. sqlx runs each SQLite connection on a worker
 //! thread and hands every statement, and its result, across threads: on this project's
 //! 2-core machine that costs about 0.1 ms a statement, more than a lineage walk level
-//! takes to run. A walk runs many small statements back to back, so it borrows one pooled
-//! connection's handle (sqlx's `lock_handle`: one hand-off) and runs them all through
-//! rusqlite, with rusqlite's prepared-statement cache, on this thread.
+//! takes to run. A walk runs many small statements back to back, so it takes one of the
+//! server's own read connections ([`Readers`]) and runs them all through rusqlite, with
+//! the connection's prepared-statement cache, on this thread. Where the database cannot
+//! be opened twice (in memory) it borrows one pooled connection's handle from sqlx
+//! instead (`lock_handle`: one hand-off).
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
@@ -47,8 +49,9 @@ fn observer_of(file: &std::path::Path) -> Option<Observer> {
     all.iter().find(|(f, _)| f == file).map(|(_, o)| o.clone())
 }
 
-/// A SQLite connection used on this thread: one borrowed from sqlx's pool for reads
-/// ([`with_sqlite`]), or the OpenLineage writer's own ([`Session::open_writer`]). Behind a
+/// A SQLite connection used on this thread: a read connection ([`Readers`], or one
+/// borrowed from sqlx's pool by [`with_sqlite`]), or the OpenLineage writer's own
+/// ([`Session::open_writer`]). Behind a
 /// mutex only so that `&Session` may be shared with the registry's async write path;
 /// one thread uses it at a time.
 pub struct Session {
@@ -74,29 +77,14 @@ impl Session {
     /// A connection of its own on `db`'s SQLite file, for a writer that keeps it (and its
     /// page and statement caches) for good. None when `db` is not a SQLite file.
     pub fn open_writer(db: &DatabaseConnection) -> Result<Option<Session>> {
-        if db.get_database_backend() != DbBackend::Sqlite {
+        let Some(file) = sqlite_file(db) else {
             return Ok(None);
-        }
-        let options = db.get_sqlite_connection_pool().connect_options();
-        let file = options.get_filename().to_owned();
-        let name = file.to_string_lossy();
-        // sqlx names in-memory databases `file:sqlx-in-memory-N`, shared between its own
-        // connections only
-        if name.is_empty() || name == ":memory:" || name.starts_with("file:") {
-            return Ok(None);
-        }
-        let conn = rusqlite::Connection::open(&file)?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))?;
-        stable_plans(&conn)?;
-        // as sqlx's connections are set up (db::connect), plus temp_store: statement
-        // journals and sorts stay in memory, where on disk each batch created and deleted
-        // temporary files
-        conn.execute_batch(&format!(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;
-             PRAGMA mmap_size = {}; PRAGMA cache_size = {}; PRAGMA temp_store = MEMORY;",
-            super::MMAP_BYTES,
-            super::CACHE_KIB
-        ))?;
+        };
+        let conn = open_connection(&file)?;
+        // as sqlx's connections are set up (db::connect); temp_store (open_connection)
+        // keeps statement journals and sorts in memory, where on disk each batch created
+        // and deleted temporary files
+        conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")?;
         Ok(Some(Self::new(conn, true, file)))
     }
 
@@ -229,6 +217,121 @@ pub(crate) async fn stable_plans_sqlx(
     Ok(())
 }
 
+/// Read connections of the server's own on its SQLite file, kept between requests with
+/// their prepared statements: a walk takes one, runs on this thread and puts it back,
+/// with no hand-off to sqlx's driver thread and no statement compiled again. Connections
+/// open when first needed; at most `KEPT` idle ones are kept (more are closed on return).
+/// Empty for PostgreSQL and in-memory SQLite, where [`Readers::run`] borrows a pooled
+/// sqlx connection instead.
+#[derive(Clone, Default)]
+pub struct Readers {
+    own: Option<Arc<OwnReaders>>,
+}
+
+struct OwnReaders {
+    file: PathBuf,
+    idle: std::sync::Mutex<Vec<rusqlite::Connection>>,
+}
+
+/// Idle read connections kept: one per core is all that read at once.
+const KEPT: usize = 8;
+
+impl Readers {
+    /// Readers on `db`'s SQLite file (none for PostgreSQL or an in-memory database).
+    pub fn new(db: &DatabaseConnection) -> Self {
+        Self {
+            own: sqlite_file(db).map(|file| {
+                Arc::new(OwnReaders {
+                    file,
+                    idle: std::sync::Mutex::new(Vec::new()),
+                })
+            }),
+        }
+    }
+
+    /// Runs `f` on a read connection on this thread: one of these readers, or else one
+    /// of `db`'s pooled SQLite connections. None when `db` is not SQLite.
+    pub async fn run<R>(
+        &self,
+        db: &DatabaseConnection,
+        f: impl FnOnce(&Session) -> Result<R>,
+    ) -> Result<Option<R>> {
+        let Some(own) = &self.own else {
+            return with_sqlite(db, f).await;
+        };
+        if !ENABLED.load(std::sync::atomic::Ordering::Relaxed) {
+            return Ok(None);
+        }
+        let conn = match own.take() {
+            Some(conn) => conn,
+            None => open_connection(&own.file)?,
+        };
+        let session = Session::new(conn, false, own.file.clone());
+        let out = f(&session);
+        let conn = session
+            .conn
+            .into_inner()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        // a read that failed part-way leaves no transaction open (reads run in
+        // autocommit), so the connection is fit to keep
+        if conn.is_autocommit() {
+            own.give_back(conn);
+        }
+        out.map(Some)
+    }
+}
+
+impl OwnReaders {
+    fn idle(&self) -> std::sync::MutexGuard<'_, Vec<rusqlite::Connection>> {
+        self.idle.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn take(&self) -> Option<rusqlite::Connection> {
+        self.idle().pop()
+    }
+
+    fn give_back(&self, conn: rusqlite::Connection) {
+        let mut idle = self.idle();
+        if idle.len() < KEPT {
+            idle.push(conn);
+        }
+    }
+}
+
+/// The file of a SQLite database on disk; None for PostgreSQL and in-memory SQLite.
+fn sqlite_file(db: &DatabaseConnection) -> Option<PathBuf> {
+    if db.get_database_backend() != DbBackend::Sqlite {
+        return None;
+    }
+    let file = db
+        .get_sqlite_connection_pool()
+        .connect_options()
+        .get_filename()
+        .to_owned();
+    let name = file.to_string_lossy();
+    // sqlx names in-memory databases `file:sqlx-in-memory-N`, shared between its own
+    // connections only
+    if name.is_empty() || name == ":memory:" || name.starts_with("file:") {
+        return None;
+    }
+    Some(file)
+}
+
+/// A connection of our own on `file`, set up as sqlx's are (db::connect) with plans that
+/// do not depend on bound values and temporary data in memory.
+fn open_connection(file: &std::path::Path) -> Result<rusqlite::Connection> {
+    let conn = rusqlite::Connection::open(file)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    stable_plans(&conn)?;
+    conn.execute_batch(&format!(
+        "PRAGMA foreign_keys = ON; PRAGMA mmap_size = {}; PRAGMA cache_size = {};
+         PRAGMA temp_store = MEMORY;",
+        super::MMAP_BYTES,
+        super::CACHE_KIB
+    ))?;
+    Ok(conn)
+}
+
 /// Runs `f` on one of `db`'s pooled SQLite connections, on this thread. None when `db` is
 /// not SQLite.
 pub async fn with_sqlite<R>(
@@ -272,19 +375,81 @@ mod tests {
             .db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG)?)
     }
 
-    /// Pooled and writer connections keep their query plans whatever is bound, so a
-    /// cached `LIMIT ?` statement is not compiled again on each use.
-    #[tokio::test]
-    async fn sqlite_connections_plan_independently_of_bound_values() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = crate::db::connect(&DatabaseArgs {
+    async fn sqlite_file_db(dir: &tempfile::TempDir) -> DatabaseConnection {
+        crate::db::connect(&DatabaseArgs {
             database_url: format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display()),
             log_sql: false,
             max_connections: 2,
         })
         .await
+        .unwrap()
+    }
+
+    /// A walk's read connection is the server's own: kept between reads (with its
+    /// prepared statements), it sees what sqlx's connections committed since, and it only
+    /// reads. An in-memory database, which cannot be opened twice, borrows sqlx's.
+    #[tokio::test]
+    async fn readers_are_kept_see_new_writes_and_only_read() {
+        use sea_orm::ConnectionTrait;
+        let dir = tempfile::tempdir().unwrap();
+        let db = sqlite_file_db(&dir).await;
+        db.execute_unprepared("CREATE TABLE t (x INTEGER)")
+            .await
+            .unwrap();
+        let readers = Readers::new(&db);
+        let own = readers.own.clone().expect("a SQLite file has readers");
+        let count = |s: &Session| s.query_text("SELECT CAST(COUNT(*) AS TEXT) FROM t", []);
+        assert_eq!(
+            readers.run(&db, count).await.unwrap(),
+            Some(Some("0".into()))
+        );
+        db.execute_unprepared("INSERT INTO t VALUES (1), (2)")
+            .await
+            .unwrap();
+        assert_eq!(
+            readers.run(&db, count).await.unwrap(),
+            Some(Some("2".into()))
+        );
+        // one connection served both reads and is kept for the next
+        assert_eq!(own.idle().len(), 1);
+        let refused = readers
+            .run(&db, |s| s.execute("INSERT INTO t VALUES (3)", []))
+            .await;
+        assert_eq!(refused.unwrap_err().code(), "INTERNAL");
+        assert_eq!(
+            readers.run(&db, count).await.unwrap(),
+            Some(Some("2".into()))
+        );
+
+        let memory = crate::db::connect(&DatabaseArgs {
+            database_url: "sqlite::memory:".into(),
+            log_sql: false,
+            max_connections: 1,
+        })
+        .await
         .unwrap();
+        let borrowed = Readers::new(&memory);
+        assert!(borrowed.own.is_none());
+        assert_eq!(
+            borrowed
+                .run(&memory, |s| s.query_text("SELECT 'x'", []))
+                .await
+                .unwrap(),
+            Some(Some("x".into()))
+        );
+    }
+
+    /// Pooled and writer connections keep their query plans whatever is bound, so a
+    /// cached `LIMIT ?` statement is not compiled again on each use.
+    #[tokio::test]
+    async fn sqlite_connections_plan_independently_of_bound_values() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sqlite_file_db(&dir).await;
         assert_eq!(with_sqlite(&db, stable).await.unwrap(), Some(true));
+        assert_eq!(
+            Readers::new(&db).run(&db, stable).await.unwrap(),
+            Some(true)
+        );
         let writer = Session::open_writer(&db).unwrap().expect("a SQLite file");
         assert!(stable(&writer).unwrap());
         // a writer session writes; a borrowed one refuses to

@@ -1,6 +1,5 @@
 //! Lineage over GraphQL: the `LineageNode` interface, walks, paths, edge mutations and
 //! `recordRun`.
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use std::borrow::Cow;
@@ -102,7 +101,7 @@ pub struct LineageEntry {
 
 /// An edge of the lineage graph.
 /// Nodes a walk or a path mentions, shared by its entries and edges.
-type NodeMap = Arc<HashMap<i64, node::Model>>;
+type NodeMap = Arc<foldhash::HashMap<i64, Arc<node::Model>>>;
 
 /// An edge of the lineage graph; its ends are looked up only when asked for.
 #[derive(Clone)]
@@ -116,8 +115,7 @@ impl LineageEdge {
     fn end(&self, id: i64) -> async_graphql::Result<LineageNode> {
         self.nodes
             .get(&id)
-            .cloned()
-            .map(lineage_node_of)
+            .map(|n| lineage_node_of(node::Model::clone(n)))
             .ok_or_else(|| async_graphql::Error::new(format!("node {id} vanished")))
     }
 }
@@ -200,7 +198,7 @@ impl LineageEntries {
             .iter()
             .filter_map(|e| {
                 Some(LineageEntry {
-                    node: lineage_node_of(graph.nodes.get(&e.id)?.clone()),
+                    node: lineage_node_of(node::Model::clone(graph.nodes.get(&e.id)?)),
                     depth: e.depth as i32,
                     direction: LineageDirection::of(e.direction),
                 })
@@ -208,51 +206,86 @@ impl LineageEntries {
             .collect()
     }
 
-    /// The entries as plain values, following `plan`.
+    /// The entries as plain values, following `plan`. Each object starts as a copy of a
+    /// template holding its keys (so no key is hashed again), and enum values and type
+    /// names are made once and shared (a value's name is reference-counted).
     fn plain(&self, plan: &[(Name, EntryField)]) -> GqlValue {
         let graph = &self.0;
-        let mut type_names: HashMap<&str, GqlValue> = HashMap::new();
+        let template = |keys: &mut dyn Iterator<Item = &Name>| -> IndexMap<Name, GqlValue> {
+            keys.map(|k| (k.clone(), GqlValue::Null)).collect()
+        };
+        let entry_template = template(&mut plan.iter().map(|(k, _)| k));
+        let node_plan: &[(Name, NodeField)] = plan
+            .iter()
+            .find_map(|(_, f)| match f {
+                EntryField::Node(fields) => Some(fields.as_slice()),
+                _ => None,
+            })
+            .unwrap_or_default();
+        let node_template = template(&mut node_plan.iter().map(|(k, _)| k));
+        let mut kinds = KindValues::default();
         let entry_type = GqlValue::String("LineageEntry".to_owned());
-        let list = graph.result.entries.iter().filter_map(|e| {
-            let node = graph.nodes.get(&e.id)?;
-            let mut entry = IndexMap::with_capacity(plan.len());
-            for (key, field) in plan {
-                let value = match field {
+        let directions = [Direction::Upstream, Direction::Downstream]
+            .map(|d| LineageDirection::of(d).to_value());
+        let mut list = Vec::with_capacity(graph.result.entries.len());
+        let mut id = itoa::Buffer::new();
+        for e in &graph.result.entries {
+            let Some(node) = graph.nodes.get(&e.id) else {
+                continue;
+            };
+            let mut entry = entry_template.clone();
+            for (slot, (_, field)) in entry.values_mut().zip(plan) {
+                *slot = match field {
                     EntryField::Depth => GqlValue::from(e.depth as i32),
-                    EntryField::Direction => LineageDirection::of(e.direction).to_value(),
+                    EntryField::Direction => match e.direction {
+                        Direction::Upstream => directions[0].clone(),
+                        Direction::Downstream => directions[1].clone(),
+                    },
                     EntryField::Typename => entry_type.clone(),
-                    EntryField::Node(fields) => {
-                        let mut out = IndexMap::with_capacity(fields.len());
-                        for (key, field) in fields {
-                            let value = match field {
-                                NodeField::Id => GqlValue::String(node.id.to_string()),
-                                NodeField::Kind => NodeKind::from_db(&node.kind)
-                                    .unwrap_or(NodeKind::RegisteredModel)
-                                    .to_value(),
+                    EntryField::Node(_) => {
+                        let mut out = node_template.clone();
+                        for (slot, (_, field)) in out.values_mut().zip(node_plan) {
+                            *slot = match field {
+                                NodeField::Id => GqlValue::String(id.format(node.id).to_owned()),
+                                NodeField::Kind => kinds.of(node).0.clone(),
                                 NodeField::Name => GqlValue::String(node.name.clone()),
                                 NodeField::CreateTime => {
                                     ScalarType::to_value(&time(node.create_time))
                                 }
-                                NodeField::Typename => type_names
-                                    .entry(node.kind.as_str())
-                                    .or_insert_with(|| {
-                                        let typed = lineage_node_of(node.clone());
-                                        GqlValue::String(
-                                            typed.introspection_type_name().into_owned(),
-                                        )
-                                    })
-                                    .clone(),
+                                NodeField::Typename => kinds.of(node).1.clone(),
                             };
-                            out.insert(key.clone(), value);
                         }
                         GqlValue::Object(out)
                     }
                 };
-                entry.insert(key.clone(), value);
             }
-            Some(GqlValue::Object(entry))
-        });
-        GqlValue::List(list.collect())
+            list.push(GqlValue::Object(entry));
+        }
+        GqlValue::List(list)
+    }
+}
+
+/// Each node kind's `NodeKind` value and GraphQL type name, made once per kind (a
+/// handful of kinds: a list beats hashing).
+#[derive(Default)]
+struct KindValues(Vec<(String, GqlValue, GqlValue)>);
+
+impl KindValues {
+    fn of(&mut self, node: &node::Model) -> (&GqlValue, &GqlValue) {
+        let at = match self.0.iter().position(|(k, _, _)| *k == node.kind) {
+            Some(at) => at,
+            None => {
+                let kind = NodeKind::from_db(&node.kind)
+                    .unwrap_or(NodeKind::RegisteredModel)
+                    .to_value();
+                let typed = lineage_node_of(node::Model::clone(node));
+                let type_name = GqlValue::String(typed.introspection_type_name().into_owned());
+                self.0.push((node.kind.clone(), kind, type_name));
+                self.0.len() - 1
+            }
+        };
+        let (_, kind, type_name) = &self.0[at];
+        (kind, type_name)
     }
 }
 
@@ -424,6 +457,7 @@ pub fn walk_params(
         as_of: as_of.as_ref().map(millis),
         first,
         edge_properties: ctx.look_ahead().field("edges").field("properties").exists(),
+        edges: ctx.look_ahead().field("edges").exists(),
     })
 }
 
@@ -676,8 +710,10 @@ impl LineageQuery {
             ))
             .gql();
         }
+        let state = ctx.state();
         let walked = walk_with(
-            &ctx.state().db,
+            &state.db,
+            &state.readers,
             &[starts],
             &params,
             "start",
@@ -735,13 +771,17 @@ impl LineageQuery {
                 .await
                 .gql()?
                 .into_iter()
-                .map(|n| (n.id, n))
+                .map(|n| (n.id, Arc::new(n)))
                 .collect(),
         );
         Ok(Some(LineagePath {
             nodes: ids
                 .iter()
-                .filter_map(|id| nodes.get(id).cloned().map(lineage_node_of))
+                .filter_map(|id| {
+                    nodes
+                        .get(id)
+                        .map(|n| lineage_node_of(node::Model::clone(n)))
+                })
                 .collect(),
             edges: edges
                 .iter()
@@ -788,7 +828,7 @@ impl LineageMutation {
                 .await
                 .gql()?
                 .into_iter()
-                .map(|n| (n.id, n))
+                .map(|n| (n.id, Arc::new(n)))
                 .collect(),
         );
         Ok(rows

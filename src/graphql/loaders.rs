@@ -11,6 +11,7 @@ use entity::node;
 use sea_orm::DatabaseConnection;
 
 use super::lineage::{LineageGraph, graphs};
+use crate::db::direct::Readers;
 use crate::lineage::walk::{Direction, step};
 use crate::lineage::{EdgeKind, WalkParams, walk_nodes};
 use crate::registry::page::sort_rows;
@@ -29,10 +30,10 @@ pub struct Loaders {
     asked: Arc<AtomicUsize>,
 }
 
-pub fn loaders(db: DatabaseConnection) -> Loaders {
+pub fn loaders(db: DatabaseConnection, readers: Readers) -> Loaders {
     let asked = Arc::new(AtomicUsize::new(0));
     let seen = asked.clone();
-    let loader = DataLoader::new(RegistryLoader { db }, move |batch| {
+    let loader = DataLoader::new(RegistryLoader { db, readers }, move |batch| {
         let seen = seen.clone();
         tokio::task::spawn_local(async move {
             let mut last = seen.load(Ordering::SeqCst);
@@ -77,6 +78,7 @@ impl Loaders {
 
 pub struct RegistryLoader {
     db: DatabaseConnection,
+    readers: Readers,
 }
 
 /// A node by id.
@@ -262,7 +264,8 @@ impl Loader<WalkOf> for RegistryLoader {
         let mut out = HashMap::with_capacity(keys.len());
         for group in groups.into_values() {
             let starts: Vec<Vec<i64>> = group.iter().map(|k| vec![k.start]).collect();
-            let walked = walk_nodes(&self.db, &starts, &group[0].params, "id").await?;
+            let walked =
+                walk_nodes(&self.db, &self.readers, &starts, &group[0].params, "id").await?;
             for (key, graph) in group.into_iter().zip(graphs(walked)) {
                 out.insert(key.clone(), Arc::new(graph));
             }

@@ -11,6 +11,7 @@ use axum::http::{Request, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 
 mod artifacts;
+pub mod documents;
 pub mod errors;
 mod experiments;
 mod facets;
@@ -137,10 +138,11 @@ fn json_response(status: StatusCode, body: &impl serde::Serialize) -> Response {
 pub async fn execute(state: &AppState, request: async_graphql::Request) -> async_graphql::Response {
     let state = state.clone();
     let handle = tokio::runtime::Handle::current();
+    let request = state.documents.prepare(request);
     let run = tokio::task::spawn_blocking(move || {
         let request = request
             .data(state.clone())
-            .data(loaders::loaders(state.db.clone()));
+            .data(loaders::loaders(state.db.clone(), state.readers.clone()));
         let local = tokio::task::LocalSet::new();
         // a local task, not run_until's own future: local tasks take turns in one queue,
         // which is what lets a batch wait for the resolvers (see `loaders`)

@@ -8,20 +8,22 @@ pub use edges::{EdgeKind, NewEdge};
 pub use walk::{Direction, WalkParams};
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use entity::node;
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 
-use crate::db::direct::with_sqlite;
+use crate::db::direct::Readers;
 use crate::registry::read::find_nodes;
 use crate::registry::{RegistryError, Result};
 use walk::{WalkResult, json_ids, walk_groups, walk_groups_direct};
 
-/// Walk results with every node they mention.
+/// Walk results with every node they mention. Nodes are shared, not copied: a node
+/// model is large and a walk may list thousands.
 #[derive(Debug, Default)]
 pub struct Walked {
     pub results: Vec<WalkResult>,
-    pub nodes: HashMap<i64, node::Model>,
+    pub nodes: foldhash::HashMap<i64, Arc<node::Model>>,
 }
 
 /// Walks each group of start nodes (a group walks together); `field` names the start
@@ -29,11 +31,12 @@ pub struct Walked {
 /// for the nodes found.
 pub async fn walk_nodes(
     db: &DatabaseConnection,
+    readers: &Readers,
     groups: &[Vec<i64>],
     params: &WalkParams,
     field: &str,
 ) -> Result<Walked> {
-    walk_with(db, groups, params, field, false).await
+    walk_with(db, readers, groups, params, field, false).await
 }
 
 /// As `walk_nodes`; with `lean`, the nodes found carry only id, kind, name and creation
@@ -41,6 +44,7 @@ pub async fn walk_nodes(
 /// SQLite the walk (and a lean load) runs in one direct session.
 pub async fn walk_with(
     db: &DatabaseConnection,
+    readers: &Readers,
     groups: &[Vec<i64>],
     params: &WalkParams,
     field: &str,
@@ -51,26 +55,33 @@ pub async fn walk_with(
     ids.dedup();
     // on SQLite the start nodes, the walk and the nodes it found are read in one direct
     // session: one hand-off to sqlx's driver thread instead of one per statement
-    let direct = with_sqlite(db, |session| {
-        let starts = start_nodes(
-            session.query_as(NODES_SQLITE, [json_ids(&ids)])?,
-            &ids,
-            field,
-        )?;
-        let results = walk_groups_direct(session, groups, params, &create_times(&starts))?;
-        let missing = unloaded(&results, &starts);
-        let found = if lean {
-            let rows = session.query_rows(LEAN_SQLITE_ROWS, [json_ids(&missing)], |row| {
-                Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
-            })?;
-            rows.into_iter().map(lean_node).collect()
-        } else {
-            session.query_as(NODES_SQLITE, [json_ids(&missing)])?
-        };
-        Ok((starts, results, found))
-    })
-    .await?;
-    let (mut nodes, results, found) = match direct {
+    let direct = readers
+        .run(db, |session| {
+            let starts = start_nodes(
+                session.query_as(NODES_SQLITE, [json_ids(&ids)])?,
+                &ids,
+                field,
+            )?;
+            let results = walk_groups_direct(session, groups, params, &create_times(&starts))?;
+            let missing = unloaded(&results, &starts);
+            let found: Vec<Arc<node::Model>> = if lean {
+                session.query_rows(LEAN_SQLITE_ROWS, [json_ids(&missing)], |row| {
+                    Ok(Arc::new(lean_node((
+                        row.get(0)?,
+                        row.get(1)?,
+                        row.get(2)?,
+                        row.get(3)?,
+                    ))))
+                })?
+            } else {
+                let found: Vec<node::Model> =
+                    session.query_as(NODES_SQLITE, [json_ids(&missing)])?;
+                found.into_iter().map(Arc::new).collect()
+            };
+            Ok((starts, results, found))
+        })
+        .await?;
+    let (starts, results, found) = match direct {
         Some(done) => done,
         None => {
             let starts = start_nodes(find_nodes(db, &ids).await?, &ids, field)?;
@@ -81,9 +92,12 @@ pub async fn walk_with(
             } else {
                 find_nodes(db, &missing).await?
             };
-            (starts, results, found)
+            (starts, results, found.into_iter().map(Arc::new).collect())
         }
     };
+    let mut nodes = foldhash::HashMap::default();
+    nodes.reserve(starts.len() + found.len());
+    nodes.extend(starts.into_iter().map(|(id, n)| (id, Arc::new(n))));
     nodes.extend(found.into_iter().map(|n| (n.id, n)));
     Ok(Walked { results, nodes })
 }

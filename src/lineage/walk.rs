@@ -4,7 +4,10 @@
 //! with the number of paths, and cycles end. Many independent walks with the same
 //! parameters (a nested `upstream` field on every node of a list) share each level's
 //! statement.
+use std::collections::hash_map::Entry as Slot;
 use std::collections::{HashMap, HashSet};
+
+use foldhash::HashMapExt;
 
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
@@ -36,6 +39,8 @@ pub struct WalkParams {
     /// Read each edge's properties. Without them a level is read from the edge index
     /// alone, never from the table.
     pub edge_properties: bool,
+    /// Keep the edges crossed (the graph's `edges`); without them only nodes are listed.
+    pub edges: bool,
 }
 
 /// One edge the walk crossed.
@@ -82,7 +87,9 @@ impl WalkResult {
 
 /// One group's progress in one direction.
 struct Walker {
-    visited: HashMap<i64, u32>,
+    /// Nodes seen (start nodes at depth 0), by id; foldhash, as ids are not chosen by
+    /// whoever asks.
+    visited: foldhash::HashMap<i64, u32>,
     frontier: Vec<i64>,
     reached: Vec<Entry>,
     edges: Vec<WalkedEdge>,
@@ -140,7 +147,8 @@ fn levels_for(width: usize, direct: bool) -> u32 {
 /// again; within the chunk an edge may come back at several levels, and the caller keeps
 /// the first way in, as a level-by-level walk does. Parameters: the frontier (a JSON
 /// array), then for more than one level the number of levels and the excluded ids (a JSON
-/// array). Zero levels asks for one level's edges as plain rows.
+/// array). Zero levels asks for one level's edges as plain rows (for a walk: unless the
+/// walk keeps its edges, with only their ends filled in).
 fn chunk_sql(backend: DbBackend, direction: Direction, params: &WalkParams, levels: u32) -> String {
     let (near, far) = match direction {
         Direction::Upstream => ("target_id", "source_id"),
@@ -191,9 +199,15 @@ fn chunk_sql(backend: DbBackend, direction: Direction, params: &WalkParams, leve
         ("json_group_array", "json_array", "", "?2")
     };
     if levels == 0 {
-        // rows, not one JSON row: a direct session reads rows without a hand-off each
+        // rows, not one JSON row: a direct session reads rows without a hand-off each;
+        // when the edges are not kept, only their ends are read
+        let edge_cols = if params.edges {
+            r#"e."id", e."source_id", e."target_id", e."kind", e."create_time""#
+        } else {
+            r#"0, e."source_id", e."target_id", '', 0"#
+        };
         return format!(
-            r#"SELECT e."id", e."source_id", e."target_id", e."kind", e."create_time", {node_cols}, {properties} FROM "lineage_edge" e{join_sql} WHERE e."{near}" IN ({first}){filters}"#,
+            r#"SELECT {edge_cols}, {node_cols}, {properties} FROM "lineage_edge" e{join_sql} WHERE e."{near}" IN ({first}){filters}"#,
             first = list(1),
         );
     }
@@ -437,8 +451,10 @@ impl<'a> Walk<'a> {
                             .is_none_or(|t| start_times.get(id).is_some_and(|c| *c <= t))
                     })
                     .collect();
+                let mut visited = foldhash::HashMap::with_capacity(64);
+                visited.extend(starts.iter().map(|id| (*id, 0)));
                 Walker {
-                    visited: starts.iter().map(|id| (*id, 0)).collect(),
+                    visited,
                     frontier: starts,
                     reached: Vec::new(),
                     edges: Vec::new(),
@@ -494,35 +510,42 @@ impl<'a> Walk<'a> {
     /// Takes in the edges a chunk found.
     fn accept(&mut self, request: &ChunkRequest, rows: &[(u32, WalkedEdge)]) {
         let (direction, levels) = (request.direction, request.levels);
-        let node_kinds: HashSet<&str> = self.params.node_kinds.iter().map(|k| k.as_str()).collect();
-        let listed = |kind: &str| node_kinds.is_empty() || node_kinds.contains(kind);
-        let mut by_level: Vec<HashMap<i64, Vec<&WalkedEdge>>> =
-            vec![HashMap::new(); levels as usize + 1];
-        for (level, row) in rows {
-            let near = match direction {
-                Direction::Upstream => row.target_id,
-                Direction::Downstream => row.source_id,
-            };
-            if let Some(at) = by_level.get_mut(*level as usize) {
-                at.entry(near).or_default().push(row);
-            }
-        }
+        let node_kinds = &self.params.node_kinds;
+        let listed =
+            |kind: &str| node_kinds.is_empty() || node_kinds.iter().any(|k| k.as_str() == kind);
+        type End = fn(&WalkedEdge) -> i64;
+        let (near, far): (End, End) = match direction {
+            Direction::Upstream => (|e| e.target_id, |e| e.source_id),
+            Direction::Downstream => (|e| e.source_id, |e| e.target_id),
+        };
+        // the rows by level and near end (then as they came), so each frontier node finds
+        // its edges by binary search
+        let mut order: Vec<(u32, i64, usize)> = rows
+            .iter()
+            .enumerate()
+            .map(|(i, (level, row))| (*level, near(row), i))
+            .collect();
+        order.sort_unstable();
         for w in self.walkers.iter_mut().filter(|w| !w.done) {
             let mut current = std::mem::take(&mut w.frontier);
             for level in 1..=levels {
                 let depth = self.base + level;
                 let mut next = Vec::new();
                 for id in current {
-                    for row in by_level[level as usize].get(&id).into_iter().flatten() {
-                        let far = match direction {
-                            Direction::Upstream => row.source_id,
-                            Direction::Downstream => row.target_id,
-                        };
-                        w.edges.push((*row).clone());
-                        if w.visited.contains_key(&far) {
-                            continue;
+                    let from = order.partition_point(|&(l, n, _)| (l, n) < (level, id));
+                    let here = order[from..]
+                        .iter()
+                        .take_while(|&&(l, n, _)| (l, n) == (level, id));
+                    for &(_, _, i) in here {
+                        let row = &rows[i].1;
+                        if self.params.edges {
+                            w.edges.push(row.clone());
                         }
-                        w.visited.insert(far, depth);
+                        let far = far(row);
+                        match w.visited.entry(far) {
+                            Slot::Occupied(_) => continue,
+                            Slot::Vacant(slot) => slot.insert(depth),
+                        };
                         next.push(far);
                         if listed(&row.node_kind) {
                             w.listed += 1;
@@ -554,6 +577,9 @@ impl<'a> Walk<'a> {
             if result.entries.len() > first {
                 result.entries.truncate(first);
                 result.truncated = true;
+            }
+            if result.edges.is_empty() {
+                continue;
             }
             let keep: HashSet<i64> = result.node_ids().collect();
             let mut seen = HashSet::new();

@@ -136,10 +136,11 @@ pub async fn graph(state: &AppState, node_id: &str, depth: u32) -> Result<Value>
         directions: vec![Direction::Upstream, Direction::Downstream],
         max_depth: (depth.saturating_mul(2)).min(state.limits.max_lineage_depth),
         first: state.limits.max_lineage_nodes as usize,
+        edges: true,
         ..Default::default()
     };
     let ids: Vec<i64> = start.iter().map(|n| n.id).collect();
-    let walked = walk_nodes(&state.db, &[ids], &params, "nodeId").await?;
+    let walked = walk_nodes(&state.db, &state.readers, &[ids], &params, "nodeId").await?;
     let result = walked.results.first().cloned().unwrap_or_default();
     // runs fold into their jobs
     let mut experiments: Vec<i64> = walked

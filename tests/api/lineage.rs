@@ -185,6 +185,11 @@ const WALK: &str = r#"query($s: [ID!]!, $d: LineageDirection!, $m: Int!, $nk: [N
     lineage(start: $s, direction: $d, maxDepth: $m, nodeKinds: $nk, edgeKinds: $ek, first: 10000) {
         truncated nodes { depth direction node { id kind } } edges { id } } }"#;
 
+/// [`WALK`] without the edges: a walk that does not keep its edges lists the same nodes.
+const WALK_NODES: &str = r#"query($s: [ID!]!, $d: LineageDirection!, $m: Int!, $nk: [NodeKind!], $ek: [EdgeKind!]) {
+    lineage(start: $s, direction: $d, maxDepth: $m, nodeKinds: $nk, edgeKinds: $ek, first: 10000) {
+        truncated nodes { depth direction node { id kind } } } }"#;
+
 async fn api_walk(
     app: &TestApp,
     starts: &[String],
@@ -195,9 +200,14 @@ async fn api_walk(
 ) -> Expected {
     let vars = json!({"s": starts, "d": dir, "m": max_depth,
         "nk": if nk.is_empty() { Value::Null } else { json!(nk) }, "ek": if ek.is_empty() { Value::Null } else { json!(ek) }});
-    let data = app.ok(WALK, vars).await;
+    let data = app.ok(WALK, vars.clone()).await;
     let g = &data["lineage"];
     assert_eq!(g["truncated"], false);
+    let without_edges = app.ok(WALK_NODES, vars).await;
+    assert_eq!(
+        without_edges["lineage"]["nodes"], g["nodes"],
+        "selecting edges changed the nodes listed"
+    );
     let nodes_list = g["nodes"].as_array().unwrap();
     let nodes: BTreeSet<(String, u32, String)> = nodes_list
         .iter()

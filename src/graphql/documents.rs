@@ -1,0 +1,77 @@
+//! Parsed queries, kept by their text. Dashboards and typed clients send the same few
+//! queries over and over with new variables; async-graphql's parser takes longer over a
+//! query than a shallow walk takes to run, so each text is parsed once and its document
+//! reused. Validation still runs on every request (it checks the variables).
+use std::num::NonZeroUsize;
+use std::sync::{Arc, Mutex};
+
+use async_graphql::parser::types::ExecutableDocument;
+use lru::LruCache;
+
+/// Distinct query texts kept.
+const KEPT: NonZeroUsize = NonZeroUsize::new(256).unwrap();
+/// Longer texts are parsed each time rather than kept.
+const LONGEST: usize = 16 * 1024;
+
+#[derive(Clone)]
+pub struct Documents {
+    parsed: Arc<Mutex<LruCache<String, ExecutableDocument>>>,
+}
+
+impl Default for Documents {
+    fn default() -> Self {
+        Self {
+            parsed: Arc::new(Mutex::new(LruCache::new(KEPT))),
+        }
+    }
+}
+
+impl Documents {
+    /// Gives `request` its parsed document: a kept one, or one parsed now (and kept).
+    /// A text that does not parse is left for the schema to report.
+    pub fn prepare(&self, mut request: async_graphql::Request) -> async_graphql::Request {
+        if request.query.len() > LONGEST {
+            return request;
+        }
+        let kept = self.parsed().get(&request.query).cloned();
+        match kept {
+            Some(document) => request.set_parsed_query(document),
+            None => {
+                if let Ok(document) = request.parsed_query() {
+                    let document = document.clone();
+                    self.parsed().put(request.query.clone(), document);
+                }
+            }
+        }
+        request
+    }
+
+    fn parsed(&self) -> std::sync::MutexGuard<'_, LruCache<String, ExecutableDocument>> {
+        // the cache holds only finished documents: one left by a panicking thread is fine
+        self.parsed.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_text_is_parsed_once_and_its_document_reused() {
+        let documents = Documents::default();
+        let query = "{ lineage(start: [\"1\"]) { truncated } }";
+        let first = documents.prepare(async_graphql::Request::new(query));
+        assert_eq!(documents.parsed().len(), 1);
+        let mut second = documents.prepare(async_graphql::Request::new(query));
+        assert_eq!(documents.parsed().len(), 1);
+        let mut first = first;
+        assert_eq!(
+            format!("{:?}", first.parsed_query().unwrap()),
+            format!("{:?}", second.parsed_query().unwrap())
+        );
+        // bad text is not kept, and is left for the schema to report
+        let mut bad = documents.prepare(async_graphql::Request::new("{ lineage("));
+        assert_eq!(documents.parsed().len(), 1);
+        assert!(bad.parsed_query().is_err());
+    }
+}

@@ -231,6 +231,8 @@ pub struct Readers {
 struct OwnReaders {
     file: PathBuf,
     idle: std::sync::Mutex<Vec<rusqlite::Connection>>,
+    /// Set once the file could not be opened again: reads borrow sqlx's connections.
+    borrow: std::sync::atomic::AtomicBool,
 }
 
 /// Idle read connections kept: one per core is all that read at once.
@@ -244,6 +246,7 @@ impl Readers {
                 Arc::new(OwnReaders {
                     file,
                     idle: std::sync::Mutex::new(Vec::new()),
+                    borrow: Default::default(),
                 })
             }),
         }
@@ -256,7 +259,11 @@ impl Readers {
         db: &DatabaseConnection,
         f: impl FnOnce(&Session) -> Result<R>,
     ) -> Result<Option<R>> {
-        let Some(own) = &self.own else {
+        let Some(own) = self
+            .own
+            .as_ref()
+            .filter(|own| !own.borrow.load(std::sync::atomic::Ordering::Relaxed))
+        else {
             return with_sqlite(db, f).await;
         };
         if !ENABLED.load(std::sync::atomic::Ordering::Relaxed) {
@@ -264,7 +271,17 @@ impl Readers {
         }
         let conn = match own.take() {
             Some(conn) => conn,
-            None => open_connection(&own.file)?,
+            None => match open_connection(&own.file) {
+                Ok(conn) => conn,
+                Err(err) => {
+                    // a file sqlx can read but a second connection cannot open (a
+                    // read-only mount, say) is still read, through sqlx's connections
+                    tracing::warn!(error = %err, file = %own.file.display(),
+                        "cannot open a read connection of our own; walks borrow sqlx's");
+                    own.borrow.store(true, std::sync::atomic::Ordering::Relaxed);
+                    return with_sqlite(db, f).await;
+                }
+            },
         };
         let session = Session::new(conn, false, own.file.clone());
         let out = f(&session);
@@ -419,6 +436,29 @@ mod tests {
         assert_eq!(
             readers.run(&db, count).await.unwrap(),
             Some(Some("2".into()))
+        );
+
+        // a file that cannot be opened again: the read borrows sqlx's connection
+        let unopenable = Readers {
+            own: Some(Arc::new(OwnReaders {
+                file: dir.path().join("no-such-dir").join("t.db"),
+                idle: std::sync::Mutex::new(Vec::new()),
+                borrow: Default::default(),
+            })),
+        };
+        for _ in 0..2 {
+            assert_eq!(
+                unopenable.run(&db, count).await.unwrap(),
+                Some(Some("2".into()))
+            );
+        }
+        assert!(
+            unopenable
+                .own
+                .as_ref()
+                .unwrap()
+                .borrow
+                .load(std::sync::atomic::Ordering::Relaxed)
         );
 
         let memory = crate::db::connect(&DatabaseArgs {

@@ -304,7 +304,8 @@ enum NodeField {
     Typename,
 }
 
-/// The plain fields `selection` asks for, by response key; None when it asks for more.
+/// The plain fields `selection` asks for, by response key; None when it asks for more,
+/// or names a response key twice (GraphQL merges those; the resolvers do that).
 fn plain_fields<T>(
     selection: &SelectionSet,
     mut field_of: impl FnMut(&Field) -> Option<T>,
@@ -319,14 +320,18 @@ fn plain_fields<T>(
             return None;
         }
         let key = field.alias.as_ref().unwrap_or(&field.name).node.clone();
+        if out.iter().any(|(seen, _)| *seen == key) {
+            return None;
+        }
         out.push((key, field_of(field)?));
     }
     Some(out)
 }
 
-/// How to build the entries of `selection` plainly, if it asks only for plain fields.
+/// How to build the entries of `selection` plainly, if it asks only for plain fields
+/// (and for the node once).
 fn entry_plan(selection: &SelectionSet) -> Option<Vec<(Name, EntryField)>> {
-    plain_fields(selection, |field| match field.name.node.as_str() {
+    let plan = plain_fields(selection, |field| match field.name.node.as_str() {
         "depth" => Some(EntryField::Depth),
         "direction" => Some(EntryField::Direction),
         "__typename" => Some(EntryField::Typename),
@@ -342,7 +347,12 @@ fn entry_plan(selection: &SelectionSet) -> Option<Vec<(Name, EntryField)>> {
             Some(EntryField::Node(fields))
         }
         _ => None,
-    })
+    })?;
+    let nodes = plan
+        .iter()
+        .filter(|(_, f)| matches!(f, EntryField::Node(_)))
+        .count();
+    (nodes <= 1).then_some(plan)
 }
 
 impl OutputType for LineageEntries {
@@ -908,5 +918,10 @@ mod tests {
         assert!(!plain("node { id description }"));
         assert!(!plain("node { ... on Dataset { uri } }"));
         assert!(!plain("node { upstream(maxDepth: 1) { truncated } }"));
+        // a response key named twice is merged by GraphQL; a second node has a selection
+        // of its own: both go to the resolvers
+        assert!(!plain("depth depth direction"));
+        assert!(!plain("node { id id name }"));
+        assert!(!plain("node { id } other: node { name }"));
     }
 }

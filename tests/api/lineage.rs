@@ -707,6 +707,23 @@ async fn plain_and_resolved_entries_agree(app: &TestApp) {
             ("ExperimentRun", "EXPERIMENT_RUN")
         }
     );
+    // repeated keys and a second, aliased node resolve as GraphQL merges them
+    let merged = app
+        .ok(
+            r#"query($s: [ID!]!) { lineage(start: $s, direction: BOTH, maxDepth: 5) {
+                nodes { depth depth direction node { id id } other: node { name } } } }"#,
+            json!({"s": starts}),
+        )
+        .await;
+    let merged = merged["lineage"]["nodes"].as_array().unwrap();
+    assert_eq!(merged.len(), entries.len());
+    for (m, e) in merged.iter().zip(entries) {
+        assert_eq!(
+            m,
+            &json!({"depth": e["depth"], "direction": e["direction"],
+                "node": {"id": e["node"]["id"]}, "other": {"name": e["node"]["name"]}})
+        );
+    }
     // fragments and other fields still resolve
     let typed = app
         .ok(

@@ -7,6 +7,7 @@
 //! be opened twice (in memory) it borrows one pooled connection's handle from sqlx
 //! instead (`lock_handle`: one hand-off).
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 
 use sea_orm::{DatabaseConnection, DbBackend};
@@ -18,7 +19,7 @@ static ENABLED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::n
 
 /// Turns direct sessions on or off for this process (off: walks go through sqlx).
 pub fn set_enabled(on: bool) {
-    ENABLED.store(on, std::sync::atomic::Ordering::Relaxed);
+    ENABLED.store(on, Ordering::Relaxed);
 }
 
 /// Called with the text of each statement a direct session runs.
@@ -220,7 +221,9 @@ pub(crate) async fn stable_plans_sqlx(
 /// Read connections of the server's own on its SQLite file, kept between requests with
 /// their prepared statements: a walk takes one, runs on this thread and puts it back,
 /// with no hand-off to sqlx's driver thread and no statement compiled again. Connections
-/// open when first needed; at most `KEPT` idle ones are kept (more are closed on return).
+/// open when first needed, at most `MOST_OPEN` of them; when all are busy, or the file
+/// cannot be opened again (a read-only mount, say), a read borrows a pooled sqlx
+/// connection instead.
 /// Empty for PostgreSQL and in-memory SQLite, where [`Readers::run`] borrows a pooled
 /// sqlx connection instead.
 #[derive(Clone, Default)]
@@ -231,12 +234,30 @@ pub struct Readers {
 struct OwnReaders {
     file: PathBuf,
     idle: std::sync::Mutex<Vec<rusqlite::Connection>>,
-    /// Set once the file could not be opened again: reads borrow sqlx's connections.
-    borrow: std::sync::atomic::AtomicBool,
+    /// Connections open, idle or in use.
+    open: AtomicUsize,
+    /// Whether a failed open has been reported (once: it may fail again on every walk).
+    warned: AtomicBool,
 }
 
-/// Idle read connections kept: one per core is all that read at once.
-const KEPT: usize = 8;
+/// Read connections open at most: file handles stay bounded however many walks run at
+/// once, and more than the cores would only wait for each other.
+const MOST_OPEN: usize = 8;
+
+/// A leased connection's place in [`OwnReaders::open`]: freed when the lease ends
+/// without the connection going back (it was closed, or `f` panicked).
+struct Lease<'a> {
+    own: &'a OwnReaders,
+    returned: bool,
+}
+
+impl Drop for Lease<'_> {
+    fn drop(&mut self) {
+        if !self.returned {
+            self.own.open.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
 
 impl Readers {
     /// Readers on `db`'s SQLite file (none for PostgreSQL or an in-memory database).
@@ -246,7 +267,8 @@ impl Readers {
                 Arc::new(OwnReaders {
                     file,
                     idle: std::sync::Mutex::new(Vec::new()),
-                    borrow: Default::default(),
+                    open: AtomicUsize::new(0),
+                    warned: AtomicBool::new(false),
                 })
             }),
         }
@@ -259,29 +281,14 @@ impl Readers {
         db: &DatabaseConnection,
         f: impl FnOnce(&Session) -> Result<R>,
     ) -> Result<Option<R>> {
-        let Some(own) = self
-            .own
-            .as_ref()
-            .filter(|own| !own.borrow.load(std::sync::atomic::Ordering::Relaxed))
-        else {
+        let Some(own) = &self.own else {
             return with_sqlite(db, f).await;
         };
-        if !ENABLED.load(std::sync::atomic::Ordering::Relaxed) {
+        if !ENABLED.load(Ordering::Relaxed) {
             return Ok(None);
         }
-        let conn = match own.take() {
-            Some(conn) => conn,
-            None => match open_connection(&own.file) {
-                Ok(conn) => conn,
-                Err(err) => {
-                    // a file sqlx can read but a second connection cannot open (a
-                    // read-only mount, say) is still read, through sqlx's connections
-                    tracing::warn!(error = %err, file = %own.file.display(),
-                        "cannot open a read connection of our own; walks borrow sqlx's");
-                    own.borrow.store(true, std::sync::atomic::Ordering::Relaxed);
-                    return with_sqlite(db, f).await;
-                }
-            },
+        let Some((conn, mut lease)) = own.lease() else {
+            return with_sqlite(db, f).await;
         };
         let session = Session::new(conn, false, own.file.clone());
         let out = f(&session);
@@ -289,10 +296,11 @@ impl Readers {
             .conn
             .into_inner()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        // a read that failed part-way leaves no transaction open (reads run in
-        // autocommit), so the connection is fit to keep
+        // reads run in autocommit, so a read that failed part-way leaves no transaction
+        // open; a connection that is in one anyway is closed, not kept
         if conn.is_autocommit() {
-            own.give_back(conn);
+            own.idle().push(conn);
+            lease.returned = true;
         }
         out.map(Some)
     }
@@ -303,14 +311,35 @@ impl OwnReaders {
         self.idle.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn take(&self) -> Option<rusqlite::Connection> {
-        self.idle().pop()
-    }
-
-    fn give_back(&self, conn: rusqlite::Connection) {
-        let mut idle = self.idle();
-        if idle.len() < KEPT {
-            idle.push(conn);
+    /// An idle connection, or a new one while fewer than `MOST_OPEN` are open. None when
+    /// all are busy or the file cannot be opened.
+    fn lease(&self) -> Option<(rusqlite::Connection, Lease<'_>)> {
+        if let Some(conn) = self.idle().pop() {
+            return Some((
+                conn,
+                Lease {
+                    own: self,
+                    returned: false,
+                },
+            ));
+        }
+        if self.open.fetch_add(1, Ordering::Relaxed) >= MOST_OPEN {
+            self.open.fetch_sub(1, Ordering::Relaxed);
+            return None;
+        }
+        let lease = Lease {
+            own: self,
+            returned: false,
+        };
+        match open_connection(&self.file) {
+            Ok(conn) => Some((conn, lease)),
+            Err(err) => {
+                if !self.warned.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(error = %err, file = %self.file.display(),
+                        "cannot open a read connection of our own; walks borrow sqlx's");
+                }
+                None
+            }
         }
     }
 }
@@ -355,9 +384,7 @@ pub async fn with_sqlite<R>(
     db: &DatabaseConnection,
     f: impl FnOnce(&Session) -> Result<R>,
 ) -> Result<Option<R>> {
-    if db.get_database_backend() != DbBackend::Sqlite
-        || !ENABLED.load(std::sync::atomic::Ordering::Relaxed)
-    {
+    if db.get_database_backend() != DbBackend::Sqlite || !ENABLED.load(Ordering::Relaxed) {
         return Ok(None);
     }
     let pool = db.get_sqlite_connection_pool();
@@ -429,6 +456,7 @@ mod tests {
         );
         // one connection served both reads and is kept for the next
         assert_eq!(own.idle().len(), 1);
+        assert_eq!(own.open.load(Ordering::Relaxed), 1);
         let refused = readers
             .run(&db, |s| s.execute("INSERT INTO t VALUES (3)", []))
             .await;
@@ -443,7 +471,8 @@ mod tests {
             own: Some(Arc::new(OwnReaders {
                 file: dir.path().join("no-such-dir").join("t.db"),
                 idle: std::sync::Mutex::new(Vec::new()),
-                borrow: Default::default(),
+                open: AtomicUsize::new(0),
+                warned: AtomicBool::new(false),
             })),
         };
         for _ in 0..2 {
@@ -452,14 +481,9 @@ mod tests {
                 Some(Some("2".into()))
             );
         }
-        assert!(
-            unopenable
-                .own
-                .as_ref()
-                .unwrap()
-                .borrow
-                .load(std::sync::atomic::Ordering::Relaxed)
-        );
+        let tried = unopenable.own.as_ref().unwrap();
+        assert!(tried.warned.load(Ordering::Relaxed));
+        assert_eq!(tried.open.load(Ordering::Relaxed), 0);
 
         let memory = crate::db::connect(&DatabaseArgs {
             database_url: "sqlite::memory:".into(),

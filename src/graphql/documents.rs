@@ -60,11 +60,10 @@ mod tests {
     fn a_text_is_parsed_once_and_its_document_reused() {
         let documents = Documents::default();
         let query = "{ lineage(start: [\"1\"]) { truncated } }";
-        let first = documents.prepare(async_graphql::Request::new(query));
+        let mut first = documents.prepare(async_graphql::Request::new(query));
         assert_eq!(documents.parsed().len(), 1);
         let mut second = documents.prepare(async_graphql::Request::new(query));
         assert_eq!(documents.parsed().len(), 1);
-        let mut first = first;
         assert_eq!(
             format!("{:?}", first.parsed_query().unwrap()),
             format!("{:?}", second.parsed_query().unwrap())

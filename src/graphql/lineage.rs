@@ -459,6 +459,7 @@ pub fn walk_params(
         .collect();
     edge_kinds.sort();
     edge_kinds.dedup();
+    let edges = ctx.look_ahead().field("edges");
     Ok(WalkParams {
         directions: direction.directions(),
         max_depth,
@@ -466,8 +467,8 @@ pub fn walk_params(
         edge_kinds,
         as_of: as_of.as_ref().map(millis),
         first,
-        edge_properties: ctx.look_ahead().field("edges").field("properties").exists(),
-        edges: ctx.look_ahead().field("edges").exists(),
+        edge_properties: edges.field("properties").exists(),
+        edges: edges.exists(),
     })
 }
 

@@ -54,7 +54,8 @@ pub async fn walk_with(
     ids.sort_unstable();
     ids.dedup();
     // on SQLite the start nodes, the walk and the nodes it found are read in one direct
-    // session: one hand-off to sqlx's driver thread instead of one per statement
+    // session, on one of the server's read connections (no hand-off to sqlx's driver
+    // thread per statement)
     let direct = readers
         .run(db, |session| {
             let starts = start_nodes(
@@ -133,9 +134,8 @@ fn unloaded(results: &[WalkResult], loaded: &HashMap<i64, node::Model>) -> Vec<i
     found
 }
 
-/// Whole nodes by id in a direct session. `*`, not the 50 column names: a session
-/// prepares its statements anew each walk, and parsing the names took longer than the
-/// read; rows are mapped by column name.
+/// Whole nodes by id in a direct session; rows are mapped by column name, so `*` serves
+/// (and is shorter to compile when a borrowed connection prepares it anew).
 const NODES_SQLITE: &str = r#"SELECT * FROM "node" WHERE "id" IN (SELECT value FROM json_each(?))"#;
 const LEAN_SQLITE: &str = r#"SELECT COALESCE(json_group_array(json_array("id", "kind", "name", "create_time")), '[]') AS nodes FROM "node" WHERE "id" IN (SELECT value FROM json_each(?))"#;
 const LEAN_SQLITE_ROWS: &str = r#"SELECT "id", "kind", "name", "create_time" FROM "node" WHERE "id" IN (SELECT value FROM json_each(?))"#;

@@ -11,3 +11,4 @@ mod openlineage;
 mod pagination;
 mod rest;
 mod schema_file;
+mod spec;

@@ -2,7 +2,7 @@
 //! a database that has the demo keeps it as it is.
 use sea_orm::DatabaseConnection;
 
-use crate::lineage::edges::{EdgeKind, NewEdge, add_edges};
+use crate::registry::edges::{EdgeKind, NewEdge, add_edges};
 use crate::registry::props::{PropValue, Props};
 use crate::registry::read::find_by_name;
 use crate::registry::registered_model::{RegisterModel, register_model};

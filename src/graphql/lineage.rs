@@ -21,9 +21,8 @@ use super::loaders::WalkOf;
 use super::nodes::{ExperimentRun, LineageNode, lineage_node_of};
 use super::types::*;
 use crate::lineage::walk::{Direction, WalkResult, WalkedEdge, check_bounds};
-use crate::lineage::{
-    EdgeKind as RegEdgeKind, NewEdge, WalkParams, Walked, edges, path, walk_with,
-};
+use crate::lineage::{WalkParams, Walked, path, walk_with};
+use crate::registry::edges::{self, EdgeKind as RegEdgeKind, NewEdge};
 use crate::registry::kind::NodeKind as RegKind;
 use crate::registry::props::PropValue;
 use crate::registry::run::{RecordRun, RunModelVersion, RunOutput, record_run};

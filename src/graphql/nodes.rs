@@ -17,9 +17,9 @@ use super::loaders::Hop;
 use super::mutation::list_filter;
 use super::pagination::{Conn, attached_children, children, children_page, page_args};
 use super::types::*;
-use crate::lineage::EdgeKind as RegEdgeKind;
 use crate::lineage::walk::Direction;
 use crate::registry::Filter;
+use crate::registry::edges::EdgeKind as RegEdgeKind;
 use crate::registry::kind::NodeKind as RegKind;
 use crate::registry::page::{
     Direction as SortDirection, Order, OrderField as RegOrderField, PageArgs,

@@ -105,7 +105,7 @@ pub async fn children_page(
 pub async fn attached_children<T: OutputType>(
     ctx: &Context<'_>,
     parent: i64,
-    edge: crate::lineage::EdgeKind,
+    edge: crate::registry::edges::EdgeKind,
     kinds: Vec<NodeKind>,
     filter: Filter,
     order: Order,

@@ -1,10 +1,8 @@
-//! Lineage: the edge rules, recording edges, and walking the graph (level by level, each
-//! node expanded once) and finding paths.
-pub mod edges;
+//! Lineage reads: walking the graph (level by level, each node expanded once) and
+//! finding paths. Edges are written by `registry::edges`.
 pub mod path;
 pub mod walk;
 
-pub use edges::{EdgeKind, NewEdge};
 pub use walk::{Direction, WalkParams};
 
 use std::collections::HashMap;

@@ -11,8 +11,8 @@ use foldhash::HashMapExt;
 
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
-use super::edges::EdgeKind;
 use crate::db::direct::Session;
+use crate::registry::edges::EdgeKind;
 use crate::registry::kind::NodeKind;
 use crate::registry::{RegistryError, Result};
 

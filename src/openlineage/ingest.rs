@@ -18,7 +18,7 @@ use serde_json::{Map, Value};
 use super::event::{DatasetRef, Event, JobRef, RunEvent};
 use crate::db::direct::Session;
 use crate::db::exec::{Exec, all, now};
-use crate::lineage::edges::{EdgeKind, NewEdge, insert_edges};
+use crate::registry::edges::{EdgeKind, NewEdge, insert_edges};
 use crate::registry::filter::like_escape;
 use crate::registry::read::{find_by_external_id, find_by_name, kind_of};
 use crate::registry::write::{begin_write, create_in, create_under, update_from};

@@ -8,12 +8,12 @@ use entity::node;
 use sea_orm::ActiveValue::Set;
 use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait};
 
+use super::edges::{EdgeKind, NewEdge, insert_edges};
 use super::error::{RegistryError, Result};
 use super::fields::{NodeFields, validate_name};
 use super::kind::NodeKind;
 use super::read::find_by_name;
 use super::write::{begin_write, create_in, now_ms};
-use crate::lineage::edges::{EdgeKind, NewEdge, insert_edges};
 
 const BATCH: usize = 1000;
 /// Parents of imported nodes that need one (versions, runs, services).

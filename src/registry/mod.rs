@@ -2,6 +2,7 @@
 //! naming rules and transactions live once.
 pub mod artifacts;
 pub mod bulk;
+pub mod edges;
 pub mod error;
 pub mod fields;
 pub mod filter;

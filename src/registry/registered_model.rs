@@ -3,13 +3,13 @@
 use entity::node;
 use sea_orm::DatabaseConnection;
 
+use super::edges::{EdgeKind, NewEdge, add_edges_in};
 use super::error::{RegistryError, Result};
 use super::fields::{NodeFields, validate_name};
 use super::kind::NodeKind;
 use super::props::Props;
 use super::read::find_by_name;
 use super::write::{begin_write, create_in, expect_kind};
-use crate::lineage::edges::{EdgeKind, NewEdge, add_edges_in};
 
 #[derive(Clone, Debug, Default)]
 pub struct RegisterModel {

@@ -3,12 +3,12 @@
 use entity::node;
 use sea_orm::DatabaseConnection;
 
+use super::edges::{EdgeKind, NewEdge, add_edges_in};
 use super::error::{RegistryError, Result};
 use super::fields::NodeFields;
 use super::kind::NodeKind;
 use super::read::find_by_name;
 use super::write::{begin_write, create_in, expect_kind, update_in};
-use crate::lineage::edges::{EdgeKind, NewEdge, add_edges_in};
 
 #[derive(Clone, Debug)]
 pub struct RunOutput {

@@ -9,13 +9,13 @@ use sea_orm::{
     TransactionTrait,
 };
 
+use super::edges::{implied_edges, insert_edges};
 use super::error::{RegistryError, Result};
 use super::fields::NodeFields;
 use super::kind::NodeKind;
 use super::props::property_rows;
 use super::read::{find_node, kind_of};
 use crate::db::exec::{Exec, all, first, run};
-use crate::lineage::edges::{implied_edges, insert_edges};
 
 /// Held for the life of a write transaction on SQLite: one writer at a time per
 /// process, queued here instead of in SQLite's busy handler, which sleeps in steps of
@@ -176,10 +176,10 @@ async fn create_checked<E: Exec>(
             .limit(1);
         let latest: Option<node::Model> = first(txn, &query).await?;
         if let Some(version) = latest {
-            edges.push(crate::lineage::edges::NewEdge {
+            edges.push(super::edges::NewEdge {
                 source: version.id,
                 target: model.id,
-                kind: crate::lineage::EdgeKind::DeployedAs,
+                kind: super::edges::EdgeKind::DeployedAs,
                 properties: None,
             });
         }

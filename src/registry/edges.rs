@@ -8,11 +8,11 @@ use entity::{lineage_edge, node};
 use sea_orm::ActiveValue::Set;
 use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
+use super::error::{RegistryError, Result};
+use super::kind::NodeKind;
+use super::read::{find_nodes, kind_of};
+use super::write::{begin_write, now_ms};
 use crate::db::exec::{Exec, run};
-use crate::registry::kind::NodeKind;
-use crate::registry::read::{find_nodes, kind_of};
-use crate::registry::write::{begin_write, now_ms};
-use crate::registry::{RegistryError, Result};
 
 /// Edge kinds point the way data flows (downstream).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

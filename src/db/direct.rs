@@ -12,7 +12,7 @@ use std::sync::{Arc, RwLock};
 
 use sea_orm::{DatabaseConnection, DbBackend};
 
-use crate::registry::{RegistryError, Result};
+use super::error::{DbError, Result};
 
 /// Whether walks use direct sessions; benchmarks turn them off to compare.
 static ENABLED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
@@ -146,9 +146,8 @@ impl Session {
         let mut out = Vec::new();
         while let Some(row) = rows.next()? {
             out.push(
-                serde_rusqlite::from_row_with_columns(row, &columns).map_err(|e| {
-                    RegistryError::Internal(format!("sqlite: a row does not fit: {e}"))
-                })?,
+                serde_rusqlite::from_row_with_columns(row, &columns)
+                    .map_err(|e| DbError::Other(format!("sqlite: a row does not fit: {e}")))?,
             );
         }
         Ok(out)
@@ -185,7 +184,7 @@ impl Session {
     ) -> Result<rusqlite::CachedStatement<'c>> {
         let statement = conn.prepare_cached(sql)?;
         if !self.writes && !statement.readonly() {
-            return Err(RegistryError::Internal(format!(
+            return Err(DbError::Other(format!(
                 "a direct session only reads: {sql}"
             )));
         }
@@ -276,11 +275,11 @@ impl Readers {
 
     /// Runs `f` on a read connection on this thread: one of these readers, or else one
     /// of `db`'s pooled SQLite connections. None when `db` is not SQLite.
-    pub async fn run<R>(
+    pub async fn run<R, E: From<DbError>>(
         &self,
         db: &DatabaseConnection,
-        f: impl FnOnce(&Session) -> Result<R>,
-    ) -> Result<Option<R>> {
+        f: impl FnOnce(&Session) -> Result<R, E>,
+    ) -> Result<Option<R>, E> {
         let Some(own) = &self.own else {
             return with_sqlite(db, f).await;
         };
@@ -380,10 +379,10 @@ fn open_connection(file: &std::path::Path) -> Result<rusqlite::Connection> {
 
 /// Runs `f` on one of `db`'s pooled SQLite connections, on this thread. None when `db` is
 /// not SQLite.
-pub async fn with_sqlite<R>(
+pub async fn with_sqlite<R, E: From<DbError>>(
     db: &DatabaseConnection,
-    f: impl FnOnce(&Session) -> Result<R>,
-) -> Result<Option<R>> {
+    f: impl FnOnce(&Session) -> Result<R, E>,
+) -> Result<Option<R>, E> {
     if db.get_database_backend() != DbBackend::Sqlite || !ENABLED.load(Ordering::Relaxed) {
         return Ok(None);
     }
@@ -392,15 +391,15 @@ pub async fn with_sqlite<R>(
     let mut pooled = pool
         .acquire()
         .await
-        .map_err(|e| RegistryError::Internal(format!("sqlite: {e}")))?;
+        .map_err(|e| DbError::Other(format!("sqlite: {e}")))?;
     let mut handle = pooled
         .lock_handle()
         .await
-        .map_err(|e| RegistryError::Internal(format!("sqlite: {e}")))?;
+        .map_err(|e| DbError::Other(format!("sqlite: {e}")))?;
     let raw = handle.as_raw_handle();
     // SAFETY: while `handle` lives, sqlx's worker leaves this connection alone; the
     // rusqlite view does not close the connection and is dropped before `handle`.
-    let conn = unsafe { rusqlite::Connection::from_handle(raw.as_ptr()) }?;
+    let conn = unsafe { rusqlite::Connection::from_handle(raw.as_ptr()) }.map_err(DbError::from)?;
     let session = Session::new(conn, false, file);
     let out = f(&session);
     drop(session);
@@ -460,7 +459,7 @@ mod tests {
         let refused = readers
             .run(&db, |s| s.execute("INSERT INTO t VALUES (3)", []))
             .await;
-        assert_eq!(refused.unwrap_err().code(), "INTERNAL");
+        assert!(matches!(refused.unwrap_err(), DbError::Other(_)));
         assert_eq!(
             readers.run(&db, count).await.unwrap(),
             Some(Some("2".into()))
@@ -523,6 +522,6 @@ mod tests {
             2
         );
         let refused = with_sqlite(&db, |s| s.execute("INSERT INTO t VALUES (3)", [])).await;
-        assert_eq!(refused.unwrap_err().code(), "INTERNAL");
+        assert!(matches!(refused.unwrap_err(), DbError::Other(_)));
     }
 }

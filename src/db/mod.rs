@@ -1,7 +1,10 @@
 //! Connecting to SQLite or PostgreSQL and migrating; SQLite gets WAL, a busy timeout and
 //! foreign keys.
 pub mod direct;
+pub mod error;
 pub mod exec;
+
+pub use error::DbError;
 
 use std::time::Duration;
 

@@ -77,7 +77,7 @@ pub async fn walk_with(
                     session.query_as(NODES_SQLITE, [json_ids(&missing)])?;
                 found.into_iter().map(Arc::new).collect()
             };
-            Ok((starts, results, found))
+            Ok::<_, RegistryError>((starts, results, found))
         })
         .await?;
     let (starts, results, found) = match direct {

@@ -309,7 +309,7 @@ fn chunk_direct(
     let frontier = json_ids(&request.frontier);
     if request.levels == 1 {
         let sql = chunk_sql(DbBackend::Sqlite, request.direction, params, 0);
-        return session.query_rows(&sql, [frontier], |row| {
+        return Ok(session.query_rows(&sql, [frontier], |row| {
             Ok((
                 1,
                 WalkedEdge {
@@ -323,7 +323,7 @@ fn chunk_direct(
                     properties: row.get(7)?,
                 },
             ))
-        });
+        })?);
     }
     let sql = chunk_sql(DbBackend::Sqlite, request.direction, params, request.levels);
     let (levels, exclude) = (i64::from(request.levels), json_ids(&request.exclude));

@@ -107,8 +107,14 @@ pub fn write_batch_direct(
     let mut attempt = 0;
     loop {
         session.execute("BEGIN IMMEDIATE", [])?;
-        let staged = now(stage(session, cache, events)).and_then(|staged| staged);
-        match staged.and_then(|staged| session.execute("COMMIT", []).map(|_| staged)) {
+        let staged = now(stage(session, cache, events))
+            .map_err(RegistryError::from)
+            .and_then(|staged| staged);
+        let committed = staged.and_then(|staged| {
+            session.execute("COMMIT", [])?;
+            Ok(staged)
+        });
+        match committed {
             Ok(staged) => {
                 cache.absorb(staged);
                 return Ok(());

@@ -1,5 +1,7 @@
 //! The one error type of the registry layer; each door maps it to its own wire format.
-use sea_orm::{DbErr, SqlErr};
+use sea_orm::DbErr;
+
+use crate::db::error::{Constraint, DbError};
 
 #[derive(Clone, Debug, thiserror::Error)]
 pub enum RegistryError {
@@ -52,79 +54,27 @@ impl RegistryError {
     }
 }
 
+impl From<DbError> for RegistryError {
+    fn from(err: DbError) -> Self {
+        match err {
+            DbError::Unique(constraint) => Self::AlreadyExists(
+                match constraint {
+                    Constraint::NodeExternalId => "an object with this externalId already exists",
+                    Constraint::LineageEdge => "this lineage edge already exists",
+                    Constraint::NodeName | Constraint::Unknown => {
+                        "an object with this name already exists in its parent"
+                    }
+                }
+                .to_owned(),
+            ),
+            DbError::ForeignKey => Self::invalid("id", "refers to an object that does not exist"),
+            DbError::Other(detail) => Self::Internal(detail),
+        }
+    }
+}
+
 impl From<DbErr> for RegistryError {
     fn from(err: DbErr) -> Self {
-        match err.sql_err() {
-            Some(SqlErr::UniqueConstraintViolation(detail)) => {
-                Self::AlreadyExists(unique_violation_message(&detail))
-            }
-            Some(SqlErr::ForeignKeyConstraintViolation(_)) => {
-                Self::invalid("id", "refers to an object that does not exist")
-            }
-            _ => Self::Internal(err.to_string()),
-        }
-    }
-}
-
-impl From<rusqlite::Error> for RegistryError {
-    fn from(err: rusqlite::Error) -> Self {
-        use rusqlite::ffi;
-        if let rusqlite::Error::SqliteFailure(failure, detail) = &err {
-            let detail = detail.as_deref().unwrap_or_default();
-            match failure.extended_code {
-                ffi::SQLITE_CONSTRAINT_UNIQUE | ffi::SQLITE_CONSTRAINT_PRIMARYKEY => {
-                    return Self::AlreadyExists(unique_violation_message(detail));
-                }
-                ffi::SQLITE_CONSTRAINT_FOREIGNKEY => {
-                    return Self::invalid("id", "refers to an object that does not exist");
-                }
-                _ => {}
-            }
-        }
-        Self::Internal(format!("sqlite: {err}"))
-    }
-}
-
-/// Turns a driver's unique-violation text into a message naming what clashed.
-fn unique_violation_message(detail: &str) -> String {
-    if detail.contains("external_id") {
-        "an object with this externalId already exists".to_owned()
-    } else if detail.contains("ux_lineage_edge") || detail.contains("lineage_edge") {
-        "this lineage edge already exists".to_owned()
-    } else {
-        "an object with this name already exists in its parent".to_owned()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::RegistryError;
-
-    /// A direct SQLite session reports clashes as the sqlx path does.
-    #[test]
-    fn sqlite_constraint_failures_map_like_sqlx_ones() {
-        let conn = rusqlite::Connection::open_in_memory().unwrap();
-        conn.execute_batch(
-            "PRAGMA foreign_keys = ON;
-             CREATE TABLE node (id INTEGER PRIMARY KEY, external_id TEXT UNIQUE);
-             CREATE TABLE child (id INTEGER PRIMARY KEY, node_id INTEGER REFERENCES node(id));
-             INSERT INTO node (id, external_id) VALUES (1, 'run-1');",
-        )
-        .unwrap();
-        let clash = conn
-            .execute("INSERT INTO node (id, external_id) VALUES (2, 'run-1')", [])
-            .unwrap_err();
-        match RegistryError::from(clash) {
-            RegistryError::AlreadyExists(msg) => assert!(msg.contains("externalId"), "{msg}"),
-            other => panic!("expected ALREADY_EXISTS, got {other:?}"),
-        }
-        let dangling = conn
-            .execute("INSERT INTO child (id, node_id) VALUES (1, 99)", [])
-            .unwrap_err();
-        assert_eq!(RegistryError::from(dangling).code(), "INVALID_INPUT");
-        let syntax = conn
-            .execute("INSERT INTO nowhere VALUES (1)", [])
-            .unwrap_err();
-        assert_eq!(RegistryError::from(syntax).code(), "INTERNAL");
+        DbError::from(err).into()
     }
 }

@@ -13,7 +13,7 @@ use super::page::{Direction, Order, Page, PageArgs, PageLimits};
 use crate::db::exec::{Exec, all, first};
 
 pub async fn find_node<E: Exec>(conn: &E, id: i64) -> Result<Option<node::Model>> {
-    first(conn, &node::Entity::find_by_id(id).limit(1)).await
+    Ok(first(conn, &node::Entity::find_by_id(id).limit(1)).await?)
 }
 
 /// `column IN (ids)` with the ids as one JSON parameter: the statement text (and the
@@ -39,7 +39,7 @@ pub async fn find_nodes<E: Exec>(conn: &E, ids: &[i64]) -> Result<Vec<node::Mode
         return Ok(Vec::new());
     }
     let query = node::Entity::find().filter(id_in(conn.backend(), r#""node"."id""#, ids));
-    all(conn, &query).await
+    Ok(all(conn, &query).await?)
 }
 
 pub fn kind_of(n: &node::Model) -> Result<NodeKind> {
@@ -72,7 +72,7 @@ pub async fn find_by_name<E: Exec>(
         .filter(node::Column::Namespace.eq(namespace))
         .filter(node::Column::Name.eq(name))
         .limit(1);
-    first(conn, &query).await
+    Ok(first(conn, &query).await?)
 }
 
 pub async fn find_by_external_id<E: Exec>(
@@ -82,7 +82,7 @@ pub async fn find_by_external_id<E: Exec>(
     let query = node::Entity::find()
         .filter(node::Column::ExternalId.eq(external_id))
         .limit(1);
-    first(conn, &query).await
+    Ok(first(conn, &query).await?)
 }
 
 fn sql_dir(forward: bool, order: Order) -> SqlOrder {

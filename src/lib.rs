@@ -14,6 +14,7 @@ pub mod config;
 pub mod db;
 pub mod demo;
 pub mod graphql;
+pub mod http_error;
 pub mod lineage;
 pub mod openlineage;
 pub mod registry;

@@ -6,11 +6,9 @@ use crate::registry::RegistryError;
 
 impl ErrorExtensions for RegistryError {
     fn extend(&self) -> async_graphql::Error {
-        if let RegistryError::Internal(detail) = self {
-            tracing::error!(error = %detail, "internal error");
-        }
+        self.log_internal();
         async_graphql::Error::new(self.public_message()).extend_with(|_, e| {
-            e.set("code", self.code());
+            e.set("code", self.code().as_str());
             if let RegistryError::InvalidInput { field, .. } = self {
                 e.set("field", field.as_str());
             }

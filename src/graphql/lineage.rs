@@ -134,7 +134,7 @@ impl LineageEdge {
         self.end(self.edge.target_id)
     }
     async fn create_time(&self) -> DateTime<Utc> {
-        time(self.edge.create_time)
+        datetime(self.edge.create_time)
     }
     /// Free-form properties given when the edge was added.
     async fn properties(&self) -> Option<Json<Value>> {
@@ -249,7 +249,7 @@ impl LineageEntries {
                                 NodeField::Kind => kinds.of(node).0.clone(),
                                 NodeField::Name => GqlValue::String(node.name.clone()),
                                 NodeField::CreateTime => {
-                                    ScalarType::to_value(&time(node.create_time))
+                                    ScalarType::to_value(&datetime(node.create_time))
                                 }
                                 NodeField::Typename => kinds.of(node).1.clone(),
                             };

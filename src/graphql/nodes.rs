@@ -57,10 +57,10 @@ macro_rules! node_type {
                 Json(props_to_json(&from_stored(&self.0.custom_properties)))
             }
             async fn create_time(&self) -> DateTime<Utc> {
-                time(self.0.create_time)
+                datetime(self.0.create_time)
             }
             async fn last_update_time(&self) -> DateTime<Utc> {
-                time(self.0.last_update_time)
+                datetime(self.0.last_update_time)
             }
             /// Bumped by every update; pass it as `expectedRevision` to update safely.
             async fn revision(&self) -> i64 {
@@ -371,7 +371,7 @@ artifact_type!(
     /// A measured number, from training or evaluation.
     Metric, ArtifactType::Metric, {
         async fn value(&self) -> Option<f64> { self.0.metric_value }
-        async fn timestamp(&self) -> Option<DateTime<Utc>> { self.0.metric_timestamp.map(time) }
+        async fn timestamp(&self) -> Option<DateTime<Utc>> { self.0.metric_timestamp.map(datetime) }
         async fn step(&self) -> Option<i64> { self.0.metric_step }
     }
 );
@@ -428,14 +428,14 @@ node_type!(
         async fn status(&self) -> ExperimentRunStatus {
             self.0.status.as_deref().and_then(ExperimentRunStatus::from_db).unwrap_or(ExperimentRunStatus::Running)
         }
-        async fn start_time(&self) -> Option<DateTime<Utc>> { self.0.start_time.map(time) }
+        async fn start_time(&self) -> Option<DateTime<Utc>> { self.0.start_time.map(datetime) }
         /// OpenLineage run facets, by facet name.
         async fn facets(&self) -> Option<Json<Value>> { facets::facets(&self.0).map(Json) }
         /// The run that spawned this one (OpenLineage's parent run facet).
         async fn parent_run(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<ExperimentRun>> {
             load_opt(ctx, self.0.parent_run_id).await.map(|n| n.map(ExperimentRun))
         }
-        async fn end_time(&self) -> Option<DateTime<Utc>> { self.0.end_time.map(time) }
+        async fn end_time(&self) -> Option<DateTime<Utc>> { self.0.end_time.map(datetime) }
         async fn experiment_id(&self) -> ID { to_id(self.0.parent_id.unwrap_or_default()) }
         async fn experiment(&self, ctx: &Context<'_>) -> async_graphql::Result<Experiment> {
             load(ctx, self.0.parent_id.unwrap_or_default()).await.map(Experiment)

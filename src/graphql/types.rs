@@ -1,6 +1,5 @@
 //! Shared GraphQL vocabulary: ids, times, enums, ordering and the common filter inputs.
 use async_graphql::{Enum, ID, InputObject, Json};
-use chrono::{DateTime, TimeZone, Utc};
 use serde_json::Value;
 
 use crate::registry::filter::{PropOp, PropertyFilter as RegPropertyFilter, StringMatch};
@@ -27,13 +26,7 @@ pub fn to_id(id: i64) -> ID {
     ID(id.to_string())
 }
 
-pub fn time(ms: i64) -> DateTime<Utc> {
-    Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
-}
-
-pub fn millis(t: &DateTime<Utc>) -> i64 {
-    t.timestamp_millis()
-}
+pub use crate::registry::time::{datetime, millis};
 
 pub fn props(value: &Option<Json<Value>>) -> Result<Option<Props>> {
     value

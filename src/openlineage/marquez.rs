@@ -79,7 +79,7 @@ fn facets(n: &node::Model) -> Value {
 }
 
 fn time(ms: i64) -> String {
-    crate::graphql::types::time(ms).to_rfc3339()
+    crate::registry::time::datetime(ms).to_rfc3339()
 }
 
 /// The start nodes a Marquez id names.

@@ -16,13 +16,13 @@ pub mod marquez;
 pub mod writer;
 
 use crate::AppState;
+use crate::http_error::HttpError;
 use crate::registry::RegistryError;
-use crate::rest::RestError;
 
 async fn post_event(
     State(state): State<AppState>,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Response, RestError> {
+) -> Result<Response, HttpError> {
     let bytes = body.map_err(|e| RegistryError::invalid("body", e.body_text()))?;
     let value: serde_json::Value = serde_json::from_slice(&bytes)
         .map_err(|e| RegistryError::invalid("body", format!("is not valid JSON: {e}")))?;
@@ -34,7 +34,7 @@ async fn post_event(
 async fn get_lineage(
     State(state): State<AppState>,
     Query(q): Query<HashMap<String, String>>,
-) -> Result<Response, RestError> {
+) -> Result<Response, HttpError> {
     let node_id = q
         .get("nodeId")
         .filter(|n| !n.is_empty())

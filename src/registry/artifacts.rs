@@ -12,7 +12,8 @@ use super::error::{RegistryError, Result};
 use super::fields::NodeFields;
 use super::kind::NodeKind;
 use super::read::{find_by_name, find_node, kind_of};
-use super::write::{begin_write, create_in, expect_kind, now_ms, update_in};
+use super::time::now_ms;
+use super::write::{begin_write, create_in, expect_kind, update_in};
 
 /// Creates or updates an artifact of `owner` (a model version or run). With `existing`,
 /// that artifact is updated and attached (PART_OF a version, INPUT of a run); otherwise

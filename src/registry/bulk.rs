@@ -13,7 +13,8 @@ use super::error::{RegistryError, Result};
 use super::fields::{NodeFields, validate_name};
 use super::kind::NodeKind;
 use super::read::find_by_name;
-use super::write::{begin_write, create_in, now_ms};
+use super::time::now_ms;
+use super::write::{begin_write, create_in};
 
 const BATCH: usize = 1000;
 /// Parents of imported nodes that need one (versions, runs, services).

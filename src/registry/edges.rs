@@ -11,7 +11,8 @@ use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, Que
 use super::error::{RegistryError, Result};
 use super::kind::NodeKind;
 use super::read::{find_nodes, kind_of};
-use super::write::{begin_write, now_ms};
+use super::time::now_ms;
+use super::write::begin_write;
 use crate::db::exec::{Exec, run};
 
 /// Edge kinds point the way data flows (downstream).

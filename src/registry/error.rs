@@ -21,6 +21,36 @@ pub enum RegistryError {
 
 pub type Result<T, E = RegistryError> = std::result::Result<T, E>;
 
+/// The codes clients see; DESIGN.md lists them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorCode {
+    NotFound,
+    AlreadyExists,
+    InvalidInput,
+    Conflict,
+    LimitExceeded,
+    Internal,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::NotFound => "NOT_FOUND",
+            Self::AlreadyExists => "ALREADY_EXISTS",
+            Self::InvalidInput => "INVALID_INPUT",
+            Self::Conflict => "CONFLICT",
+            Self::LimitExceeded => "LIMIT_EXCEEDED",
+            Self::Internal => "INTERNAL",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 impl RegistryError {
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
         Self::InvalidInput {
@@ -33,15 +63,23 @@ impl RegistryError {
         Self::NotFound(format!("{what} not found"))
     }
 
-    /// The stable code every door reports (`extensions.code` in GraphQL, `code` in REST).
-    pub fn code(&self) -> &'static str {
+    /// The stable code every door reports (`extensions.code` in GraphQL; the HTTP
+    /// status elsewhere, `http_error::status_of`).
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Self::NotFound(_) => "NOT_FOUND",
-            Self::AlreadyExists(_) => "ALREADY_EXISTS",
-            Self::InvalidInput { .. } => "INVALID_INPUT",
-            Self::Conflict(_) => "CONFLICT",
-            Self::LimitExceeded(_) => "LIMIT_EXCEEDED",
-            Self::Internal(_) => "INTERNAL",
+            Self::NotFound(_) => ErrorCode::NotFound,
+            Self::AlreadyExists(_) => ErrorCode::AlreadyExists,
+            Self::InvalidInput { .. } => ErrorCode::InvalidInput,
+            Self::Conflict(_) => ErrorCode::Conflict,
+            Self::LimitExceeded(_) => ErrorCode::LimitExceeded,
+            Self::Internal(_) => ErrorCode::Internal,
+        }
+    }
+
+    /// Logs the details of an internal error, which no client sees.
+    pub fn log_internal(&self) {
+        if let Self::Internal(detail) = self {
+            tracing::error!(error = %detail, "internal error");
         }
     }
 

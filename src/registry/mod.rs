@@ -13,9 +13,10 @@ pub mod props;
 pub mod read;
 pub mod registered_model;
 pub mod run;
+pub mod time;
 pub mod write;
 
-pub use error::{RegistryError, Result};
+pub use error::{ErrorCode, RegistryError, Result};
 pub use fields::NodeFields;
 pub use filter::Filter;
 pub use kind::NodeKind;

@@ -15,6 +15,7 @@ use super::fields::NodeFields;
 use super::kind::NodeKind;
 use super::props::property_rows;
 use super::read::{find_node, kind_of};
+use super::time::now_ms;
 use crate::db::exec::{Exec, all, first, run};
 
 /// Held for the life of a write transaction on SQLite: one writer at a time per
@@ -51,10 +52,6 @@ pub fn sqlite_writer_turn_blocking() -> tokio::sync::MutexGuard<'static, ()> {
 /// SQLite driver mis-describes `RETURNING *` of an UPDATE it has cached).
 fn all_columns() -> ReturningClause {
     Query::returning().columns(node::Column::iter())
-}
-
-pub fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
 }
 
 /// Creates a node in its own transaction.

@@ -6,9 +6,9 @@ use entity::node;
 use sea_orm::DatabaseConnection;
 use serde_json::{Value, json};
 
-use super::RestError;
 use super::convert::node_out;
 use crate::AppState;
+use crate::http_error::HttpError;
 use crate::registry::artifacts;
 use crate::registry::filter_query;
 use crate::registry::page::{Direction, Order, OrderField, PageArgs, PageLimits};
@@ -128,7 +128,7 @@ pub async fn list_nodes(
     state: &AppState,
     args: &ListArgs,
     _: Option<()>,
-) -> Result<Value, RestError> {
+) -> Result<Value, HttpError> {
     let size = if args.page_size == 0 {
         ALL
     } else {
@@ -181,7 +181,7 @@ pub async fn find_one(
     state: &AppState,
     kinds: &[NodeKind],
     q: &HashMap<String, String>,
-) -> Result<node::Model, RestError> {
+) -> Result<node::Model, HttpError> {
     let mut filter = Filter::default();
     let name = q.get("name").filter(|s| !s.is_empty());
     let external = q.get("externalId").filter(|s| !s.is_empty());
@@ -220,7 +220,7 @@ pub async fn metric_history(
     state: &AppState,
     run: Option<i64>,
     q: &HashMap<String, String>,
-) -> Result<Value, RestError> {
+) -> Result<Value, HttpError> {
     let size = page_size(q)?;
     let order = order(q)?;
     let steps = match q.get("stepIds").filter(|s| !s.is_empty()) {

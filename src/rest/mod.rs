@@ -10,62 +10,33 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get};
 use entity::node;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 mod convert;
 mod list;
 
 use crate::AppState;
+use crate::http_error::HttpError;
 use crate::registry::artifacts::upsert_artifact;
 use crate::registry::read::{find_node, kind_of};
 use crate::registry::{NodeKind, RegistryError, read, write};
 use convert::{Body, artifact_kind, fields_in};
 use list::{ListArgs, bodies, find_one, list_nodes, metric_history};
 
-/// A REST error: `{code, message}` with the matching status.
-pub struct RestError(RegistryError);
-
-impl From<RegistryError> for RestError {
-    fn from(e: RegistryError) -> Self {
-        Self(e)
-    }
-}
-
-impl IntoResponse for RestError {
-    fn into_response(self) -> Response {
-        let status = match &self.0 {
-            RegistryError::NotFound(_) => StatusCode::NOT_FOUND,
-            RegistryError::AlreadyExists(_) | RegistryError::Conflict(_) => StatusCode::CONFLICT,
-            RegistryError::InvalidInput { .. } | RegistryError::LimitExceeded(_) => {
-                StatusCode::BAD_REQUEST
-            }
-            RegistryError::Internal(detail) => {
-                tracing::error!(error = %detail, "internal error");
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
-        };
-        (
-            status,
-            axum::Json(json!({"code": self.0.code(), "message": self.0.public_message()})),
-        )
-            .into_response()
-    }
-}
-
-type Reply = Result<Response, RestError>;
+type Reply = Result<Response, HttpError>;
 type Params = Query<HashMap<String, String>>;
 
 fn ok(status: StatusCode, body: Value) -> Reply {
     Ok((status, axum::Json(body)).into_response())
 }
 
-fn parse_body(body: Result<Bytes, BytesRejection>) -> Result<Value, RestError> {
+fn parse_body(body: Result<Bytes, BytesRejection>) -> Result<Value, HttpError> {
     let bytes = body.map_err(|e| RegistryError::invalid("body", e.body_text()))?;
     serde_json::from_slice(&bytes)
         .map_err(|e| RegistryError::invalid("body", format!("is not valid JSON: {e}")).into())
 }
 
-fn path_id(raw: &str, field: &str) -> Result<i64, RestError> {
+fn path_id(raw: &str, field: &str) -> Result<i64, HttpError> {
     raw.parse::<i64>()
         .ok()
         .filter(|v| *v > 0)
@@ -73,14 +44,14 @@ fn path_id(raw: &str, field: &str) -> Result<i64, RestError> {
 }
 
 /// A node of one of `kinds`, or 404.
-async fn node_of(state: &AppState, kinds: &[NodeKind], id: i64) -> Result<node::Model, RestError> {
+async fn node_of(state: &AppState, kinds: &[NodeKind], id: i64) -> Result<node::Model, HttpError> {
     find_node(&state.db, id)
         .await?
         .filter(|n| kind_of(n).is_ok_and(|k| kinds.contains(&k)))
         .ok_or_else(|| RegistryError::not_found(format!("{} {id}", kinds[0].label())).into())
 }
 
-async fn one(state: &AppState, n: &node::Model) -> Result<Value, RestError> {
+async fn one(state: &AppState, n: &node::Model) -> Result<Value, HttpError> {
     Ok(bodies(&state.db, std::slice::from_ref(n))
         .await?
         .pop()
@@ -301,7 +272,7 @@ fn served(version: bool) -> MethodRouter<AppState> {
     )
 }
 
-async fn latest_version(state: &AppState, model: i64) -> Result<Option<node::Model>, RestError> {
+async fn latest_version(state: &AppState, model: i64) -> Result<Option<node::Model>, HttpError> {
     use crate::registry::page::{Direction, Order, OrderField, PageArgs};
     let filter = crate::registry::Filter {
         parent_ids: Some(vec![model]),
@@ -464,7 +435,7 @@ pub fn router() -> Router<AppState> {
         .nest("/api/model_registry/v1", api())
         .route("/readyz/health", get(ready))
         .route("/readyz/isDirty", get(ready))
-        .fallback(|| async { RestError(RegistryError::NotFound("no such route".into())) })
+        .fallback(|| async { HttpError(RegistryError::NotFound("no such route".into())) })
 }
 
 async fn ready(State(state): State<AppState>) -> Response {

@@ -297,7 +297,12 @@ async fn openlineage_concurrent_events_fail_alone_and_see_other_writers(app: &Te
     )
     .await;
     assert_eq!(status, 409, "{text}");
-    assert!(text.contains("ALREADY_EXISTS"), "{text}");
+    let body: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(body["code"], "Conflict", "{text}");
+    assert!(
+        body["message"].as_str().unwrap().contains("already exists"),
+        "{text}"
+    );
     let renamed = app
         .ok(
             r#"query { experimentRuns(filter: {externalId: "renamed"}) { nodes { id status inputs { name } } } }"#,

@@ -25,6 +25,7 @@ use crate::registry::page::{
     Direction as SortDirection, Order, OrderField as RegOrderField, PageArgs,
 };
 use crate::registry::props::{from_stored, props_to_json};
+use crate::registry::read::{Served, served};
 
 /// Common resolvers of every node type, plus the type's own.
 macro_rules! node_type {
@@ -518,10 +519,10 @@ node_type!(
         async fn model_version_id(&self) -> Option<ID> { self.0.model_version_id.map(to_id) }
         /// The version served: the one set, else the model's latest.
         async fn model_version(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<ModelVersion>> {
-            let version = match (self.0.model_version_id, self.0.registered_model_id) {
-                (Some(id), _) => load_opt(ctx, Some(id)).await?,
-                (None, Some(model)) => latest_version(ctx, model).await?,
-                (None, None) => None,
+            let version = match served(&self.0) {
+                Served::Version(id) => load_opt(ctx, Some(id)).await?,
+                Served::LatestOf(model) => latest_version(ctx, model).await?,
+                Served::Nothing => None,
             };
             Ok(version.map(ModelVersion))
         }

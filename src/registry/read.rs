@@ -42,6 +42,46 @@ pub async fn find_nodes<E: Exec>(conn: &E, ids: &[i64]) -> Result<Vec<node::Mode
     Ok(all(conn, &query).await?)
 }
 
+/// What an inference service serves: the version it names, else its model's latest
+/// (Kubeflow's rule). Doors that batch their loads follow it with their own loaders.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Served {
+    Version(i64),
+    LatestOf(i64),
+    Nothing,
+}
+
+pub fn served(service: &node::Model) -> Served {
+    match (service.model_version_id, service.registered_model_id) {
+        (Some(version), _) => Served::Version(version),
+        (None, Some(model)) => Served::LatestOf(model),
+        (None, None) => Served::Nothing,
+    }
+}
+
+/// The model version an inference service serves, if any.
+pub async fn served_version<E: Exec>(
+    conn: &E,
+    service: &node::Model,
+) -> Result<Option<node::Model>> {
+    match served(service) {
+        Served::Version(id) => find_node(conn, id).await,
+        Served::LatestOf(model) => latest_version(conn, model).await,
+        Served::Nothing => Ok(None),
+    }
+}
+
+/// A model's newest version (by creation, then id).
+pub async fn latest_version<E: Exec>(conn: &E, model: i64) -> Result<Option<node::Model>> {
+    let query = node::Entity::find()
+        .filter(node::Column::Kind.eq(NodeKind::ModelVersion.as_str()))
+        .filter(node::Column::ParentId.eq(model))
+        .order_by_desc(node::Column::CreateTime)
+        .order_by_desc(node::Column::Id)
+        .limit(1);
+    Ok(first(conn, &query).await?)
+}
+
 pub fn kind_of(n: &node::Model) -> Result<NodeKind> {
     n.kind.parse()
 }

@@ -5,16 +5,16 @@ use sea_orm::Iterable;
 use sea_orm::sea_query::{Query, ReturningClause};
 use sea_orm::{
     ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, FromQueryResult,
-    QueryFilter, QueryOrder, QuerySelect, QueryTrait, SqliteTransactionMode, TransactionOptions,
+    QueryFilter, QuerySelect, QueryTrait, SqliteTransactionMode, TransactionOptions,
     TransactionTrait,
 };
 
-use super::edges::{implied_edges, insert_edges};
+use super::edges::{EdgeKind, NewEdge, implied_edges, insert_edges};
 use super::error::{RegistryError, Result};
 use super::fields::NodeFields;
 use super::kind::NodeKind;
 use super::props::property_rows;
-use super::read::{find_node, kind_of};
+use super::read::{Served, find_node, kind_of, served, served_version};
 use super::time::now_ms;
 use crate::db::exec::{Exec, all, first, run};
 
@@ -161,25 +161,15 @@ async fn create_checked<E: Exec>(
     }
     let mut edges = implied_edges(&model);
     if kind == NodeKind::InferenceService
-        && model.model_version_id.is_none()
-        && let Some(registered_model) = model.registered_model_id
+        && let Served::LatestOf(_) = served(&model)
+        && let Some(version) = served_version(txn, &model).await?
     {
-        // a service without a version serves the model's latest (Kubeflow's rule)
-        let query = node::Entity::find()
-            .filter(node::Column::Kind.eq(NodeKind::ModelVersion.as_str()))
-            .filter(node::Column::ParentId.eq(registered_model))
-            .order_by_desc(node::Column::CreateTime)
-            .order_by_desc(node::Column::Id)
-            .limit(1);
-        let latest: Option<node::Model> = first(txn, &query).await?;
-        if let Some(version) = latest {
-            edges.push(super::edges::NewEdge {
-                source: version.id,
-                target: model.id,
-                kind: super::edges::EdgeKind::DeployedAs,
-                properties: None,
-            });
-        }
+        edges.push(NewEdge {
+            source: version.id,
+            target: model.id,
+            kind: EdgeKind::DeployedAs,
+            properties: None,
+        });
     }
     insert_edges(txn, &edges).await?;
     Ok(model)

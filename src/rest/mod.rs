@@ -253,12 +253,8 @@ fn served(version: bool) -> MethodRouter<AppState> {
                     Some(m) => find_node(&state.db, m).await?,
                     None => None,
                 }
-            } else if let Some(v) = svc.model_version_id {
-                find_node(&state.db, v).await?
-            } else if let Some(model) = svc.registered_model_id {
-                latest_version(&state, model).await?
             } else {
-                None
+                read::served_version(&state.db, &svc).await?
             };
             let n = found.ok_or_else(|| {
                 RegistryError::not_found(if version {
@@ -270,31 +266,6 @@ fn served(version: bool) -> MethodRouter<AppState> {
             ok(StatusCode::OK, one(&state, &n).await?)
         },
     )
-}
-
-async fn latest_version(state: &AppState, model: i64) -> Result<Option<node::Model>, HttpError> {
-    use crate::registry::page::{Direction, Order, OrderField, PageArgs};
-    let filter = crate::registry::Filter {
-        parent_ids: Some(vec![model]),
-        ..Default::default()
-    };
-    let order = Order {
-        field: OrderField::CreateTime,
-        direction: Direction::Desc,
-    };
-    let page = read::list(
-        &state.db,
-        &[NodeKind::ModelVersion],
-        &filter,
-        order,
-        &PageArgs {
-            first: Some(1),
-            ..Default::default()
-        },
-        state.limits.page(),
-    )
-    .await?;
-    Ok(page.items.into_iter().next())
 }
 
 const RM: &[NodeKind] = &[NodeKind::RegisteredModel];

@@ -129,12 +129,23 @@ async fn starts(state: &AppState, id: &NodeId) -> Result<Vec<node::Model>> {
     Ok(found)
 }
 
+/// The Marquez graph around `node_id`, `depth` hops out. A hop is two edges (dataset ->
+/// job -> dataset), so `depth` is bounded by half the lineage depth bound; over it is
+/// LIMIT_EXCEEDED, as `maxDepth` is in GraphQL.
 pub async fn graph(state: &AppState, node_id: &str, depth: u32) -> Result<Value> {
+    let max_hops = state.limits.max_lineage_depth / 2;
+    if depth > max_hops {
+        return Err(RegistryError::LimitExceeded(format!(
+            "depth is at most {max_hops} (asked for {depth}): each hop is two edges, \
+             and a walk follows at most {} edges",
+            state.limits.max_lineage_depth
+        )));
+    }
     let id = parse_node_id(node_id)?;
     let start = starts(state, &id).await?;
     let params = WalkParams {
         directions: vec![Direction::Upstream, Direction::Downstream],
-        max_depth: (depth.saturating_mul(2)).min(state.limits.max_lineage_depth),
+        max_depth: depth * 2,
         first: state.limits.max_lineage_nodes as usize,
         edges: true,
         ..Default::default()

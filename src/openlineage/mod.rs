@@ -45,7 +45,15 @@ async fn get_lineage(
             RegistryError::invalid("depth", format!("{d:?} is not a non-negative integer"))
         })?,
     };
-    let graph = marquez::graph(&state, node_id, depth).await?;
+    // the walk runs its SQLite statements on the calling thread: keep them off the
+    // async workers, as GraphQL's walks are (graphql::execute)
+    let node_id = node_id.clone();
+    let handle = tokio::runtime::Handle::current();
+    let graph = tokio::task::spawn_blocking(move || {
+        handle.block_on(marquez::graph(&state, &node_id, depth))
+    })
+    .await
+    .map_err(|e| RegistryError::Internal(format!("the lineage read stopped: {e}")))??;
     Ok((StatusCode::OK, axum::Json(graph)).into_response())
 }
 

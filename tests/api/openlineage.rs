@@ -6,6 +6,7 @@ use crate::on_both;
 
 on_both!(
     openlineage_runs_become_lineage,
+    marquez_read_refuses_a_depth_over_the_walk_bound,
     openlineage_refuses_bad_events_and_writes_nothing,
     openlineage_concurrent_events_fail_alone_and_see_other_writers
 );
@@ -313,4 +314,43 @@ async fn openlineage_concurrent_events_fail_alone_and_see_other_writers(app: &Te
     assert_eq!(renamed["id"], run);
     assert_eq!(renamed["status"], "RUNNING");
     assert_eq!(renamed["inputs"], json!([{"name": "shared"}]));
+}
+
+/// A Marquez hop is two edges (dataset -> job -> dataset): `depth` over half the lineage
+/// depth bound is refused as GraphQL refuses `maxDepth`, not quietly walked shorter.
+async fn marquez_read_refuses_a_depth_over_the_walk_bound(app: &TestApp) {
+    let inputs = json!([{"namespace": "s3://bucket", "name": "in.csv"}]);
+    let run = "6f7d1c7e-0d3c-4a8e-9b0e-3f1f5c2d4a10";
+    let (status, text) = post(
+        app,
+        &event("COMPLETE", "2026-01-01T10:00:00Z", run, inputs, json!([])),
+    )
+    .await;
+    assert_eq!(status, 201, "{text}");
+    let get = |depth: u32| {
+        let url = format!(
+            "{}/api/v1/lineage?nodeId=dataset:s3://bucket:in.csv&depth={depth}",
+            app.base
+        );
+        let client = app.client.clone();
+        async move {
+            let res = client.get(url).send().await.unwrap();
+            (res.status().as_u16(), res.json::<Value>().await.unwrap())
+        }
+    };
+    // the default bound is 50 edges: 25 hops
+    let (status, body) = get(25).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body["graph"].as_array().is_some_and(|g| !g.is_empty()),
+        "{body}"
+    );
+    let (status, body) = get(26).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["code"], "Bad Request");
+    let message = body["message"].as_str().unwrap();
+    assert!(
+        message.contains("depth") && message.contains("25"),
+        "{message}"
+    );
 }

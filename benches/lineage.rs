@@ -16,6 +16,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::time::{Duration, Instant};
 
 use modelgraph::config::{DatabaseArgs, Limits};
+use modelgraph::db::direct::DirectOptions;
 use modelgraph::{AppState, db, graphql};
 use sea_orm::{ConnectionTrait, DatabaseConnection, FromQueryResult, Statement};
 use serde_json::json;
@@ -31,6 +32,7 @@ struct Args {
     reps: usize,
     depths: Vec<u32>,
     directions: Vec<String>,
+    direct: DirectOptions,
 }
 
 fn args() -> Args {
@@ -43,6 +45,7 @@ fn args() -> Args {
         reps: 3,
         depths: list(DEPTHS),
         directions: list("UPSTREAM,DOWNSTREAM"),
+        direct: DirectOptions::default(),
     };
     while let Some(flag) = it.next() {
         match flag.as_str() {
@@ -50,7 +53,7 @@ fn args() -> Args {
             "--edges" => a.edges = it.next().expect("--edges PATH"),
             "--postgres" => a.postgres = it.next(),
             "--sqlite" => a.sqlite = it.next(),
-            "--via-sqlx" => modelgraph::db::direct::set_enabled(false),
+            "--via-sqlx" => a.direct.via_sqlx = true,
             "--reps" => a.reps = it.next().and_then(|r| r.parse().ok()).expect("--reps N"),
             "--depths" => a.depths = list(&it.next().expect("--depths 1,5,...")),
             "--directions" => a.directions = list(&it.next().expect("--directions UPSTREAM,...")),
@@ -134,7 +137,7 @@ async fn run(label: &str, conn: DatabaseConnection, a: &Args) {
     .into_iter()
     .map(|r| r.id)
     .collect();
-    let state = AppState::new(conn.clone(), Limits::default());
+    let state = AppState::with_direct(conn.clone(), Limits::default(), a.direct.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");

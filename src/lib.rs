@@ -21,6 +21,7 @@ pub mod registry;
 pub mod rest;
 
 use config::Limits;
+use db::direct::DirectOptions;
 use graphql::AppSchema;
 
 /// What every request handler shares.
@@ -39,10 +40,16 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(db: DatabaseConnection, limits: Limits) -> Self {
+        Self::with_direct(db, limits, DirectOptions::default())
+    }
+
+    /// As `new`, with how SQLite is read and written directly chosen (`db::direct`):
+    /// tests observe statements, benchmarks compare the sqlx path.
+    pub fn with_direct(db: DatabaseConnection, limits: Limits, direct: DirectOptions) -> Self {
         let schema = graphql::build_schema(&limits);
         Self {
-            ingester: openlineage::writer::Ingester::new(db.clone()),
-            readers: db::direct::Readers::new(&db),
+            ingester: openlineage::writer::Ingester::new(db.clone(), direct.clone()),
+            readers: db::direct::Readers::new(&db, &direct),
             db,
             limits: Arc::new(limits),
             schema,

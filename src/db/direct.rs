@@ -7,47 +7,26 @@
 //! be opened twice (in memory) it borrows one pooled connection's handle from sqlx
 //! instead (`lock_handle`: one hand-off).
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, RwLock};
 
 use sea_orm::{DatabaseConnection, DbBackend};
 
 use super::error::{DbError, Result};
 
-/// Whether walks use direct sessions; benchmarks turn them off to compare.
-static ENABLED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
-
-/// Turns direct sessions on or off for this process (off: walks go through sqlx).
-pub fn set_enabled(on: bool) {
-    ENABLED.store(on, Ordering::Relaxed);
-}
-
 /// Called with the text of each statement a direct session runs.
 pub type Observer = Arc<dyn Fn(&str) + Send + Sync>;
 
-/// Observers by database file: sea-orm's metric callback does not see direct sessions,
-/// so whoever counts statements (the tests' N+1 guards) registers here as well.
-static OBSERVERS: RwLock<Vec<(PathBuf, Observer)>> = RwLock::new(Vec::new());
-
-/// Calls `observer` with each statement that direct sessions run on `db`'s file.
-pub fn observe(db: &DatabaseConnection, observer: Observer) {
-    if db.get_database_backend() != DbBackend::Sqlite {
-        return;
-    }
-    let file = db
-        .get_sqlite_connection_pool()
-        .connect_options()
-        .get_filename()
-        .to_owned();
-    if let Ok(mut all) = OBSERVERS.write() {
-        all.retain(|(f, _)| *f != file);
-        all.push((file, observer));
-    }
-}
-
-fn observer_of(file: &std::path::Path) -> Option<Observer> {
-    let all = OBSERVERS.read().ok()?;
-    all.iter().find(|(f, _)| f == file).map(|(_, o)| o.clone())
+/// How a server uses direct sessions; tests and benchmarks choose, the server takes the
+/// default.
+#[derive(Clone, Default)]
+pub struct DirectOptions {
+    /// Reads go through sqlx's pool only, never a direct session (benchmarks compare
+    /// the two; tests check they agree).
+    pub via_sqlx: bool,
+    /// Sees each statement direct sessions run: sea-orm's metric callback does not, so
+    /// whoever counts statements (the tests' N+1 guards) passes one here as well.
+    pub observer: Option<Observer>,
 }
 
 /// A SQLite connection used on this thread: a read connection ([`Readers`], or one
@@ -59,25 +38,28 @@ pub struct Session {
     conn: std::sync::Mutex<rusqlite::Connection>,
     /// Whether statements may write (the writer's own connection) or only read.
     writes: bool,
-    file: PathBuf,
     observer: Option<Observer>,
 }
 
 impl Session {
-    fn new(conn: rusqlite::Connection, writes: bool, file: PathBuf) -> Self {
+    fn new(conn: rusqlite::Connection, writes: bool, observer: Option<Observer>) -> Self {
         conn.set_prepared_statement_cache_capacity(64);
-        let observer = observer_of(&file);
         Self {
             conn: std::sync::Mutex::new(conn),
             writes,
-            file,
             observer,
         }
     }
 
     /// A connection of its own on `db`'s SQLite file, for a writer that keeps it (and its
     /// page and statement caches) for good. None when `db` is not a SQLite file.
-    pub fn open_writer(db: &DatabaseConnection) -> Result<Option<Session>> {
+    pub fn open_writer(
+        db: &DatabaseConnection,
+        options: &DirectOptions,
+    ) -> Result<Option<Session>> {
+        if options.via_sqlx {
+            return Ok(None);
+        }
         let Some(file) = sqlite_file(db) else {
             return Ok(None);
         };
@@ -86,13 +68,7 @@ impl Session {
         // keeps statement journals and sorts in memory, where on disk each batch created
         // and deleted temporary files
         conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")?;
-        Ok(Some(Self::new(conn, true, file)))
-    }
-
-    /// Looks up the statement observer again (tests register theirs after the writer
-    /// may have opened).
-    pub fn refresh_observer(&mut self) {
-        self.observer = observer_of(&self.file);
+        Ok(Some(Self::new(conn, true, options.observer.clone())))
     }
 
     fn connection(&self) -> std::sync::MutexGuard<'_, rusqlite::Connection> {
@@ -228,6 +204,7 @@ pub(crate) async fn stable_plans_sqlx(
 #[derive(Clone, Default)]
 pub struct Readers {
     own: Option<Arc<OwnReaders>>,
+    options: DirectOptions,
 }
 
 struct OwnReaders {
@@ -260,8 +237,9 @@ impl Drop for Lease<'_> {
 
 impl Readers {
     /// Readers on `db`'s SQLite file (none for PostgreSQL or an in-memory database).
-    pub fn new(db: &DatabaseConnection) -> Self {
+    pub fn new(db: &DatabaseConnection, options: &DirectOptions) -> Self {
         Self {
+            options: options.clone(),
             own: sqlite_file(db).map(|file| {
                 Arc::new(OwnReaders {
                     file,
@@ -280,16 +258,17 @@ impl Readers {
         db: &DatabaseConnection,
         f: impl FnOnce(&Session) -> Result<R, E>,
     ) -> Result<Option<R>, E> {
-        let Some(own) = &self.own else {
-            return with_sqlite(db, f).await;
-        };
-        if !ENABLED.load(Ordering::Relaxed) {
+        if self.options.via_sqlx {
             return Ok(None);
         }
-        let Some((conn, mut lease)) = own.lease() else {
-            return with_sqlite(db, f).await;
+        let observer = self.options.observer.clone();
+        let Some(own) = &self.own else {
+            return with_sqlite(db, observer, f).await;
         };
-        let session = Session::new(conn, false, own.file.clone());
+        let Some((conn, mut lease)) = own.lease() else {
+            return with_sqlite(db, observer, f).await;
+        };
+        let session = Session::new(conn, false, observer);
         let out = f(&session);
         let conn = session
             .conn
@@ -379,15 +358,15 @@ fn open_connection(file: &std::path::Path) -> Result<rusqlite::Connection> {
 
 /// Runs `f` on one of `db`'s pooled SQLite connections, on this thread. None when `db` is
 /// not SQLite.
-pub async fn with_sqlite<R, E: From<DbError>>(
+async fn with_sqlite<R, E: From<DbError>>(
     db: &DatabaseConnection,
+    observer: Option<Observer>,
     f: impl FnOnce(&Session) -> Result<R, E>,
 ) -> Result<Option<R>, E> {
-    if db.get_database_backend() != DbBackend::Sqlite || !ENABLED.load(Ordering::Relaxed) {
+    if db.get_database_backend() != DbBackend::Sqlite {
         return Ok(None);
     }
     let pool = db.get_sqlite_connection_pool();
-    let file = pool.connect_options().get_filename().to_owned();
     let mut pooled = pool
         .acquire()
         .await
@@ -400,7 +379,7 @@ pub async fn with_sqlite<R, E: From<DbError>>(
     // SAFETY: while `handle` lives, sqlx's worker leaves this connection alone; the
     // rusqlite view does not close the connection and is dropped before `handle`.
     let conn = unsafe { rusqlite::Connection::from_handle(raw.as_ptr()) }.map_err(DbError::from)?;
-    let session = Session::new(conn, false, file);
+    let session = Session::new(conn, false, observer);
     let out = f(&session);
     drop(session);
     drop(handle);
@@ -439,7 +418,7 @@ mod tests {
         db.execute_unprepared("CREATE TABLE t (x INTEGER)")
             .await
             .unwrap();
-        let readers = Readers::new(&db);
+        let readers = Readers::new(&db, &DirectOptions::default());
         let own = readers.own.clone().expect("a SQLite file has readers");
         let count = |s: &Session| s.query_text("SELECT CAST(COUNT(*) AS TEXT) FROM t", []);
         assert_eq!(
@@ -473,6 +452,7 @@ mod tests {
                 open: AtomicUsize::new(0),
                 warned: AtomicBool::new(false),
             })),
+            options: DirectOptions::default(),
         };
         for _ in 0..2 {
             assert_eq!(
@@ -491,7 +471,7 @@ mod tests {
         })
         .await
         .unwrap();
-        let borrowed = Readers::new(&memory);
+        let borrowed = Readers::new(&memory, &DirectOptions::default());
         assert!(borrowed.own.is_none());
         assert_eq!(
             borrowed
@@ -508,12 +488,17 @@ mod tests {
     async fn sqlite_connections_plan_independently_of_bound_values() {
         let dir = tempfile::tempdir().unwrap();
         let db = sqlite_file_db(&dir).await;
-        assert_eq!(with_sqlite(&db, stable).await.unwrap(), Some(true));
+        assert_eq!(with_sqlite(&db, None, stable).await.unwrap(), Some(true));
         assert_eq!(
-            Readers::new(&db).run(&db, stable).await.unwrap(),
+            Readers::new(&db, &DirectOptions::default())
+                .run(&db, stable)
+                .await
+                .unwrap(),
             Some(true)
         );
-        let writer = Session::open_writer(&db).unwrap().expect("a SQLite file");
+        let writer = Session::open_writer(&db, &DirectOptions::default())
+            .unwrap()
+            .expect("a SQLite file");
         assert!(stable(&writer).unwrap());
         // a writer session writes; a borrowed one refuses to
         writer.execute("CREATE TABLE t (x INTEGER)", []).unwrap();
@@ -521,7 +506,7 @@ mod tests {
             writer.execute("INSERT INTO t VALUES (1), (2)", []).unwrap(),
             2
         );
-        let refused = with_sqlite(&db, |s| s.execute("INSERT INTO t VALUES (3)", [])).await;
+        let refused = with_sqlite(&db, None, |s| s.execute("INSERT INTO t VALUES (3)", [])).await;
         assert!(matches!(refused.unwrap_err(), DbError::Other(_)));
     }
 }

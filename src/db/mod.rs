@@ -3,6 +3,8 @@
 pub mod direct;
 pub mod error;
 pub mod exec;
+pub mod ids;
+pub mod writer;
 
 pub use error::DbError;
 

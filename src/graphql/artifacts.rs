@@ -217,7 +217,7 @@ impl ArtifactQuery {
     async fn artifact(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Artifact>> {
         let id = parse_id(&id, "id").gql()?;
         let found = read::find_node(&ctx.state().db, id).await.gql()?;
-        Ok(found.filter(is_artifact).map(artifact_of))
+        found.filter(is_artifact).map(artifact_of).transpose().gql()
     }
 
     /// Artifacts of the given types (all types when left out).
@@ -267,7 +267,7 @@ impl ArtifactQuery {
             filter,
             OrderBy::order(order_by),
             page_args(first, after, last, before),
-            Dataset,
+            |n| Ok(Dataset(n)),
         )
         .await
     }

@@ -10,6 +10,8 @@ use super::mutation::{create_node, list_filter, update_node};
 use super::nodes::{Experiment, ExperimentRun};
 use super::pagination::{Conn, list, page_args};
 use super::types::*;
+use crate::registry::props::PropValue;
+use crate::registry::run::{RecordRun, RunModelVersion, RunOutput, record_run};
 use crate::registry::{NodeFields, NodeKind as RegKind, RegistryError, Result, read};
 
 #[derive(InputObject, Default)]
@@ -77,6 +79,188 @@ pub struct CreateExperimentRunInput {
     pub name: Option<String>,
     #[graphql(flatten)]
     pub fields: UpdateExperimentRunInput,
+}
+
+/// A new artifact a run produced.
+#[derive(InputObject)]
+pub struct RunOutputInput {
+    pub artifact_type: ArtifactType,
+    /// Unique within the run; generated when left out.
+    pub name: Option<String>,
+    pub uri: Option<String>,
+    pub description: Option<String>,
+    pub external_id: Option<String>,
+    pub custom_properties: Option<Json<Value>>,
+    pub model_format_name: Option<String>,
+    pub model_format_version: Option<String>,
+}
+
+/// A new model version a run produced (with its model file when `uri` is given).
+#[derive(InputObject)]
+pub struct RunModelVersionInput {
+    pub registered_model_id: Option<ID>,
+    /// The model by name, created when it does not exist.
+    pub registered_model_name: Option<String>,
+    /// The next integer when left out.
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub author: Option<String>,
+    pub custom_properties: Option<Json<Value>>,
+    pub uri: Option<String>,
+    pub model_format_name: Option<String>,
+    pub model_format_version: Option<String>,
+}
+
+/// A metric the run logged.
+#[derive(InputObject)]
+pub struct RunMetricInput {
+    pub name: String,
+    pub value: f64,
+    pub step: Option<i64>,
+    pub timestamp: Option<DateTime<Utc>>,
+}
+
+/// A parameter the run used.
+#[derive(InputObject)]
+pub struct RunParameterInput {
+    pub name: String,
+    /// The value; numbers and booleans are kept as their text.
+    pub value: Json<Value>,
+    pub parameter_type: Option<ParameterType>,
+}
+
+/// A run with what it consumed and produced, recorded at once.
+#[derive(InputObject)]
+pub struct RecordRunInput {
+    /// An existing run to add to; a new run is created when left out.
+    pub id: Option<ID>,
+    pub experiment_id: Option<ID>,
+    /// The experiment by name, created when it does not exist.
+    pub experiment_name: Option<String>,
+    pub name: Option<String>,
+    pub external_id: Option<String>,
+    pub description: Option<String>,
+    pub owner: Option<String>,
+    pub status: Option<ExperimentRunStatus>,
+    pub start_time: Option<DateTime<Utc>>,
+    pub end_time: Option<DateTime<Utc>>,
+    pub custom_properties: Option<Json<Value>>,
+    /// Existing artifacts, datasets or model versions the run consumed.
+    pub inputs: Option<Vec<ID>>,
+    pub outputs: Option<Vec<RunOutputInput>>,
+    pub output_model_versions: Option<Vec<RunModelVersionInput>>,
+    pub metrics: Option<Vec<RunMetricInput>>,
+    pub parameters: Option<Vec<RunParameterInput>>,
+}
+
+impl RecordRunInput {
+    fn into_request(self) -> Result<RecordRun> {
+        let outputs = self
+            .outputs
+            .unwrap_or_default()
+            .into_iter()
+            .map(|o| {
+                Ok(RunOutput {
+                    kind: o.artifact_type.registry(),
+                    fields: NodeFields {
+                        custom_properties: props(&o.custom_properties)?,
+                        name: o.name,
+                        uri: o.uri,
+                        description: o.description,
+                        external_id: o.external_id,
+                        model_format_name: o.model_format_name,
+                        model_format_version: o.model_format_version,
+                        ..Default::default()
+                    },
+                })
+            })
+            .collect::<Result<_>>()?;
+        let versions = self
+            .output_model_versions
+            .unwrap_or_default()
+            .into_iter()
+            .map(|v| {
+                Ok(RunModelVersion {
+                    registered_model_id: opt_id(&v.registered_model_id, "registeredModelId")?,
+                    registered_model_name: v.registered_model_name,
+                    fields: NodeFields {
+                        custom_properties: props(&v.custom_properties)?,
+                        name: v.name,
+                        description: v.description,
+                        owner: v.author,
+                        ..Default::default()
+                    },
+                    artifact: v.uri.map(|uri| NodeFields {
+                        uri: Some(uri),
+                        model_format_name: v.model_format_name,
+                        model_format_version: v.model_format_version,
+                        ..Default::default()
+                    }),
+                })
+            })
+            .collect::<Result<_>>()?;
+        let metrics = self
+            .metrics
+            .unwrap_or_default()
+            .into_iter()
+            .map(|m| NodeFields {
+                name: Some(m.name),
+                metric_value: Some(m.value),
+                metric_step: m.step,
+                metric_timestamp: m.timestamp.as_ref().map(millis),
+                ..Default::default()
+            })
+            .collect();
+        let parameters = self
+            .parameters
+            .unwrap_or_default()
+            .into_iter()
+            .map(|p| {
+                let value = PropValue::from_json(&p.value.0, &format!("parameters.{}", p.name))?;
+                let (text, inferred) = match value {
+                    PropValue::String(s) => (s, "string"),
+                    PropValue::Int(i) => (i.to_string(), "number"),
+                    PropValue::Double(d) => (d.to_string(), "number"),
+                    PropValue::Bool(b) => (b.to_string(), "boolean"),
+                    PropValue::Struct(m) => (Value::Object(m).to_string(), "object"),
+                };
+                Ok(NodeFields {
+                    name: Some(p.name),
+                    parameter_value: Some(text),
+                    parameter_type: Some(
+                        p.parameter_type.map_or(inferred, |t| t.as_db()).to_owned(),
+                    ),
+                    ..Default::default()
+                })
+            })
+            .collect::<Result<_>>()?;
+        Ok(RecordRun {
+            run_id: opt_id(&self.id, "id")?,
+            experiment_id: opt_id(&self.experiment_id, "experimentId")?,
+            experiment_name: self.experiment_name,
+            run: NodeFields {
+                custom_properties: props(&self.custom_properties)?,
+                name: self.name,
+                external_id: self.external_id,
+                description: self.description,
+                owner: self.owner,
+                status: self.status.map(|s| s.as_db().to_owned()),
+                start_time: self.start_time.as_ref().map(millis),
+                end_time: self.end_time.as_ref().map(millis),
+                ..Default::default()
+            },
+            inputs: self
+                .inputs
+                .unwrap_or_default()
+                .iter()
+                .map(|id| parse_id(id, "inputs"))
+                .collect::<Result<_>>()?,
+            outputs,
+            output_model_versions: versions,
+            metrics,
+            parameters,
+        })
+    }
 }
 
 #[derive(Default)]
@@ -164,7 +348,7 @@ impl ExperimentQuery {
             filter,
             OrderBy::order(order_by),
             page_args(first, after, last, before),
-            Experiment,
+            |n| Ok(Experiment(n)),
         )
         .await
     }
@@ -202,7 +386,7 @@ impl ExperimentQuery {
             filter,
             OrderBy::order(order_by),
             page_args(first, after, last, before),
-            ExperimentRun,
+            |n| Ok(ExperimentRun(n)),
         )
         .await
     }
@@ -272,5 +456,19 @@ impl ExperimentMutation {
         )
         .await
         .map(ExperimentRun)
+    }
+
+    /// Creates (or adds to) a run with its inputs, new outputs, model versions, metrics
+    /// and parameters, in one transaction.
+    async fn record_run(
+        &self,
+        ctx: &Context<'_>,
+        input: RecordRunInput,
+    ) -> async_graphql::Result<ExperimentRun> {
+        let request = input.into_request().gql()?;
+        record_run(&ctx.state().db, request)
+            .await
+            .gql()
+            .map(ExperimentRun)
     }
 }

@@ -10,10 +10,9 @@ use async_graphql::dataloader::{DataLoader, Loader};
 use entity::node;
 use sea_orm::DatabaseConnection;
 
-use super::lineage::{LineageGraph, graphs};
 use crate::db::direct::Readers;
 use crate::lineage::walk::{Direction, step};
-use crate::lineage::{WalkParams, walk_nodes};
+use crate::lineage::{WalkGraph, WalkParams, walk_nodes};
 use crate::registry::edges::EdgeKind;
 use crate::registry::page::sort_rows;
 use crate::registry::read::{find_nodes, list_all};
@@ -58,7 +57,7 @@ impl Loaders {
         self.loader.load_one(NodeId(id)).await
     }
 
-    pub async fn walk(&self, key: WalkOf) -> Result<Option<Arc<LineageGraph>>, Arc<RegistryError>> {
+    pub async fn walk(&self, key: WalkOf) -> Result<Option<WalkGraph>, Arc<RegistryError>> {
         self.asked.fetch_add(1, Ordering::SeqCst);
         self.loader.load_one(key).await
     }
@@ -254,7 +253,7 @@ impl Hash for WalkOf {
 }
 
 impl Loader<WalkOf> for RegistryLoader {
-    type Value = Arc<LineageGraph>;
+    type Value = WalkGraph;
     type Error = Arc<RegistryError>;
 
     async fn load(&self, keys: &[WalkOf]) -> Result<HashMap<WalkOf, Self::Value>, Self::Error> {
@@ -267,8 +266,8 @@ impl Loader<WalkOf> for RegistryLoader {
             let starts: Vec<Vec<i64>> = group.iter().map(|k| vec![k.start]).collect();
             let walked =
                 walk_nodes(&self.db, &self.readers, &starts, &group[0].params, "id").await?;
-            for (key, graph) in group.into_iter().zip(graphs(walked)) {
-                out.insert(key.clone(), Arc::new(graph));
+            for (key, graph) in group.into_iter().zip(walked.graphs()) {
+                out.insert(key.clone(), graph);
             }
         }
         Ok(out)

@@ -56,10 +56,12 @@ impl NodeQuery {
     /// Any registry object by its global id; null when there is none.
     async fn node(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Node>> {
         let id = parse_id(&id, "id").gql()?;
-        Ok(read::find_node(&ctx.state().db, id)
+        read::find_node(&ctx.state().db, id)
             .await
             .gql()?
-            .map(node_of))
+            .map(node_of)
+            .transpose()
+            .gql()
     }
 
     /// Objects by global id, in the order asked; null where there is none.
@@ -72,7 +74,9 @@ impl NodeQuery {
         let found = read::find_nodes(&ctx.state().db, &ids).await.gql()?;
         let mut by_id: std::collections::HashMap<i64, _> =
             found.into_iter().map(|n| (n.id, n)).collect();
-        Ok(ids.iter().map(|id| by_id.remove(id).map(node_of)).collect())
+        ids.iter()
+            .map(|id| by_id.remove(id).map(node_of).transpose().gql())
+            .collect()
     }
 }
 

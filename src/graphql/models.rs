@@ -169,7 +169,7 @@ impl ModelQuery {
             filter,
             OrderBy::order(order_by),
             page_args(first, after, last, before),
-            RegisteredModel,
+            |n| Ok(RegisteredModel(n)),
         )
         .await
     }
@@ -228,7 +228,7 @@ impl ModelQuery {
             filter,
             OrderBy::order(order_by),
             page_args(first, after, last, before),
-            ModelVersion,
+            |n| Ok(ModelVersion(n)),
         )
         .await
     }

@@ -7,7 +7,7 @@ use super::ContextExt;
 use super::errors::GqlResult;
 use super::loaders::{ChildQuery, ChildrenOf};
 use crate::registry::page::Cursor;
-use crate::registry::{Filter, NodeKind, Order, Page, PageArgs, read};
+use crate::registry::{Filter, NodeKind, Order, Page, PageArgs, Result, read};
 
 /// Fields every connection has besides edges, nodes and pageInfo.
 #[derive(SimpleObject, Clone, Copy, Debug, Default)]
@@ -41,19 +41,18 @@ fn build<T: OutputType>(
     page: Page,
     order: Order,
     total: u64,
-    wrap: impl Fn(node::Model) -> T,
-) -> Conn<T> {
+    wrap: impl Fn(node::Model) -> Result<T>,
+) -> async_graphql::Result<Conn<T>> {
     let mut conn = Connection::with_additional_fields(
         page.has_previous,
         page.has_next,
         ConnectionTotals { total_count: total },
     );
-    conn.edges.extend(
-        page.items
-            .into_iter()
-            .map(|n| Edge::new(Cursor::of(order, &n).encode(), wrap(n))),
-    );
-    conn
+    for n in page.items {
+        let cursor = Cursor::of(order, &n).encode();
+        conn.edges.push(Edge::new(cursor, wrap(n).gql()?));
+    }
+    Ok(conn)
 }
 
 /// A top-level list: one statement for the page, one more for `totalCount` if selected.
@@ -63,7 +62,7 @@ pub async fn list<T: OutputType>(
     filter: Filter,
     order: Order,
     args: PageArgs,
-    wrap: impl Fn(node::Model) -> T,
+    wrap: impl Fn(node::Model) -> Result<T>,
 ) -> async_graphql::Result<Conn<T>> {
     let state = ctx.state();
     let page = read::list(&state.db, kinds, &filter, order, &args, state.limits.page())
@@ -74,7 +73,7 @@ pub async fn list<T: OutputType>(
     } else {
         0
     };
-    Ok(build(page, order, total, wrap))
+    build(page, order, total, wrap)
 }
 
 /// One page of a parent's children and their total: batched across every parent in the
@@ -110,7 +109,7 @@ pub async fn attached_children<T: OutputType>(
     filter: Filter,
     order: Order,
     args: PageArgs,
-    wrap: impl Fn(node::Model) -> T,
+    wrap: impl Fn(node::Model) -> Result<T>,
 ) -> async_graphql::Result<Conn<T>> {
     let plan = args.plan(order, ctx.state().limits.page()).gql()?;
     let all = ctx
@@ -122,12 +121,12 @@ pub async fn attached_children<T: OutputType>(
         .await
         .gql()?
         .unwrap_or_default();
-    Ok(build(
+    build(
         plan.apply_in_memory(order, &all),
         order,
         all.len() as u64,
         wrap,
-    ))
+    )
 }
 
 /// A parent's children as a connection.
@@ -141,5 +140,5 @@ pub async fn children<T: OutputType>(
     wrap: impl Fn(node::Model) -> T,
 ) -> async_graphql::Result<Conn<T>> {
     let (page, total) = children_page(ctx, parent, kinds, filter, order, args).await?;
-    Ok(build(page, order, total, wrap))
+    build(page, order, total, |n| Ok(wrap(n)))
 }

@@ -149,7 +149,7 @@ impl ServingQuery {
             filter,
             OrderBy::order(order_by),
             page_args(first, after, last, before),
-            ServingEnvironment,
+            |n| Ok(ServingEnvironment(n)),
         )
         .await
     }
@@ -187,7 +187,7 @@ impl ServingQuery {
             filter,
             OrderBy::order(order_by),
             page_args(first, after, last, before),
-            InferenceService,
+            |n| Ok(InferenceService(n)),
         )
         .await
     }

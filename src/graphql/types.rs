@@ -47,6 +47,15 @@ macro_rules! db_enum {
             pub fn from_db(s: &str) -> Option<Self> {
                 match s { $($text => Some(Self::$variant),)* _ => None }
             }
+            /// A stored value; one the registry never writes is an internal error.
+            pub fn stored(s: &str) -> async_graphql::Result<Self> {
+                use crate::graphql::errors::GqlResult;
+                Self::from_db(s)
+                    .ok_or_else(|| RegistryError::Internal(format!(
+                        "stored {} {s:?} is not one of its values", stringify!($name)
+                    )))
+                    .gql()
+            }
         }
     };
 }

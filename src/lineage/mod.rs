@@ -3,50 +3,66 @@
 pub mod path;
 pub mod walk;
 
-pub use walk::{Direction, WalkParams};
+pub use walk::{Direction, WalkParams, WalkResult, WalkedEdge};
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use entity::node;
-use sea_orm::{ConnectionTrait, DatabaseConnection};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 
-use crate::db::direct::Readers;
-use crate::registry::read::find_nodes;
-use crate::registry::{RegistryError, Result};
-use walk::{WalkResult, json_ids, walk_groups, walk_groups_direct};
+use crate::db::direct::{Readers, Session};
+use crate::db::ids::{ids_in, json_ids};
+use crate::registry::{NodeKind, RegistryError, Result};
+use walk::{walk_groups, walk_groups_direct};
 
-/// Walk results with every node they mention. Nodes are shared, not copied: a node
-/// model is large and a walk may list thousands.
+/// What a walk tells of a node it lists; whoever shows more loads the node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeSummary {
+    pub id: i64,
+    pub kind: NodeKind,
+    pub name: String,
+    pub create_time: i64,
+}
+
+pub type Summaries = foldhash::HashMap<i64, NodeSummary>;
+
+/// Walk results with a summary of every node they mention.
 #[derive(Debug, Default)]
 pub struct Walked {
     pub results: Vec<WalkResult>,
-    pub nodes: foldhash::HashMap<i64, Arc<node::Model>>,
+    pub nodes: Summaries,
+}
+
+/// One group's walk; the groups walked together share their summaries.
+#[derive(Clone, Debug, Default)]
+pub struct WalkGraph {
+    pub result: Arc<WalkResult>,
+    pub nodes: Arc<Summaries>,
+}
+
+impl Walked {
+    /// One graph per group, in order.
+    pub fn graphs(self) -> Vec<WalkGraph> {
+        let nodes = Arc::new(self.nodes);
+        self.results
+            .into_iter()
+            .map(|result| WalkGraph {
+                result: Arc::new(result),
+                nodes: nodes.clone(),
+            })
+            .collect()
+    }
 }
 
 /// Walks each group of start nodes (a group walks together); `field` names the start
 /// argument in errors. Statements: one for the starts, one per level and direction, one
-/// for the nodes found.
+/// for the nodes found. On SQLite all of them run in one direct session.
 pub async fn walk_nodes(
     db: &DatabaseConnection,
     readers: &Readers,
     groups: &[Vec<i64>],
     params: &WalkParams,
     field: &str,
-) -> Result<Walked> {
-    walk_with(db, readers, groups, params, field, false).await
-}
-
-/// As `walk_nodes`; with `lean`, the nodes found carry only id, kind, name and creation
-/// time (for callers that show nothing else), which keeps large walks cheap to load. On
-/// SQLite the walk (and a lean load) runs in one direct session.
-pub async fn walk_with(
-    db: &DatabaseConnection,
-    readers: &Readers,
-    groups: &[Vec<i64>],
-    params: &WalkParams,
-    field: &str,
-    lean: bool,
 ) -> Result<Walked> {
     let mut ids: Vec<i64> = groups.iter().flatten().copied().collect();
     ids.sort_unstable();
@@ -56,58 +72,29 @@ pub async fn walk_with(
     // thread per statement)
     let direct = readers
         .run(db, |session| {
-            let starts = start_nodes(
-                session.query_as(NODES_SQLITE, [json_ids(&ids)])?,
-                &ids,
-                field,
-            )?;
+            let starts = start_nodes(summaries_direct(session, &ids)?, &ids, field)?;
             let results = walk_groups_direct(session, groups, params, &create_times(&starts))?;
-            let missing = unloaded(&results, &starts);
-            let found: Vec<Arc<node::Model>> = if lean {
-                session.query_rows(LEAN_SQLITE_ROWS, [json_ids(&missing)], |row| {
-                    Ok(Arc::new(lean_node((
-                        row.get(0)?,
-                        row.get(1)?,
-                        row.get(2)?,
-                        row.get(3)?,
-                    ))))
-                })?
-            } else {
-                let found: Vec<node::Model> =
-                    session.query_as(NODES_SQLITE, [json_ids(&missing)])?;
-                found.into_iter().map(Arc::new).collect()
-            };
+            let found = summaries_direct(session, &unlisted(&results, &starts))?;
             Ok::<_, RegistryError>((starts, results, found))
         })
         .await?;
-    let (starts, results, found) = match direct {
+    let (mut nodes, results, found) = match direct {
         Some(done) => done,
         None => {
-            let starts = start_nodes(find_nodes(db, &ids).await?, &ids, field)?;
+            let starts = start_nodes(summaries(db, &ids).await?, &ids, field)?;
             let results = walk_groups(db, groups, params, &create_times(&starts)).await?;
-            let missing = unloaded(&results, &starts);
-            let found = if lean {
-                lean_nodes(db, &missing).await?
-            } else {
-                find_nodes(db, &missing).await?
-            };
-            (starts, results, found.into_iter().map(Arc::new).collect())
+            let found = summaries(db, &unlisted(&results, &starts)).await?;
+            (starts, results, found)
         }
     };
-    let mut nodes = foldhash::HashMap::default();
-    nodes.reserve(starts.len() + found.len());
-    nodes.extend(starts.into_iter().map(|(id, n)| (id, Arc::new(n))));
+    nodes.reserve(found.len());
     nodes.extend(found.into_iter().map(|n| (n.id, n)));
     Ok(Walked { results, nodes })
 }
 
 /// The start nodes by id; NOT_FOUND naming `field` when one is missing.
-fn start_nodes(
-    found: Vec<node::Model>,
-    ids: &[i64],
-    field: &str,
-) -> Result<HashMap<i64, node::Model>> {
-    let nodes: HashMap<i64, node::Model> = found.into_iter().map(|n| (n.id, n)).collect();
+fn start_nodes(found: Vec<NodeSummary>, ids: &[i64], field: &str) -> Result<Summaries> {
+    let nodes: Summaries = found.into_iter().map(|n| (n.id, n)).collect();
     match ids.iter().find(|id| !nodes.contains_key(id)) {
         Some(missing) => Err(RegistryError::NotFound(format!(
             "{field}: no node with id {missing}"
@@ -116,44 +103,82 @@ fn start_nodes(
     }
 }
 
-fn create_times(nodes: &HashMap<i64, node::Model>) -> HashMap<i64, i64> {
+fn create_times(nodes: &Summaries) -> HashMap<i64, i64> {
     nodes.values().map(|n| (n.id, n.create_time)).collect()
 }
 
-/// The nodes the walks found that are not loaded yet, sorted.
-fn unloaded(results: &[WalkResult], loaded: &HashMap<i64, node::Model>) -> Vec<i64> {
+/// The nodes the walks found that are not summarised yet, sorted.
+fn unlisted(results: &[WalkResult], known: &Summaries) -> Vec<i64> {
     let mut found: Vec<i64> = results
         .iter()
         .flat_map(|r| r.entries.iter().map(|e| e.id))
-        .filter(|id| !loaded.contains_key(id))
+        .filter(|id| !known.contains_key(id))
         .collect();
     found.sort_unstable();
     found.dedup();
     found
 }
 
-/// Whole nodes by id in a direct session; rows are mapped by column name, so `*` serves
-/// (and is shorter to compile when a borrowed connection prepares it anew).
-const NODES_SQLITE: &str = r#"SELECT * FROM "node" WHERE "id" IN (SELECT value FROM json_each(?))"#;
-const LEAN_SQLITE: &str = r#"SELECT COALESCE(json_group_array(json_array("id", "kind", "name", "create_time")), '[]') AS nodes FROM "node" WHERE "id" IN (SELECT value FROM json_each(?))"#;
-const LEAN_SQLITE_ROWS: &str = r#"SELECT "id", "kind", "name", "create_time" FROM "node" WHERE "id" IN (SELECT value FROM json_each(?))"#;
-const LEAN_POSTGRES: &str = r#"SELECT COALESCE(json_agg(json_build_array("id", "kind", "name", "create_time"))::text, '[]') AS nodes FROM "node" WHERE "id" IN (SELECT value::bigint FROM json_array_elements_text($1::json))"#;
+fn summary_sql(backend: DbBackend, folded: bool) -> String {
+    let placeholder = if backend == DbBackend::Postgres {
+        "$1"
+    } else {
+        "?1"
+    };
+    let columns = r#""id", "kind", "name", "create_time""#;
+    let from = format!(
+        r#"FROM "node" WHERE "id" IN ({})"#,
+        ids_in(backend, placeholder)
+    );
+    match (folded, backend) {
+        (false, _) => format!("SELECT {columns} {from}"),
+        (true, DbBackend::Postgres) => format!(
+            "SELECT COALESCE(json_agg(json_build_array({columns}))::text, '[]') AS nodes {from}"
+        ),
+        (true, _) => format!(
+            "SELECT COALESCE(json_group_array(json_array({columns})), '[]') AS nodes {from}"
+        ),
+    }
+}
 
-/// Nodes with their id, kind, name and creation time only; every other field is empty.
-/// Folded into one JSON row, like a walk step.
-async fn lean_nodes<C: ConnectionTrait>(conn: &C, ids: &[i64]) -> Result<Vec<node::Model>> {
+fn summary((id, kind, name, create_time): (i64, String, String, i64)) -> Result<NodeSummary> {
+    let kind = kind
+        .parse()
+        .map_err(|_| RegistryError::Internal(format!("node {id} has an unknown kind {kind:?}")))?;
+    Ok(NodeSummary {
+        id,
+        kind,
+        name,
+        create_time,
+    })
+}
+
+/// Summaries by id in a direct session: plain rows, which cost no hand-off there.
+fn summaries_direct(session: &Session, ids: &[i64]) -> Result<Vec<NodeSummary>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = summary_sql(DbBackend::Sqlite, false);
+    session
+        .query_rows(&sql, [json_ids(ids)], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+        })?
+        .into_iter()
+        .map(summary)
+        .collect()
+}
+
+/// Summaries by id through sea-orm, folded into one JSON row, like a walk step: a driver
+/// decodes one row faster than thousands.
+async fn summaries<C: ConnectionTrait>(conn: &C, ids: &[i64]) -> Result<Vec<NodeSummary>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
     let backend = conn.get_database_backend();
-    let sql = match backend {
-        sea_orm::DbBackend::Postgres => LEAN_POSTGRES,
-        _ => LEAN_SQLITE,
-    };
     let row = conn
-        .query_one_raw(sea_orm::Statement::from_sql_and_values(
+        .query_one_raw(Statement::from_sql_and_values(
             backend,
-            sql,
+            summary_sql(backend, true),
             [json_ids(ids).into()],
         ))
         .await?;
@@ -161,74 +186,12 @@ async fn lean_nodes<C: ConnectionTrait>(conn: &C, ids: &[i64]) -> Result<Vec<nod
         Some(row) => row.try_get("", "nodes")?,
         None => None,
     };
-    parse_lean(text.as_deref())
-}
-
-/// The lean nodes of a lean load's JSON row.
-fn parse_lean(text: Option<&str>) -> Result<Vec<node::Model>> {
     let Some(text) = text else {
         return Ok(Vec::new());
     };
-    let rows = serde_json::from_str::<Vec<(i64, String, String, i64)>>(text)
-        .map_err(|e| RegistryError::Internal(format!("lean node load returned bad JSON: {e}")))?;
-    Ok(rows.into_iter().map(lean_node).collect())
-}
-
-/// A node with only its id, kind, name and creation time.
-fn lean_node((id, kind, name, create_time): (i64, String, String, i64)) -> node::Model {
-    node::Model {
-        id,
-        kind,
-        name,
-        namespace: String::new(),
-        parent_id: None,
-        parent_kind: None,
-        scope_id: 0,
-        external_id: None,
-        description: None,
-        owner: None,
-        state: String::new(),
-        custom_properties: "{}".to_owned(),
-        create_time,
-        last_update_time: create_time,
-        revision: 0,
-        uri: None,
-        model_format_name: None,
-        model_format_version: None,
-        storage_key: None,
-        storage_path: None,
-        service_account_name: None,
-        model_source_kind: None,
-        model_source_class: None,
-        model_source_group: None,
-        model_source_id: None,
-        model_source_name: None,
-        digest: None,
-        source_type: None,
-        source: None,
-        dataset_schema: None,
-        profile: None,
-        metric_value: None,
-        metric_timestamp: None,
-        metric_step: None,
-        parameter_value: None,
-        parameter_type: None,
-        start_time: None,
-        end_time: None,
-        status: None,
-        registered_model_id: None,
-        model_version_id: None,
-        runtime: None,
-        readme: None,
-        maturity: None,
-        language: None,
-        tasks: None,
-        provider: None,
-        logo: None,
-        license: None,
-        license_link: None,
-        library_name: None,
-        facets: None,
-        parent_run_id: None,
-    }
+    serde_json::from_str::<Vec<(i64, String, String, i64)>>(&text)
+        .map_err(|e| RegistryError::Internal(format!("node summaries came back as bad JSON: {e}")))?
+        .into_iter()
+        .map(summary)
+        .collect()
 }

@@ -2,9 +2,49 @@
 //! statement per level, keeping each node's first (shortest) way in.
 use std::collections::HashMap;
 
-use super::walk::{Direction, WalkParams, WalkedEdge};
-use crate::registry::Result;
 use sea_orm::ConnectionTrait;
+
+use super::walk::{Direction, WalkParams, WalkedEdge};
+use crate::registry::read::find_nodes;
+use crate::registry::{RegistryError, Result};
+
+/// A path: its nodes in order from `from` to `to`, and the edges between them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Path {
+    pub nodes: Vec<i64>,
+    pub edges: Vec<WalkedEdge>,
+}
+
+/// One shortest path from `from` to `to` within `max_depth` edges, or None. Either end
+/// missing is NOT_FOUND naming it.
+pub async fn path_between<C: ConnectionTrait>(
+    conn: &C,
+    from: i64,
+    to: i64,
+    max_depth: u32,
+) -> Result<Option<Path>> {
+    let ends = find_nodes(conn, &[from, to]).await?;
+    for (id, field) in [(from, "from"), (to, "to")] {
+        if !ends.iter().any(|n| n.id == id) {
+            return Err(RegistryError::NotFound(format!(
+                "{field}: no node with id {id}"
+            )));
+        }
+    }
+    let Some(edges) = shortest_path(conn, from, to, max_depth).await? else {
+        return Ok(None);
+    };
+    let mut nodes = vec![from];
+    for e in &edges {
+        let at = nodes.last().copied().unwrap_or(from);
+        nodes.push(if at == e.source_id {
+            e.target_id
+        } else {
+            e.source_id
+        });
+    }
+    Ok(Some(Path { nodes, edges }))
+}
 
 /// The path's edges in order from `from` to `to`, or `None`. Follows edges downstream
 /// (`from` upstream of `to`) first, then upstream (`from` downstream of `to`).

@@ -12,6 +12,7 @@ use foldhash::HashMapExt;
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
 use crate::db::direct::Session;
+use crate::db::ids::{ids_in, json_ids};
 use crate::registry::edges::EdgeKind;
 use crate::registry::kind::NodeKind;
 use crate::registry::{RegistryError, Result};
@@ -156,11 +157,12 @@ fn chunk_sql(backend: DbBackend, direction: Direction, params: &WalkParams, leve
     };
     let postgres = backend == DbBackend::Postgres;
     let list = |n: u8| {
-        if postgres {
-            format!("SELECT value::bigint FROM json_array_elements_text(${n}::json)")
+        let placeholder = if postgres {
+            format!("${n}")
         } else {
-            format!("SELECT value FROM json_each(?{n})")
-        }
+            format!("?{n}")
+        };
+        ids_in(backend, &placeholder)
     };
     let join = params.as_of.is_some() || !params.node_kinds.is_empty();
     let (node_cols, join_sql) = if join {
@@ -230,11 +232,6 @@ SELECT COALESCE({agg}({array}(id, source_id, target_id, kind, create_time, node_
         first = list(1),
         excluded = list(3),
     )
-}
-
-/// Ids as one JSON array parameter (`json_each` / `json_array_elements_text` read it).
-pub(crate) fn json_ids(ids: &[i64]) -> String {
-    serde_json::to_string(ids).unwrap_or_else(|_| "[]".to_owned())
 }
 
 /// The edges of a chunk's JSON row, each with its level.

@@ -153,9 +153,20 @@ pub async fn graph(state: &AppState, node_id: &str, depth: u32) -> Result<Value>
     let ids: Vec<i64> = start.iter().map(|n| n.id).collect();
     let walked = walk_nodes(&state.db, &state.readers, &[ids], &params, "nodeId").await?;
     let result = walked.results.first().cloned().unwrap_or_default();
-    // runs fold into their jobs
-    let mut experiments: Vec<i64> = walked
+    // Marquez shows datasets and jobs (runs fold into their jobs): only those are loaded
+    let mut shown: Vec<i64> = walked
         .nodes
+        .values()
+        .filter(|n| matches!(n.kind, NodeKind::Dataset | NodeKind::ExperimentRun))
+        .map(|n| n.id)
+        .collect();
+    shown.sort_unstable();
+    let shown: HashMap<i64, node::Model> = find_nodes(&state.db, &shown)
+        .await?
+        .into_iter()
+        .map(|n| (n.id, n))
+        .collect();
+    let mut experiments: Vec<i64> = shown
         .values()
         .filter(|n| n.kind == NodeKind::ExperimentRun.as_str())
         .filter_map(|n| n.parent_id)
@@ -205,17 +216,14 @@ pub async fn graph(state: &AppState, node_id: &str, depth: u32) -> Result<Value>
         None
     };
     let mut nodes: BTreeMap<String, (&'static str, Value)> = BTreeMap::new();
-    for n in walked.nodes.values() {
+    for n in shown.values() {
         if let Some((gid, ty, data)) = graph_id(n) {
             nodes.entry(gid).or_insert((ty, data));
         }
     }
     let mut edges: BTreeSet<(String, String)> = BTreeSet::new();
     for e in &result.edges {
-        let (Some(s), Some(t)) = (
-            walked.nodes.get(&e.source_id),
-            walked.nodes.get(&e.target_id),
-        ) else {
+        let (Some(s), Some(t)) = (shown.get(&e.source_id), shown.get(&e.target_id)) else {
             continue;
         };
         if let (Some((from, _, _)), Some((to, _, _))) = (graph_id(s), graph_id(t))

@@ -20,8 +20,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::event::Event;
 use super::ingest::{NodeCache, write_batch, write_batch_direct};
-use crate::db::direct::Session;
-use crate::registry::write::sqlite_writer_turn_blocking;
+use crate::db::direct::{DirectOptions, Session};
 use crate::registry::{RegistryError, Result};
 
 /// The most events written in one transaction.
@@ -35,14 +34,16 @@ type Job = (Event, oneshot::Sender<Result<()>>);
 #[derive(Clone)]
 pub struct Ingester {
     db: DatabaseConnection,
+    direct: DirectOptions,
     /// The writer thread's queue; None where each request writes its own event.
     queue: Arc<OnceLock<Option<mpsc::Sender<Job>>>>,
 }
 
 impl Ingester {
-    pub fn new(db: DatabaseConnection) -> Self {
+    pub fn new(db: DatabaseConnection, direct: DirectOptions) -> Self {
         Self {
             db,
+            direct,
             queue: Arc::default(),
         }
     }
@@ -50,7 +51,7 @@ impl Ingester {
     /// Writes `event` (on SQLite with whatever else is queued) and returns once it is
     /// committed.
     pub async fn ingest(&self, event: Event) -> Result<()> {
-        let Some(queue) = self.queue.get_or_init(|| start(&self.db)) else {
+        let Some(queue) = self.queue.get_or_init(|| start(&self.db, &self.direct)) else {
             return write_batch(&self.db, &mut NodeCache::default(), &[&event]).await;
         };
         let (done, outcome) = oneshot::channel();
@@ -62,8 +63,8 @@ impl Ingester {
 
 /// Starts the writer thread on a connection of its own to `db`'s SQLite file; None on
 /// other databases, or if that connection cannot be opened.
-fn start(db: &DatabaseConnection) -> Option<mpsc::Sender<Job>> {
-    let session = match Session::open_writer(db) {
+fn start(db: &DatabaseConnection, direct: &DirectOptions) -> Option<mpsc::Sender<Job>> {
+    let session = match Session::open_writer(db, direct) {
         Ok(Some(session)) => session,
         Ok(None) => return None,
         Err(err) => {
@@ -86,7 +87,7 @@ fn start(db: &DatabaseConnection) -> Option<mpsc::Sender<Job>> {
 
 /// The writer thread: until every handle is gone, takes what has queued up (up to
 /// MAX_BATCH events) and writes it.
-fn run(mut session: Session, mut queue: mpsc::Receiver<Job>) {
+fn run(session: Session, mut queue: mpsc::Receiver<Job>) {
     let mut cache = NodeCache::default();
     while let Some(job) = queue.blocking_recv() {
         let mut jobs = vec![job];
@@ -96,7 +97,6 @@ fn run(mut session: Session, mut queue: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        session.refresh_observer();
         // a panic fails this batch's requests (their senders are dropped), not the writer
         let written = catch_unwind(AssertUnwindSafe(|| write_jobs(&session, &mut cache, jobs)));
         if written.is_err() {
@@ -109,7 +109,7 @@ fn run(mut session: Session, mut queue: mpsc::Receiver<Job>) {
 }
 
 fn write_jobs(session: &Session, cache: &mut NodeCache, jobs: Vec<Job>) {
-    let _turn = sqlite_writer_turn_blocking();
+    let _turn = crate::db::writer::turn_blocking();
     let events: Vec<&Event> = jobs.iter().map(|(e, _)| e).collect();
     let outcome = write_batch_direct(session, cache, &events);
     // only an event's own fault is worth writing each event alone for; a database that

@@ -11,26 +11,23 @@ use super::filter::Filter;
 use super::kind::NodeKind;
 use super::page::{Direction, Order, Page, PageArgs, PageLimits};
 use crate::db::exec::{Exec, all, first};
+use crate::db::ids::{ids_in, json_ids};
 
 pub async fn find_node<E: Exec>(conn: &E, id: i64) -> Result<Option<node::Model>> {
     Ok(first(conn, &node::Entity::find_by_id(id).limit(1)).await?)
 }
 
-/// `column IN (ids)` with the ids as one JSON parameter: the statement text (and the
-/// prepared statement the driver caches) is the same for any number of ids, and no
-/// bind-parameter limit applies. `column` is a quoted, qualified column.
+/// `column IN (ids)` with the ids as one JSON parameter (`db::ids`). `column` is a
+/// quoted, qualified column.
 pub fn id_in(backend: DbBackend, column: &str, ids: &[i64]) -> Expr {
-    let json = serde_json::to_string(ids).unwrap_or_else(|_| "[]".to_owned());
-    match backend {
-        DbBackend::Postgres => Expr::cust_with_values(
-            format!("{column} IN (SELECT value::bigint FROM json_array_elements_text($1::json))"),
-            [json],
-        ),
-        _ => Expr::cust_with_values(
-            format!("{column} IN (SELECT value FROM json_each(?))"),
-            [json],
-        ),
-    }
+    let placeholder = match backend {
+        DbBackend::Postgres => "$1",
+        _ => "?",
+    };
+    Expr::cust_with_values(
+        format!("{column} IN ({})", ids_in(backend, placeholder)),
+        [json_ids(ids)],
+    )
 }
 
 /// Nodes by id, in one statement; missing ids are simply absent.

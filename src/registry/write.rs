@@ -17,22 +17,13 @@ use super::props::property_rows;
 use super::read::{Served, find_node, kind_of, served, served_version};
 use super::time::now_ms;
 use crate::db::exec::{Exec, all, first, run};
-
-/// Held for the life of a write transaction on SQLite: one writer at a time per
-/// process, queued here instead of in SQLite's busy handler, which sleeps in steps of
-/// milliseconds and does not wake when the lock frees.
-pub type WriterTurn = Option<tokio::sync::MutexGuard<'static, ()>>;
-
-static SQLITE_WRITER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+use crate::db::writer::WriterTurn;
 
 /// Starts a write transaction; on SQLite it takes the write lock at BEGIN, so a
 /// transaction that reads before writing never fails to upgrade its lock. Keep the turn
 /// until the transaction ends.
 pub async fn begin_write(db: &DatabaseConnection) -> Result<(WriterTurn, DatabaseTransaction)> {
-    let turn = match db.get_database_backend() {
-        sea_orm::DbBackend::Sqlite => Some(SQLITE_WRITER.lock().await),
-        _ => None,
-    };
+    let turn = crate::db::writer::turn(db).await;
     let txn = db
         .begin_with_options(TransactionOptions {
             sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
@@ -40,12 +31,6 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<(WriterTurn, Databas
         })
         .await?;
     Ok((turn, txn))
-}
-
-/// The SQLite writer turn for a thread outside the async runtime (the OpenLineage writer's),
-/// which then writes through a connection of its own.
-pub fn sqlite_writer_turn_blocking() -> tokio::sync::MutexGuard<'static, ()> {
-    SQLITE_WRITER.blocking_lock()
 }
 
 /// `RETURNING` every node column by name, as sea-orm's own inserts and updates do (sqlx's

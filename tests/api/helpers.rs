@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use modelgraph::config::{DatabaseArgs, Limits};
+use modelgraph::db::direct::DirectOptions;
 use modelgraph::{AppState, db};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use serde_json::{Value, json};
@@ -18,11 +19,15 @@ pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
     pub db: DatabaseConnection,
+    limits: Limits,
     statements: Arc<AtomicU64>,
     statement_log: Arc<std::sync::Mutex<Vec<String>>>,
+    /// A PostgreSQL test's admin connection and schema, dropped when the test ends,
+    /// passed or not.
     cleanup: Option<(DatabaseConnection, String)>,
     _dir: Option<tempfile::TempDir>,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    /// Each server's stop signal.
+    servers: std::sync::Mutex<Vec<tokio::sync::oneshot::Sender<()>>>,
 }
 
 pub fn postgres_url() -> String {
@@ -79,29 +84,26 @@ pub async fn spawn_app_with(backend: Backend, limits: Limits) -> TestApp {
             log.push(sql[start..].chars().take(200).collect());
         }
     });
-    // statements through sea-orm, and those lineage walks run directly on SQLite
-    modelgraph::db::direct::observe(&conn, record.clone());
+    // statements through sea-orm, and those that direct SQLite sessions run
+    let direct = DirectOptions {
+        via_sqlx: false,
+        observer: Some(record.clone()),
+    };
     conn.set_metric_callback(move |info| record(&info.statement.sql));
     db::migrate(&conn).await.expect("migrate");
-    let state = AppState::new(conn.clone(), limits);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(modelgraph::serve(listener, state, async {
-        let _ = rx.await;
-    }));
-    TestApp {
-        base: format!("http://{addr}"),
+    let mut app = TestApp {
+        base: String::new(),
         client: reqwest::Client::new(),
-        db: conn,
+        db: conn.clone(),
+        limits: limits.clone(),
         statements,
         statement_log,
         cleanup,
         _dir: dir,
-        shutdown: Some(tx),
-    }
+        servers: Default::default(),
+    };
+    app.base = app.serve(AppState::with_direct(conn, limits, direct)).await;
+    app
 }
 
 impl TestApp {
@@ -178,14 +180,74 @@ impl TestApp {
         row.try_get::<i64>("", "n").expect("n")
     }
 
-    pub async fn finish(mut self) {
-        if let Some(tx) = self.shutdown.take() {
+    /// Serves `state` on a port of its own until the app ends; its base URL.
+    async fn serve(&self, state: AppState) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(modelgraph::serve(listener, state, async {
+            let _ = rx.await;
+        }));
+        self.servers.lock().unwrap().push(tx);
+        format!("http://{addr}")
+    }
+
+    /// A second server on the same database that reads through sqlx's pool only, never
+    /// a direct SQLite session; its base URL.
+    pub async fn server_via_sqlx(&self) -> String {
+        let direct = DirectOptions {
+            via_sqlx: true,
+            observer: None,
+        };
+        let state = AppState::with_direct(self.db.clone(), self.limits.clone(), direct);
+        self.serve(state).await
+    }
+
+    fn stop_servers(&self) {
+        let servers = std::mem::take(&mut *self.servers.lock().unwrap_or_else(|p| p.into_inner()));
+        for tx in servers {
             let _ = tx.send(());
         }
+    }
+
+    /// Stops the servers and drops a PostgreSQL test's schema.
+    pub async fn finish(mut self) {
+        self.stop_servers();
         if let Some((admin, schema)) = self.cleanup.take() {
             let _ = admin
                 .execute_unprepared(&format!("DROP SCHEMA {schema} CASCADE"))
                 .await;
+        }
+    }
+}
+
+impl Drop for TestApp {
+    /// A test that panicked never reached `finish`: its schema is dropped here, through
+    /// a connection on a runtime of its own (a destructor cannot await).
+    fn drop(&mut self) {
+        self.stop_servers();
+        let Some((_, schema)) = self.cleanup.take() else {
+            return;
+        };
+        let url = postgres_url();
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime");
+            runtime.block_on(async {
+                connect(&url)
+                    .await
+                    .execute_unprepared(&format!("DROP SCHEMA {schema} CASCADE"))
+                    .await
+                    .map(|_| ())
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(()))) {
+            eprintln!("could not drop a test schema: {dropped:?}");
         }
     }
 }

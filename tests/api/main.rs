@@ -6,6 +6,7 @@ mod crud;
 mod demo;
 mod errors;
 mod lineage;
+mod lineage_plain;
 mod n_plus_one;
 mod openlineage;
 mod pagination;

@@ -12,7 +12,6 @@ use super::filters::{
     ArtifactFilter, ExperimentRunFilter, InferenceServiceFilter, ModelVersionFilter,
     ServeModelFilter,
 };
-use super::lineage::{EdgeKind, LineageDirection, LineageGraph, node_walk};
 use super::loaders::Hop;
 use super::mutation::list_filter;
 use super::pagination::{Conn, attached_children, children, children_page, page_args};
@@ -26,6 +25,15 @@ use crate::registry::page::{
 };
 use crate::registry::props::{from_stored, props_to_json};
 use crate::registry::read::{Served, served};
+use crate::registry::{RegistryError, Result};
+
+mod graph;
+mod plain;
+
+pub use graph::{
+    EdgeKind, LineageDirection, LineageEdge, LineageEntry, LineageGraph, LineagePath, node_walk,
+    walk_params,
+};
 
 /// Common resolvers of every node type, plus the type's own.
 macro_rules! node_type {
@@ -41,7 +49,7 @@ macro_rules! node_type {
                 to_id(self.0.id)
             }
             async fn kind(&self) -> NodeKind {
-                NodeKind::from_db(&self.0.kind).unwrap_or(NodeKind::RegisteredModel)
+                NodeKind::$ty
             }
             async fn name(&self) -> String {
                 self.0.name.clone()
@@ -101,8 +109,8 @@ macro_rules! artifact_type {
             async fn artifact_type(&self) -> ArtifactType {
                 $artifact
             }
-            async fn state(&self) -> ArtifactState {
-                ArtifactState::from_db(&self.0.state).unwrap_or(ArtifactState::Unknown)
+            async fn state(&self) -> async_graphql::Result<ArtifactState> {
+                ArtifactState::stored(&self.0.state)
             }
             /// The model version this artifact was created under, if any.
             async fn model_version_id(&self) -> Option<ID> {
@@ -156,12 +164,14 @@ async fn hop(
     Ok(found.map(|v| (*v).clone()).unwrap_or_default())
 }
 
+/// A node that must exist (one a walk or an edge names: nodes are never deleted).
 pub(crate) async fn load(ctx: &Context<'_>, id: i64) -> async_graphql::Result<node::Model> {
     ctx.loaders()
         .node(id)
         .await
         .gql()?
-        .ok_or_else(|| async_graphql::Error::new(format!("node {id} vanished")))
+        .ok_or_else(|| RegistryError::Internal(format!("node {id} vanished")))
+        .gql()
 }
 
 pub(crate) async fn load_opt(
@@ -187,8 +197,8 @@ node_type!(
         async fn owner(&self) -> Option<String> {
             self.0.owner.clone()
         }
-        async fn state(&self) -> RegisteredModelState {
-            RegisteredModelState::from_db(&self.0.state).unwrap_or(RegisteredModelState::Live)
+        async fn state(&self) -> async_graphql::Result<RegisteredModelState> {
+            RegisteredModelState::stored(&self.0.state)
         }
         /// Model documentation in Markdown.
         async fn readme(&self) -> Option<String> {
@@ -271,8 +281,8 @@ node_type!(
         async fn author(&self) -> Option<String> {
             self.0.owner.clone()
         }
-        async fn state(&self) -> ModelVersionState {
-            ModelVersionState::from_db(&self.0.state).unwrap_or(ModelVersionState::Live)
+        async fn state(&self) -> async_graphql::Result<ModelVersionState> {
+            ModelVersionState::stored(&self.0.state)
         }
         async fn registered_model_id(&self) -> ID {
             to_id(self.0.parent_id.unwrap_or_default())
@@ -381,8 +391,8 @@ artifact_type!(
     /// A configuration value a run used.
     Parameter, ArtifactType::Parameter, {
         async fn value(&self) -> Option<String> { self.0.parameter_value.clone() }
-        async fn parameter_type(&self) -> Option<ParameterType> {
-            self.0.parameter_type.as_deref().and_then(ParameterType::from_db)
+        async fn parameter_type(&self) -> async_graphql::Result<Option<ParameterType>> {
+            self.0.parameter_type.as_deref().map(ParameterType::stored).transpose()
         }
     }
 );
@@ -391,8 +401,8 @@ node_type!(
     /// A line of work whose runs train and evaluate models.
     Experiment {
         async fn owner(&self) -> Option<String> { self.0.owner.clone() }
-        async fn state(&self) -> ExperimentState {
-            ExperimentState::from_db(&self.0.state).unwrap_or(ExperimentState::Live)
+        async fn state(&self) -> async_graphql::Result<ExperimentState> {
+            ExperimentState::stored(&self.0.state)
         }
         /// The namespace of the OpenLineage job this experiment stands for, if any.
         async fn namespace(&self) -> Option<String> {
@@ -423,11 +433,12 @@ node_type!(
     /// One execution of an experiment.
     ExperimentRun {
         async fn owner(&self) -> Option<String> { self.0.owner.clone() }
-        async fn state(&self) -> ExperimentRunState {
-            ExperimentRunState::from_db(&self.0.state).unwrap_or(ExperimentRunState::Live)
+        async fn state(&self) -> async_graphql::Result<ExperimentRunState> {
+            ExperimentRunState::stored(&self.0.state)
         }
-        async fn status(&self) -> ExperimentRunStatus {
-            self.0.status.as_deref().and_then(ExperimentRunStatus::from_db).unwrap_or(ExperimentRunStatus::Running)
+        /// RUNNING until a status is recorded.
+        async fn status(&self) -> async_graphql::Result<ExperimentRunStatus> {
+            self.0.status.as_deref().map_or(Ok(ExperimentRunStatus::Running), ExperimentRunStatus::stored)
         }
         async fn start_time(&self) -> Option<DateTime<Utc>> { self.0.start_time.map(datetime) }
         /// OpenLineage run facets, by facet name.
@@ -443,11 +454,11 @@ node_type!(
         }
         /// What the run consumed (INPUT edges in).
         async fn inputs(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<LineageNode>> {
-            hop(ctx, self.0.id, Direction::Upstream, RegEdgeKind::Input).await.map(|v| v.into_iter().map(lineage_node_of).collect())
+            hop(ctx, self.0.id, Direction::Upstream, RegEdgeKind::Input).await?.into_iter().map(|n| lineage_node_of(n).gql()).collect()
         }
         /// What the run produced (OUTPUT edges out).
         async fn outputs(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<LineageNode>> {
-            hop(ctx, self.0.id, Direction::Downstream, RegEdgeKind::Output).await.map(|v| v.into_iter().map(lineage_node_of).collect())
+            hop(ctx, self.0.id, Direction::Downstream, RegEdgeKind::Output).await?.into_iter().map(|n| lineage_node_of(n).gql()).collect()
         }
         /// Artifacts of this run: logged in it (metrics, parameters, outputs) or attached
         /// to it as inputs.
@@ -474,8 +485,8 @@ node_type!(
 node_type!(
     /// Where models are served (a cluster, a namespace).
     ServingEnvironment {
-        async fn state(&self) -> ServingEnvironmentState {
-            ServingEnvironmentState::from_db(&self.0.state).unwrap_or(ServingEnvironmentState::Live)
+        async fn state(&self) -> async_graphql::Result<ServingEnvironmentState> {
+            ServingEnvironmentState::stored(&self.0.state)
         }
         #[allow(clippy::too_many_arguments)]
         async fn inference_services(
@@ -500,11 +511,11 @@ node_type!(
     /// A deployed model version in a serving environment.
     InferenceService {
         /// The desired state (same as `desiredState`).
-        async fn state(&self) -> InferenceServiceState {
-            InferenceServiceState::from_db(&self.0.state).unwrap_or(InferenceServiceState::Deployed)
+        async fn state(&self) -> async_graphql::Result<InferenceServiceState> {
+            InferenceServiceState::stored(&self.0.state)
         }
-        async fn desired_state(&self) -> InferenceServiceState {
-            InferenceServiceState::from_db(&self.0.state).unwrap_or(InferenceServiceState::Deployed)
+        async fn desired_state(&self) -> async_graphql::Result<InferenceServiceState> {
+            InferenceServiceState::stored(&self.0.state)
         }
         async fn runtime(&self) -> Option<String> { self.0.runtime.clone() }
         async fn serving_environment_id(&self) -> ID { to_id(self.0.parent_id.unwrap_or_default()) }
@@ -548,11 +559,11 @@ node_type!(
 node_type!(
     /// A record that an inference service served a model version.
     ServeModel {
-        async fn last_known_state(&self) -> ExecutionState {
-            ExecutionState::from_db(&self.0.state).unwrap_or(ExecutionState::Unknown)
+        async fn last_known_state(&self) -> async_graphql::Result<ExecutionState> {
+            ExecutionState::stored(&self.0.state)
         }
-        async fn state(&self) -> ExecutionState {
-            ExecutionState::from_db(&self.0.state).unwrap_or(ExecutionState::Unknown)
+        async fn state(&self) -> async_graphql::Result<ExecutionState> {
+            ExecutionState::stored(&self.0.state)
         }
         async fn inference_service_id(&self) -> ID { to_id(self.0.parent_id.unwrap_or_default()) }
         async fn inference_service(&self, ctx: &Context<'_>) -> async_graphql::Result<InferenceService> {
@@ -634,8 +645,8 @@ pub enum LineageNode {
     ServeModel(ServeModel),
 }
 
-pub fn lineage_node_of(n: node::Model) -> LineageNode {
-    match node_of(n) {
+pub fn lineage_node_of(n: node::Model) -> Result<LineageNode> {
+    Ok(match node_of(n)? {
         Node::RegisteredModel(x) => LineageNode::RegisteredModel(x),
         Node::ModelVersion(x) => LineageNode::ModelVersion(x),
         Node::ModelArtifact(x) => LineageNode::ModelArtifact(x),
@@ -648,7 +659,7 @@ pub fn lineage_node_of(n: node::Model) -> LineageNode {
         Node::ServingEnvironment(x) => LineageNode::ServingEnvironment(x),
         Node::InferenceService(x) => LineageNode::InferenceService(x),
         Node::ServeModel(x) => LineageNode::ServeModel(x),
-    }
+    })
 }
 
 /// Model files, docs, datasets, metrics and parameters.
@@ -677,31 +688,62 @@ pub enum Artifact {
     Parameter(Parameter),
 }
 
-pub fn node_of(n: node::Model) -> Node {
-    match n.kind.parse::<RegKind>() {
-        Ok(RegKind::RegisteredModel) => Node::RegisteredModel(RegisteredModel(n)),
-        Ok(RegKind::ModelVersion) => Node::ModelVersion(ModelVersion(n)),
-        Ok(RegKind::ModelArtifact) => Node::ModelArtifact(ModelArtifact(n)),
-        Ok(RegKind::DocArtifact) => Node::DocArtifact(DocArtifact(n)),
-        Ok(RegKind::Dataset) => Node::Dataset(Dataset(n)),
-        Ok(RegKind::Metric) => Node::Metric(Metric(n)),
-        Ok(RegKind::Parameter) => Node::Parameter(Parameter(n)),
-        Ok(RegKind::Experiment) => Node::Experiment(Experiment(n)),
-        Ok(RegKind::ExperimentRun) => Node::ExperimentRun(ExperimentRun(n)),
-        Ok(RegKind::ServingEnvironment) => Node::ServingEnvironment(ServingEnvironment(n)),
-        Ok(RegKind::InferenceService) => Node::InferenceService(InferenceService(n)),
-        Ok(RegKind::ServeModel) | Err(_) => Node::ServeModel(ServeModel(n)),
-    }
+/// A row's kind; anything the registry never writes is an internal error.
+fn stored_kind(n: &node::Model) -> Result<RegKind> {
+    n.kind.parse().map_err(|_| {
+        RegistryError::Internal(format!("node {} has an unknown kind {:?}", n.id, n.kind))
+    })
 }
 
-/// Wraps an artifact row; callers only pass artifact kinds.
-pub fn artifact_of(n: node::Model) -> Artifact {
-    match n.kind.parse::<RegKind>() {
-        Ok(RegKind::ModelArtifact) => Artifact::ModelArtifact(ModelArtifact(n)),
-        Ok(RegKind::DocArtifact) => Artifact::DocArtifact(DocArtifact(n)),
-        Ok(RegKind::Metric) => Artifact::Metric(Metric(n)),
-        Ok(RegKind::Parameter) => Artifact::Parameter(Parameter(n)),
-        _ => Artifact::Dataset(Dataset(n)),
+pub fn node_of(n: node::Model) -> Result<Node> {
+    Ok(match stored_kind(&n)? {
+        RegKind::RegisteredModel => Node::RegisteredModel(RegisteredModel(n)),
+        RegKind::ModelVersion => Node::ModelVersion(ModelVersion(n)),
+        RegKind::ModelArtifact => Node::ModelArtifact(ModelArtifact(n)),
+        RegKind::DocArtifact => Node::DocArtifact(DocArtifact(n)),
+        RegKind::Dataset => Node::Dataset(Dataset(n)),
+        RegKind::Metric => Node::Metric(Metric(n)),
+        RegKind::Parameter => Node::Parameter(Parameter(n)),
+        RegKind::Experiment => Node::Experiment(Experiment(n)),
+        RegKind::ExperimentRun => Node::ExperimentRun(ExperimentRun(n)),
+        RegKind::ServingEnvironment => Node::ServingEnvironment(ServingEnvironment(n)),
+        RegKind::InferenceService => Node::InferenceService(InferenceService(n)),
+        RegKind::ServeModel => Node::ServeModel(ServeModel(n)),
+    })
+}
+
+/// Wraps an artifact row; a row of another kind is an internal error.
+pub fn artifact_of(n: node::Model) -> Result<Artifact> {
+    Ok(match stored_kind(&n)? {
+        RegKind::ModelArtifact => Artifact::ModelArtifact(ModelArtifact(n)),
+        RegKind::DocArtifact => Artifact::DocArtifact(DocArtifact(n)),
+        RegKind::Dataset => Artifact::Dataset(Dataset(n)),
+        RegKind::Metric => Artifact::Metric(Metric(n)),
+        RegKind::Parameter => Artifact::Parameter(Parameter(n)),
+        other => {
+            return Err(RegistryError::Internal(format!(
+                "node {} is a {other}, not an artifact",
+                n.id
+            )));
+        }
+    })
+}
+
+/// The GraphQL type of each kind's nodes.
+pub fn type_name(kind: RegKind) -> &'static str {
+    match kind {
+        RegKind::RegisteredModel => "RegisteredModel",
+        RegKind::ModelVersion => "ModelVersion",
+        RegKind::ModelArtifact => "ModelArtifact",
+        RegKind::DocArtifact => "DocArtifact",
+        RegKind::Dataset => "Dataset",
+        RegKind::Metric => "Metric",
+        RegKind::Parameter => "Parameter",
+        RegKind::Experiment => "Experiment",
+        RegKind::ExperimentRun => "ExperimentRun",
+        RegKind::ServingEnvironment => "ServingEnvironment",
+        RegKind::InferenceService => "InferenceService",
+        RegKind::ServeModel => "ServeModel",
     }
 }
 

@@ -121,7 +121,7 @@ impl LineageMutation {
                 Ok(NewEdge {
                     source: parse_id(&e.source, &format!("edges[{i}].source"))?,
                     target: parse_id(&e.target, &format!("edges[{i}].target"))?,
-                    kind: e.kind.registry(),
+                    kind: e.kind.into(),
                     properties: e.properties.as_ref().map(|p| p.0.clone()),
                 })
             })

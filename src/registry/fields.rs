@@ -247,3 +247,174 @@ impl NodeFields {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::ErrorCode;
+    use crate::registry::props::PropValue;
+
+    /// The field an INVALID_INPUT error names.
+    fn refused(fields: NodeFields, kind: NodeKind) -> String {
+        match fields.validate(kind) {
+            Err(RegistryError::InvalidInput { field, .. }) => field,
+            other => panic!("expected INVALID_INPUT, got {other:?}"),
+        }
+    }
+
+    fn named(name: &str) -> NodeFields {
+        NodeFields {
+            name: Some(name.to_owned()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn names_are_1_to_255_characters_without_control_characters() {
+        let kind = NodeKind::RegisteredModel;
+        assert!(named("a").validate(kind).is_ok());
+        // characters, not bytes: 255 three-byte characters fit
+        assert!(named(&"€".repeat(255)).validate(kind).is_ok());
+        assert_eq!(refused(named(""), kind), "name");
+        assert_eq!(refused(named(&"x".repeat(256)), kind), "name");
+        assert_eq!(refused(named("tab\there"), kind), "name");
+        assert_eq!(refused(named("new\nline"), kind), "name");
+        let external = NodeFields {
+            external_id: Some(String::new()),
+            ..Default::default()
+        };
+        assert_eq!(refused(external, kind), "externalId");
+    }
+
+    #[test]
+    fn states_statuses_and_parameter_types_come_from_their_lists() {
+        let state = |s: &str| NodeFields {
+            state: Some(s.to_owned()),
+            ..Default::default()
+        };
+        assert!(state("ARCHIVED").validate(NodeKind::ModelVersion).is_ok());
+        assert!(
+            state("DEPLOYED")
+                .validate(NodeKind::InferenceService)
+                .is_ok()
+        );
+        assert!(state("PENDING").validate(NodeKind::Dataset).is_ok());
+        // each kind has its own states
+        assert_eq!(refused(state("DEPLOYED"), NodeKind::ModelVersion), "state");
+        assert_eq!(refused(state("LIVE"), NodeKind::InferenceService), "state");
+        assert_eq!(refused(state("live"), NodeKind::RegisteredModel), "state");
+        let status = NodeFields {
+            status: Some("DONE".into()),
+            ..Default::default()
+        };
+        assert_eq!(refused(status, NodeKind::ExperimentRun), "status");
+        let parameter = NodeFields {
+            parameter_type: Some("float".into()),
+            ..Default::default()
+        };
+        assert_eq!(refused(parameter, NodeKind::Parameter), "parameterType");
+    }
+
+    #[test]
+    fn metric_values_are_finite() {
+        for v in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            let metric = NodeFields {
+                metric_value: Some(v),
+                ..Default::default()
+            };
+            assert_eq!(refused(metric, NodeKind::Metric), "value");
+        }
+        let metric = NodeFields {
+            metric_value: Some(-0.5),
+            ..Default::default()
+        };
+        assert!(metric.validate(NodeKind::Metric).is_ok());
+    }
+
+    #[test]
+    fn text_fields_have_bounds_that_name_the_field() {
+        let kind = NodeKind::ModelArtifact;
+        let over = |max: usize| Some("x".repeat(max + 1));
+        let cases = [
+            (
+                NodeFields {
+                    owner: over(MAX_SHORT_TEXT),
+                    ..Default::default()
+                },
+                "owner",
+            ),
+            (
+                NodeFields {
+                    uri: over(MAX_URI),
+                    ..Default::default()
+                },
+                "uri",
+            ),
+            (
+                NodeFields {
+                    description: over(MAX_LONG_TEXT),
+                    ..Default::default()
+                },
+                "description",
+            ),
+            (
+                NodeFields {
+                    dataset_schema: over(MAX_DOCUMENT),
+                    ..Default::default()
+                },
+                "schema",
+            ),
+        ];
+        for (fields, field) in cases {
+            assert_eq!(refused(fields, kind), field);
+        }
+        let at_bound = NodeFields {
+            description: Some("x".repeat(MAX_LONG_TEXT)),
+            uri: Some("x".repeat(MAX_URI)),
+            ..Default::default()
+        };
+        assert!(at_bound.validate(kind).is_ok());
+    }
+
+    #[test]
+    fn lists_are_bounded_and_hold_names() {
+        let kind = NodeKind::RegisteredModel;
+        let many = NodeFields {
+            language: Some(vec!["en".into(); 257]),
+            ..Default::default()
+        };
+        assert_eq!(refused(many, kind), "language");
+        let empty_item = NodeFields {
+            tasks: Some(vec!["classification".into(), String::new()]),
+            ..Default::default()
+        };
+        assert_eq!(refused(empty_item, kind), "tasks");
+    }
+
+    #[test]
+    fn custom_properties_are_checked_with_the_rest() {
+        let kind = NodeKind::Experiment;
+        let with = |key: &str, value: PropValue| NodeFields {
+            custom_properties: Some([(key.to_owned(), value)].into_iter().collect()),
+            ..Default::default()
+        };
+        assert!(with("epochs", PropValue::Int(3)).validate(kind).is_ok());
+        assert_eq!(
+            refused(with("", PropValue::Int(3)), kind),
+            "customProperties"
+        );
+        assert_eq!(
+            refused(with("a\u{7}", PropValue::Int(3)), kind),
+            "customProperties"
+        );
+        assert_eq!(
+            refused(with("auc", PropValue::Double(f64::NAN)), kind),
+            "customProperties.auc"
+        );
+        // over the per-object size is a limit, not bad input
+        let huge = with("blob", PropValue::String("x".repeat(300 * 1024)));
+        let err = huge.validate(kind).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::LimitExceeded, "{err}");
+        assert!(err.to_string().contains("customProperties"), "{err}");
+    }
+}

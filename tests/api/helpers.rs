@@ -119,6 +119,33 @@ impl TestApp {
         res.json().await.expect("json body")
     }
 
+    /// The raw body of a GraphQL response from the server at `base` (for byte-for-byte
+    /// comparisons).
+    pub async fn gql_text_at(&self, base: &str, query: &str, variables: Value) -> String {
+        self.client
+            .post(format!("{base}/graphql"))
+            .json(&json!({"query": query, "variables": variables}))
+            .send()
+            .await
+            .expect("request")
+            .text()
+            .await
+            .expect("a body")
+    }
+
+    /// Any request to `path` (from the server's root) with an optional JSON body: the
+    /// status and the body's text.
+    pub async fn call(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, String) {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("a method");
+        let mut request = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let res = request.send().await.expect("request");
+        let status = res.status().as_u16();
+        (status, res.text().await.expect("a body"))
+    }
+
     /// The `data` of a request that must succeed.
     pub async fn ok(&self, query: &str, variables: Value) -> Value {
         let body = self.gql(query, variables).await;

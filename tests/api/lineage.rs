@@ -702,17 +702,9 @@ async fn direct_and_sqlx_walks_agree(app: &TestApp) {
                         upstream(maxDepth: 2) {{ nodes {{ depth node {{ id }} }} }} }} }}
                     edges {{ id kind createTime source {{ id }} target {{ id }} }} }} }}"#
             );
-            let body = json!({"query": query, "variables": {"s": starts}});
             let mut answers = Vec::new();
             for base in [&app.base, &via_sqlx] {
-                let res = app
-                    .client
-                    .post(format!("{base}/graphql"))
-                    .json(&body)
-                    .send()
-                    .await
-                    .unwrap();
-                answers.push(res.text().await.unwrap());
+                answers.push(app.gql_text_at(base, &query, json!({"s": starts})).await);
             }
             assert!(!answers[0].contains("\"errors\""), "{}", answers[0]);
             assert_eq!(

@@ -157,18 +157,6 @@ async fn pipeline(app: &TestApp) -> (String, Vec<String>) {
     (raw, all)
 }
 
-async fn post_raw(app: &TestApp, query: &str, variables: Value) -> String {
-    app.client
-        .post(format!("{}/graphql", app.base))
-        .json(&json!({"query": query, "variables": variables}))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
-}
-
 async fn plain_entries_answer_as_resolvers_do_for_every_kind_a_walk_lists(app: &TestApp) {
     let (raw, _) = pipeline(app).await;
     // a directive on any field sends the entries through the resolvers
@@ -179,8 +167,16 @@ async fn plain_entries_answer_as_resolvers_do_for_every_kind_a_walk_lists(app: &
                     node {{ __typename id kind name createTime n: name k: kind }} }} }} }}"#
         )
     };
-    let plain = post_raw(app, &query(""), json!({"s": [raw]})).await;
-    let resolved = post_raw(app, &query(" @include(if: true)"), json!({"s": [raw]})).await;
+    let plain = app
+        .gql_text_at(&app.base, &query(""), json!({"s": [raw]}))
+        .await;
+    let resolved = app
+        .gql_text_at(
+            &app.base,
+            &query(" @include(if: true)"),
+            json!({"s": [raw]}),
+        )
+        .await;
     assert_eq!(plain, resolved, "the two paths answered differently");
     let body: Value = serde_json::from_str(&plain).unwrap();
     assert!(body.get("errors").is_none(), "{body:#}");

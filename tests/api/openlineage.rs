@@ -6,6 +6,8 @@ use crate::on_both;
 
 on_both!(
     openlineage_runs_become_lineage,
+    replaying_events_writes_nothing,
+    marquez_read_folds_runs_into_jobs,
     marquez_read_refuses_a_depth_over_the_walk_bound,
     openlineage_refuses_bad_events_and_writes_nothing,
     openlineage_concurrent_events_fail_alone_and_see_other_writers
@@ -23,17 +25,12 @@ fn event(kind: &str, time: &str, run: &str, inputs: Value, outputs: Value) -> Va
 }
 
 async fn post(app: &TestApp, body: &Value) -> (u16, String) {
-    let res = app
-        .client
-        .post(format!("{}/api/v1/lineage", app.base))
-        .json(body)
-        .send()
-        .await
-        .unwrap();
-    (res.status().as_u16(), res.text().await.unwrap())
+    app.call("POST", "/api/v1/lineage", Some(body)).await
 }
 
-async fn openlineage_runs_become_lineage(app: &TestApp) {
+/// A training run posted as COMPLETE, then START (out of order), reading a dataset with
+/// a schema facet and writing one with column lineage; returns both events.
+async fn post_training_run(app: &TestApp) -> (Value, Value) {
     let schema = json!({"schema": {"_producer": "p", "_schemaURL": "s", "fields": [{"name": "x", "type": "double"}, {"name": "y", "type": "double"}]}});
     let inputs = json!([{"namespace": "s3://bucket", "name": "train.csv", "facets": schema}]);
     let lineage = json!({"columnLineage": {"_producer": "p", "_schemaURL": "s", "fields": {"pred": {"inputFields": [
@@ -57,10 +54,16 @@ async fn openlineage_runs_become_lineage(app: &TestApp) {
         json!([]),
     );
     assert_eq!(post(app, &start).await.0, 201);
-    let q = r#"{ experimentRuns(filter: {externalId: "0192e2a5-7d6c-7a35-b4d0-1f6e2c1a9b01"}) { nodes { status startTime endTime revision experiment { name namespace } } }
+    (complete, start)
+}
+
+const RUN_QUERY: &str = r#"{ experimentRuns(filter: {externalId: "0192e2a5-7d6c-7a35-b4d0-1f6e2c1a9b01"}) { nodes { status startTime endTime revision experiment { name namespace } } }
         datasets(filter: {namespace: "s3://bucket"}) { nodes { name uri revision schemaFields { name type } consumedBy { externalId } } }
         preds: datasets(filter: {name: {eq: "public.preds"}}) { nodes { columnLineage { field inputs { name field transformations { type subtype } } } producedBy { status } } } }"#;
-    let data = app.ok(q, json!({})).await;
+
+async fn openlineage_runs_become_lineage(app: &TestApp) {
+    post_training_run(app).await;
+    let data = app.ok(RUN_QUERY, json!({})).await;
     let run = &data["experimentRuns"]["nodes"][0];
     assert_eq!(run["status"], "FINISHED");
     assert_eq!(run["startTime"], "2026-01-01T10:00:00+00:00");
@@ -93,7 +96,11 @@ async fn openlineage_runs_become_lineage(app: &TestApp) {
         col["inputs"][0]["transformations"][0],
         json!({"type": "DIRECT", "subtype": "TRANSFORMATION"})
     );
-    // replaying changes nothing
+}
+
+async fn replaying_events_writes_nothing(app: &TestApp) {
+    let (complete, start) = post_training_run(app).await;
+    let before = app.ok(RUN_QUERY, json!({})).await;
     let nodes = app.count_rows("node").await;
     let edges = app.count_rows("lineage_edge").await;
     assert_eq!(post(app, &complete).await.0, 201);
@@ -105,24 +112,22 @@ async fn openlineage_runs_become_lineage(app: &TestApp) {
         ),
         (nodes, edges)
     );
-    let again = app.ok(q, json!({})).await;
-    assert_eq!(
-        again["experimentRuns"]["nodes"][0]["revision"],
-        run["revision"]
-    );
-    assert_eq!(again["datasets"]["nodes"][0]["revision"], train["revision"]);
+    let again = app.ok(RUN_QUERY, json!({})).await;
+    assert_eq!(again, before);
+}
+
+async fn marquez_read_folds_runs_into_jobs(app: &TestApp) {
+    post_training_run(app).await;
     // the Marquez-shaped read, with a namespace that has a port
-    let res = app
-        .client
-        .get(format!(
-            "{}/api/v1/lineage?nodeId=dataset:postgres://db:5432:public.preds&depth=2",
-            app.base
-        ))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    let graph: Value = res.json().await.unwrap();
+    let (status, text) = app
+        .call(
+            "GET",
+            "/api/v1/lineage?nodeId=dataset:postgres://db:5432:public.preds&depth=2",
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{text}");
+    let graph: Value = serde_json::from_str(&text).unwrap();
     let ids: Vec<&str> = graph["graph"]
         .as_array()
         .unwrap()
@@ -151,16 +156,14 @@ async fn openlineage_runs_become_lineage(app: &TestApp) {
         job["outEdges"],
         json!([{"origin": "job:ml:train", "destination": "dataset:postgres://db:5432:public.preds"}])
     );
-    let res = app
-        .client
-        .get(format!(
-            "{}/api/v1/lineage?nodeId=dataset:s3://bucket:missing&depth=2",
-            app.base
-        ))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 404);
+    let (status, _) = app
+        .call(
+            "GET",
+            "/api/v1/lineage?nodeId=dataset:s3://bucket:missing&depth=2",
+            None,
+        )
+        .await;
+    assert_eq!(status, 404);
 }
 
 async fn openlineage_refuses_bad_events_and_writes_nothing(app: &TestApp) {
@@ -327,16 +330,10 @@ async fn marquez_read_refuses_a_depth_over_the_walk_bound(app: &TestApp) {
     )
     .await;
     assert_eq!(status, 201, "{text}");
-    let get = |depth: u32| {
-        let url = format!(
-            "{}/api/v1/lineage?nodeId=dataset:s3://bucket:in.csv&depth={depth}",
-            app.base
-        );
-        let client = app.client.clone();
-        async move {
-            let res = client.get(url).send().await.unwrap();
-            (res.status().as_u16(), res.json::<Value>().await.unwrap())
-        }
+    let get = |depth: u32| async move {
+        let path = format!("/api/v1/lineage?nodeId=dataset:s3://bucket:in.csv&depth={depth}");
+        let (status, text) = app.call("GET", &path, None).await;
+        (status, serde_json::from_str::<Value>(&text).unwrap())
     };
     // the default bound is 50 edges: 25 hops
     let (status, body) = get(25).await;

@@ -11,21 +11,10 @@ on_both!(
     rest_artifacts_upsert_and_imply_lineage
 );
 
+/// A Kubeflow REST call under `/v1/`: the status and the JSON body (text if not JSON).
 async fn call(app: &TestApp, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-    let url = format!("{}/api/model_registry/v1{path}", app.base);
-    let req = match method {
-        "GET" => app.client.get(url),
-        "POST" => app.client.post(url),
-        "PATCH" => app.client.patch(url),
-        _ => unreachable!(),
-    };
-    let req = match body {
-        Some(b) => req.json(&b),
-        None => req,
-    };
-    let res = req.send().await.expect("request");
-    let status = res.status().as_u16();
-    let text = res.text().await.unwrap_or_default();
+    let path = format!("/api/model_registry/v1{path}");
+    let (status, text) = app.call(method, &path, body.as_ref()).await;
     (
         status,
         serde_json::from_str(&text).unwrap_or(Value::String(text)),

@@ -42,6 +42,7 @@ impl LineageDirection {
 
 /// Edge kinds, pointing the way data flows.
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+#[graphql(remote = "RegEdgeKind")]
 pub enum EdgeKind {
     /// artifact / dataset / model version -> the run that consumed it
     Input,
@@ -56,31 +57,11 @@ pub enum EdgeKind {
 }
 
 impl EdgeKind {
-    pub fn registry(self) -> RegEdgeKind {
-        match self {
-            Self::Input => RegEdgeKind::Input,
-            Self::Output => RegEdgeKind::Output,
-            Self::PartOf => RegEdgeKind::PartOf,
-            Self::DerivedFrom => RegEdgeKind::DerivedFrom,
-            Self::DeployedAs => RegEdgeKind::DeployedAs,
-        }
-    }
-
-    pub fn of(kind: RegEdgeKind) -> Self {
-        match kind {
-            RegEdgeKind::Input => Self::Input,
-            RegEdgeKind::Output => Self::Output,
-            RegEdgeKind::PartOf => Self::PartOf,
-            RegEdgeKind::DerivedFrom => Self::DerivedFrom,
-            RegEdgeKind::DeployedAs => Self::DeployedAs,
-        }
-    }
-
     /// A stored edge kind; anything else is an internal error (the store holds only
     /// the kinds the registry writes).
     fn stored(kind: &str) -> Result<Self> {
-        kind.parse()
-            .map(Self::of)
+        kind.parse::<RegEdgeKind>()
+            .map(Self::from)
             .map_err(|_| RegistryError::Internal(format!("an edge has an unknown kind {kind:?}")))
     }
 }
@@ -206,7 +187,7 @@ pub fn walk_params(
     let mut edge_kinds: Vec<RegEdgeKind> = edge_kinds
         .unwrap_or_default()
         .iter()
-        .map(|k| k.registry())
+        .map(|k| RegEdgeKind::from(*k))
         .collect();
     edge_kinds.sort();
     edge_kinds.dedup();

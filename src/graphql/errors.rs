@@ -1,8 +1,8 @@
 //! Registry errors as GraphQL errors with a stable `extensions.code`; internal details are
 //! logged, never sent.
-use async_graphql::{ErrorExtensions, Response, ServerError};
+use async_graphql::{ErrorExtensions, LimitExceeded, Response, ServerError};
 
-use crate::registry::RegistryError;
+use crate::registry::{ErrorCode, RegistryError};
 
 impl ErrorExtensions for RegistryError {
     fn extend(&self) -> async_graphql::Error {
@@ -39,32 +39,46 @@ fn has_code(err: &ServerError) -> bool {
         .is_some_and(|ext| ext.get("code").is_some())
 }
 
-/// Gives every error a code: errors raised by async-graphql itself (parse, validation,
-/// argument coercion, limits) come without one.
+/// Gives every error a code. Errors async-graphql raises itself (parsing, validation,
+/// argument coercion, limits) come without one: a limit says so by its typed source
+/// (`LimitExceeded`) and becomes LIMIT_EXCEEDED with a message naming the bound and its
+/// flag; anything else is the query's fault, INVALID_INPUT.
 pub fn tag_errors(response: &mut Response) {
     for err in &mut response.errors {
         if has_code(err) {
             continue;
         }
-        let msg = err.message.to_ascii_lowercase();
-        let code = if msg.contains("nested too deep")
-            || msg.contains("too complex")
-            || msg.contains("too many")
-        {
-            "LIMIT_EXCEEDED"
-        } else {
-            "INVALID_INPUT"
+        let code = match err.source::<LimitExceeded>().copied() {
+            Some(limit) => {
+                err.message = limit_message(limit);
+                ErrorCode::LimitExceeded
+            }
+            None => ErrorCode::InvalidInput,
         };
         err.extensions
             .get_or_insert_with(Default::default)
-            .set("code", code);
+            .set("code", code.as_str());
     }
 }
 
-pub fn error_response(message: impl Into<String>, code: &str) -> Response {
+fn limit_message(limit: LimitExceeded) -> String {
+    match limit {
+        LimitExceeded::Depth { depth, limit } => format!(
+            "the query nests {depth} levels deep; at most {limit} are allowed (--max-query-depth)"
+        ),
+        LimitExceeded::Complexity { complexity, limit } => format!(
+            "the query's complexity is {complexity}; at most {limit} is allowed (--max-complexity)"
+        ),
+        LimitExceeded::RecursionDepth { limit } => {
+            format!("the query nests deeper than {limit} levels")
+        }
+    }
+}
+
+pub fn error_response(message: impl Into<String>, code: ErrorCode) -> Response {
     let mut err = ServerError::new(message, None);
     err.extensions
         .get_or_insert_with(Default::default)
-        .set("code", code);
+        .set("code", code.as_str());
     Response::from_errors(vec![err])
 }

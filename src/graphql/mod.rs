@@ -26,7 +26,7 @@ mod serving;
 pub mod types;
 
 use crate::AppState;
-use crate::registry::read;
+use crate::registry::{ErrorCode, read};
 use errors::{GqlResult, error_response, tag_errors};
 use loaders::Loaders;
 use nodes::{Node, node_of};
@@ -158,11 +158,11 @@ pub async fn execute(state: &AppState, request: async_graphql::Request) -> async
         Ok(Ok(response)) => response,
         Ok(Err(err)) => {
             tracing::error!(error = %err, "GraphQL execution failed");
-            error_response("internal error", "INTERNAL")
+            error_response("internal error", ErrorCode::Internal)
         }
         Err(err) => {
             tracing::error!(error = %err, "GraphQL execution failed");
-            error_response("internal error", "INTERNAL")
+            error_response("internal error", ErrorCode::Internal)
         }
     }
 }
@@ -179,7 +179,7 @@ pub async fn graphql(State(state): State<AppState>, request: Request<Body>) -> R
             );
             return json_response(
                 StatusCode::PAYLOAD_TOO_LARGE,
-                &error_response(msg, "LIMIT_EXCEEDED"),
+                &error_response(msg, ErrorCode::LimitExceeded),
             );
         }
     };
@@ -189,7 +189,7 @@ pub async fn graphql(State(state): State<AppState>, request: Request<Body>) -> R
             let msg = format!("request body is not a GraphQL request: {err}");
             return json_response(
                 StatusCode::BAD_REQUEST,
-                &error_response(msg, "INVALID_INPUT"),
+                &error_response(msg, ErrorCode::InvalidInput),
             );
         }
     };
@@ -201,7 +201,10 @@ pub async fn graphql(State(state): State<AppState>, request: Request<Body>) -> R
                 limits.max_batch,
                 list.len()
             );
-            return json_response(StatusCode::OK, &error_response(msg, "LIMIT_EXCEEDED"));
+            return json_response(
+                StatusCode::OK,
+                &error_response(msg, ErrorCode::LimitExceeded),
+            );
         }
         BatchRequest::Batch(list) => list,
     };

@@ -176,88 +176,116 @@ async fn names_are_unique_in_their_scope(app: &TestApp) {
     .await;
 }
 
-#[tokio::test]
-async fn limits_give_limit_exceeded() {
+/// A server with small bounds, so each test can go over one.
+async fn limited() -> TestApp {
     let limits = modelgraph::config::Limits {
         max_query_depth: 4,
+        max_complexity: 40,
         max_batch: 2,
         max_body_bytes: 2048,
         max_page_size: 10,
         ..Default::default()
     };
-    let app = spawn_app_with(Backend::Sqlite, limits).await;
-    // the doors around GraphQL: the playground and the probes
-    let page = app
-        .client
-        .get(format!("{}/graphql", app.base))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(page.status(), 200);
-    assert!(
-        page.text()
-            .await
-            .unwrap()
-            .to_lowercase()
-            .contains("graphiql")
-    );
-    for probe in ["healthz", "readyz"] {
-        let res = app
-            .client
-            .get(format!("{}/{probe}", app.base))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 200, "{probe}");
+    spawn_app_with(Backend::Sqlite, limits).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graphiql_and_the_probes_answer() {
+    let app = limited().await;
+    let (status, page) = app.call("GET", "/graphql", None).await;
+    assert_eq!(status, 200);
+    assert!(page.to_lowercase().contains("graphiql"));
+    for probe in ["/healthz", "/readyz"] {
+        assert_eq!(app.call("GET", probe, None).await.0, 200, "{probe}");
     }
-    let (code, _) = app
+    app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_query_nested_too_deep_is_limit_exceeded_naming_the_bound() {
+    let app = limited().await;
+    let (code, message) = app
         .err("{ registeredModels { nodes { versions { nodes { registeredModel { versions { nodes { name } } } } } } } }", json!({}))
         .await;
     assert_eq!(code, "LIMIT_EXCEEDED");
+    assert!(
+        message.contains("at most 4") && message.contains("--max-query-depth"),
+        "{message}"
+    );
+    app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_query_too_complex_is_limit_exceeded_naming_the_bound() {
+    let app = limited().await;
+    // each alias counts two fields: 42 over a bound of 40
+    let fields = (0..21)
+        .map(|i| format!("m{i}: registeredModels {{ totalCount }}"))
+        .collect::<Vec<_>>();
+    let (code, message) = app
+        .err(&format!("{{ {} }}", fields.join(" ")), json!({}))
+        .await;
+    assert_eq!(code, "LIMIT_EXCEEDED");
+    assert!(
+        message.contains("at most 40") && message.contains("--max-complexity"),
+        "{message}"
+    );
+    app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalid_query_is_invalid_input() {
+    let app = limited().await;
+    for query in [
+        "{ registeredModels { nope } }",
+        "{ registeredModels {",
+        "query { a: node }",
+    ] {
+        let (code, _) = app.err(query, json!({})).await;
+        assert_eq!(code, "INVALID_INPUT", "{query}");
+    }
+    app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_over_the_maximum_is_limit_exceeded() {
+    let app = limited().await;
     let (code, _) = app
         .err("{ registeredModels(first: 11) { totalCount } }", json!({}))
         .await;
     assert_eq!(code, "LIMIT_EXCEEDED");
+    app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_are_bounded() {
+    let app = limited().await;
     let batch = json!([{"query": "{ __typename }"}, {"query": "{ __typename }"}, {"query": "{ __typename }"}]);
-    let body: serde_json::Value = app
-        .client
-        .post(format!("{}/graphql", app.base))
-        .json(&batch)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (status, text) = app.call("POST", "/graphql", Some(&batch)).await;
+    assert_eq!(status, 200);
+    let body: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(
         body["errors"][0]["extensions"]["code"], "LIMIT_EXCEEDED",
         "{body}"
     );
     let ok_batch =
         json!([{"query": "{ __typename }"}, {"query": "{ registeredModels { totalCount } }"}]);
-    let body: serde_json::Value = app
-        .client
-        .post(format!("{}/graphql", app.base))
-        .json(&ok_batch)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, text) = app.call("POST", "/graphql", Some(&ok_batch)).await;
+    let body: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(
         body[1]["data"]["registeredModels"]["totalCount"], 0,
         "{body}"
     );
-    let res = app
-        .client
-        .post(format!("{}/graphql", app.base))
-        .json(&json!({"query": format!("{{ __typename }} # {}", "x".repeat(4096))}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 413);
-    let body: serde_json::Value = res.json().await.unwrap();
+    app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_over_the_maximum_is_413() {
+    let app = limited().await;
+    let body = json!({"query": format!("{{ __typename }} # {}", "x".repeat(4096))});
+    let (status, text) = app.call("POST", "/graphql", Some(&body)).await;
+    assert_eq!(status, 413);
+    let body: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(body["errors"][0]["extensions"]["code"], "LIMIT_EXCEEDED");
     app.finish().await;
 }

@@ -744,13 +744,19 @@ fn check_recursive_depth(doc: &ExecutableDocument, max_depth: usize) -> ServerRe
         max_depth: usize,
     ) -> ServerResult<()> {
         if current_depth > max_depth {
-            return Err(ServerError::new(
-                format!(
-                    "The recursion depth of the query cannot be greater than `{}`",
-                    max_depth
-                ),
-                Some(selection_set.pos),
-            ));
+            // modelgraph patch: typed as a limit (validation::LimitExceeded)
+            return Err(ServerError {
+                source: Some(Arc::new(crate::validation::LimitExceeded::RecursionDepth {
+                    limit: max_depth,
+                })),
+                ..ServerError::new(
+                    format!(
+                        "The recursion depth of the query cannot be greater than `{}`",
+                        max_depth
+                    ),
+                    Some(selection_set.pos),
+                )
+            });
         }
 
         for selection in &selection_set.node.items {

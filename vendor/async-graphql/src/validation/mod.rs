@@ -104,16 +104,26 @@ pub(crate) fn check_rules(
     };
 
     // check limit
+    // modelgraph patch: limit errors carry a typed `LimitExceeded` source, so a server
+    // tells them from invalid queries without reading the message
     if let Some(limit_complexity) = limit_complexity
         && complexity > limit_complexity
     {
-        return Err(vec![ServerError::new("Query is too complex.", None)]);
+        return Err(vec![LimitExceeded::Complexity {
+            complexity,
+            limit: limit_complexity,
+        }
+        .into_server_error("Query is too complex.")]);
     }
 
     if let Some(limit_depth) = limit_depth
         && depth > limit_depth
     {
-        return Err(vec![ServerError::new("Query is nested too deep.", None)]);
+        return Err(vec![LimitExceeded::Depth {
+            depth,
+            limit: limit_depth,
+        }
+        .into_server_error("Query is nested too deep.")]);
     }
 
     if !errors.is_empty() {
@@ -125,4 +135,25 @@ pub(crate) fn check_rules(
         complexity,
         depth,
     })
+}
+
+/// A bound a request went over (modelgraph patch): the `source` of the error that
+/// refuses it (`ServerError::source::<LimitExceeded>()`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LimitExceeded {
+    /// The query's complexity, and the schema's limit.
+    Complexity { complexity: usize, limit: usize },
+    /// The query's depth, and the schema's limit.
+    Depth { depth: usize, limit: usize },
+    /// The document nests deeper than the schema's recursion limit.
+    RecursionDepth { limit: usize },
+}
+
+impl LimitExceeded {
+    pub(crate) fn into_server_error(self, message: impl Into<String>) -> ServerError {
+        ServerError {
+            source: Some(std::sync::Arc::new(self)),
+            ..ServerError::new(message, None)
+        }
+    }
 }

@@ -141,12 +141,25 @@ pub(crate) fn check_rules(
 /// refuses it (`ServerError::source::<LimitExceeded>()`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LimitExceeded {
-    /// The query's complexity, and the schema's limit.
-    Complexity { complexity: usize, limit: usize },
-    /// The query's depth, and the schema's limit.
-    Depth { depth: usize, limit: usize },
+    /// The query is more complex than the schema allows.
+    Complexity {
+        /// The query's complexity.
+        complexity: usize,
+        /// The schema's limit.
+        limit: usize,
+    },
+    /// The query nests deeper than the schema allows.
+    Depth {
+        /// The query's depth.
+        depth: usize,
+        /// The schema's limit.
+        limit: usize,
+    },
     /// The document nests deeper than the schema's recursion limit.
-    RecursionDepth { limit: usize },
+    RecursionDepth {
+        /// The schema's limit.
+        limit: usize,
+    },
 }
 
 impl LimitExceeded {

@@ -35,6 +35,23 @@ fn id(data: &Value, field: &str) -> String {
         .to_owned()
 }
 
+/// The id of what `mutation(input: {input})` creates.
+async fn create(app: &TestApp, mutation: &str, input: &str, variables: Value) -> String {
+    let params: Vec<String> = variables
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(name, _)| format!("${name}: ID!"))
+        .collect();
+    let params = if params.is_empty() {
+        String::new()
+    } else {
+        format!("({})", params.join(", "))
+    };
+    let query = format!("mutation{params} {{ {mutation}(input: {{{input}}}) {{ id }} }}");
+    id(&app.ok(&query, variables).await, mutation)
+}
+
 /// A pipeline from a raw dataset to a deployed model: one node of every walked kind
 /// downstream of `raw`, plus the parents and records no walk lists. Returns the raw
 /// dataset's id and every node's id.
@@ -55,35 +72,26 @@ async fn pipeline(app: &TestApp) -> (String, Vec<String>) {
         .as_str()
         .unwrap()
         .to_owned();
-    let raw = id(
-        &app.ok(
-            r#"mutation { createDataset(input: {name: "raw", uri: "s3://raw"}) { id } }"#,
-            json!({}),
-        )
-        .await,
+    let raw = create(
+        app,
         "createDataset",
-    );
-    let clean = id(
-        &app.ok(
-            r#"mutation { createDataset(input: {name: "clean", uri: "s3://clean"}) { id } }"#,
-            json!({}),
-        )
-        .await,
+        r#"name: "raw", uri: "s3://raw""#,
+        json!({}),
+    )
+    .await;
+    let clean = create(
+        app,
         "createDataset",
-    );
+        r#"name: "clean", uri: "s3://clean""#,
+        json!({}),
+    )
+    .await;
     app.ok(
         r#"mutation($e: [LineageEdgeInput!]!) { addLineageEdges(edges: $e) { id } }"#,
         json!({"e": [{"source": raw, "target": clean, "kind": "DERIVED_FROM"}]}),
     )
     .await;
-    let exp = id(
-        &app.ok(
-            r#"mutation { createExperiment(input: {name: "exp"}) { id } }"#,
-            json!({}),
-        )
-        .await,
-        "createExperiment",
-    );
+    let exp = create(app, "createExperiment", r#"name: "exp""#, json!({})).await;
     let run = app
         .ok(
             r#"mutation($exp: ID!, $clean: ID!) { recordRun(input: {experimentId: $exp, name: "train",
@@ -114,33 +122,27 @@ async fn pipeline(app: &TestApp) -> (String, Vec<String>) {
         .expect("v2 is an output")
         .0
         .clone();
-    let prod = id(
-        &app.ok(
-            r#"mutation { createServingEnvironment(input: {name: "prod"}) { id } }"#,
-            json!({}),
-        )
-        .await,
+    let prod = create(
+        app,
         "createServingEnvironment",
-    );
-    let api = id(
-        &app.ok(
-            r#"mutation($env: ID!, $model: ID!, $v: ID!) { createInferenceService(input: {
-                servingEnvironmentId: $env, registeredModelId: $model, modelVersionId: $v,
-                name: "api"}) { id } }"#,
-            json!({"env": prod, "model": churn, "v": v2}),
-        )
-        .await,
+        r#"name: "prod""#,
+        json!({}),
+    )
+    .await;
+    let api = create(
+        app,
         "createInferenceService",
-    );
-    let serve = id(
-        &app.ok(
-            r#"mutation($svc: ID!, $v: ID!) { createServeModel(input: {inferenceServiceId: $svc,
-                modelVersionId: $v, name: "serve-1"}) { id } }"#,
-            json!({"svc": api, "v": v2}),
-        )
-        .await,
+        r#"servingEnvironmentId: $env, registeredModelId: $model, modelVersionId: $v, name: "api""#,
+        json!({"env": prod, "model": churn, "v": v2}),
+    )
+    .await;
+    let serve = create(
+        app,
         "createServeModel",
-    );
+        r#"inferenceServiceId: $svc, modelVersionId: $v, name: "serve-1""#,
+        json!({"svc": api, "v": v2}),
+    )
+    .await;
     let mut all = vec![
         churn,
         v1,

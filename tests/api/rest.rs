@@ -7,6 +7,10 @@ use crate::on_both;
 
 on_both!(
     rest_and_graphql_share_one_store,
+    rest_find_one_hits_and_misses,
+    rest_patch_keeps_what_it_does_not_mention,
+    rest_errors_name_their_status_and_write_nothing,
+    rest_health_probes_answer,
     rest_lists_page_with_tokens,
     rest_artifacts_upsert_and_imply_lineage
 );
@@ -21,7 +25,8 @@ async fn call(app: &TestApp, method: &str, path: &str, body: Option<Value>) -> (
     )
 }
 
-async fn rest_and_graphql_share_one_store(app: &TestApp) {
+/// A model made through REST: its id (as REST writes it, typed properties and all).
+async fn create_mnist(app: &TestApp) -> String {
     let (status, model) = call(app, "POST", "/registered_models", Some(json!({"name": "mnist", "owner": "x",
         "customProperties": {"epochs": {"metadataType": "MetadataIntValue", "int_value": "3"},
                              "acc": {"metadataType": "MetadataDoubleValue", "double_value": 3.0}}}))).await;
@@ -36,6 +41,11 @@ async fn rest_and_graphql_share_one_store(app: &TestApp) {
             .unwrap()
             > 0
     );
+    id
+}
+
+async fn rest_and_graphql_share_one_store(app: &TestApp) {
+    let id = create_mnist(app).await;
     // the same object through GraphQL, typed values intact
     let data = app
         .ok(
@@ -56,20 +66,17 @@ async fn rest_and_graphql_share_one_store(app: &TestApp) {
         .await;
     let exp = created["createExperiment"]["id"].as_str().unwrap();
     for prefix in ["v1", "v1alpha3"] {
-        let res = app
-            .client
-            .get(format!(
-                "{}/api/model_registry/{prefix}/experiments/{exp}",
-                app.base
-            ))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 200);
-        let body: Value = res.json().await.unwrap();
+        let path = format!("/api/model_registry/{prefix}/experiments/{exp}");
+        let (status, text) = app.call("GET", &path, None).await;
+        assert_eq!(status, 200, "{text}");
+        let body: Value = serde_json::from_str(&text).unwrap();
         assert_eq!(body["name"], "exp");
         assert_eq!(body["state"], "LIVE");
     }
+}
+
+async fn rest_find_one_hits_and_misses(app: &TestApp) {
+    let id = create_mnist(app).await;
     // find-one: hit and miss
     let (status, found) = call(app, "GET", "/registered_model?name=mnist", None).await;
     assert_eq!((status, found["id"].as_str()), (200, Some(id.as_str())));
@@ -78,6 +85,10 @@ async fn rest_and_graphql_share_one_store(app: &TestApp) {
     // as Kubeflow's server answers: code is the status text, message names what
     assert_eq!(missing["code"], "Not Found", "{missing}");
     assert!(missing["message"].is_string(), "{missing}");
+}
+
+async fn rest_patch_keeps_what_it_does_not_mention(app: &TestApp) {
+    let id = create_mnist(app).await;
     // patch keeps what it does not mention
     let (status, patched) = call(
         app,
@@ -95,6 +106,10 @@ async fn rest_and_graphql_share_one_store(app: &TestApp) {
         ),
         (Some("d"), Some("ARCHIVED"), Some("x"))
     );
+}
+
+async fn rest_errors_name_their_status_and_write_nothing(app: &TestApp) {
+    create_mnist(app).await;
     // errors: {code, message} with the right status, never 500
     let cases: Vec<(&str, &str, Option<Value>, u16)> = vec![
         (
@@ -156,30 +171,18 @@ async fn rest_and_graphql_share_one_store(app: &TestApp) {
         .send()
         .await
         .unwrap();
-    assert_eq!(res.status(), 400);
+    assert_eq!(res.status(), 400, "a body that is not JSON");
     assert_eq!(
         app.count_rows("node").await,
         before,
         "refused requests wrote nothing"
     );
-    assert_eq!(
-        app.client
-            .get(format!("{}/readyz/isDirty", app.base))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
-    assert_eq!(
-        app.client
-            .get(format!("{}/readyz/health", app.base))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+}
+
+async fn rest_health_probes_answer(app: &TestApp) {
+    for probe in ["/readyz/isDirty", "/readyz/health"] {
+        assert_eq!(app.call("GET", probe, None).await.0, 200, "{probe}");
+    }
 }
 
 async fn rest_lists_page_with_tokens(app: &TestApp) {

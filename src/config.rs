@@ -84,4 +84,8 @@ pub struct ServeArgs {
     pub database: DatabaseArgs,
     #[command(flatten)]
     pub limits: Limits,
+    /// Origins allowed to call the API from a browser page elsewhere, comma-separated
+    /// (`https://dash.example.com`); none by default.
+    #[arg(long, env = "MODELGRAPH_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
 }

@@ -4,17 +4,15 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode};
 use axum::routing::get;
 use sea_orm::DatabaseConnection;
-use tower_http::cors::CorsLayer;
-use tower_http::trace::TraceLayer;
 
 pub mod config;
 pub mod db;
 pub mod demo;
 pub mod graphql;
-pub mod http_error;
+pub mod http;
 pub mod lineage;
 pub mod openlineage;
 pub mod registry;
@@ -36,6 +34,8 @@ pub struct AppState {
     pub documents: graphql::documents::Documents,
     /// The OpenLineage writer, which batches concurrent events into one transaction.
     pub ingester: openlineage::writer::Ingester,
+    /// Origins allowed to make cross-origin requests (`--cors-origins`); none by default.
+    pub cors_origins: Arc<Vec<HeaderValue>>,
 }
 
 impl AppState {
@@ -54,24 +54,26 @@ impl AppState {
             limits: Arc::new(limits),
             schema,
             documents: Default::default(),
+            cors_origins: Arc::default(),
         }
+    }
+
+    /// Allows cross-origin requests from `origins`.
+    pub fn with_cors_origins(mut self, origins: Vec<HeaderValue>) -> Self {
+        self.cors_origins = Arc::new(origins);
+        self
     }
 }
 
 /// The whole HTTP surface; tests drive it over a real socket.
 pub fn app(state: AppState) -> Router {
-    Router::new()
+    let routes = Router::new()
         .route("/graphql", get(graphql::graphiql).post(graphql::graphql))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .merge(rest::router())
-        .merge(openlineage::router())
-        .layer(axum::extract::DefaultBodyLimit::max(
-            state.limits.max_body_bytes,
-        ))
-        .layer(TraceLayer::new_for_http())
-        .layer(CorsLayer::permissive())
-        .with_state(state)
+        .merge(openlineage::router());
+    http::layers(routes, state)
 }
 
 /// Ready when the database answers.

@@ -56,6 +56,14 @@ async fn main() -> anyhow::Result<()> {
         .init();
     match Cli::parse().command {
         Command::Serve(args) => {
+            let origins = args
+                .cors_origins
+                .iter()
+                .map(|o| {
+                    axum::http::HeaderValue::from_str(o.trim())
+                        .map_err(|_| anyhow::anyhow!("--cors-origins: {o:?} is not an origin"))
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
             let conn = db::connect(&args.database).await?;
             db::migrate(&conn).await?;
             let listener = tokio::net::TcpListener::bind(args.bind).await?;
@@ -64,7 +72,7 @@ async fn main() -> anyhow::Result<()> {
                 database = db::backend_name(&conn),
                 "serving GraphQL at /graphql"
             );
-            let state = AppState::new(conn, args.limits);
+            let state = AppState::new(conn, args.limits).with_cors_origins(origins);
             modelgraph::serve(listener, state, shutdown_signal()).await?;
         }
         Command::Migrate(args) => {

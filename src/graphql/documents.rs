@@ -12,6 +12,53 @@ use lru::LruCache;
 const KEPT: NonZeroUsize = NonZeroUsize::new(256).unwrap();
 /// Longer texts are parsed each time rather than kept.
 const LONGEST: usize = 16 * 1024;
+/// How deep brackets (`{` `[` `(`) may nest in a query. async-graphql's parser recurses
+/// several frames per level and has no bound of its own: a few thousand levels overflow
+/// the thread's stack and abort the process. Real queries nest far less (the query depth
+/// bound is 16 by default).
+pub const MAX_NESTING: usize = 64;
+
+/// How deep the brackets of a GraphQL text nest, outside strings and comments: a scan
+/// of the bytes, with no recursion, so that it can run before the parser does.
+pub fn nesting(text: &str) -> usize {
+    let bytes = text.as_bytes();
+    let (mut depth, mut deepest, mut i) = (0usize, 0usize, 0usize);
+    while i < bytes.len() {
+        match bytes[i] {
+            b'#' => {
+                while i < bytes.len() && bytes[i] != b'\n' && bytes[i] != b'\r' {
+                    i += 1;
+                }
+            }
+            b'"' if bytes[i..].starts_with(b"\"\"\"") => {
+                // a block string ends at the next unescaped """
+                i += 3;
+                while i < bytes.len() && !bytes[i..].starts_with(b"\"\"\"") {
+                    i += if bytes[i..].starts_with(b"\\\"\"\"") {
+                        4
+                    } else {
+                        1
+                    };
+                }
+                i += 2;
+            }
+            b'"' => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'{' | b'[' | b'(' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b'}' | b']' | b')' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    deepest
+}
 
 #[derive(Clone)]
 pub struct Documents {
@@ -55,6 +102,19 @@ impl Documents {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nesting_counts_brackets_outside_strings_and_comments() {
+        assert_eq!(nesting("{ a { b(x: [1, {y: 2}]) } }"), 5);
+        assert_eq!(nesting("{ a(s: \"{{{[[[(((\") }"), 2);
+        assert_eq!(nesting("{ a(s: \"esc \\\" {{{\") }"), 2);
+        assert_eq!(nesting("# {{{{{{\n{ a }"), 1);
+        assert_eq!(nesting("{ a(s: \"\"\" {{{ \\\"\"\" {{ \"\"\") }"), 2);
+        assert_eq!(nesting(&"[".repeat(100_000)), 100_000);
+        // unbalanced text still scans to its end
+        assert_eq!(nesting("}}}{"), 1);
+        assert_eq!(nesting("\"never closed {{{"), 0);
+    }
 
     #[test]
     fn a_text_is_parsed_once_and_its_document_reused() {

@@ -211,7 +211,17 @@ pub async fn graphql(State(state): State<AppState>, request: Request<Body>) -> R
     let single = requests.len() == 1 && !bytes.trim_ascii_start().starts_with(b"[");
     let mut responses = Vec::with_capacity(requests.len());
     for r in requests {
-        let mut response = execute(&state, r).await;
+        // the parser recurses per bracket: bound the nesting before it runs
+        let depth = documents::nesting(&r.query);
+        let mut response = if depth > documents::MAX_NESTING {
+            let msg = format!(
+                "the query's brackets nest {depth} deep; at most {} are allowed",
+                documents::MAX_NESTING
+            );
+            error_response(msg, ErrorCode::LimitExceeded)
+        } else {
+            execute(&state, r).await
+        };
         tag_errors(&mut response);
         responses.push(response);
     }

@@ -85,6 +85,11 @@ fn string(m: &Map<String, Value>, key: &str, path: &str) -> Result<String> {
     if s.is_empty() {
         return Err(bad(&p, "must not be empty"));
     }
+    // namespaces and names become node names and lookup keys; PostgreSQL cannot even
+    // compare a NUL, so it is refused here, before any lookup, as on every store
+    if s.contains('\0') {
+        return Err(bad(&p, "may not contain NUL characters"));
+    }
     Ok(s.to_owned())
 }
 

@@ -16,14 +16,14 @@ pub mod marquez;
 pub mod writer;
 
 use crate::AppState;
-use crate::http_error::HttpError;
+use crate::http::error::HttpError;
 use crate::registry::RegistryError;
 
 async fn post_event(
     State(state): State<AppState>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, HttpError> {
-    let bytes = body.map_err(|e| RegistryError::invalid("body", e.body_text()))?;
+    let bytes = body.map_err(HttpError::body)?;
     let value: serde_json::Value = serde_json::from_slice(&bytes)
         .map_err(|e| RegistryError::invalid("body", format!("is not valid JSON: {e}")))?;
     let event = event::parse(&value)?;

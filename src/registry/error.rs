@@ -64,7 +64,7 @@ impl RegistryError {
     }
 
     /// The stable code every door reports (`extensions.code` in GraphQL; the HTTP
-    /// status elsewhere, `http_error::status_of`).
+    /// status elsewhere, `http::error::status_of`).
     pub fn code(&self) -> ErrorCode {
         match self {
             Self::NotFound(_) => ErrorCode::NotFound,

@@ -81,13 +81,22 @@ pub fn validate_name(field: &str, name: &str) -> Result<()> {
     Ok(())
 }
 
+/// Checks free text: at most `max` bytes, and no NUL (PostgreSQL cannot store one, so
+/// no store takes it). Other control characters (newlines, tabs) are text.
 fn check_len(field: &str, value: &Option<String>, max: usize) -> Result<()> {
-    if let Some(v) = value
-        && v.len() > max
-    {
+    let Some(v) = value else {
+        return Ok(());
+    };
+    if v.len() > max {
         return Err(RegistryError::invalid(
             field,
             format!("is longer than {max} bytes"),
+        ));
+    }
+    if v.contains('\0') {
+        return Err(RegistryError::invalid(
+            field,
+            "may not contain NUL characters",
         ));
     }
     Ok(())
@@ -416,5 +425,18 @@ mod tests {
         let err = huge.validate(kind).unwrap_err();
         assert_eq!(err.code(), ErrorCode::LimitExceeded, "{err}");
         assert!(err.to_string().contains("customProperties"), "{err}");
+    }
+
+    #[test]
+    fn free_text_takes_newlines_but_not_nul() {
+        let kind = NodeKind::Dataset;
+        let text = |description: &str, namespace: &str| NodeFields {
+            description: Some(description.to_owned()),
+            namespace: Some(namespace.to_owned()),
+            ..Default::default()
+        };
+        assert!(text("line one\nline\ttwo", "s3://b").validate(kind).is_ok());
+        assert_eq!(refused(text("a\0b", "s3://b"), kind), "description");
+        assert_eq!(refused(text("ok", "s3://\0"), kind), "namespace");
     }
 }

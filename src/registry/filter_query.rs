@@ -173,11 +173,17 @@ impl Lit {
     }
 }
 
+/// How deep parentheses may nest: the parser recurses once per level, and a few
+/// thousand levels would overflow its stack.
+pub const MAX_NESTING: usize = 64;
+
 struct Parser<'a> {
     toks: Vec<(usize, Tok)>,
     at: usize,
     end: usize,
     kinds: &'a [NodeKind],
+    /// Parentheses open around the current position.
+    depth: usize,
 }
 
 impl Parser<'_> {
@@ -223,9 +229,17 @@ impl Parser<'_> {
 
     fn primary(&mut self) -> Result<Condition> {
         if self.peek() == Some(&Tok::LParen) {
+            if self.depth == MAX_NESTING {
+                return Err(RegistryError::LimitExceeded(format!(
+                    "filterQuery: parentheses nest at most {MAX_NESTING} deep (position {})",
+                    self.pos()
+                )));
+            }
             self.at += 1;
+            self.depth += 1;
             let inner = self.or()?;
             self.expect(Tok::RParen, "')'")?;
+            self.depth -= 1;
             return Ok(inner);
         }
         let (path, quoted) = self.property()?;
@@ -454,6 +468,7 @@ pub fn parse(src: &str, kinds: &[NodeKind]) -> Result<Condition> {
         at: 0,
         end: src.len(),
         kinds,
+        depth: 0,
     };
     let cond = parser.or()?;
     if parser.at < parser.toks.len() {
@@ -504,5 +519,24 @@ mod tests {
         assert!(err.contains("position 16"), "{err}");
         assert!(parse("name = 'unterminated", &[]).is_err());
         assert!(parse("name == 'x'", &[]).is_err());
+    }
+
+    /// Each level of parentheses is a level of the parser's recursion: deep nesting is
+    /// refused as a limit, however deep, instead of overflowing the stack.
+    #[test]
+    fn parentheses_nest_to_a_bound() {
+        let nested =
+            |levels: usize| format!("{}name = 'x'{}", "(".repeat(levels), ")".repeat(levels));
+        assert!(parse(&nested(MAX_NESTING), &[]).is_ok());
+        for levels in [MAX_NESTING + 1, 2_000, 100_000] {
+            let err = parse(&nested(levels), &[]).unwrap_err();
+            assert!(
+                matches!(err, RegistryError::LimitExceeded(_)),
+                "{levels} levels: {err:?}"
+            );
+            assert!(err.to_string().contains("at most 64"), "{err}");
+        }
+        // unbalanced, deep: still refused, not crashed
+        assert!(parse(&"(".repeat(100_000), &[]).is_err());
     }
 }

@@ -9,6 +9,34 @@ use super::error::{RegistryError, Result};
 
 pub const MAX_PROPERTIES_BYTES: usize = 256 * 1024;
 pub const MAX_KEY_CHARS: usize = 255;
+/// How deep objects and arrays may nest inside a struct property (the property itself is
+/// level 1). Every door's JSON reader stops at 128 levels, so a deeper value written
+/// through one door could not be read back through another.
+pub const MAX_STRUCT_NESTING: usize = 32;
+
+/// How deep `value`'s objects and arrays nest (a scalar is 0), and whether any string in
+/// it (key or value) holds a NUL, which PostgreSQL cannot store. Iterative: the value may
+/// be as deep as a client could send.
+fn inspect(value: &Value) -> (usize, bool) {
+    let (mut deepest, mut nul) = (0, false);
+    let mut pending = vec![(value, 1usize)];
+    while let Some((value, depth)) = pending.pop() {
+        match value {
+            Value::Object(map) => {
+                deepest = deepest.max(depth);
+                nul |= map.keys().any(|k| k.contains('\0'));
+                pending.extend(map.values().map(|v| (v, depth + 1)));
+            }
+            Value::Array(items) => {
+                deepest = deepest.max(depth);
+                pending.extend(items.iter().map(|v| (v, depth + 1)));
+            }
+            Value::String(text) => nul |= text.contains('\0'),
+            _ => {}
+        }
+    }
+    (deepest, nul)
+}
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum PropValue {
@@ -106,13 +134,35 @@ pub fn validate_props(props: &Props, field: &str) -> Result<()> {
                 "property names may not contain control characters",
             ));
         }
-        if let PropValue::Double(d) = value
-            && !d.is_finite()
-        {
-            return Err(RegistryError::invalid(
-                format!("{field}.{key}"),
-                "doubles must be finite",
-            ));
+        let at = || format!("{field}.{key}");
+        match value {
+            PropValue::Double(d) if !d.is_finite() => {
+                return Err(RegistryError::invalid(at(), "doubles must be finite"));
+            }
+            PropValue::String(text) if text.contains('\0') => {
+                return Err(RegistryError::invalid(
+                    at(),
+                    "may not contain NUL characters",
+                ));
+            }
+            PropValue::Struct(map) => {
+                let (depth, nul) = inspect(&Value::Object(map.clone()));
+                if depth > MAX_STRUCT_NESTING {
+                    return Err(RegistryError::invalid(
+                        at(),
+                        format!(
+                            "objects and arrays nest {depth} levels deep; at most {MAX_STRUCT_NESTING}"
+                        ),
+                    ));
+                }
+                if nul {
+                    return Err(RegistryError::invalid(
+                        at(),
+                        "may not contain NUL characters",
+                    ));
+                }
+            }
+            _ => {}
         }
     }
     if to_stored(props).len() > MAX_PROPERTIES_BYTES {
@@ -202,5 +252,39 @@ mod tests {
         assert!(props_from_json(&json!({"a": null}), "cp").is_err());
         let err = props_from_json(&json!([1]), "customProperties").unwrap_err();
         assert!(err.to_string().starts_with("customProperties"));
+    }
+
+    #[test]
+    fn struct_properties_nest_to_a_bound() {
+        let mut deep = json!(1);
+        for _ in 0..MAX_STRUCT_NESTING {
+            deep = json!({"k": deep});
+        }
+        // the property's own object is level 1: 32 objects fit, 33 do not
+        let fits = props_from_json(&json!({"p": deep.clone()}), "cp");
+        assert!(fits.is_ok(), "{fits:?}");
+        let err = props_from_json(&json!({"p": {"k": deep}}), "cp").unwrap_err();
+        assert!(err.to_string().starts_with("cp.p"), "{err}");
+        assert!(err.to_string().contains("at most 32"), "{err}");
+        let mut arrays = json!(1);
+        for _ in 0..MAX_STRUCT_NESTING {
+            arrays = json!([arrays]);
+        }
+        // an object holding 32 levels of arrays is 33 deep
+        assert!(props_from_json(&json!({"p": {"a": arrays}}), "cp").is_err());
+    }
+
+    #[test]
+    fn nul_characters_are_refused_anywhere_in_a_property() {
+        for value in [
+            json!("a\u{0}b"),
+            json!({"k": "a\u{0}"}),
+            json!({"k\u{0}": 1}),
+        ] {
+            let err = props_from_json(&json!({ "p": value }), "cp").unwrap_err();
+            assert!(err.to_string().contains("NUL"), "{err}");
+        }
+        // other control characters are text as any other
+        assert!(props_from_json(&json!({"p": "tab\there"}), "cp").is_ok());
     }
 }

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::convert::node_out;
 use crate::AppState;
-use crate::http_error::HttpError;
+use crate::http::error::HttpError;
 use crate::registry::artifacts;
 use crate::registry::filter_query;
 use crate::registry::page::{Direction, Order, OrderField, PageArgs, PageLimits};

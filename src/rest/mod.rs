@@ -16,7 +16,7 @@ mod convert;
 mod list;
 
 use crate::AppState;
-use crate::http_error::HttpError;
+use crate::http::error::HttpError;
 use crate::registry::artifacts::upsert_artifact;
 use crate::registry::read::{find_node, kind_of};
 use crate::registry::{NodeKind, RegistryError, read, write};
@@ -31,7 +31,7 @@ fn ok(status: StatusCode, body: Value) -> Reply {
 }
 
 fn parse_body(body: Result<Bytes, BytesRejection>) -> Result<Value, HttpError> {
-    let bytes = body.map_err(|e| RegistryError::invalid("body", e.body_text()))?;
+    let bytes = body.map_err(HttpError::body)?;
     serde_json::from_slice(&bytes)
         .map_err(|e| RegistryError::invalid("body", format!("is not valid JSON: {e}")).into())
 }
@@ -406,7 +406,7 @@ pub fn router() -> Router<AppState> {
         .nest("/api/model_registry/v1", api())
         .route("/readyz/health", get(ready))
         .route("/readyz/isDirty", get(ready))
-        .fallback(|| async { HttpError(RegistryError::NotFound("no such route".into())) })
+        .fallback(|| async { HttpError::from(RegistryError::NotFound("no such route".into())) })
 }
 
 async fn ready(State(state): State<AppState>) -> Response {

@@ -239,6 +239,27 @@ impl TestApp {
         }
     }
 
+    /// A server of `routes` alone, on the same database, inside the layers every door
+    /// runs in (`modelgraph::http::layers`); its base URL.
+    pub async fn server_with_routes(&self, routes: axum::Router<AppState>) -> String {
+        let state = AppState::new(self.db.clone(), self.limits.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let app = modelgraph::http::layers(routes, state);
+        tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = rx.await;
+                })
+                .await
+        });
+        self.servers.lock().unwrap().push(tx);
+        format!("http://{addr}")
+    }
+
     /// Stops the servers and drops a PostgreSQL test's schema.
     pub async fn finish(mut self) {
         self.stop_servers();

@@ -1,5 +1,6 @@
 //! Integration tests: the real server over HTTP, on SQLite and PostgreSQL. One binary, so
 //! linking happens once.
+mod hardening;
 mod helpers;
 
 mod crud;

@@ -167,6 +167,7 @@ async fn rest_errors_name_their_status_and_write_nothing(app: &TestApp) {
             "{}/api/model_registry/v1/registered_models",
             app.base
         ))
+        .header("content-type", "application/json")
         .body("{not json")
         .send()
         .await

@@ -1,6 +1,7 @@
 //! The error answer of the HTTP doors other than GraphQL (Kubeflow REST, OpenLineage):
 //! `{code, message}` as Kubeflow's own server writes it, `code` being the HTTP status
 //! text and the status the one the registry error's code calls for.
+use axum::extract::rejection::BytesRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
@@ -8,11 +9,26 @@ use serde_json::json;
 use crate::registry::{ErrorCode, RegistryError};
 
 #[derive(Debug)]
-pub struct HttpError(pub RegistryError);
+pub enum HttpError {
+    Registry(RegistryError),
+    /// The body was larger than `--max-body-bytes`.
+    BodyTooLarge,
+}
 
 impl From<RegistryError> for HttpError {
     fn from(e: RegistryError) -> Self {
-        Self(e)
+        Self::Registry(e)
+    }
+}
+
+impl HttpError {
+    /// A body that could not be read: too large (413), or cut short (400).
+    pub fn body(rejection: BytesRejection) -> Self {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            Self::BodyTooLarge
+        } else {
+            RegistryError::invalid("body", rejection.body_text()).into()
+        }
     }
 }
 
@@ -28,11 +44,19 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
 
 impl IntoResponse for HttpError {
     fn into_response(self) -> Response {
-        self.0.log_internal();
-        let status = status_of(self.0.code());
+        let (status, message) = match self {
+            Self::Registry(err) => {
+                err.log_internal();
+                (status_of(err.code()), err.public_message())
+            }
+            Self::BodyTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "the request body is larger than the server takes (--max-body-bytes)".into(),
+            ),
+        };
         let body = json!({
             "code": status.canonical_reason().unwrap_or("Error"),
-            "message": self.0.public_message(),
+            "message": message,
         });
         (status, axum::Json(body)).into_response()
     }

@@ -1,0 +1,297 @@
+//! What an attacker or a careless client sends: deep nesting in every parser, NUL
+//! characters, oversized bodies, non-JSON writes, other origins, a panicking handler.
+//! Each is refused with a clear 4xx naming the limit (or answered 500 for the panic),
+//! writes nothing, and leaves the server serving.
+use serde_json::{Value, json};
+
+use crate::helpers::TestApp;
+use crate::on_both;
+
+on_both!(
+    deep_filter_query_parentheses_are_refused_on_every_door,
+    deep_graphql_text_is_refused_before_parsing,
+    deep_json_bodies_are_refused_on_every_door,
+    custom_properties_nest_to_a_bound,
+    nul_characters_are_refused_on_every_store,
+    oversized_bodies_are_413_on_every_door,
+    writes_must_be_json,
+);
+
+const LEVELS: usize = 100_000;
+
+/// The server still answers a plain query.
+async fn still_serving(app: &TestApp) {
+    let data = app
+        .ok("{ registeredModels { totalCount } }", json!({}))
+        .await;
+    assert!(data["registeredModels"]["totalCount"].is_number(), "{data}");
+}
+
+fn parenthesised(levels: usize) -> String {
+    format!("{}name = 'x'{}", "(".repeat(levels), ")".repeat(levels))
+}
+
+async fn deep_filter_query_parentheses_are_refused_on_every_door(app: &TestApp) {
+    // REST: the issue's 4 KB query string (a URL holds no more than that in practice)
+    let path = format!(
+        "/api/model_registry/v1/registered_models?filterQuery={}",
+        parenthesised(2_000)
+            .replace('(', "%28")
+            .replace(')', "%29")
+            .replace(' ', "%20")
+            .replace('\'', "%27")
+    );
+    let (status, text) = app.call("GET", &path, None).await;
+    assert_eq!(status, 400, "{}", &text[..text.len().min(300)]);
+    assert!(text.contains("at most 64"), "{text}");
+    for levels in [2_000, LEVELS] {
+        let query = parenthesised(levels);
+        let (code, message) = app
+            .err(
+                "query($q: String) { registeredModels(filterQuery: $q) { totalCount } }",
+                json!({"q": query}),
+            )
+            .await;
+        assert_eq!(code, "LIMIT_EXCEEDED", "{message}");
+    }
+    // 64 levels are fine
+    app.ok(
+        "query($q: String) { registeredModels(filterQuery: $q) { totalCount } }",
+        json!({"q": parenthesised(64)}),
+    )
+    .await;
+    still_serving(app).await;
+}
+
+async fn deep_graphql_text_is_refused_before_parsing(app: &TestApp) {
+    let cases = [
+        // a list argument
+        format!(
+            "{{ __typename(x: {}1{}) }}",
+            "[".repeat(LEVELS),
+            "]".repeat(LEVELS)
+        ),
+        // an object argument
+        format!(
+            "{{ __typename(x: {}1{}) }}",
+            "{a: ".repeat(LEVELS),
+            "}".repeat(LEVELS)
+        ),
+        // selection sets
+        format!("{}{}", "{ a ".repeat(LEVELS), "}".repeat(LEVELS)),
+        // unbalanced brackets
+        "(".repeat(LEVELS),
+    ];
+    for query in cases {
+        let (code, message) = app.err(&query, json!({})).await;
+        assert_eq!(code, "LIMIT_EXCEEDED", "{}", &query[..40]);
+        assert!(message.contains("at most 64"), "{message}");
+    }
+    still_serving(app).await;
+}
+
+async fn deep_json_bodies_are_refused_on_every_door(app: &TestApp) {
+    let deep = format!("{}1{}", "[".repeat(LEVELS), "]".repeat(LEVELS));
+    let doors = [
+        (
+            "/graphql",
+            format!(r#"{{"query": "{{ __typename }}", "variables": {{"a": {deep}}}}}"#),
+        ),
+        (
+            "/api/model_registry/v1/registered_models",
+            format!(r#"{{"name": "x", "customProperties": {deep}}}"#),
+        ),
+        ("/api/v1/lineage", format!(r#"{{"eventType": {deep}}}"#)),
+    ];
+    let before = app.count_rows("node").await;
+    for (path, body) in doors {
+        let res = app
+            .client
+            .post(format!("{}{path}", app.base))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        let text = res.text().await.unwrap();
+        assert_eq!(status, 400, "{path}: {text}");
+        assert!(text.contains("recursion limit"), "{path}: {text}");
+    }
+    assert_eq!(app.count_rows("node").await, before);
+    still_serving(app).await;
+}
+
+async fn custom_properties_nest_to_a_bound(app: &TestApp) {
+    let mut deep = json!(1);
+    for _ in 0..40 {
+        deep = json!({"k": deep});
+    }
+    let (code, message) = app
+        .err(
+            r#"mutation($cp: JSON) { createRegisteredModel(input: {name: "deep", customProperties: $cp}) { id } }"#,
+            json!({"cp": {"keep": 1, "deep": deep}}),
+        )
+        .await;
+    assert_eq!(code, "INVALID_INPUT");
+    assert!(
+        message.contains("customProperties.deep") && message.contains("at most 32"),
+        "{message}"
+    );
+    assert_eq!(app.count_rows("node").await, 0);
+}
+
+async fn nul_characters_are_refused_on_every_store(app: &TestApp) {
+    let cases = [
+        (
+            r#"mutation($d: String) { createRegisteredModel(input: {name: "m", description: $d}) { id } }"#,
+            json!({"d": "a\u{0}b"}),
+            "description",
+        ),
+        (
+            r#"mutation($cp: JSON) { createRegisteredModel(input: {name: "m", customProperties: $cp}) { id } }"#,
+            json!({"cp": {"s": "a\u{0}b"}}),
+            "customProperties.s",
+        ),
+        (
+            r#"mutation($n: String!) { createRegisteredModel(input: {name: $n}) { id } }"#,
+            json!({"n": "a\u{0}b"}),
+            "name",
+        ),
+    ];
+    for (query, variables, field) in cases {
+        let body = app.gql(query, variables).await;
+        let err = &body["errors"][0];
+        assert_eq!(err["extensions"]["code"], "INVALID_INPUT", "{body}");
+        assert_eq!(err["extensions"]["field"], field, "{body}");
+    }
+    let event = json!({
+        "eventType": "COMPLETE", "eventTime": "2026-01-01T10:00:00Z",
+        "producer": "https://example.com/p",
+        "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json",
+        "run": {"runId": "0192e2a5-7d6c-7a35-b4d0-1f6e2c1a9b09"},
+        "job": {"namespace": "ns", "name": "j"},
+        "inputs": [{"namespace": "s3://a\u{0}b", "name": "in.csv"}], "outputs": [],
+    });
+    let (status, text) = app.call("POST", "/api/v1/lineage", Some(&event)).await;
+    assert_eq!(status, 400, "{text}");
+    assert!(text.contains("NUL"), "{text}");
+    assert_eq!(app.count_rows("node").await, 0);
+}
+
+async fn oversized_bodies_are_413_on_every_door(app: &TestApp) {
+    // the default bound is 1 MiB
+    let big = "x".repeat(1024 * 1024 + 1);
+    for path in [
+        "/api/model_registry/v1/registered_models",
+        "/api/v1/lineage",
+        "/graphql",
+    ] {
+        let res = app
+            .client
+            .post(format!("{}{path}", app.base))
+            .header("content-type", "application/json")
+            .body(format!(r#"{{"name": "{big}"}}"#))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status().as_u16(), 413, "{path}");
+        let body: Value = res.json().await.unwrap();
+        let code = if path == "/graphql" {
+            body["errors"][0]["extensions"]["code"].clone()
+        } else {
+            body["code"].clone()
+        };
+        assert!(
+            code == "LIMIT_EXCEEDED" || code == "Payload Too Large",
+            "{path}: {body}"
+        );
+    }
+    assert_eq!(app.count_rows("node").await, 0);
+}
+
+/// A browser sends `text/plain` and form posts cross-site without asking first: such a
+/// write must never run.
+async fn writes_must_be_json(app: &TestApp) {
+    let writes = [
+        (
+            "/graphql",
+            r#"{"query": "mutation { createRegisteredModel(input: {name: \"csrf\"}) { id } }"}"#,
+        ),
+        (
+            "/api/model_registry/v1/registered_models",
+            r#"{"name": "csrf"}"#,
+        ),
+        (
+            "/api/v1/lineage",
+            r#"{"eventType": "COMPLETE", "eventTime": "2026-01-01T10:00:00Z", "producer": "p", "schemaURL": "s", "run": {"runId": "0192e2a5-7d6c-7a35-b4d0-1f6e2c1a9b0a"}, "job": {"namespace": "ns", "name": "csrf"}}"#,
+        ),
+    ];
+    for (path, body) in writes {
+        for content_type in ["text/plain", "application/x-www-form-urlencoded"] {
+            let res = app
+                .client
+                .post(format!("{}{path}", app.base))
+                .header("content-type", content_type)
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status().as_u16(), 415, "{path} as {content_type}");
+        }
+    }
+    assert_eq!(app.count_rows("node").await, 0);
+    // with the JSON type the same GraphQL write runs
+    let (status, text) = app
+        .call(
+            "POST",
+            "/graphql",
+            Some(&serde_json::from_str::<Value>(writes[0].1).unwrap()),
+        )
+        .await;
+    assert_eq!(status, 200, "{text}");
+    assert_eq!(app.count_rows("node").await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_handler_answers_500_and_the_server_keeps_serving() {
+    let app = crate::helpers::spawn_app(crate::helpers::Backend::Sqlite).await;
+    let routes = axum::Router::new().route(
+        "/boom",
+        axum::routing::get(|| async {
+            panic!("a handler bug");
+            #[allow(unreachable_code)]
+            ""
+        }),
+    );
+    let base = app.server_with_routes(routes).await;
+    for _ in 0..3 {
+        let res = app.client.get(format!("{base}/boom")).send().await.unwrap();
+        assert_eq!(res.status().as_u16(), 500);
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["code"], "Internal Server Error");
+        assert_eq!(body["message"], "internal error", "no panic text leaks");
+    }
+    still_serving(&app).await;
+    app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn other_origins_get_no_cors_allowance() {
+    let app = crate::helpers::spawn_app(crate::helpers::Backend::Sqlite).await;
+    let res = app
+        .client
+        .request(reqwest::Method::OPTIONS, format!("{}/graphql", app.base))
+        .header("origin", "https://evil.example")
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", "content-type")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        res.headers().get("access-control-allow-origin").is_none(),
+        "{:?}",
+        res.headers()
+    );
+    app.finish().await;
+}

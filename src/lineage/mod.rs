@@ -96,9 +96,7 @@ pub async fn walk_nodes(
 fn start_nodes(found: Vec<NodeSummary>, ids: &[i64], field: &str) -> Result<Summaries> {
     let nodes: Summaries = found.into_iter().map(|n| (n.id, n)).collect();
     match ids.iter().find(|id| !nodes.contains_key(id)) {
-        Some(missing) => Err(RegistryError::NotFound(format!(
-            "{field}: no node with id {missing}"
-        ))),
+        Some(missing) => Err(RegistryError::not_found(format!("{field}: node {missing}"))),
         None => Ok(nodes),
     }
 }

@@ -26,9 +26,7 @@ pub async fn path_between<C: ConnectionTrait>(
     let ends = find_nodes(conn, &[from, to]).await?;
     for (id, field) in [(from, "from"), (to, "to")] {
         if !ends.iter().any(|n| n.id == id) {
-            return Err(RegistryError::NotFound(format!(
-                "{field}: no node with id {id}"
-            )));
+            return Err(RegistryError::not_found(format!("{field}: node {id}")));
         }
     }
     let Some(edges) = shortest_path(conn, from, to, max_depth).await? else {

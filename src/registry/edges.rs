@@ -216,7 +216,7 @@ pub async fn add_edges_in<C: ConnectionTrait>(
             kinds
                 .get(&id)
                 .copied()
-                .ok_or_else(|| RegistryError::NotFound(format!("{at}.{end}: no node with id {id}")))
+                .ok_or_else(|| RegistryError::not_found(format!("{at}.{end}: node {id}")))
         };
         check_edge(
             edge,
@@ -245,8 +245,8 @@ pub async fn remove_edges(db: &DatabaseConnection, ids: Vec<i64>) -> Result<u64>
             .find(|id| !found.iter().any(|e| e.id == **id))
             .copied()
             .unwrap_or_default();
-        return Err(RegistryError::NotFound(format!(
-            "ids: no lineage edge with id {missing}"
+        return Err(RegistryError::not_found(format!(
+            "ids: lineage edge {missing}"
         )));
     }
     let result = lineage_edge::Entity::delete_many()

@@ -282,7 +282,7 @@ async fn check_parent<E: Exec>(
     }
     let parent = find_node(txn, pid)
         .await?
-        .ok_or_else(|| RegistryError::NotFound(format!("{field}: no object with id {pid}")))?;
+        .ok_or_else(|| RegistryError::not_found(format!("{field}: node {pid}")))?;
     check_parent_kind(kind, &parent)?;
     Ok(Some(parent))
 }
@@ -349,7 +349,7 @@ pub(crate) async fn expect_kind<E: Exec>(
 ) -> Result<node::Model> {
     let node = find_node(txn, id)
         .await?
-        .ok_or_else(|| RegistryError::NotFound(format!("{field}: no object with id {id}")))?;
+        .ok_or_else(|| RegistryError::not_found(format!("{field}: node {id}")))?;
     if node.kind != kind.as_str() {
         return Err(RegistryError::invalid(
             field,

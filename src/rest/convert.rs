@@ -191,11 +191,39 @@ impl<'a> Body<'a> {
             .ok_or_else(|| RegistryError::invalid("body", "must be a JSON object"))
     }
 
+    /// Refuses a field the spec does not give this kind, naming it, as Kubeflow's own
+    /// server decodes bodies strictly (`json: unknown field "ext_id"`).
+    pub fn known_fields(&self, kind: NodeKind) -> Result<()> {
+        let known = spec_fields(kind);
+        match self.0.keys().find(|key| !known.contains(&key.as_str())) {
+            Some(key) => Err(RegistryError::invalid(
+                key.as_str(),
+                format!("unknown field: a {} has no {key:?}", kind.label()),
+            )),
+            None => Ok(()),
+        }
+    }
+
     pub fn str(&self, key: &str) -> Result<Option<String>> {
         match self.0.get(key) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) => Ok(Some(s.clone())),
             Some(_) => Err(RegistryError::invalid(key, "must be a string")),
+        }
+    }
+
+    /// An identifying string (`name`, `externalId`): `""` reads as left out, as the
+    /// spec sets no bound on them and Kubeflow's clients send either.
+    pub fn ident(&self, key: &str) -> Result<Option<String>> {
+        Ok(self.str(key)?.filter(|s| !s.is_empty()))
+    }
+
+    /// Whether the body gives `key` a value (not null, not `""`).
+    pub fn has(&self, key: &str) -> bool {
+        match self.0.get(key) {
+            None | Some(Value::Null) => false,
+            Some(Value::String(s)) => !s.is_empty(),
+            Some(_) => true,
         }
     }
 
@@ -262,11 +290,199 @@ impl<'a> Body<'a> {
     }
 }
 
+/// Every field Kubeflow's spec gives a kind, in its create, update and full schemas
+/// (clients send read-only fields back on updates and upserts; they are ignored). Each
+/// list starts with the fields every kind has.
+fn spec_fields(kind: NodeKind) -> &'static [&'static str] {
+    match kind {
+        NodeKind::RegisteredModel => &[
+            "id",
+            "name",
+            "externalId",
+            "description",
+            "customProperties",
+            "createTimeSinceEpoch",
+            "lastUpdateTimeSinceEpoch",
+            "owner",
+            "state",
+            "readme",
+            "maturity",
+            "language",
+            "tasks",
+            "provider",
+            "logo",
+            "license",
+            "licenseLink",
+            "libraryName",
+        ],
+        NodeKind::ModelVersion => &[
+            "id",
+            "name",
+            "externalId",
+            "description",
+            "customProperties",
+            "createTimeSinceEpoch",
+            "lastUpdateTimeSinceEpoch",
+            "author",
+            "state",
+            "registeredModelId",
+        ],
+        NodeKind::ModelArtifact => &[
+            "id",
+            "name",
+            "externalId",
+            "description",
+            "customProperties",
+            "createTimeSinceEpoch",
+            "lastUpdateTimeSinceEpoch",
+            "artifactType",
+            "state",
+            "experimentId",
+            "experimentRunId",
+            "uri",
+            "modelFormatName",
+            "modelFormatVersion",
+            "storageKey",
+            "storagePath",
+            "serviceAccountName",
+            "modelSourceKind",
+            "modelSourceClass",
+            "modelSourceGroup",
+            "modelSourceId",
+            "modelSourceName",
+        ],
+        NodeKind::DocArtifact => &[
+            "id",
+            "name",
+            "externalId",
+            "description",
+            "customProperties",
+            "createTimeSinceEpoch",
+            "lastUpdateTimeSinceEpoch",
+            "artifactType",
+            "state",
+            "experimentId",
+            "experimentRunId",
+            "uri",
+        ],
+        NodeKind::Dataset => &[
+            "id",
+            "name",
+            "externalId",
+            "description",
+            "customProperties",
+            "createTimeSinceEpoch",
+            "lastUpdateTimeSinceEpoch",
+            "artifactType",
+            "state",
+            "experimentId",
+            "experimentRunId",
+            "uri",
+            "digest",
+            "sourceType",
+            "source",
+            "schema",
+            "profile",
+        ],
+        NodeKind::Metric => &[
+            "id",
+            "name",
+            "externalId",
+            "description",
+            "customProperties",
+            "createTimeSinceEpoch",
+            "lastUpdateTimeSinceEpoch",
+            "artifactType",
+            "state",
+            "experimentId",
+            "experimentRunId",
+            "value",
+            "timestamp",
+            "step",
+        ],
+        NodeKind::Parameter => &[
+            "id",
+            "name",
+            "externalId",
+            "description",
+            "customProperties",
+            "createTimeSinceEpoch",
+            "lastUpdateTimeSinceEpoch",
+            "artifactType",
+            "state",
+            "experimentId",
+            "experimentRunId",
+            "value",
+            "parameterType",
+        ],
+        NodeKind::Experiment => &[
+            "id",
+            "name",
+            "externalId",
+            "description",
+            "customProperties",
+            "createTimeSinceEpoch",
+            "lastUpdateTimeSinceEpoch",
+            "owner",
+            "state",
+        ],
+        NodeKind::ExperimentRun => &[
+            "id",
+            "name",
+            "externalId",
+            "description",
+            "customProperties",
+            "createTimeSinceEpoch",
+            "lastUpdateTimeSinceEpoch",
+            "owner",
+            "state",
+            "status",
+            "startTimeSinceEpoch",
+            "endTimeSinceEpoch",
+            "experimentId",
+        ],
+        NodeKind::ServingEnvironment => &[
+            "id",
+            "name",
+            "externalId",
+            "description",
+            "customProperties",
+            "createTimeSinceEpoch",
+            "lastUpdateTimeSinceEpoch",
+        ],
+        NodeKind::InferenceService => &[
+            "id",
+            "name",
+            "externalId",
+            "description",
+            "customProperties",
+            "createTimeSinceEpoch",
+            "lastUpdateTimeSinceEpoch",
+            "modelVersionId",
+            "registeredModelId",
+            "servingEnvironmentId",
+            "runtime",
+            "desiredState",
+        ],
+        NodeKind::ServeModel => &[
+            "id",
+            "name",
+            "externalId",
+            "description",
+            "customProperties",
+            "createTimeSinceEpoch",
+            "lastUpdateTimeSinceEpoch",
+            "modelVersionId",
+            "lastKnownState",
+        ],
+    }
+}
+
 /// The fields a body sets for a node of `kind` (parents are read by the caller).
 pub fn fields_in(kind: NodeKind, body: &Body<'_>) -> Result<NodeFields> {
     let mut f = NodeFields {
-        name: body.str("name")?,
-        external_id: body.str("externalId")?,
+        name: body.ident("name")?,
+        external_id: body.ident("externalId")?,
         description: body.str("description")?,
         custom_properties: match body.0.get("customProperties") {
             None | Some(Value::Null) => None,

@@ -1,5 +1,6 @@
-//! Kubeflow list semantics over keyset pages: `pageSize` (0 or absent: all), `orderBy`,
-//! `sortOrder`, opaque `nextPageToken` ("" on the last page), `filterQuery`; find-one.
+//! Kubeflow list semantics over keyset pages: `pageSize` (0, absent or over the server's
+//! `--max-page-size`: that maximum), `orderBy`, `sortOrder`, opaque `nextPageToken` (""
+//! on the last page), `filterQuery`; find-one.
 use std::collections::HashMap;
 
 use entity::node;
@@ -14,9 +15,6 @@ use crate::registry::filter_query;
 use crate::registry::page::{Direction, Order, OrderField, PageArgs, PageLimits};
 use crate::registry::read::{find_nodes, list};
 use crate::registry::{Filter, NodeKind, RegistryError, Result};
-
-/// REST pages have no upper bound: Kubeflow's pageSize 0 means every item.
-const ALL: u64 = 1_000_000_000;
 
 pub struct ListArgs {
     pub kinds: Vec<NodeKind>,
@@ -58,6 +56,16 @@ fn order(q: &HashMap<String, String>) -> Result<Order> {
         }
     };
     Ok(Order { field, direction })
+}
+
+/// The items one page holds: Kubeflow's pageSize 0 (or none) means "as many as the
+/// server gives", and the server gives at most `--max-page-size`, with a nextPageToken
+/// for the rest (the spec's pattern allows only 1 and up, and its clients page).
+fn page_items(asked: u64, limits: PageLimits) -> u64 {
+    match asked {
+        0 => limits.max_size,
+        n => n.min(limits.max_size),
+    }
 }
 
 impl ListArgs {
@@ -129,19 +137,12 @@ pub async fn list_nodes(
     args: &ListArgs,
     _: Option<()>,
 ) -> Result<Value, HttpError> {
-    let size = if args.page_size == 0 {
-        ALL
-    } else {
-        args.page_size
-    };
+    let limits = state.limits.page();
+    let size = page_items(args.page_size, limits);
     let page = PageArgs {
         first: Some(size as i64),
         after: args.token.clone(),
         ..Default::default()
-    };
-    let limits = PageLimits {
-        default_size: ALL,
-        max_size: ALL,
     };
     let result = list(
         &state.db,
@@ -171,7 +172,7 @@ pub async fn list_nodes(
     Ok(json!({
         "items": items,
         "nextPageToken": next,
-        "pageSize": if args.page_size == 0 { items.len() as u64 } else { args.page_size },
+        "pageSize": size,
         "size": items.len(),
     }))
 }
@@ -244,7 +245,8 @@ pub async fn metric_history(
         })?),
         None => None,
     };
-    let limit = if size == 0 { ALL } else { size + 1 };
+    let size = page_items(size, state.limits.page());
+    let limit = size + 1;
     let mut rows = artifacts::metric_history(
         &state.db,
         run,
@@ -255,8 +257,8 @@ pub async fn metric_history(
         limit,
     )
     .await?;
-    let more = size > 0 && rows.len() as u64 > size;
-    rows.truncate(if size == 0 { rows.len() } else { size as usize });
+    let more = rows.len() as u64 > size;
+    rows.truncate(size as usize);
     let next = if more {
         rows.last().map(|r| r.id.to_string()).unwrap_or_default()
     } else {
@@ -290,7 +292,7 @@ pub async fn metric_history(
     Ok(json!({
         "items": items,
         "nextPageToken": next,
-        "pageSize": if size == 0 { items.len() as u64 } else { size },
+        "pageSize": size,
         "size": items.len(),
     }))
 }

@@ -74,6 +74,7 @@ fn get_route(kinds: &'static [NodeKind]) -> MethodRouter<AppState> {
             let current = node_of(&state, kinds, id).await?;
             let kind = kind_of(&current)?;
             let b = Body::of(&body)?;
+            b.known_fields(kind)?;
             if kind.is_artifact() && b.str("artifactType")?.is_some() && artifact_kind(&b)? != kind
             {
                 return Err(RegistryError::invalid(
@@ -97,6 +98,31 @@ fn get_route(kinds: &'static [NodeKind]) -> MethodRouter<AppState> {
     )
 }
 
+/// The fields Kubeflow's spec marks required in each kind's `...Create` body (an empty
+/// string counts as left out). GraphQL is looser: it numbers unnamed versions.
+fn required(kind: NodeKind) -> &'static [&'static str] {
+    match kind {
+        NodeKind::RegisteredModel | NodeKind::Experiment | NodeKind::ServingEnvironment => {
+            &["name"]
+        }
+        NodeKind::ModelVersion => &["name", "registeredModelId"],
+        NodeKind::ExperimentRun => &["experimentId"],
+        NodeKind::InferenceService => &["registeredModelId", "servingEnvironmentId"],
+        NodeKind::ServeModel => &["modelVersionId"],
+        _ => &[],
+    }
+}
+
+/// The body field naming a kind's parent, which a nested route's path supplies instead.
+fn parent_key(kind: NodeKind) -> Option<&'static str> {
+    match kind {
+        NodeKind::ModelVersion => Some("registeredModelId"),
+        NodeKind::ExperimentRun => Some("experimentId"),
+        NodeKind::InferenceService => Some("servingEnvironmentId"),
+        _ => None,
+    }
+}
+
 /// Where a create takes its parent from: the path, or a body field.
 #[derive(Clone, Copy)]
 enum ParentFrom {
@@ -118,6 +144,13 @@ async fn create(
         Some(k) => k,
         None => artifact_kind(&b)?,
     };
+    b.known_fields(kind)?;
+    for key in required(kind) {
+        let from_path = matches!(parent, ParentFrom::Path) && Some(*key) == parent_key(kind);
+        if !from_path && !b.has(key) {
+            return Err(RegistryError::invalid(*key, "is required").into());
+        }
+    }
     let mut fields = fields_in(kind, &b)?;
     fields.parent_id = match parent {
         ParentFrom::None => None,
@@ -213,6 +246,7 @@ fn attached_artifacts(owner_kind: NodeKind, edge: &'static str) -> MethodRouter<
             let body = parse_body(body)?;
             let b = Body::of(&body)?;
             let kind = artifact_kind(&b)?;
+            b.known_fields(kind)?;
             let fields = fields_in(kind, &b)?;
             let existing = b.id("id")?;
             let (artifact, created) =

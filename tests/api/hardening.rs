@@ -295,3 +295,35 @@ async fn other_origins_get_no_cors_allowance() {
     );
     app.finish().await;
 }
+
+/// REST pages hold at most `--max-page-size` items, whatever `pageSize` asks (absent and
+/// 0 included), with a token for the rest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rest_pages_are_capped_at_the_maximum_page_size() {
+    let limits = modelgraph::config::Limits {
+        max_page_size: 5,
+        ..Default::default()
+    };
+    let app = crate::helpers::spawn_app_with(crate::helpers::Backend::Sqlite, limits).await;
+    for i in 0..7 {
+        let body = json!({"name": format!("m{i}")});
+        let path = "/api/model_registry/v1/registered_models";
+        assert_eq!(app.call("POST", path, Some(&body)).await.0, 201);
+    }
+    for query in ["", "?pageSize=0", "?pageSize=1000000"] {
+        let path = format!("/api/model_registry/v1/registered_models{query}");
+        let (status, text) = app.call("GET", &path, None).await;
+        assert_eq!(status, 200, "{text}");
+        let page: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(page["size"], 5, "{query}: {page}");
+        assert_eq!(page["pageSize"], 5, "{query}");
+        let token = page["nextPageToken"].as_str().unwrap();
+        assert!(!token.is_empty(), "{query}: more remain");
+        let rest = format!("/api/model_registry/v1/registered_models?nextPageToken={token}");
+        let (_, text) = app.call("GET", &rest, None).await;
+        let page: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(page["size"], 2, "{query}: {page}");
+        assert_eq!(page["nextPageToken"], "");
+    }
+    app.finish().await;
+}

@@ -11,6 +11,9 @@ on_both!(
     rest_patch_keeps_what_it_does_not_mention,
     rest_errors_name_their_status_and_write_nothing,
     rest_health_probes_answer,
+    rest_requires_what_the_spec_requires,
+    rest_not_found_says_not_found,
+    rest_refuses_unknown_fields,
     rest_lists_page_with_tokens,
     rest_artifacts_upsert_and_imply_lineage
 );
@@ -414,4 +417,117 @@ async fn rest_artifacts_upsert_and_imply_lineage(app: &TestApp) {
         json!([{"name": "svc"}, {"name": "svc-latest"}]),
         "{other}"
     );
+}
+
+/// As Kubeflow's spec says: a version needs a name and a model; an empty string counts
+/// as left out (an empty externalId sets none, an empty artifact name gets one made up).
+async fn rest_requires_what_the_spec_requires(app: &TestApp) {
+    let model = create_mnist(app).await;
+    let before = app.count_rows("node").await;
+    for body in [
+        json!({"registeredModelId": model}),
+        json!({"registeredModelId": model, "name": ""}),
+        json!({"registeredModelId": model, "name": null}),
+    ] {
+        let (status, err) = call(app, "POST", "/model_versions", Some(body.clone())).await;
+        assert_eq!(status, 400, "{body}: {err}");
+        assert_eq!(err["message"], "name: is required", "{err}");
+    }
+    let (status, err) = call(app, "POST", "/model_versions", Some(json!({"name": "v1"}))).await;
+    assert_eq!(status, 400);
+    assert_eq!(err["message"], "registeredModelId: is required");
+    assert_eq!(app.count_rows("node").await, before, "nothing written");
+    let (status, version) = call(
+        app,
+        "POST",
+        "/model_versions",
+        Some(json!({"registeredModelId": model, "name": "v1", "externalId": ""})),
+    )
+    .await;
+    assert_eq!(status, 201, "{version}");
+    assert!(
+        version.get("externalId").is_none_or(Value::is_null),
+        "{version}"
+    );
+    let path = format!(
+        "/model_versions/{}/artifacts",
+        version["id"].as_str().unwrap()
+    );
+    let (status, artifact) = call(
+        app,
+        "POST",
+        &path,
+        Some(json!({"artifactType": "model-artifact", "name": "", "uri": "s3://x"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{artifact}");
+    assert!(
+        !artifact["name"].as_str().unwrap().is_empty(),
+        "a name is made up: {artifact}"
+    );
+}
+
+/// Every missing id reads the same way, whichever route names it.
+async fn rest_not_found_says_not_found(app: &TestApp) {
+    for (method, path, body) in [
+        ("GET", "/registered_models/123456", None),
+        (
+            "POST",
+            "/model_versions/123456/artifacts",
+            Some(json!({"artifactType": "model-artifact", "name": "a", "uri": "s3://a"})),
+        ),
+        (
+            "POST",
+            "/model_versions",
+            Some(json!({"name": "v", "registeredModelId": "123456"})),
+        ),
+    ] {
+        let (status, err) = call(app, method, path, body).await;
+        assert_eq!(status, 404, "{method} {path}: {err}");
+        let message = err["message"].as_str().unwrap();
+        assert!(
+            message.contains("123456") && message.ends_with("not found"),
+            "{method} {path}: {message}"
+        );
+    }
+}
+
+/// Bodies are decoded strictly, as Kubeflow's server does: a field the spec does not
+/// give the kind is 400 naming it, on create, update and upsert, and nothing is written.
+async fn rest_refuses_unknown_fields(app: &TestApp) {
+    let model = create_mnist(app).await;
+    let before = app.count_rows("node").await;
+    let cases = [
+        (
+            "POST",
+            "/registered_models".to_owned(),
+            json!({"name": "m2", "ext_id": "x"}),
+        ),
+        (
+            "PATCH",
+            format!("/registered_models/{model}"),
+            json!({"description": "d", "ext_id": "x"}),
+        ),
+        (
+            "POST",
+            "/model_versions".to_owned(),
+            json!({"name": "v", "registeredModelId": model, "modelFormatName": "onnx"}),
+        ),
+    ];
+    for (method, path, body) in cases {
+        let (status, err) = call(app, method, &path, Some(body)).await;
+        assert_eq!(status, 400, "{method} {path}: {err}");
+        let message = err["message"].as_str().unwrap();
+        assert!(message.contains("unknown field"), "{message}");
+    }
+    assert_eq!(app.count_rows("node").await, before);
+    // read-only fields a client echoes back are fine
+    let (status, _) = call(
+        app,
+        "PATCH",
+        &format!("/registered_models/{model}"),
+        Some(json!({"id": model, "createTimeSinceEpoch": "1", "description": "d"})),
+    )
+    .await;
+    assert_eq!(status, 200);
 }

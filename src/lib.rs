@@ -36,6 +36,8 @@ pub struct AppState {
     pub ingester: openlineage::writer::Ingester,
     /// Origins allowed to make cross-origin requests (`--cors-origins`); none by default.
     pub cors_origins: Arc<Vec<HeaderValue>>,
+    /// The SQLite file served, to notice it deleted or replaced under the server.
+    pub store_file: Option<db::StoreFile>,
 }
 
 impl AppState {
@@ -50,6 +52,7 @@ impl AppState {
         Self {
             ingester: openlineage::writer::Ingester::new(db.clone(), direct.clone()),
             readers: db::direct::Readers::new(&db, &direct),
+            store_file: db::StoreFile::of(&db),
             db,
             limits: Arc::new(limits),
             schema,
@@ -78,12 +81,26 @@ pub fn app(state: AppState) -> Router {
 
 /// Ready when the database answers.
 async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str) {
-    match state.db.ping().await {
+    match state.ready().await {
         Ok(()) => (StatusCode::OK, "ready"),
-        Err(err) => {
-            tracing::warn!(error = %err, "database not reachable");
-            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable")
+        Err(why) => (StatusCode::SERVICE_UNAVAILABLE, why),
+    }
+}
+
+impl AppState {
+    /// Ready when the database answers and, on SQLite, the file at the path is still
+    /// the one the server opened. What is wrong is logged; the answer says which.
+    pub async fn ready(&self) -> Result<(), &'static str> {
+        if let Some(file) = &self.store_file
+            && let Err(why) = file.check()
+        {
+            tracing::error!(error = %why, "the SQLite file is gone: writes would be lost");
+            return Err("database file deleted or replaced");
         }
+        self.db.ping().await.map_err(|err| {
+            tracing::warn!(error = %err, "database not reachable");
+            "database unreachable"
+        })
     }
 }
 

@@ -60,7 +60,7 @@ impl Session {
         if options.via_sqlx {
             return Ok(None);
         }
-        let Some(file) = sqlite_file(db) else {
+        let Some(file) = super::sqlite_file(db) else {
             return Ok(None);
         };
         let conn = open_connection(&file)?;
@@ -240,7 +240,7 @@ impl Readers {
     pub fn new(db: &DatabaseConnection, options: &DirectOptions) -> Self {
         Self {
             options: options.clone(),
-            own: sqlite_file(db).map(|file| {
+            own: super::sqlite_file(db).map(|file| {
                 Arc::new(OwnReaders {
                     file,
                     idle: std::sync::Mutex::new(Vec::new()),
@@ -320,25 +320,6 @@ impl OwnReaders {
             }
         }
     }
-}
-
-/// The file of a SQLite database on disk; None for PostgreSQL and in-memory SQLite.
-fn sqlite_file(db: &DatabaseConnection) -> Option<PathBuf> {
-    if db.get_database_backend() != DbBackend::Sqlite {
-        return None;
-    }
-    let file = db
-        .get_sqlite_connection_pool()
-        .connect_options()
-        .get_filename()
-        .to_owned();
-    let name = file.to_string_lossy();
-    // sqlx names in-memory databases `file:sqlx-in-memory-N`, shared between its own
-    // connections only
-    if name.is_empty() || name == ":memory:" || name.starts_with("file:") {
-        return None;
-    }
-    Some(file)
 }
 
 /// A connection of our own on `file`, set up as sqlx's are (db::connect) with plans that

@@ -8,6 +8,7 @@ pub mod writer;
 
 pub use error::DbError;
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
@@ -57,4 +58,59 @@ pub fn backend_name(db: &DatabaseConnection) -> &'static str {
         DbBackend::Postgres => "postgres",
         _ => "other",
     }
+}
+
+/// The file of a SQLite database on disk; None for PostgreSQL and in-memory SQLite.
+pub fn sqlite_file(db: &DatabaseConnection) -> Option<PathBuf> {
+    if db.get_database_backend() != DbBackend::Sqlite {
+        return None;
+    }
+    let file = db
+        .get_sqlite_connection_pool()
+        .connect_options()
+        .get_filename()
+        .to_owned();
+    let name = file.to_string_lossy();
+    // sqlx names in-memory databases `file:sqlx-in-memory-N`, shared between its own
+    // connections only
+    if name.is_empty() || name == ":memory:" || name.starts_with("file:") {
+        return None;
+    }
+    Some(file)
+}
+
+/// The SQLite file a server opened, known by its device and inode: a file deleted or
+/// replaced under a running server is no longer the one the server writes to (its
+/// writes would be acknowledged and lost), and readiness must say so.
+#[derive(Clone, Debug)]
+pub struct StoreFile {
+    path: PathBuf,
+    identity: (u64, u64),
+}
+
+impl StoreFile {
+    /// The file `db` serves from; None for PostgreSQL and in-memory SQLite.
+    pub fn of(db: &DatabaseConnection) -> Option<Self> {
+        let path = sqlite_file(db)?;
+        let identity = identity(&path).ok()?;
+        Some(Self { path, identity })
+    }
+
+    /// Fails, naming the path, once the path no longer names the file opened.
+    pub fn check(&self) -> Result<(), String> {
+        match identity(&self.path) {
+            Ok(now) if now == self.identity => Ok(()),
+            Ok(_) => Err(format!(
+                "{} was replaced by another file after the server opened it",
+                self.path.display()
+            )),
+            Err(err) => Err(format!("{}: {err}", self.path.display())),
+        }
+    }
+}
+
+fn identity(path: &std::path::Path) -> std::io::Result<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path)?;
+    Ok((meta.dev(), meta.ino()))
 }

@@ -363,11 +363,26 @@ pub(crate) async fn expect_kind<E: Exec>(
     Ok(node)
 }
 
-/// The next integer name for a version of `model_id` ("1", "2", ...).
+/// The next integer name for a version of `model_id` ("1", "2", ...). On PostgreSQL the
+/// model's row is locked first, until the transaction ends: concurrent unnamed creates
+/// under one model then take turns for the number instead of all taking the same one
+/// and failing on the unique name (SQLite's writers take turns already).
 async fn next_version_name<E: Exec>(txn: &E, model_id: i64) -> Result<String> {
     #[derive(FromQueryResult, serde::Deserialize)]
     struct Name {
         name: String,
+    }
+    #[derive(FromQueryResult, serde::Deserialize)]
+    struct Id {
+        #[allow(dead_code)]
+        id: i64,
+    }
+    if txn.backend() == sea_orm::DbBackend::Postgres {
+        let lock = node::Entity::find_by_id(model_id)
+            .select_only()
+            .column(node::Column::Id)
+            .lock_exclusive();
+        let _: Vec<Id> = all(txn, &lock).await?;
     }
     let query = node::Entity::find()
         .select_only()

@@ -444,11 +444,8 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn ready(State(state): State<AppState>) -> Response {
-    match state.db.ping().await {
+    match state.ready().await {
         Ok(()) => (StatusCode::OK, "OK").into_response(),
-        Err(err) => {
-            tracing::warn!(error = %err, "database not reachable");
-            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable").into_response()
-        }
+        Err(why) => (StatusCode::SERVICE_UNAVAILABLE, why).into_response(),
     }
 }

@@ -327,3 +327,21 @@ async fn rest_pages_are_capped_at_the_maximum_page_size() {
     }
     app.finish().await;
 }
+
+/// A SQLite file deleted under a running server: its writes would be acknowledged and
+/// lost, so readiness fails (every probe) and says why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_fails_when_the_sqlite_file_is_deleted() {
+    let app = crate::helpers::spawn_app(crate::helpers::Backend::Sqlite).await;
+    for probe in ["/readyz", "/readyz/health"] {
+        assert_eq!(app.call("GET", probe, None).await.0, 200, "{probe}");
+    }
+    let file = app.sqlite_file().expect("a SQLite file");
+    std::fs::remove_file(&file).unwrap();
+    for probe in ["/readyz", "/readyz/health"] {
+        let (status, text) = app.call("GET", probe, None).await;
+        assert_eq!(status, 503, "{probe}: {text}");
+        assert!(text.contains("deleted or replaced"), "{text}");
+    }
+    app.finish().await;
+}

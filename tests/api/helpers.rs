@@ -221,6 +221,11 @@ impl TestApp {
         format!("http://{addr}")
     }
 
+    /// The SQLite file a SQLite test serves from.
+    pub fn sqlite_file(&self) -> Option<std::path::PathBuf> {
+        modelgraph::db::sqlite_file(&self.db)
+    }
+
     /// A second server on the same database that reads through sqlx's pool only, never
     /// a direct SQLite session; its base URL.
     pub async fn server_via_sqlx(&self) -> String {

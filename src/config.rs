@@ -48,6 +48,9 @@ pub struct Limits {
     /// Largest page of a list.
     #[arg(long, env = "MODELGRAPH_MAX_PAGE_SIZE", default_value_t = 1000)]
     pub max_page_size: u64,
+    /// Most inputs, and most outputs, one OpenLineage event may name.
+    #[arg(long, env = "MODELGRAPH_MAX_EVENT_DATASETS", default_value_t = 1000)]
+    pub max_event_datasets: usize,
 }
 
 impl Default for Limits {
@@ -61,6 +64,7 @@ impl Default for Limits {
             max_body_bytes: 1024 * 1024,
             default_page_size: 100,
             max_page_size: 1000,
+            max_event_datasets: 1000,
         }
     }
 }

@@ -207,9 +207,15 @@ fn job(v: &Value, path: &str) -> Result<JobRef> {
     })
 }
 
-fn datasets(m: &Map<String, Value>, key: &str, io: &str) -> Result<Vec<DatasetRef>> {
+fn datasets(m: &Map<String, Value>, key: &str, io: &str, most: usize) -> Result<Vec<DatasetRef>> {
     match m.get(key) {
         None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(list)) if list.len() > most => {
+            Err(RegistryError::LimitExceeded(format!(
+                "{key}: an event names at most {most} datasets here (--max-event-datasets); it named {}",
+                list.len()
+            )))
+        }
         Some(Value::Array(list)) => list
             .iter()
             .enumerate()
@@ -234,7 +240,8 @@ fn dataset(v: &Value, path: &str, io: &str) -> Result<DatasetRef> {
 }
 
 /// Parses one event; the kind is told by its fields (run, dataset, or job alone).
-pub fn parse(v: &Value) -> Result<Event> {
+/// `max_datasets` bounds its inputs and its outputs.
+pub fn parse(v: &Value, max_datasets: usize) -> Result<Event> {
     let m = object(v, "")?;
     let event_time = time(m, "eventTime", "")?;
     uri(m, "producer", "")?;
@@ -275,8 +282,8 @@ pub fn parse(v: &Value) -> Result<Event> {
             run_facets,
             parent,
             job: job(required(m, "job", "")?, "job")?,
-            inputs: datasets(m, "inputs", "inputFacets")?,
-            outputs: datasets(m, "outputs", "outputFacets")?,
+            inputs: datasets(m, "inputs", "inputFacets", max_datasets)?,
+            outputs: datasets(m, "outputs", "outputFacets", max_datasets)?,
         })));
     }
     if let Some(d) = m.get("dataset") {
@@ -289,8 +296,8 @@ pub fn parse(v: &Value) -> Result<Event> {
         return Ok(Event::Job {
             event_time,
             job: job(j, "job")?,
-            inputs: datasets(m, "inputs", "inputFacets")?,
-            outputs: datasets(m, "outputs", "outputFacets")?,
+            inputs: datasets(m, "inputs", "inputFacets", max_datasets)?,
+            outputs: datasets(m, "outputs", "outputFacets", max_datasets)?,
         });
     }
     Err(bad(

@@ -26,7 +26,7 @@ async fn post_event(
     let bytes = body.map_err(HttpError::body)?;
     let value: serde_json::Value = serde_json::from_slice(&bytes)
         .map_err(|e| RegistryError::invalid("body", format!("is not valid JSON: {e}")))?;
-    let event = event::parse(&value)?;
+    let event = event::parse(&value, state.limits.max_event_datasets)?;
     state.ingester.ingest(event).await?;
     Ok(StatusCode::CREATED.into_response())
 }

@@ -345,3 +345,39 @@ async fn readiness_fails_when_the_sqlite_file_is_deleted() {
     }
     app.finish().await;
 }
+
+/// An OpenLineage event names at most `--max-event-datasets` inputs and outputs; one
+/// over is refused whole, naming the list and the flag, and writes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openlineage_events_name_a_bounded_number_of_datasets() {
+    let limits = modelgraph::config::Limits {
+        max_event_datasets: 10,
+        ..Default::default()
+    };
+    let app = crate::helpers::spawn_app_with(crate::helpers::Backend::Sqlite, limits).await;
+    let inputs = |n: usize| -> Vec<Value> {
+        (0..n)
+            .map(|i| json!({"namespace": "s3://b", "name": format!("in-{i}")}))
+            .collect()
+    };
+    let event = |n: usize| {
+        json!({
+            "eventType": "COMPLETE", "eventTime": "2026-01-01T10:00:00Z",
+            "producer": "https://example.com/p",
+            "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json",
+            "run": {"runId": "0192e2a5-7d6c-7a35-b4d0-1f6e2c1a9b0b"},
+            "job": {"namespace": "ns", "name": "wide"},
+            "inputs": inputs(n), "outputs": [],
+        })
+    };
+    let (status, text) = app.call("POST", "/api/v1/lineage", Some(&event(11))).await;
+    assert_eq!(status, 400, "{text}");
+    assert!(
+        text.contains("inputs") && text.contains("--max-event-datasets"),
+        "{text}"
+    );
+    assert_eq!(app.count_rows("node").await, 0);
+    let (status, text) = app.call("POST", "/api/v1/lineage", Some(&event(10))).await;
+    assert_eq!(status, 201, "{text}");
+    app.finish().await;
+}

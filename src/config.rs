@@ -1,5 +1,6 @@
 //! Flags and MODELGRAPH_* environment variables.
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use clap::Args;
 
@@ -51,6 +52,13 @@ pub struct Limits {
     /// Most inputs, and most outputs, one OpenLineage event may name.
     #[arg(long, env = "MODELGRAPH_MAX_EVENT_DATASETS", default_value_t = 1000)]
     pub max_event_datasets: usize,
+    /// Longest a request may take (`30s`, `500ms`); past it its database work is
+    /// dropped and the answer is LIMIT_EXCEEDED (GraphQL) or 503.
+    #[arg(long, env = "MODELGRAPH_REQUEST_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub request_timeout: Duration,
+    /// Largest GraphQL response, in bytes; a larger one is replaced by LIMIT_EXCEEDED.
+    #[arg(long, env = "MODELGRAPH_MAX_RESPONSE_BYTES", default_value_t = 16 * 1024 * 1024)]
+    pub max_response_bytes: usize,
 }
 
 impl Default for Limits {
@@ -65,6 +73,8 @@ impl Default for Limits {
             default_page_size: 100,
             max_page_size: 1000,
             max_event_datasets: 1000,
+            request_timeout: Duration::from_secs(30),
+            max_response_bytes: 16 * 1024 * 1024,
         }
     }
 }

@@ -138,25 +138,37 @@ fn json_response(status: StatusCode, body: &impl serde::Serialize) -> Response {
 }
 
 /// Runs one operation on a thread of its own, with its loaders' batches as local tasks
-/// of that thread.
+/// of that thread, within `--request-timeout`: past it the operation's tasks (and the
+/// database work they wait on) are dropped and the answer is LIMIT_EXCEEDED.
 pub async fn execute(state: &AppState, request: async_graphql::Request) -> async_graphql::Response {
     let state = state.clone();
     let handle = tokio::runtime::Handle::current();
     let request = state.documents.prepare(request);
+    let budget = state.limits.request_timeout;
     let run = tokio::task::spawn_blocking(move || {
         let request = request
             .data(state.clone())
             .data(loaders::loaders(state.db.clone(), state.readers.clone()));
         let local = tokio::task::LocalSet::new();
         // a local task, not run_until's own future: local tasks take turns in one queue,
-        // which is what lets a batch wait for the resolvers (see `loaders`)
+        // which is what lets a batch wait for the resolvers (see `loaders`); dropping the
+        // LocalSet when the budget runs out drops them all
         handle.block_on(local.run_until(async move {
-            tokio::task::spawn_local(async move { state.schema.execute(request).await }).await
+            let operation =
+                tokio::task::spawn_local(async move { state.schema.execute(request).await });
+            tokio::time::timeout(budget, operation).await
         }))
     });
     match run.await {
-        Ok(Ok(response)) => response,
-        Ok(Err(err)) => {
+        Ok(Ok(Ok(response))) => response,
+        Ok(Err(_elapsed)) => error_response(
+            format!(
+                "the request took longer than {} (--request-timeout)",
+                humantime::format_duration(budget)
+            ),
+            ErrorCode::LimitExceeded,
+        ),
+        Ok(Ok(Err(err))) => {
             tracing::error!(error = %err, "GraphQL execution failed");
             error_response("internal error", ErrorCode::Internal)
         }
@@ -230,5 +242,25 @@ pub async fn graphql(State(state): State<AppState>, request: Request<Body>) -> R
     } else {
         BatchResponse::Batch(responses)
     };
-    json_response(StatusCode::OK, &body)
+    match serde_json::to_vec(&body) {
+        Ok(bytes) if bytes.len() <= limits.max_response_bytes => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            bytes,
+        )
+            .into_response(),
+        Ok(bytes) => {
+            let msg = format!(
+                "the response would be {} bytes; at most {} are sent (--max-response-bytes): \
+                 ask for fewer items or fields",
+                bytes.len(),
+                limits.max_response_bytes
+            );
+            json_response(
+                StatusCode::OK,
+                &error_response(msg, ErrorCode::LimitExceeded),
+            )
+        }
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
 }

@@ -7,7 +7,7 @@ use std::any::Any;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, Request};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -21,6 +21,7 @@ use crate::AppState;
 /// Wraps `routes` in the layers every door runs inside.
 pub fn layers(routes: Router<AppState>, state: AppState) -> Router {
     routes
+        .layer(middleware::from_fn_with_state(state.clone(), time_budget))
         .layer(middleware::from_fn(json_only))
         .layer(DefaultBodyLimit::max(state.limits.max_body_bytes))
         .layer(TraceLayer::new_for_http())
@@ -60,6 +61,28 @@ async fn json_only(request: Request, next: Next) -> Response {
         };
     }
     next.run(request).await
+}
+
+/// A request gets `--request-timeout`; past it the handler (and the database work it
+/// waits on) is dropped and the answer is 503 naming the bound. GraphQL keeps its own
+/// budget, which also stops the thread its operation runs on (`graphql::execute`).
+async fn time_budget(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    if request.uri().path() == "/graphql" {
+        return next.run(request).await;
+    }
+    let budget = state.limits.request_timeout;
+    match tokio::time::timeout(budget, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            let status = StatusCode::SERVICE_UNAVAILABLE;
+            let message = format!(
+                "the request took longer than {} (--request-timeout)",
+                humantime::format_duration(budget)
+            );
+            let body = json!({"code": status.canonical_reason(), "message": message});
+            (status, axum::Json(body)).into_response()
+        }
+    }
 }
 
 /// `application/json` or any `+json` type, parameters (charset) aside.

@@ -381,3 +381,70 @@ async fn openlineage_events_name_a_bounded_number_of_datasets() {
     assert_eq!(status, 201, "{text}");
     app.finish().await;
 }
+
+/// Every request has a time budget: a write stuck behind another process's lock on
+/// the SQLite file is answered LIMIT_EXCEEDED (GraphQL) or 503 (REST) once it is spent,
+/// naming the bound, long before SQLite's own 10 s busy wait ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_past_their_time_budget_are_refused() {
+    let limits = modelgraph::config::Limits {
+        request_timeout: std::time::Duration::from_millis(300),
+        ..Default::default()
+    };
+    let app = crate::helpers::spawn_app_with(crate::helpers::Backend::Sqlite, limits).await;
+    let file = app.sqlite_file().expect("a SQLite file");
+    let holder = rusqlite::Connection::open(&file).unwrap();
+    holder.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let started = std::time::Instant::now();
+    let (code, message) = app
+        .err(
+            r#"mutation { createRegisteredModel(input: {name: "stuck"}) { id } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(code, "LIMIT_EXCEEDED");
+    assert!(message.contains("--request-timeout"), "{message}");
+    let body = json!({"name": "stuck-too"});
+    let (status, text) = app
+        .call(
+            "POST",
+            "/api/model_registry/v1/registered_models",
+            Some(&body),
+        )
+        .await;
+    assert_eq!(status, 503, "{text}");
+    assert!(text.contains("--request-timeout"), "{text}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    holder.execute_batch("ROLLBACK").unwrap();
+    app.finish().await;
+}
+
+/// A GraphQL answer larger than `--max-response-bytes` is replaced by LIMIT_EXCEEDED.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn responses_over_the_size_bound_are_refused() {
+    let limits = modelgraph::config::Limits {
+        max_response_bytes: 600,
+        ..Default::default()
+    };
+    let app = crate::helpers::spawn_app_with(crate::helpers::Backend::Sqlite, limits).await;
+    for i in 0..20 {
+        app.ok(
+            &format!(
+                r#"mutation {{ createRegisteredModel(input: {{name: "model-{i}"}}) {{ id }} }}"#
+            ),
+            json!({}),
+        )
+        .await;
+    }
+    app.ok("{ registeredModels(first: 2) { nodes { id } } }", json!({}))
+        .await;
+    let (code, message) = app
+        .err(
+            "{ registeredModels { nodes { id name createTime } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(code, "LIMIT_EXCEEDED");
+    assert!(message.contains("--max-response-bytes"), "{message}");
+    app.finish().await;
+}

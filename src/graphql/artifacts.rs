@@ -222,6 +222,9 @@ impl ArtifactQuery {
 
     /// Artifacts of the given types (all types when left out).
     #[allow(clippy::too_many_arguments)]
+    #[graphql(
+        complexity = "crate::graphql::pagination::list_complexity(child_complexity, first, last)"
+    )]
     async fn artifacts(
         &self,
         ctx: &Context<'_>,
@@ -248,6 +251,9 @@ impl ArtifactQuery {
     }
 
     #[allow(clippy::too_many_arguments)]
+    #[graphql(
+        complexity = "crate::graphql::pagination::list_complexity(child_complexity, first, last)"
+    )]
     async fn datasets(
         &self,
         ctx: &Context<'_>,

@@ -329,6 +329,9 @@ impl ExperimentQuery {
     }
 
     #[allow(clippy::too_many_arguments)]
+    #[graphql(
+        complexity = "crate::graphql::pagination::list_complexity(child_complexity, first, last)"
+    )]
     async fn experiments(
         &self,
         ctx: &Context<'_>,
@@ -367,6 +370,9 @@ impl ExperimentQuery {
 
     /// Runs of every experiment, or of one (`filter.experimentId`).
     #[allow(clippy::too_many_arguments)]
+    #[graphql(
+        complexity = "crate::graphql::pagination::list_complexity(child_complexity, first, last)"
+    )]
     async fn experiment_runs(
         &self,
         ctx: &Context<'_>,

@@ -34,6 +34,7 @@ pub struct LineageQuery;
 impl LineageQuery {
     /// Walks the graph from `start` (the start nodes walk together).
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "crate::graphql::pagination::walk_complexity(child_complexity, first)")]
     async fn lineage(
         &self,
         ctx: &Context<'_>,

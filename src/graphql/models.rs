@@ -150,6 +150,9 @@ impl ModelQuery {
     }
 
     #[allow(clippy::too_many_arguments)]
+    #[graphql(
+        complexity = "crate::graphql::pagination::list_complexity(child_complexity, first, last)"
+    )]
     async fn registered_models(
         &self,
         ctx: &Context<'_>,
@@ -209,6 +212,9 @@ impl ModelQuery {
 
     /// Versions of every model, or of one (`filter.registeredModelId`).
     #[allow(clippy::too_many_arguments)]
+    #[graphql(
+        complexity = "crate::graphql::pagination::list_complexity(child_complexity, first, last)"
+    )]
     async fn model_versions(
         &self,
         ctx: &Context<'_>,

@@ -18,6 +18,29 @@ pub struct ConnectionTotals {
 
 pub type Conn<T> = Connection<String, T, ConnectionTotals>;
 
+/// The complexity of a list field: 1 for the field, and its selection once per item a
+/// `first` or `last` asks for (once when neither is given: the default page is the
+/// server's), so many aliased `first: 1000` lists cost what they would return.
+pub fn list_complexity(child: usize, first: Option<i32>, last: Option<i32>) -> usize {
+    let items = first.or(last).map_or(1, |n| n.max(1) as usize);
+    items.saturating_mul(child).saturating_add(1)
+}
+
+/// Nodes a walk may list per unit of complexity: a walk's `first` (500 by default,
+/// 10,000 at most) counts once per this many, so one large walk fits the default bound
+/// (10,000) but a hundred aliased ones do not.
+pub const WALK_NODES_PER_UNIT: usize = 100;
+
+/// The complexity of a lineage walk field: 1 for the field, and its selection once per
+/// `WALK_NODES_PER_UNIT` nodes `first` allows.
+pub fn walk_complexity(child: usize, first: Option<i32>) -> usize {
+    let nodes = first.map_or(1, |n| n.max(1) as usize);
+    nodes
+        .div_ceil(WALK_NODES_PER_UNIT)
+        .saturating_mul(child)
+        .saturating_add(1)
+}
+
 /// Relay paging arguments of one list field.
 pub fn page_args(
     first: Option<i32>,
@@ -141,4 +164,26 @@ pub async fn children<T: OutputType>(
 ) -> async_graphql::Result<Conn<T>> {
     let (page, total) = children_page(ctx, parent, kinds, filter, order, args).await?;
     build(page, order, total, |n| Ok(wrap(n)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_count_the_items_asked_for() {
+        assert_eq!(list_complexity(4, None, None), 5);
+        assert_eq!(list_complexity(4, Some(1000), None), 4001);
+        assert_eq!(list_complexity(4, None, Some(10)), 41);
+        assert_eq!(list_complexity(4, Some(0), None), 5);
+        assert_eq!(list_complexity(usize::MAX, Some(1000), None), usize::MAX);
+    }
+
+    #[test]
+    fn walks_count_per_hundred_nodes() {
+        assert_eq!(walk_complexity(6, Some(500)), 31);
+        assert_eq!(walk_complexity(6, Some(10_000)), 601);
+        assert_eq!(walk_complexity(6, Some(101)), 13);
+        assert_eq!(walk_complexity(6, None), 7);
+    }
 }

@@ -130,6 +130,9 @@ impl ServingQuery {
     }
 
     #[allow(clippy::too_many_arguments)]
+    #[graphql(
+        complexity = "crate::graphql::pagination::list_complexity(child_complexity, first, last)"
+    )]
     async fn serving_environments(
         &self,
         ctx: &Context<'_>,
@@ -168,6 +171,9 @@ impl ServingQuery {
 
     /// Inference services everywhere, or in one environment (`filter.servingEnvironmentId`).
     #[allow(clippy::too_many_arguments)]
+    #[graphql(
+        complexity = "crate::graphql::pagination::list_complexity(child_complexity, first, last)"
+    )]
     async fn inference_services(
         &self,
         ctx: &Context<'_>,

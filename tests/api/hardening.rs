@@ -448,3 +448,36 @@ async fn responses_over_the_size_bound_are_refused() {
     assert!(message.contains("--max-response-bytes"), "{message}");
     app.finish().await;
 }
+
+/// Complexity counts the items a list asks for with `first`, and a walk's `first` per
+/// hundred nodes: many aliased large lists are refused before any is read, one is not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn complexity_counts_what_lists_and_walks_ask_for() {
+    let app = crate::helpers::spawn_app(crate::helpers::Backend::Sqlite).await;
+    let list = |i: usize| format!("d{i}: datasets(first: 1000) {{ nodes {{ id name uri }} }}");
+    app.ok(&format!("{{ {} }}", list(0)), json!({})).await;
+    let many: Vec<String> = (0..11).map(list).collect();
+    let (code, message) = app
+        .err(&format!("{{ {} }}", many.join(" ")), json!({}))
+        .await;
+    assert_eq!(code, "LIMIT_EXCEEDED");
+    assert!(message.contains("--max-complexity"), "{message}");
+    let id = app
+        .ok(
+            r#"mutation { createDataset(input: {name: "d"}) { id } }"#,
+            json!({}),
+        )
+        .await["createDataset"]["id"]
+        .clone();
+    let walk = |i: usize| {
+        format!("w{i}: lineage(start: $s, first: 10000) {{ nodes {{ node {{ id }} }} }}")
+    };
+    let query = |n: usize| {
+        let walks: Vec<String> = (0..n).map(walk).collect();
+        format!("query($s: [ID!]!) {{ {} }}", walks.join(" "))
+    };
+    app.ok(&query(1), json!({"s": [id]})).await;
+    let (code, _) = app.err(&query(100), json!({"s": [id]})).await;
+    assert_eq!(code, "LIMIT_EXCEEDED");
+    app.finish().await;
+}

@@ -76,6 +76,7 @@ macro_rules! node_type {
                 self.0.revision
             }
             /// What this node came from, walking edges against their direction.
+            #[graphql(complexity = "crate::graphql::pagination::walk_complexity(child_complexity, first)")]
             async fn upstream(
                 &self,
                 ctx: &Context<'_>,
@@ -87,6 +88,7 @@ macro_rules! node_type {
                 node_walk(ctx, self.0.id, LineageDirection::Upstream, max_depth, node_kinds, edge_kinds, first).await
             }
             /// What this node fed into, walking edges along their direction.
+            #[graphql(complexity = "crate::graphql::pagination::walk_complexity(child_complexity, first)")]
             async fn downstream(
                 &self,
                 ctx: &Context<'_>,

@@ -10,7 +10,7 @@
 //! value      := 'text' | "text" | number | true | false
 //! ```
 use entity::{node, node_property};
-use sea_orm::sea_query::{Condition, Expr, ExprTrait, Func, LikeExpr, SimpleExpr};
+use sea_orm::sea_query::{Alias, Condition, Expr, ExprTrait, Func, LikeExpr, Query, SimpleExpr};
 
 use super::error::{RegistryError, Result};
 use super::filter::property_exists;
@@ -335,6 +335,10 @@ impl Parser<'_> {
         pos: usize,
     ) -> Result<Option<SimpleExpr>> {
         use node::Column as C;
+        let artifacts = !self.kinds.is_empty() && self.kinds.iter().all(|k| k.is_artifact());
+        if artifacts && matches!(name, "experimentRunId" | "experimentId") {
+            return self.artifact_run(name, op, values, pos).map(Some);
+        }
         let col = match name {
             "id" => C::Id,
             "name" => C::Name,
@@ -383,6 +387,16 @@ impl Parser<'_> {
             }
             _ => return Ok(None),
         };
+        let ids;
+        let values = if matches!(
+            col,
+            C::Id | C::ParentId | C::RegisteredModelId | C::ModelVersionId
+        ) {
+            ids = id_values(name, values, pos)?;
+            &ids
+        } else {
+            values
+        };
         Ok(Some(compare(
             Expr::col((node::Entity, col)),
             op,
@@ -390,6 +404,48 @@ impl Parser<'_> {
             pos,
         )?))
     }
+
+    /// `experimentRunId` / `experimentId` of artifacts: the run they were logged in (their
+    /// parent), or that run's experiment.
+    fn artifact_run(&self, name: &str, op: &str, values: &[Lit], pos: usize) -> Result<SimpleExpr> {
+        use node::Column as C;
+        let values = id_values(name, values, pos)?;
+        let in_a_run =
+            Expr::col((node::Entity, C::ParentKind)).eq(NodeKind::ExperimentRun.as_str());
+        let parent = Expr::col((node::Entity, C::ParentId));
+        if name == "experimentRunId" {
+            return Ok(in_a_run.and(compare(parent, op, &values, pos)?));
+        }
+        // the runs of the experiments named, as a subquery over the same table
+        let run = Alias::new("run");
+        let runs = Query::select()
+            .column((run.clone(), C::Id))
+            .from_as(node::Entity, run.clone())
+            .and_where(Expr::col((run.clone(), C::Kind)).eq(NodeKind::ExperimentRun.as_str()))
+            .and_where(compare(
+                Expr::col((run.clone(), C::ParentId)),
+                op,
+                &values,
+                pos,
+            )?)
+            .to_owned();
+        Ok(in_a_run.and(parent.in_subquery(runs)))
+    }
+}
+
+/// Ids compare as integers; clients send them as strings (`experimentRunId IN ('5')`).
+fn id_values(name: &str, values: &[Lit], pos: usize) -> Result<Vec<Lit>> {
+    values
+        .iter()
+        .map(|v| match v {
+            Lit::Int(i) => Ok(Lit::Int(*i)),
+            Lit::Str(s) => s
+                .parse::<i64>()
+                .map(Lit::Int)
+                .map_err(|_| syntax(pos, format!("{name} compares with an id; {s:?} is not one"))),
+            _ => Err(syntax(pos, format!("{name} compares with an id"))),
+        })
+        .collect()
 }
 
 fn compare(lhs: Expr, op: &str, values: &[Lit], pos: usize) -> Result<SimpleExpr> {

@@ -14,6 +14,7 @@ on_both!(
     rest_requires_what_the_spec_requires,
     rest_not_found_says_not_found,
     rest_refuses_unknown_fields,
+    rest_artifacts_filter_by_run_and_experiment,
     rest_lists_page_with_tokens,
     rest_artifacts_upsert_and_imply_lineage
 );
@@ -530,4 +531,90 @@ async fn rest_refuses_unknown_fields(app: &TestApp) {
     )
     .await;
     assert_eq!(status, 200);
+}
+
+/// Artifacts filter by the run they were logged in and by its experiment, ids given as
+/// strings or numbers, as Kubeflow's clients send them.
+async fn rest_artifacts_filter_by_run_and_experiment(app: &TestApp) {
+    let (_, exp) = call(app, "POST", "/experiments", Some(json!({"name": "e"}))).await;
+    let exp = exp["id"].as_str().unwrap().to_owned();
+    let mut runs = Vec::new();
+    for r in 0..2 {
+        let (status, run) = call(
+            app,
+            "POST",
+            "/experiment_runs",
+            Some(json!({"experimentId": exp, "name": format!("r{r}")})),
+        )
+        .await;
+        assert_eq!(status, 201, "{run}");
+        let run = run["id"].as_str().unwrap().to_owned();
+        for a in 0..2 {
+            let body = json!({"artifactType": "metric", "name": format!("m{r}{a}"), "value": 1.0});
+            let path = format!("/experiment_runs/{run}/artifacts");
+            let (status, made) = call(app, "POST", &path, Some(body)).await;
+            assert_eq!(status, 201, "{made}");
+        }
+        runs.push(run);
+    }
+    // an artifact in no run
+    let (status, _) = call(
+        app,
+        "POST",
+        "/artifacts",
+        Some(json!({"artifactType": "metric", "name": "loose", "value": 1.0})),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let names = |page: &Value| -> Vec<String> {
+        let mut names: Vec<String> = page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["name"].as_str().unwrap().to_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let encode = |q: &str| {
+        q.replace(' ', "%20")
+            .replace('\'', "%27")
+            .replace('=', "%3D")
+    };
+    let query = format!("experimentRunId IN ('{}', {})", runs[0], runs[1]);
+    let (status, page) = call(
+        app,
+        "GET",
+        &format!("/artifacts?filterQuery={}", encode(&query)),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(names(&page), ["m00", "m01", "m10", "m11"]);
+    let query = format!("experimentRunId = '{}'", runs[1]);
+    let (_, page) = call(
+        app,
+        "GET",
+        &format!("/artifacts?filterQuery={}", encode(&query)),
+        None,
+    )
+    .await;
+    assert_eq!(names(&page), ["m10", "m11"]);
+    let query = format!("experimentId = '{exp}'");
+    let (_, page) = call(
+        app,
+        "GET",
+        &format!("/artifacts?filterQuery={}", encode(&query)),
+        None,
+    )
+    .await;
+    assert_eq!(names(&page), ["m00", "m01", "m10", "m11"]);
+    let (status, _) = call(
+        app,
+        "GET",
+        &format!("/artifacts?filterQuery={}", encode("experimentId = 'x'")),
+        None,
+    )
+    .await;
+    assert_eq!(status, 400);
 }

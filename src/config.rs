@@ -56,6 +56,14 @@ pub struct Limits {
     /// dropped and the answer is LIMIT_EXCEEDED (GraphQL) or 503.
     #[arg(long, env = "MODELGRAPH_REQUEST_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
     pub request_timeout: Duration,
+    /// GraphQL operations running at once, each on a thread of a fixed set; more wait
+    /// their turn. 0: one per core.
+    #[arg(
+        long,
+        env = "MODELGRAPH_MAX_CONCURRENT_OPERATIONS",
+        default_value_t = 0
+    )]
+    pub max_concurrent_operations: usize,
     /// Largest GraphQL response, in bytes; a larger one is replaced by LIMIT_EXCEEDED.
     #[arg(long, env = "MODELGRAPH_MAX_RESPONSE_BYTES", default_value_t = 16 * 1024 * 1024)]
     pub max_response_bytes: usize,
@@ -74,6 +82,7 @@ impl Default for Limits {
             max_page_size: 1000,
             max_event_datasets: 1000,
             request_timeout: Duration::from_secs(30),
+            max_concurrent_operations: 0,
             max_response_bytes: 16 * 1024 * 1024,
         }
     }

@@ -38,6 +38,8 @@ pub struct AppState {
     pub cors_origins: Arc<Vec<HeaderValue>>,
     /// The SQLite file served, to notice it deleted or replaced under the server.
     pub store_file: Option<db::StoreFile>,
+    /// The threads GraphQL operations run on (`--max-concurrent-operations`).
+    pub operation_threads: graphql::threads::OperationThreads,
 }
 
 impl AppState {
@@ -53,6 +55,9 @@ impl AppState {
             ingester: openlineage::writer::Ingester::new(db.clone(), direct.clone()),
             readers: db::direct::Readers::new(&db, &direct),
             store_file: db::StoreFile::of(&db),
+            operation_threads: graphql::threads::OperationThreads::new(
+                limits.max_concurrent_operations,
+            ),
             db,
             limits: Arc::new(limits),
             schema,

@@ -23,6 +23,7 @@ mod mutation;
 pub mod nodes;
 mod pagination;
 mod serving;
+pub mod threads;
 pub mod types;
 
 use crate::AppState;
@@ -137,46 +138,54 @@ fn json_response(status: StatusCode, body: &impl serde::Serialize) -> Response {
     }
 }
 
-/// Runs one operation on a thread of its own, with its loaders' batches as local tasks
-/// of that thread, within `--request-timeout`: past it the operation's tasks (and the
-/// database work they wait on) are dropped and the answer is LIMIT_EXCEEDED.
+/// Runs one operation on one of the operation threads (`threads`), with its loaders'
+/// batches as local tasks of that thread, within `--request-timeout` (the wait for a
+/// thread included): past it the operation's tasks (and the database work they wait on)
+/// are dropped and the answer is LIMIT_EXCEEDED.
 pub async fn execute(state: &AppState, request: async_graphql::Request) -> async_graphql::Response {
     let state = state.clone();
     let handle = tokio::runtime::Handle::current();
     let request = state.documents.prepare(request);
     let budget = state.limits.request_timeout;
-    let run = tokio::task::spawn_blocking(move || {
-        let request = request
-            .data(state.clone())
-            .data(loaders::loaders(state.db.clone(), state.readers.clone()));
-        let local = tokio::task::LocalSet::new();
-        // a local task, not run_until's own future: local tasks take turns in one queue,
-        // which is what lets a batch wait for the resolvers (see `loaders`); dropping the
-        // LocalSet when the budget runs out drops them all
-        handle.block_on(local.run_until(async move {
-            let operation =
-                tokio::task::spawn_local(async move { state.schema.execute(request).await });
-            tokio::time::timeout(budget, operation).await
-        }))
-    });
-    match run.await {
-        Ok(Ok(Ok(response))) => response,
-        Ok(Err(_elapsed)) => error_response(
-            format!(
-                "the request took longer than {} (--request-timeout)",
-                humantime::format_duration(budget)
-            ),
-            ErrorCode::LimitExceeded,
-        ),
-        Ok(Ok(Err(err))) => {
+    let queued = tokio::time::Instant::now();
+    let threads = state.operation_threads.clone();
+    let outcome = threads
+        .run(move || {
+            let left = budget.saturating_sub(queued.elapsed());
+            let request = request
+                .data(state.clone())
+                .data(loaders::loaders(state.db.clone(), state.readers.clone()));
+            let local = tokio::task::LocalSet::new();
+            // a local task, not run_until's own future: local tasks take turns in one
+            // queue, which is what lets a batch wait for the resolvers (see `loaders`);
+            // dropping the LocalSet when the budget runs out drops them all
+            handle.block_on(local.run_until(async move {
+                let operation =
+                    tokio::task::spawn_local(async move { state.schema.execute(request).await });
+                tokio::time::timeout(left, operation).await
+            }))
+        })
+        .await;
+    match outcome {
+        Some(Ok(Ok(response))) => response,
+        Some(Err(_elapsed)) => over_budget(budget),
+        Some(Ok(Err(err))) => {
             tracing::error!(error = %err, "GraphQL execution failed");
             error_response("internal error", ErrorCode::Internal)
         }
-        Err(err) => {
-            tracing::error!(error = %err, "GraphQL execution failed");
+        None => {
+            tracing::error!("a GraphQL operation panicked");
             error_response("internal error", ErrorCode::Internal)
         }
     }
+}
+
+fn over_budget(budget: std::time::Duration) -> async_graphql::Response {
+    let msg = format!(
+        "the request took longer than {} (--request-timeout)",
+        humantime::format_duration(budget)
+    );
+    error_response(msg, ErrorCode::LimitExceeded)
 }
 
 /// `POST /graphql`: single or batched requests, bounded in body size and batch length.

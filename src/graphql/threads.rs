@@ -1,0 +1,92 @@
+//! The threads GraphQL operations run on: a fixed set, made at start-up. An operation
+//! runs its resolvers and their loaders' batches as local tasks of one thread (see
+//! `loaders`), so each needs a thread of its own while it runs. Tokio's blocking pool
+//! would make a new thread whenever none was idle at that instant, and every thread that
+//! ever ran an operation keeps the memory its allocator handed it: 64 concurrent writers
+//! left 1 GB behind. Here operations queue for one of `--max-concurrent-operations`
+//! threads instead.
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::{mpsc, oneshot};
+
+type Job = Box<dyn FnOnce() + Send>;
+
+#[derive(Clone)]
+pub struct OperationThreads {
+    queue: mpsc::Sender<Job>,
+}
+
+impl OperationThreads {
+    /// Starts `count` threads; 0 starts one per core. Measured with 64 concurrent
+    /// writers on 2 cores, 2 threads wrote as fast as 4, 8 or 16 on SQLite and on
+    /// PostgreSQL, and each thread more kept about 12-25 MB.
+    pub fn new(count: usize) -> Self {
+        let count = match count {
+            0 => std::thread::available_parallelism().map_or(2, usize::from),
+            n => n,
+        };
+        let (queue, jobs) = mpsc::channel::<Job>(1024);
+        let jobs = Arc::new(Mutex::new(jobs));
+        for n in 0..count {
+            let jobs = jobs.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("graphql-{n}"))
+                .spawn(move || {
+                    loop {
+                        // one thread waits on the queue at a time; the others on the lock
+                        let job = jobs
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .blocking_recv();
+                        let Some(job) = job else { break };
+                        // a panicking operation fails its own request, not the thread
+                        let _ = catch_unwind(AssertUnwindSafe(job));
+                    }
+                });
+            if let Err(err) = spawned {
+                tracing::error!(%err, "could not start a GraphQL operation thread");
+            }
+        }
+        Self { queue }
+    }
+
+    /// Runs `f` on one of the threads once one is free; None if it panicked.
+    pub async fn run<R: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> R + Send + 'static,
+    ) -> Option<R> {
+        let (done, outcome) = oneshot::channel();
+        let job: Job = Box::new(move || {
+            let _ = done.send(f());
+        });
+        self.queue.send(job).await.ok()?;
+        outcome.await.ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn jobs_run_on_the_fixed_threads_and_a_panic_fails_only_its_own() {
+        let threads = OperationThreads::new(2);
+        let mut names = std::collections::BTreeSet::new();
+        for _ in 0..20 {
+            let name = threads
+                .run(|| std::thread::current().name().unwrap_or("").to_owned())
+                .await
+                .unwrap();
+            names.insert(name);
+        }
+        assert!(names.iter().all(|n| n.starts_with("graphql-")), "{names:?}");
+        assert!(names.len() <= 2);
+        assert_eq!(threads.run(|| -> u8 { panic!("a bug") }).await, None);
+        assert_eq!(
+            threads.run(|| 7).await,
+            Some(7),
+            "still serving after a panic"
+        );
+    }
+}

@@ -42,13 +42,15 @@ fn cors(origins: &[HeaderValue]) -> CorsLayer {
 
 /// Writes carry JSON: a POST, PUT or PATCH with another content type (`text/plain`, a
 /// form) is what a browser sends cross-site without asking first, so it is refused with
-/// 415 before any handler runs.
+/// 415 before any handler runs. A body with no content type at all is read as JSON: a
+/// browser always names one, and scripts often send none.
 async fn json_only(request: Request, next: Next) -> Response {
     let writes = matches!(
         *request.method(),
         Method::POST | Method::PUT | Method::PATCH
     );
-    if writes && !is_json(request.headers().get(header::CONTENT_TYPE)) {
+    let content_type = request.headers().get(header::CONTENT_TYPE);
+    if writes && content_type.is_some() && !is_json(content_type) {
         let message = "request bodies must be JSON: send Content-Type: application/json";
         return if request.uri().path() == "/graphql" {
             let body =

@@ -241,6 +241,18 @@ async fn writes_must_be_json(app: &TestApp) {
         }
     }
     assert_eq!(app.count_rows("node").await, 0);
+    // with no content type at all (as scripts send) the body is read as JSON
+    let res = app
+        .client
+        .post(format!("{}/graphql", app.base))
+        .body(
+            r#"{"query": "mutation { createRegisteredModel(input: {name: \"script\"}) { id } }"}"#,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    assert_eq!(app.count_rows("node").await, 1);
     // with the JSON type the same GraphQL write runs
     let (status, text) = app
         .call(
@@ -250,7 +262,7 @@ async fn writes_must_be_json(app: &TestApp) {
         )
         .await;
     assert_eq!(status, 200, "{text}");
-    assert_eq!(app.count_rows("node").await, 1);
+    assert_eq!(app.count_rows("node").await, 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -583,6 +583,31 @@ FINDS = {
 }
 
 
+BODY_OPERATIONS = [(m, t, op) for m, t, op in OPERATIONS if "requestBody" in op]
+
+
+def test_every_write_operation_has_a_body_to_check():
+    assert len(BODY_OPERATIONS) >= 20, [op["operationId"] for _, _, op in BODY_OPERATIONS]
+
+
+@pytest.mark.parametrize("prefix", PREFIXES, ids=PREFIX_IDS)
+@pytest.mark.parametrize(
+    ("method", "template", "operation"),
+    BODY_OPERATIONS,
+    ids=[op["operationId"] for _, _, op in BODY_OPERATIONS],
+)
+def test_unknown_body_field_is_400_naming_it(worlds, prefix, method, template, operation):
+    """Bodies are decoded strictly, as Kubeflow's server does (`json: unknown field`): the
+    operation's valid body plus one field its schema does not have is refused, naming it."""
+    w = worlds[prefix]
+    call = RECIPES[operation["operationId"]](w)
+    assert call.body is not None, f"{operation['operationId']} has a request body in the spec"
+    path = spec_path(prefix, template, call.path_params)
+    body = dict(call.body, ext_id="x")
+    err = assert_error(http(method.upper(), f"{w.base}{path}", params=call.query, json=body), 400)
+    assert "ext_id" in err["message"], err
+
+
 @pytest.mark.parametrize("prefix", PREFIXES, ids=PREFIX_IDS)
 @pytest.mark.parametrize("op_id", sorted(FINDS))
 def test_find_without_match_is_404(worlds, prefix, op_id):

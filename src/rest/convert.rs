@@ -194,8 +194,7 @@ impl<'a> Body<'a> {
     /// Refuses a field the spec does not give this kind, naming it, as Kubeflow's own
     /// server decodes bodies strictly (`json: unknown field "ext_id"`).
     pub fn known_fields(&self, kind: NodeKind) -> Result<()> {
-        let known = spec_fields(kind);
-        match self.0.keys().find(|key| !known.contains(&key.as_str())) {
+        match self.0.keys().find(|key| !spec_has(kind, key)) {
             Some(key) => Err(RegistryError::invalid(
                 key.as_str(),
                 format!("unknown field: a {} has no {key:?}", kind.label()),
@@ -290,19 +289,25 @@ impl<'a> Body<'a> {
     }
 }
 
-/// Every field Kubeflow's spec gives a kind, in its create, update and full schemas
-/// (clients send read-only fields back on updates and upserts; they are ignored). Each
-/// list starts with the fields every kind has.
-fn spec_fields(kind: NodeKind) -> &'static [&'static str] {
+/// Fields every kind has in Kubeflow's spec (create, update and full schemas; clients
+/// send the read-only ones back on updates and upserts, and they are ignored).
+const COMMON_FIELDS: [&str; 7] = [
+    "id",
+    "name",
+    "externalId",
+    "description",
+    "customProperties",
+    "createTimeSinceEpoch",
+    "lastUpdateTimeSinceEpoch",
+];
+
+/// Fields every artifact type has besides the common ones.
+const ARTIFACT_FIELDS: [&str; 4] = ["artifactType", "state", "experimentId", "experimentRunId"];
+
+/// The fields the spec gives `kind` besides the common (and, for artifacts, artifact) ones.
+fn own_fields(kind: NodeKind) -> &'static [&'static str] {
     match kind {
         NodeKind::RegisteredModel => &[
-            "id",
-            "name",
-            "externalId",
-            "description",
-            "customProperties",
-            "createTimeSinceEpoch",
-            "lastUpdateTimeSinceEpoch",
             "owner",
             "state",
             "readme",
@@ -315,30 +320,8 @@ fn spec_fields(kind: NodeKind) -> &'static [&'static str] {
             "licenseLink",
             "libraryName",
         ],
-        NodeKind::ModelVersion => &[
-            "id",
-            "name",
-            "externalId",
-            "description",
-            "customProperties",
-            "createTimeSinceEpoch",
-            "lastUpdateTimeSinceEpoch",
-            "author",
-            "state",
-            "registeredModelId",
-        ],
+        NodeKind::ModelVersion => &["author", "state", "registeredModelId"],
         NodeKind::ModelArtifact => &[
-            "id",
-            "name",
-            "externalId",
-            "description",
-            "customProperties",
-            "createTimeSinceEpoch",
-            "lastUpdateTimeSinceEpoch",
-            "artifactType",
-            "state",
-            "experimentId",
-            "experimentRunId",
             "uri",
             "modelFormatName",
             "modelFormatVersion",
@@ -351,89 +334,12 @@ fn spec_fields(kind: NodeKind) -> &'static [&'static str] {
             "modelSourceId",
             "modelSourceName",
         ],
-        NodeKind::DocArtifact => &[
-            "id",
-            "name",
-            "externalId",
-            "description",
-            "customProperties",
-            "createTimeSinceEpoch",
-            "lastUpdateTimeSinceEpoch",
-            "artifactType",
-            "state",
-            "experimentId",
-            "experimentRunId",
-            "uri",
-        ],
-        NodeKind::Dataset => &[
-            "id",
-            "name",
-            "externalId",
-            "description",
-            "customProperties",
-            "createTimeSinceEpoch",
-            "lastUpdateTimeSinceEpoch",
-            "artifactType",
-            "state",
-            "experimentId",
-            "experimentRunId",
-            "uri",
-            "digest",
-            "sourceType",
-            "source",
-            "schema",
-            "profile",
-        ],
-        NodeKind::Metric => &[
-            "id",
-            "name",
-            "externalId",
-            "description",
-            "customProperties",
-            "createTimeSinceEpoch",
-            "lastUpdateTimeSinceEpoch",
-            "artifactType",
-            "state",
-            "experimentId",
-            "experimentRunId",
-            "value",
-            "timestamp",
-            "step",
-        ],
-        NodeKind::Parameter => &[
-            "id",
-            "name",
-            "externalId",
-            "description",
-            "customProperties",
-            "createTimeSinceEpoch",
-            "lastUpdateTimeSinceEpoch",
-            "artifactType",
-            "state",
-            "experimentId",
-            "experimentRunId",
-            "value",
-            "parameterType",
-        ],
-        NodeKind::Experiment => &[
-            "id",
-            "name",
-            "externalId",
-            "description",
-            "customProperties",
-            "createTimeSinceEpoch",
-            "lastUpdateTimeSinceEpoch",
-            "owner",
-            "state",
-        ],
+        NodeKind::DocArtifact => &["uri"],
+        NodeKind::Dataset => &["uri", "digest", "sourceType", "source", "schema", "profile"],
+        NodeKind::Metric => &["value", "timestamp", "step"],
+        NodeKind::Parameter => &["value", "parameterType"],
+        NodeKind::Experiment => &["owner", "state"],
         NodeKind::ExperimentRun => &[
-            "id",
-            "name",
-            "externalId",
-            "description",
-            "customProperties",
-            "createTimeSinceEpoch",
-            "lastUpdateTimeSinceEpoch",
             "owner",
             "state",
             "status",
@@ -441,41 +347,23 @@ fn spec_fields(kind: NodeKind) -> &'static [&'static str] {
             "endTimeSinceEpoch",
             "experimentId",
         ],
-        NodeKind::ServingEnvironment => &[
-            "id",
-            "name",
-            "externalId",
-            "description",
-            "customProperties",
-            "createTimeSinceEpoch",
-            "lastUpdateTimeSinceEpoch",
-        ],
+        NodeKind::ServingEnvironment => &[],
         NodeKind::InferenceService => &[
-            "id",
-            "name",
-            "externalId",
-            "description",
-            "customProperties",
-            "createTimeSinceEpoch",
-            "lastUpdateTimeSinceEpoch",
             "modelVersionId",
             "registeredModelId",
             "servingEnvironmentId",
             "runtime",
             "desiredState",
         ],
-        NodeKind::ServeModel => &[
-            "id",
-            "name",
-            "externalId",
-            "description",
-            "customProperties",
-            "createTimeSinceEpoch",
-            "lastUpdateTimeSinceEpoch",
-            "modelVersionId",
-            "lastKnownState",
-        ],
+        NodeKind::ServeModel => &["modelVersionId", "lastKnownState"],
     }
+}
+
+/// Whether the spec gives `kind` a field named `key`.
+fn spec_has(kind: NodeKind, key: &str) -> bool {
+    COMMON_FIELDS.contains(&key)
+        || (kind.is_artifact() && ARTIFACT_FIELDS.contains(&key))
+        || own_fields(kind).contains(&key)
 }
 
 /// The fields a body sets for a node of `kind` (parents are read by the caller).

@@ -576,45 +576,26 @@ async fn rest_artifacts_filter_by_run_and_experiment(app: &TestApp) {
         names.sort();
         names
     };
-    let encode = |q: &str| {
-        q.replace(' ', "%20")
-            .replace('\'', "%27")
-            .replace('=', "%3D")
+    let filtered = |query: &str| {
+        let path = format!(
+            "/artifacts?filterQuery={}",
+            query
+                .replace(' ', "%20")
+                .replace('\'', "%27")
+                .replace('=', "%3D")
+        );
+        async move { call(app, "GET", &path, None).await }
     };
     let query = format!("experimentRunId IN ('{}', {})", runs[0], runs[1]);
-    let (status, page) = call(
-        app,
-        "GET",
-        &format!("/artifacts?filterQuery={}", encode(&query)),
-        None,
-    )
-    .await;
+    let (status, page) = filtered(&query).await;
     assert_eq!(status, 200, "{page}");
     assert_eq!(names(&page), ["m00", "m01", "m10", "m11"]);
     let query = format!("experimentRunId = '{}'", runs[1]);
-    let (_, page) = call(
-        app,
-        "GET",
-        &format!("/artifacts?filterQuery={}", encode(&query)),
-        None,
-    )
-    .await;
+    let (_, page) = filtered(&query).await;
     assert_eq!(names(&page), ["m10", "m11"]);
     let query = format!("experimentId = '{exp}'");
-    let (_, page) = call(
-        app,
-        "GET",
-        &format!("/artifacts?filterQuery={}", encode(&query)),
-        None,
-    )
-    .await;
+    let (_, page) = filtered(&query).await;
     assert_eq!(names(&page), ["m00", "m01", "m10", "m11"]);
-    let (status, _) = call(
-        app,
-        "GET",
-        &format!("/artifacts?filterQuery={}", encode("experimentId = 'x'")),
-        None,
-    )
-    .await;
+    let (status, _) = filtered("experimentId = 'x'").await;
     assert_eq!(status, 400);
 }

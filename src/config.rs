@@ -67,6 +67,22 @@ pub struct Limits {
     /// Largest GraphQL response, in bytes; a larger one is replaced by LIMIT_EXCEEDED.
     #[arg(long, env = "MODELGRAPH_MAX_RESPONSE_BYTES", default_value_t = 16 * 1024 * 1024)]
     pub max_response_bytes: usize,
+    /// Client connections open at once; past it the server accepts no more until one
+    /// closes.
+    #[arg(long, env = "MODELGRAPH_MAX_OPEN_CONNECTIONS", default_value_t = 1024)]
+    pub max_open_connections: usize,
+    /// Longest wait for a request's headers, counted from when the server starts waiting
+    /// for a request (a new connection, or a kept-alive one after its last answer).
+    #[arg(long, env = "MODELGRAPH_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub header_read_timeout: Duration,
+    /// Longest a request's body may take to arrive, counted from its headers; past it
+    /// the answer is 408.
+    #[arg(long, env = "MODELGRAPH_BODY_READ_TIMEOUT", default_value = "15s", value_parser = humantime::parse_duration)]
+    pub body_read_timeout: Duration,
+    /// A connection on which no byte moves either way for this long is closed. Keep it
+    /// above --request-timeout.
+    #[arg(long, env = "MODELGRAPH_IDLE_TIMEOUT", default_value = "60s", value_parser = humantime::parse_duration)]
+    pub idle_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -84,11 +100,23 @@ impl Default for Limits {
             request_timeout: Duration::from_secs(30),
             max_concurrent_operations: 0,
             max_response_bytes: 16 * 1024 * 1024,
+            max_open_connections: 1024,
+            header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(15),
+            idle_timeout: Duration::from_secs(60),
         }
     }
 }
 
 impl Limits {
+    pub fn connections(&self) -> crate::http::conn::ConnLimits {
+        crate::http::conn::ConnLimits {
+            max_open_connections: self.max_open_connections,
+            header_read_timeout: self.header_read_timeout,
+            idle_timeout: self.idle_timeout,
+        }
+    }
+
     pub fn page(&self) -> PageLimits {
         PageLimits {
             default_size: self.default_page_size,

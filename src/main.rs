@@ -64,6 +64,12 @@ async fn main() -> anyhow::Result<()> {
                         .map_err(|_| anyhow::anyhow!("--cors-origins: {o:?} is not an origin"))
                 })
                 .collect::<anyhow::Result<Vec<_>>>()?;
+            anyhow::ensure!(
+                args.limits.idle_timeout > args.limits.request_timeout,
+                "--idle-timeout ({}) must be longer than --request-timeout ({})",
+                humantime::format_duration(args.limits.idle_timeout),
+                humantime::format_duration(args.limits.request_timeout)
+            );
             let conn = db::connect(&args.database).await?;
             db::migrate(&conn).await?;
             let listener = tokio::net::TcpListener::bind(args.bind).await?;

@@ -4,6 +4,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261126_000001_registry;
 mod m20261126_000002_metric_history;
 mod m20261126_000003_openlineage;
+mod m20261130_000004_version_counter;
 
 pub struct Migrator;
 
@@ -14,6 +15,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000001_registry::Migration),
             Box::new(m20261126_000002_metric_history::Migration),
             Box::new(m20261126_000003_openlineage::Migration),
+            Box::new(m20261130_000004_version_counter::Migration),
         ]
     }
 }

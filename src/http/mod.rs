@@ -1,6 +1,7 @@
 //! HTTP plumbing every door shares: the `{code, message}` error answer (`error.rs`) and
 //! the layers every route runs inside (body bound, JSON-only writes, CORS, panics
 //! answered as 500s, tracing).
+pub mod conn;
 pub mod error;
 
 use std::any::Any;
@@ -17,11 +18,13 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::trace::TraceLayer;
 
 use crate::AppState;
+use crate::registry::ErrorCode;
 
 /// Wraps `routes` in the layers every door runs inside.
 pub fn layers(routes: Router<AppState>, state: AppState) -> Router {
     routes
         .layer(middleware::from_fn_with_state(state.clone(), time_budget))
+        .layer(middleware::from_fn_with_state(state.clone(), read_body))
         .layer(middleware::from_fn(json_only))
         .layer(DefaultBodyLimit::max(state.limits.max_body_bytes))
         .layer(TraceLayer::new_for_http())
@@ -51,18 +54,105 @@ async fn json_only(request: Request, next: Next) -> Response {
     );
     let content_type = request.headers().get(header::CONTENT_TYPE);
     if writes && content_type.is_some() && !is_json(content_type) {
-        let message = "request bodies must be JSON: send Content-Type: application/json";
-        return if request.uri().path() == "/graphql" {
-            let body =
-                json!({"errors": [{"message": message, "extensions": {"code": "INVALID_INPUT"}}]});
-            (StatusCode::UNSUPPORTED_MEDIA_TYPE, axum::Json(body)).into_response()
-        } else {
-            let status = StatusCode::UNSUPPORTED_MEDIA_TYPE;
-            let body = json!({"code": status.canonical_reason(), "message": message});
-            (status, axum::Json(body)).into_response()
-        };
+        return refuse(
+            &request,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ErrorCode::InvalidInput,
+            "request bodies must be JSON: send Content-Type: application/json".into(),
+        );
     }
     next.run(request).await
+}
+
+/// The body is read whole before any handler runs, within `--max-body-bytes` (413) and
+/// `--body-read-timeout` counted from the headers (408, and the connection is closed: a
+/// client that trickles its body holds nothing for long).
+async fn read_body(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let limits = &state.limits;
+    let (parts, body) = request.into_parts();
+    let read = axum::body::to_bytes(body, limits.max_body_bytes);
+    let bytes = match tokio::time::timeout(limits.body_read_timeout, read).await {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(err)) => {
+            let request = Request::from_parts(parts, Body::empty());
+            let (status, code, message) = match body_failure(&err) {
+                BodyFailure::TooLarge => (
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    ErrorCode::LimitExceeded,
+                    format!(
+                        "the request body is larger than {} bytes (--max-body-bytes)",
+                        limits.max_body_bytes
+                    ),
+                ),
+                BodyFailure::Idle => (
+                    StatusCode::REQUEST_TIMEOUT,
+                    ErrorCode::LimitExceeded,
+                    "no byte of the request body arrived for --idle-timeout".to_owned(),
+                ),
+                BodyFailure::Other => (
+                    StatusCode::BAD_REQUEST,
+                    ErrorCode::InvalidInput,
+                    format!("the request body could not be read: {err}"),
+                ),
+            };
+            return refuse(&request, status, code, message);
+        }
+        Err(_elapsed) => {
+            let request = Request::from_parts(parts, Body::empty());
+            let message = format!(
+                "the request body did not arrive within {} (--body-read-timeout)",
+                humantime::format_duration(limits.body_read_timeout)
+            );
+            let mut response = refuse(
+                &request,
+                StatusCode::REQUEST_TIMEOUT,
+                ErrorCode::LimitExceeded,
+                message,
+            );
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            return response;
+        }
+    };
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
+}
+
+enum BodyFailure {
+    TooLarge,
+    /// The connection's idle bound ended it (`conn::IdleBound`).
+    Idle,
+    Other,
+}
+
+fn body_failure(err: &axum::Error) -> BodyFailure {
+    let mut cause = std::error::Error::source(err);
+    while let Some(error) = cause {
+        if error.is::<http_body_util::LengthLimitError>() {
+            return BodyFailure::TooLarge;
+        }
+        if error
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
+        {
+            return BodyFailure::Idle;
+        }
+        cause = error.source();
+    }
+    BodyFailure::Other
+}
+
+/// A refusal before any handler ran, in the shape of the door asked: a GraphQL error
+/// with `extensions.code` on `/graphql`, `{code, message}` (the HTTP status text) on
+/// the others.
+fn refuse(request: &Request, status: StatusCode, code: ErrorCode, message: String) -> Response {
+    let body = if request.uri().path() == "/graphql" {
+        json!({"errors": [{"message": message, "extensions": {"code": code.as_str()}}]})
+    } else {
+        json!({"code": status.canonical_reason(), "message": message})
+    };
+    (status, axum::Json(body)).into_response()
 }
 
 /// A request gets `--request-timeout`; past it the handler (and the database work it

@@ -14,7 +14,7 @@ use super::fields::{NodeFields, validate_name};
 use super::kind::NodeKind;
 use super::read::find_by_name;
 use super::time::now_ms;
-use super::write::{begin_write, create_in};
+use super::write::{begin_write, create_in, note_version_number, version_number};
 
 const BATCH: usize = 1000;
 /// Parents of imported nodes that need one (versions, runs, services).
@@ -155,6 +155,17 @@ pub async fn import_graph(
             (b * BATCH * 10 + batch.len()).min(nodes.len()),
             nodes.len(),
         );
+    }
+    // versions named with numbers: the next unnamed one comes after the highest
+    let highest = nodes
+        .iter()
+        .filter(|n| n.kind == NodeKind::ModelVersion)
+        .filter_map(|n| version_number(&n.name))
+        .max();
+    if let Some(number) = highest {
+        let (_writer, txn) = begin_write(db).await?;
+        note_version_number(&txn, model.id, number).await?;
+        txn.commit().await?;
     }
     let mut new_edges = Vec::with_capacity(edges.len());
     for (i, row) in edges.iter().enumerate() {

@@ -5,7 +5,7 @@ use sea_orm::Iterable;
 use sea_orm::sea_query::{Query, ReturningClause};
 use sea_orm::{
     ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, FromQueryResult,
-    QueryFilter, QuerySelect, QueryTrait, SqliteTransactionMode, TransactionOptions,
+    QueryFilter, QueryTrait, SqliteTransactionMode, Statement, TransactionOptions,
     TransactionTrait,
 };
 
@@ -16,7 +16,7 @@ use super::kind::NodeKind;
 use super::props::property_rows;
 use super::read::{Served, find_node, kind_of, served, served_version};
 use super::time::now_ms;
-use crate::db::exec::{Exec, all, first, run};
+use crate::db::exec::{Exec, first, run};
 use crate::db::writer::WriterTurn;
 
 /// Starts a write transaction; on SQLite it takes the write lock at BEGIN, so a
@@ -45,28 +45,10 @@ pub async fn create(
     kind: NodeKind,
     fields: NodeFields,
 ) -> Result<node::Model> {
-    // an auto-named version can lose a race for its number; try the next one
-    let attempts = if kind == NodeKind::ModelVersion && fields.name.is_none() {
-        5
-    } else {
-        1
-    };
-    let mut last_err = None;
-    for _ in 0..attempts {
-        let (_writer, txn) = begin_write(db).await?;
-        match create_in(&txn, kind, fields.clone()).await {
-            Ok(model) => {
-                txn.commit().await?;
-                return Ok(model);
-            }
-            Err(err @ RegistryError::AlreadyExists(_)) => {
-                txn.rollback().await?;
-                last_err = Some(err);
-            }
-            Err(err) => return Err(err),
-        }
-    }
-    Err(last_err.unwrap_or_else(|| RegistryError::Internal("create retries exhausted".into())))
+    let (_writer, txn) = begin_write(db).await?;
+    let model = create_in(&txn, kind, fields).await?;
+    txn.commit().await?;
+    Ok(model)
 }
 
 /// Creates a node inside the caller's transaction.
@@ -102,6 +84,10 @@ async fn create_checked<E: Exec>(
 ) -> Result<node::Model> {
     check_references(txn, kind, &fields, parent.as_ref()).await?;
     let name = match fields.name.take() {
+        Some(name) if kind == NodeKind::ModelVersion => {
+            note_version_name(txn, fields.parent_id.unwrap_or_default(), &name).await?;
+            name
+        }
         Some(name) => name,
         None if kind == NodeKind::ModelVersion => {
             next_version_name(txn, fields.parent_id.unwrap_or_default()).await?
@@ -213,6 +199,11 @@ pub async fn update_from<E: Exec>(
         checked.registered_model_id = current.registered_model_id;
     }
     check_references(txn, kind, &checked, None).await?;
+    if kind == NodeKind::ModelVersion
+        && let (Some(name), Some(model_id)) = (&fields.name, current.parent_id)
+    {
+        note_version_name(txn, model_id, name).await?;
+    }
     let mut row = node::ActiveModel {
         last_update_time: Set(now_ms().max(current.last_update_time)),
         revision: Set(current.revision + 1),
@@ -367,33 +358,70 @@ pub(crate) async fn expect_kind<E: Exec>(
 /// model's row is locked first, until the transaction ends: concurrent unnamed creates
 /// under one model then take turns for the number instead of all taking the same one
 /// and failing on the unique name (SQLite's writers take turns already).
+/// The next number of `model_id`'s versions, from its counter row, bumped in the
+/// caller's transaction: one statement however many versions the model has, and on
+/// PostgreSQL the row's lock orders writers numbering the same model at once.
 async fn next_version_name<E: Exec>(txn: &E, model_id: i64) -> Result<String> {
-    #[derive(FromQueryResult, serde::Deserialize)]
-    struct Name {
-        name: String,
+    let sql = r#"INSERT INTO "version_counter" ("model_id", "last_number") VALUES (P1, 1)
+        ON CONFLICT ("model_id") DO UPDATE SET "last_number" = "version_counter"."last_number" + 1
+        RETURNING "last_number""#;
+    let rows: Vec<LastNumber> = txn
+        .fetch(counter_statement(txn, sql, vec![model_id.into()]))
+        .await?;
+    let number = rows
+        .first()
+        .ok_or_else(|| RegistryError::Internal("the version counter returned no row".into()))?
+        .last_number;
+    Ok(number.to_string())
+}
+
+/// A version named with a number moves its model's counter past it, so numbering never
+/// hands that number out again.
+async fn note_version_name<E: Exec>(txn: &E, model_id: i64, name: &str) -> Result<()> {
+    match version_number(name) {
+        Some(number) => note_version_number(txn, model_id, number).await,
+        None => Ok(()),
     }
-    #[derive(FromQueryResult, serde::Deserialize)]
-    struct Id {
-        #[allow(dead_code)]
-        id: i64,
+}
+
+/// Moves `model_id`'s version counter to `number` unless it is already past it.
+pub(super) async fn note_version_number<E: Exec>(
+    txn: &E,
+    model_id: i64,
+    number: i64,
+) -> Result<()> {
+    let sql = r#"INSERT INTO "version_counter" ("model_id", "last_number") VALUES (P1, P2)
+        ON CONFLICT ("model_id") DO UPDATE SET "last_number" = CASE
+            WHEN "excluded"."last_number" > "version_counter"."last_number"
+            THEN "excluded"."last_number" ELSE "version_counter"."last_number" END"#;
+    let values = vec![model_id.into(), number.into()];
+    txn.run(counter_statement(txn, sql, values)).await?;
+    Ok(())
+}
+
+/// A name of 1-18 digits is a version number (19 could overflow).
+pub(super) fn version_number(name: &str) -> Option<i64> {
+    if name.is_empty() || name.len() > 18 || !name.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
     }
-    if txn.backend() == sea_orm::DbBackend::Postgres {
-        let lock = node::Entity::find_by_id(model_id)
-            .select_only()
-            .column(node::Column::Id)
-            .lock_exclusive();
-        let _: Vec<Id> = all(txn, &lock).await?;
-    }
-    let query = node::Entity::find()
-        .select_only()
-        .column(node::Column::Name)
-        .filter(node::Column::Kind.eq(NodeKind::ModelVersion.as_str()))
-        .filter(node::Column::ParentId.eq(model_id));
-    let names: Vec<Name> = all(txn, &query).await?;
-    let max = names
-        .iter()
-        .filter_map(|n| n.name.parse::<u64>().ok())
-        .max()
-        .unwrap_or(0);
-    Ok((max + 1).to_string())
+    name.parse().ok()
+}
+
+#[derive(FromQueryResult, serde::Deserialize)]
+struct LastNumber {
+    last_number: i64,
+}
+
+/// `sql` with its `P<n>` placeholders in the backend's spelling.
+fn counter_statement<E: Exec>(txn: &E, sql: &str, values: Vec<sea_orm::Value>) -> Statement {
+    let backend = txn.backend();
+    let mark = if backend == sea_orm::DbBackend::Postgres {
+        "$"
+    } else {
+        "?"
+    };
+    let sql = sql
+        .replace("P1", &format!("{mark}1"))
+        .replace("P2", &format!("{mark}2"));
+    Statement::from_sql_and_values(backend, sql, values)
 }

@@ -10,6 +10,8 @@ on_both!(
     updates_bump_revision_and_stale_revision_conflicts,
     custom_properties_keep_their_types,
     version_names_count_up_and_survive_concurrent_writers,
+    unnamed_versions_count_past_numbered_names,
+    version_counters_start_from_the_versions_already_there,
     node_and_nodes_resolve_any_kind,
 );
 
@@ -299,6 +301,55 @@ async fn version_names_count_up_and_survive_concurrent_writers(app: &TestApp) {
     }
     names.sort();
     assert_eq!(names, (1..=WRITERS).collect::<Vec<_>>());
+}
+
+async fn unnamed_version(app: &TestApp, model: &Value) -> String {
+    let q = r#"mutation($m: ID!) { createModelVersion(input: {registeredModelId: $m}) { name } }"#;
+    let data = app.ok(q, json!({"m": model["id"]})).await;
+    data["createModelVersion"]["name"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn named_version(app: &TestApp, model: &Value, name: &str) {
+    let input = json!({"registeredModelId": model["id"], "name": name});
+    create(app, "createModelVersion", input).await;
+}
+
+/// Numbering skips past any version named with a number, through any door, and each
+/// model counts on its own.
+async fn unnamed_versions_count_past_numbered_names(app: &TestApp) {
+    let model = create(app, "createRegisteredModel", json!({"name": "numbered"})).await;
+    assert_eq!(unnamed_version(app, &model).await, "1");
+    named_version(app, &model, "10").await;
+    named_version(app, &model, "v99").await;
+    named_version(app, &model, "0003").await;
+    assert_eq!(unnamed_version(app, &model).await, "11");
+    let path = format!(
+        "/api/model_registry/v1/registered_models/{}/versions",
+        model["id"].as_str().unwrap()
+    );
+    let (status, text) = app.call("POST", &path, Some(&json!({"name": "15"}))).await;
+    assert_eq!(status, 201, "{text}");
+    assert_eq!(unnamed_version(app, &model).await, "16");
+    let other = create(app, "createRegisteredModel", json!({"name": "other"})).await;
+    assert_eq!(unnamed_version(app, &other).await, "1");
+}
+
+/// A store made before the counters existed: numbering continues after the highest
+/// numbered version of each model.
+async fn version_counters_start_from_the_versions_already_there(app: &TestApp) {
+    use migration::{Migrator, MigratorTrait};
+    let model = create(app, "createRegisteredModel", json!({"name": "old"})).await;
+    for name in ["3", "v7", "12", "1234567890123456789012"] {
+        named_version(app, &model, name).await;
+    }
+    let empty = create(app, "createRegisteredModel", json!({"name": "empty"})).await;
+    Migrator::down(&app.db, Some(1)).await.expect("down");
+    Migrator::up(&app.db, None).await.expect("up");
+    assert_eq!(unnamed_version(app, &model).await, "13");
+    assert_eq!(unnamed_version(app, &empty).await, "1");
 }
 
 async fn node_and_nodes_resolve_any_kind(app: &TestApp) {

@@ -3,6 +3,7 @@
 mod hardening;
 mod helpers;
 
+mod connections;
 mod crud;
 mod demo;
 mod errors;

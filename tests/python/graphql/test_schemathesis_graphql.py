@@ -1,0 +1,421 @@
+"""Property-based fuzzing of the GraphQL API with schemathesis's own GraphQL support.
+
+The schema is the committed SDL (../../schema.graphql, kept current by the cargo test
+`schema_graphql_is_current`), loaded with `schemathesis.graphql.from_path`;
+`test_sdl_matches_the_served_schema` checks it against what the running binary answers
+to introspection (`schemathesis.graphql.from_url`), so the fuzzing cannot drift from the
+server. Every root field is one operation: each `Query.*` and `Mutation.*` field gets up
+to MAX_EXAMPLES generated documents (random arguments and random selection sets,
+positive and negative generation modes) sent to one SQLite server, seeded first with a
+small connected graph (model, version, artifacts, experiment, run, serving) so that the
+small ids the generator favours name real objects of every kind.
+
+One check, whatever the input: the server did not fail.
+- no HTTP 5xx;
+- no GraphQL error with `extensions.code` INTERNAL (the code every internal failure,
+  panic included, is reported under; its details go to the server log).
+Everything else is the client's fault and fine: INVALID_INPUT (including schema
+validation of the negative cases), NOT_FOUND, ALREADY_EXISTS, CONFLICT, LIMIT_EXCEEDED.
+`test_fuzzing_exercised_the_api` then proves the run was not vacuous: every operation was
+exercised, and the plain reads and parentless creates answered data without errors.
+
+Bounded for CI: MAX_EXAMPLES per operation, deterministic generation, no shrinking, a
+per-request timeout and a wall-clock budget for the whole module (run.sh also wraps the
+run in `timeout`).
+
+No __init__.py here on purpose: tests/python is on sys.path (conftest.py), and a package
+named `graphql` there would shadow graphql-core, which schemathesis imports.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import time
+from collections import Counter, defaultdict
+
+import graphql as graphql_core
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from schemathesis.graphql import nodes
+
+from harness import HTTP_TIMEOUT_S, REPO_ROOT, gql
+
+MAX_EXAMPLES = int(os.environ.get("MODELGRAPH_SCHEMATHESIS_MAX_EXAMPLES", "25"))
+BUDGET_S = float(os.environ.get("MODELGRAPH_SCHEMATHESIS_GRAPHQL_BUDGET_S", "240"))
+REQUEST_TIMEOUT_S = 10
+
+SDL_PATH = REPO_ROOT / "schema.graphql"
+
+# -- custom scalars ----------------------------------------------------------------------
+# JSON (custom properties, property-filter values, parameter values, edge properties):
+# half the time an object of typed values, the shape custom properties take (int,
+# double, string, bool or a nested object); half the time any JSON value (arrays, null,
+# bare scalars, anywhere), for the server to refuse or store. Object keys are GraphQL
+# names: an object literal in a document cannot spell any other key.
+_KEYS = st.from_regex(r"\A[_A-Za-z][_0-9A-Za-z]{0,11}\Z")
+
+
+def _object(fields: dict) -> graphql_core.ObjectValueNode:
+    return nodes.Object(
+        [graphql_core.ObjectFieldNode(name=graphql_core.NameNode(value=k), value=v) for k, v in fields.items()]
+    )
+
+
+_TYPED_VALUES = st.one_of(
+    st.integers(min_value=-(2**63), max_value=2**63 - 1).map(nodes.Int),
+    st.floats(allow_nan=False, allow_infinity=False).map(nodes.Float),
+    st.text(max_size=24).map(nodes.String),
+    st.booleans().map(nodes.Boolean),
+)
+_ANY_JSON = st.recursive(
+    st.one_of(_TYPED_VALUES, st.just(nodes.Null)),
+    lambda inner: st.one_of(
+        st.dictionaries(_KEYS, inner, max_size=4).map(_object),
+        st.lists(inner, max_size=4).map(nodes.List),
+    ),
+    max_leaves=8,
+)
+_PROPERTIES = st.dictionaries(
+    _KEYS, st.one_of(_TYPED_VALUES, st.dictionaries(_KEYS, _ANY_JSON, max_size=3).map(_object)), max_size=5
+).map(_object)
+schemathesis.graphql.scalar("JSON", st.one_of(_PROPERTIES, _ANY_JSON))
+
+# ID: ids are decimal integers; the generator's default (any text or Int) would almost
+# never name an object. Mostly small ids, as a string or an Int literal (both are IDs),
+# so most id arguments name one of the seeded or freshly created objects; sometimes any
+# integer or any text, which the server must refuse cleanly.
+schemathesis.graphql.scalar(
+    "ID",
+    st.one_of(
+        st.integers(min_value=1, max_value=48).map(nodes.String),
+        st.integers(min_value=1, max_value=48).map(nodes.Int),
+        st.integers().map(nodes.String),
+        st.text(max_size=12).map(nodes.String),
+    ),
+)
+
+# String: the same strategy serves every String argument, names and free text as well as
+# `filterQuery` expressions and paging cursors, so it mixes four kinds of text, each a
+# quarter of the time:
+# - text without control characters (which names, owners and the like refuse), so that
+#   writes get past input validation and reach the database;
+# - any text, as the generator would draw it (NUL and controls included);
+# - a cursor-shaped string (URL-safe base64 of the JSON the server encodes cursors as,
+#   with any order tag, key and id), so that `after`/`before` reach the keyset query
+#   instead of stopping at "not a cursor";
+# - a filterQuery expression drawn from its grammar (src/registry/filter_query.rs):
+#   built-in and custom property names, typed suffixes, every operator, IN lists, AND/OR
+#   and parentheses, literals of every type; so that filters reach the SQL they become.
+_PRINTABLE = st.characters(max_codepoint=0xFFFF, exclude_categories=("Cc", "Cs"))
+
+
+def _cursor(parts) -> str:
+    field, key, node_id = parts
+    raw = json.dumps({"f": field, "k": key, "i": node_id}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+_CURSORS = st.tuples(
+    st.one_of(st.sampled_from("cuni"), st.characters(max_codepoint=0xFFFF, exclude_categories=("Cs",))),
+    st.one_of(st.integers(min_value=-(2**63), max_value=2**63 - 1), st.text(_PRINTABLE, max_size=20)),
+    st.integers(min_value=-(2**63), max_value=2**63 - 1),
+).map(_cursor)
+
+_FILTER_PROPERTIES = st.one_of(
+    st.sampled_from(
+        [
+            "id", "name", "externalId", "external_id", "description", "state", "desiredState",
+            "lastKnownState", "owner", "author", "uri", "status", "createTimeSinceEpoch",
+            "create_time_since_epoch", "lastUpdateTimeSinceEpoch", "last_update_time_since_epoch",
+            "startTimeSinceEpoch", "endTimeSinceEpoch", "modelFormatName", "modelFormatVersion",
+            "runtime", "digest", "sourceType", "source", "value", "step", "timestamp",
+            "registeredModelId", "modelVersionId", "experimentId", "experimentRunId",
+            "servingEnvironmentId", "inferenceServiceId", "parentResourceId", "artifactType",
+            # the seeded custom properties, and a nested one
+            "accuracy", "epochs", "tag", "ok", "meta", "meta.a",
+        ]
+    ),
+    st.tuples(
+        st.sampled_from(["accuracy", "epochs", "tag", "ok", "meta", "name"]),
+        st.sampled_from(["string_value", "int_value", "double_value", "bool_value"]),
+    ).map(".".join),
+    _KEYS,
+    st.text(_PRINTABLE, max_size=12).map(lambda t: "`" + t.replace("\\", "").replace("`", "") + "`"),
+)
+
+
+def _quoted(text: str, quote: str) -> str:
+    return quote + text.replace("\\", "\\\\").replace(quote, "\\" + quote) + quote
+
+
+_FILTER_LITERALS = st.one_of(
+    st.tuples(st.text(_PRINTABLE, max_size=16), st.sampled_from(["'", '"'])).map(lambda tq: _quoted(*tq)),
+    st.sampled_from(["'%'", "'%seed%'", "'seed-model'", "'LIVE'", "'MODEL_ARTIFACT'", "'DATASET'", "'1'"]),
+    st.integers(min_value=-(2**63), max_value=2**63 - 1).map(str),
+    st.floats(allow_nan=False, allow_infinity=False).map(repr),
+    st.sampled_from(["true", "false", "TRUE", "0", "1", "-1", "2.5"]),
+)
+_FILTER_COMPARISONS = st.one_of(
+    st.tuples(
+        _FILTER_PROPERTIES,
+        st.sampled_from(["=", "!=", "<>", ">", "<", ">=", "<=", "LIKE", "ILIKE"]),
+        _FILTER_LITERALS,
+    ).map(" ".join),
+    st.tuples(_FILTER_PROPERTIES, st.lists(_FILTER_LITERALS, min_size=1, max_size=4)).map(
+        lambda pv: f"{pv[0]} IN ({', '.join(pv[1])})"
+    ),
+)
+_FILTER_QUERIES = st.recursive(
+    _FILTER_COMPARISONS,
+    lambda inner: st.one_of(
+        st.tuples(inner, st.sampled_from([" AND ", " OR ", " and ", " or "]), inner).map("".join),
+        inner.map(lambda e: f"({e})"),
+    ),
+    max_leaves=5,
+)
+
+schemathesis.graphql.scalar(
+    "String",
+    st.one_of(
+        st.text(_PRINTABLE, min_size=1, max_size=40),
+        st.text(st.characters(max_codepoint=0xFFFF, exclude_categories=("Cs",))),
+        _CURSORS,
+        _FILTER_QUERIES,
+    ).map(nodes.String),
+)
+
+# -- schema ------------------------------------------------------------------------------
+schema = schemathesis.graphql.from_path(SDL_PATH)
+schema.config.generation.update(
+    max_examples=MAX_EXAMPLES,
+    no_shrink=True,  # a failure is reported as found; shrinking could blow the budget
+    deterministic=True,  # the same cases every run: CI failures are reproducible
+    database="none",  # no example database kept between runs
+)
+# Stateful sequences are left out to keep the run bounded: the seeded graph and the small
+# ids give the generated documents real objects to read and update.
+schema.config.phases.stateful.enabled = False
+
+
+def _labels(loaded) -> set[str]:
+    return {result.ok().label for result in loaded.get_all_operations()}
+
+
+ALL_OPERATIONS = _labels(schema)
+
+# -- seeded server -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def graphql_server(sqlite_module_server):
+    """The module's SQLite server, seeded with one object of every kind, linked."""
+    url = sqlite_module_server
+    reg = gql(
+        url,
+        """mutation($input: RegisterModelInput!) {
+             registerModel(input: $input) { id registeredModel { id } artifacts { nodes { id } } } }""",
+        {
+            "input": {
+                "name": "seed-model",
+                "uri": "s3://seed/model.onnx",
+                "modelFormatName": "onnx",
+                "modelFormatVersion": "1",
+                "author": "seed",
+                "customProperties": {"accuracy": 0.9, "epochs": 3, "tag": "seed", "ok": True, "meta": {"a": [1]}},
+            }
+        },
+    )["registerModel"]
+    version_id, model_id = reg["id"], reg["registeredModel"]["id"]
+    artifact_id = reg["artifacts"]["nodes"][0]["id"]
+    doc_id = gql(
+        url,
+        "mutation($input: CreateDocArtifactInput!) { createDocArtifact(input: $input) { id } }",
+        {"input": {"modelVersionId": version_id, "name": "readme", "uri": "s3://seed/README.md"}},
+    )["createDocArtifact"]["id"]
+    experiment_id = gql(
+        url,
+        "mutation($input: CreateExperimentInput!) { createExperiment(input: $input) { id } }",
+        {"input": {"name": "seed-experiment", "owner": "seed", "customProperties": {"team": "ml"}}},
+    )["createExperiment"]["id"]
+    run = gql(
+        url,
+        "mutation($input: RecordRunInput!) { recordRun(input: $input) { id } }",
+        {
+            "input": {
+                "experimentId": experiment_id,
+                "name": "seed-run",
+                "inputs": [artifact_id],
+                "outputs": [{"artifactType": "DATASET", "name": "seed-data", "uri": "s3://seed/data.csv"}],
+                "outputModelVersions": [{"registeredModelId": model_id, "uri": "s3://seed/model-2.onnx"}],
+                "metrics": [{"name": "loss", "value": 0.25, "step": 1}],
+                "parameters": [{"name": "lr", "value": 0.01}],
+            }
+        },
+    )["recordRun"]
+    environment_id = gql(
+        url,
+        "mutation($input: CreateServingEnvironmentInput!) { createServingEnvironment(input: $input) { id } }",
+        {"input": {"name": "seed-env"}},
+    )["createServingEnvironment"]["id"]
+    service_id = gql(
+        url,
+        "mutation($input: CreateInferenceServiceInput!) { createInferenceService(input: $input) { id } }",
+        {
+            "input": {
+                "servingEnvironmentId": environment_id,
+                "registeredModelId": model_id,
+                "modelVersionId": version_id,
+                "name": "seed-service",
+            }
+        },
+    )["createInferenceService"]["id"]
+    gql(
+        url,
+        "mutation($input: CreateServeModelInput!) { createServeModel(input: $input) { id } }",
+        {"input": {"inferenceServiceId": service_id, "modelVersionId": version_id, "name": "seed-serve"}},
+    )
+    gql(
+        url,
+        "mutation($edges: [LineageEdgeInput!]!) { addLineageEdges(edges: $edges) { id } }",
+        {"edges": [{"source": doc_id, "target": run["id"], "kind": "INPUT"}]},
+    )
+    return url
+
+
+# -- the check ---------------------------------------------------------------------------
+
+_started: list[float] = []
+
+
+def _within_budget() -> None:
+    if not _started:
+        _started.append(time.monotonic())
+    spent = time.monotonic() - _started[0]
+    if spent > BUDGET_S:
+        pytest.fail(f"schemathesis budget of {BUDGET_S:.0f}s exhausted ({spent:.0f}s)", pytrace=False)
+
+
+def server_failures(status: int, text: str) -> list[str]:
+    """Why this answer shows a failing server (empty when it does not)."""
+    problems = []
+    if status >= 500:
+        problems.append(f"HTTP {status}")
+    try:
+        payload = json.loads(text)
+    except ValueError:
+        return problems + ["the body is not JSON"]
+    if not isinstance(payload, dict):
+        return problems + ["the body is not a GraphQL response object"]
+    for error in payload.get("errors") or []:
+        code = (error.get("extensions") or {}).get("code") if isinstance(error, dict) else None
+        if code == "INTERNAL":
+            problems.append(f"extensions.code INTERNAL: {error.get('message')!r} at {error.get('path')}")
+    return problems
+
+
+# Per operation: how many cases ran, and how many answered data without any error.
+CASES: Counter[str] = Counter()
+CLEAN: Counter[str] = Counter()
+CODES: dict[str, Counter[str]] = defaultdict(Counter)
+FAILURES: list[str] = []
+
+
+@schema.parametrize()
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+def test_graphql(case, graphql_server):
+    _within_budget()
+    response = case.call(base_url=f"{graphql_server}/graphql", timeout=REQUEST_TIMEOUT_S)
+    label = case.operation.label
+    CASES[label] += 1
+    text = response.text
+    try:
+        payload = json.loads(text)
+    except ValueError:
+        payload = None
+    if isinstance(payload, dict):
+        errors = payload.get("errors") or []
+        if not errors and payload.get("data") is not None:
+            CLEAN[label] += 1
+        for error in errors:
+            if isinstance(error, dict):
+                CODES[label][str((error.get("extensions") or {}).get("code"))] += 1
+    problems = server_failures(response.status_code, text)
+    if problems:
+        request = json.dumps({"query": case.body, "variables": {}})
+        report = (
+            f"{label}: {'; '.join(problems)}\n"
+            f"request: POST /graphql {request}\n"
+            f"response: HTTP {response.status_code} {text[:4000]}"
+        )
+        FAILURES.append(report)
+        pytest.fail(report, pytrace=False)
+
+
+# -- not vacuous -------------------------------------------------------------------------
+
+# Reads that answer data without errors even for arguments the generator picks at
+# random (lists take only optional arguments; node/nodes answer null for unknown ids),
+# and the creates that need no parent.
+MUST_ANSWER_CLEANLY = {
+    "Query.registeredModels",
+    "Query.modelVersions",
+    "Query.artifacts",
+    "Query.datasets",
+    "Query.experiments",
+    "Query.experimentRuns",
+    "Query.servingEnvironments",
+    "Query.inferenceServices",
+    "Query.node",
+    "Query.nodes",
+    "Mutation.createRegisteredModel",
+    "Mutation.createExperiment",
+    "Mutation.createServingEnvironment",
+}
+
+
+def test_sdl_matches_the_served_schema(graphql_server):
+    """The committed SDL is what the binary serves: same root fields, same arguments."""
+    served = schemathesis.graphql.from_url(f"{graphql_server}/graphql", timeout=HTTP_TIMEOUT_S)
+
+    def signatures(loaded) -> dict[str, list[str]]:
+        out = {}
+        for root in (loaded.client_schema.query_type, loaded.client_schema.mutation_type):
+            for name, field in root.fields.items():
+                out[f"{root.name}.{name}"] = sorted(f"{arg}: {a.type}" for arg, a in field.args.items()) + [
+                    f"-> {field.type}"
+                ]
+        return out
+
+    assert signatures(served) == signatures(schema)
+    assert _labels(served) == ALL_OPERATIONS
+
+
+def test_fuzzing_exercised_the_api():
+    """Runs after test_graphql (file order): every operation ran cases, and the reads and
+    parentless creates answered data without errors at least once."""
+    assert CASES, "test_graphql did not run before this test"
+    print(f"\n{sum(CASES.values())} cases over {len(CASES)} operations; per operation: cases, clean answers, error codes")
+    for op in sorted(CASES):
+        print(f"  {op}: {CASES[op]} cases, {CLEAN[op]} clean, {dict(CODES[op])}")
+    queries = {op for op in ALL_OPERATIONS if op.startswith("Query.")}
+    mutations = {op for op in ALL_OPERATIONS if op.startswith("Mutation.")}
+    # every root field of the schema as committed (update when the schema grows)
+    assert (len(queries), len(mutations)) == (19, 28), f"{len(queries)} queries, {len(mutations)} mutations"
+    unexercised = sorted(ALL_OPERATIONS - set(CASES))
+    assert not unexercised, f"operations that ran no case: {unexercised}"
+    # at least a handful of cases per operation on average (hypothesis stops early only
+    # where it runs out of distinct inputs)
+    total = sum(CASES.values())
+    assert total >= len(ALL_OPERATIONS) * min(MAX_EXAMPLES, 5), f"only {total} cases over {len(ALL_OPERATIONS)} operations"
+    never_clean = sorted(op for op in MUST_ANSWER_CLEANLY if not CLEAN[op])
+    assert not never_clean, (
+        f"never answered data without errors: {never_clean}; codes seen: "
+        f"{ {op: dict(CODES[op]) for op in never_clean} }"
+    )
+    # both halves did real work, beyond the required few
+    assert sum(1 for op in queries if CLEAN[op]) >= len(queries) // 2, {op: CLEAN[op] for op in sorted(queries)}
+    assert sum(1 for op in mutations if CLEAN[op]) >= len(mutations) // 3, {op: CLEAN[op] for op in sorted(mutations)}

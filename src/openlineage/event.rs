@@ -53,6 +53,20 @@ pub enum Event {
     },
 }
 
+impl Event {
+    /// Every dataset the event names (inputs, then outputs).
+    pub fn datasets(&self) -> impl Iterator<Item = &DatasetRef> {
+        let (inputs, outputs): (&[DatasetRef], &[DatasetRef]) = match self {
+            Self::Run(run) => (&run.inputs, &run.outputs),
+            Self::Dataset { dataset, .. } => (std::slice::from_ref(dataset), &[]),
+            Self::Job {
+                inputs, outputs, ..
+            } => (inputs, outputs),
+        };
+        inputs.iter().chain(outputs)
+    }
+}
+
 pub const EVENT_TYPES: &[&str] = &["START", "RUNNING", "COMPLETE", "ABORT", "FAIL", "OTHER"];
 
 fn bad(path: impl Into<String>, msg: impl Into<String>) -> RegistryError {

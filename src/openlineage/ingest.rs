@@ -21,7 +21,9 @@ use crate::db::exec::{Exec, all, now};
 use crate::registry::edges::{EdgeKind, NewEdge, insert_edges};
 use crate::registry::filter::like_escape;
 use crate::registry::read::{find_by_external_id, find_by_name, kind_of};
-use crate::registry::write::{begin_write, create_in, create_under, update_from};
+use crate::registry::write::{
+    begin_write, create_datasets_in, create_in, create_under, update_from,
+};
 use crate::registry::{NodeFields, NodeKind, RegistryError, Result};
 
 /// How a node is named in OpenLineage events.
@@ -50,6 +52,9 @@ pub struct NodeCache {
 }
 
 const CACHE_CAPACITY: usize = 100_000;
+
+/// Datasets looked up per statement (two bound parameters each).
+const PREFETCH_CHUNK: usize = 500;
 
 impl NodeCache {
     fn absorb(&mut self, staged: Staged) {
@@ -161,6 +166,7 @@ async fn stage<E: Exec>(txn: &E, cache: &mut NodeCache, events: &[&Event]) -> Re
         staged: HashMap::new(),
         edges: Vec::new(),
     };
+    batch.prefetch_datasets(events).await?;
     for event in events {
         batch.apply(event).await?;
     }
@@ -229,6 +235,61 @@ impl<E: Exec> Batch<'_, E> {
                 Ok(())
             }
         }
+    }
+
+    /// Reads every dataset the events name in a few statements, and creates those that
+    /// are new in a few more, so an event with thousands of inputs costs a handful of
+    /// round trips instead of several per dataset. (Dataset versions, rarer, go one by
+    /// one.)
+    async fn prefetch_datasets(&mut self, events: &[&Event]) -> Result<()> {
+        let mut wanted: Vec<(&str, &str, &Map<String, Value>)> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for d in events.iter().flat_map(|e| e.datasets()) {
+            let key = Key::Dataset(d.namespace.clone(), d.name.clone());
+            if self.cached(&key).is_none() && seen.insert(key) {
+                wanted.push((&d.namespace, &d.name, &d.facets));
+            }
+        }
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        for chunk in wanted.chunks(PREFETCH_CHUNK) {
+            let pairs = chunk
+                .iter()
+                .map(|(namespace, name, _)| ((*namespace).to_owned(), (*name).to_owned()));
+            let query = node::Entity::find()
+                .filter(node::Column::Kind.eq(NodeKind::Dataset.as_str()))
+                .filter(node::Column::ScopeId.eq(0))
+                .filter(
+                    Expr::tuple([
+                        Expr::col(node::Column::Namespace),
+                        Expr::col(node::Column::Name),
+                    ])
+                    .in_tuples(pairs),
+                );
+            let found: Vec<node::Model> = all(self.txn, &query).await?;
+            for n in found {
+                self.remember(Key::Dataset(n.namespace.clone(), n.name.clone()), &n);
+            }
+        }
+        let new: Vec<NodeFields> = wanted
+            .iter()
+            .filter(|(namespace, name, _)| {
+                let key = Key::Dataset((*namespace).to_owned(), (*name).to_owned());
+                !self.staged.contains_key(&key)
+            })
+            .map(|(namespace, name, facets)| NodeFields {
+                name: Some((*name).to_owned()),
+                namespace: Some((*namespace).to_owned()),
+                uri: Some(dataset_uri(namespace, name)),
+                facets: facets_text(facets),
+                ..Default::default()
+            })
+            .collect();
+        for n in create_datasets_in(self.txn, new).await? {
+            self.remember(Key::Dataset(n.namespace.clone(), n.name.clone()), &n);
+        }
+        Ok(())
     }
 
     async fn job(&mut self, job: &JobRef) -> Result<node::Model> {

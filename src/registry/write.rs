@@ -100,28 +100,7 @@ async fn create_checked<E: Exec>(
         }
         None => return Err(RegistryError::invalid("name", "is required")),
     };
-    let now = now_ms();
-    let mut row = node::ActiveModel {
-        kind: Set(kind.as_str().to_owned()),
-        name: Set(name),
-        namespace: Set(fields.namespace.clone().unwrap_or_default()),
-        parent_id: Set(fields.parent_id),
-        parent_kind: Set(parent.as_ref().map(|p| p.kind.clone())),
-        scope_id: Set(fields.parent_id.unwrap_or(0)),
-        state: Set(kind.default_state().to_owned()),
-        custom_properties: Set("{}".to_owned()),
-        create_time: Set(now),
-        last_update_time: Set(now),
-        revision: Set(1),
-        ..Default::default()
-    };
-    if kind == NodeKind::ExperimentRun && fields.status.is_none() {
-        row.status = Set(Some("RUNNING".to_owned()));
-    }
-    if kind == NodeKind::Parameter && fields.parameter_type.is_none() {
-        row.parameter_type = Set(Some("string".to_owned()));
-    }
-    fields.apply(&mut row);
+    let row = new_row(kind, &fields, name, parent.as_ref(), now_ms());
     let mut insert = node::Entity::insert(row);
     insert.query().returning(all_columns());
     let model: node::Model = first(txn, &insert)
@@ -144,6 +123,75 @@ async fn create_checked<E: Exec>(
     }
     insert_edges(txn, &edges).await?;
     Ok(model)
+}
+
+/// The row a new node of `kind` is inserted as.
+fn new_row(
+    kind: NodeKind,
+    fields: &NodeFields,
+    name: String,
+    parent: Option<&node::Model>,
+    now: i64,
+) -> node::ActiveModel {
+    let mut row = node::ActiveModel {
+        kind: Set(kind.as_str().to_owned()),
+        name: Set(name),
+        namespace: Set(fields.namespace.clone().unwrap_or_default()),
+        parent_id: Set(fields.parent_id),
+        parent_kind: Set(parent.map(|p| p.kind.clone())),
+        scope_id: Set(fields.parent_id.unwrap_or(0)),
+        state: Set(kind.default_state().to_owned()),
+        custom_properties: Set("{}".to_owned()),
+        create_time: Set(now),
+        last_update_time: Set(now),
+        revision: Set(1),
+        ..Default::default()
+    };
+    if kind == NodeKind::ExperimentRun && fields.status.is_none() {
+        row.status = Set(Some("RUNNING".to_owned()));
+    }
+    if kind == NodeKind::Parameter && fields.parameter_type.is_none() {
+        row.parameter_type = Set(Some("string".to_owned()));
+    }
+    fields.apply(&mut row);
+    row
+}
+
+/// Rows per multi-row insert: well under every store's bound-parameter limit.
+const INSERT_CHUNK: usize = 500;
+
+/// Creates many datasets in a few statements (an OpenLineage event naming thousands),
+/// each validated as [`create_in`] would; all or none, with the caller's transaction.
+pub async fn create_datasets_in<E: Exec>(
+    txn: &E,
+    many: Vec<NodeFields>,
+) -> Result<Vec<node::Model>> {
+    let kind = NodeKind::Dataset;
+    let now = now_ms();
+    let mut rows = Vec::with_capacity(many.len());
+    for fields in many {
+        fields.validate(kind)?;
+        if fields.parent_id.is_some() || fields.custom_properties.is_some() {
+            return Err(RegistryError::Internal(
+                "datasets are created in bulk without parents or properties".into(),
+            ));
+        }
+        let name = fields
+            .name
+            .clone()
+            .ok_or_else(|| RegistryError::invalid("name", "is required"))?;
+        rows.push(new_row(kind, &fields, name, None, now));
+    }
+    let mut created = Vec::with_capacity(rows.len());
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<_> = rows.by_ref().take(INSERT_CHUNK).collect();
+        let mut insert = node::Entity::insert_many(chunk);
+        insert.query().returning(all_columns());
+        let models: Vec<node::Model> = crate::db::exec::all(txn, &insert).await?;
+        created.extend(models);
+    }
+    Ok(created)
 }
 
 /// Updates a node of `kind`; a stale `expected_revision` is a conflict.

@@ -10,7 +10,8 @@ on_both!(
     marquez_read_folds_runs_into_jobs,
     marquez_read_refuses_a_depth_over_the_walk_bound,
     openlineage_refuses_bad_events_and_writes_nothing,
-    openlineage_concurrent_events_fail_alone_and_see_other_writers
+    openlineage_concurrent_events_fail_alone_and_see_other_writers,
+    wide_events_write_their_datasets_in_bulk,
 );
 
 const RUN: &str = "0192e2a5-7d6c-7a35-b4d0-1f6e2c1a9b01";
@@ -350,4 +351,66 @@ async fn marquez_read_refuses_a_depth_over_the_walk_bound(app: &TestApp) {
         message.contains("depth") && message.contains("25"),
         "{message}"
     );
+}
+
+/// An event naming many datasets costs a few statements, not several per dataset, new
+/// or known; every dataset and edge is written all the same.
+async fn wide_events_write_their_datasets_in_bulk(app: &TestApp) {
+    let statements_for = |width: usize, run: &'static str| {
+        let inputs: Vec<Value> = (0..width)
+            .map(|i| json!({"namespace": "s3://wide", "name": format!("in-{i}")}))
+            .collect();
+        let outputs = json!([{"namespace": "s3://wide", "name": "out"}]);
+        event(
+            "COMPLETE",
+            "2026-01-01T10:00:00Z",
+            run,
+            json!(inputs),
+            outputs,
+        )
+    };
+    let mut counts = Vec::new();
+    for (width, run) in [
+        (10, "0192e2a5-7d6c-7a35-b4d0-1f6e2c1a9b10"),
+        (900, "0192e2a5-7d6c-7a35-b4d0-1f6e2c1a9b11"),
+        (900, "0192e2a5-7d6c-7a35-b4d0-1f6e2c1a9b12"),
+    ] {
+        let body = statements_for(width, run);
+        app.reset_statements();
+        let (status, text) = post(app, &body).await;
+        assert_eq!(status, 201, "{text}");
+        counts.push(app.statements());
+    }
+    // 10 new datasets; 890 new and 10 known; 900 known
+    let (small, wide, known) = (counts[0], counts[1], counts[2]);
+    assert!(
+        wide <= small + 8,
+        "900 inputs ran {wide} statements, 10 ran {small}"
+    );
+    assert!(
+        known <= small + 8,
+        "900 known inputs ran {known} statements, 10 ran {small}"
+    );
+    let data = app
+        .ok(
+            r#"{ datasets(first: 1000, filter: {namespace: "s3://wide"}) { totalCount } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(data["datasets"]["totalCount"], 901);
+    let run = app
+        .ok(
+            r#"{ experimentRuns(filter: {externalId: "0192e2a5-7d6c-7a35-b4d0-1f6e2c1a9b12"}) { nodes { id } } }"#,
+            json!({}),
+        )
+        .await;
+    let id = run["experimentRuns"]["nodes"][0]["id"].clone();
+    let walk = app
+        .ok(
+            r#"query($id: ID!) { lineage(start: [$id], direction: UPSTREAM, maxDepth: 1, first: 2000) { nodes { node { id } } truncated } }"#,
+            json!({"id": id}),
+        )
+        .await;
+    assert_eq!(walk["lineage"]["truncated"], false);
+    assert_eq!(walk["lineage"]["nodes"].as_array().unwrap().len(), 900);
 }

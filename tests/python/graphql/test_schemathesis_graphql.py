@@ -98,19 +98,28 @@ schemathesis.graphql.scalar(
     ),
 )
 
-# String: the same strategy serves every String argument, names and free text as well as
-# `filterQuery` expressions and paging cursors, so it mixes four kinds of text, each a
-# quarter of the time:
-# - text without control characters (which names, owners and the like refuse), so that
-#   writes get past input validation and reach the database;
-# - any text, as the generator would draw it (NUL and controls included);
-# - a cursor-shaped string (URL-safe base64 of the JSON the server encodes cursors as,
-#   with any order tag, key and id), so that `after`/`before` reach the keyset query
-#   instead of stopping at "not a cursor";
-# - a filterQuery expression drawn from its grammar (src/registry/filter_query.rs):
-#   built-in and custom property names, typed suffixes, every operator, IN lists, AND/OR
-#   and parentheses, literals of every type; so that filters reach the SQL they become.
+# String: half the time text without control characters (which names, owners and the
+# like refuse), so that writes get past input validation and reach the database; half the
+# time any text, as the generator would draw it (NUL and controls included).
 _PRINTABLE = st.characters(max_codepoint=0xFFFF, exclude_categories=("Cc", "Cs"))
+schemathesis.graphql.scalar(
+    "String",
+    st.one_of(
+        st.text(_PRINTABLE, min_size=1, max_size=40),
+        st.text(st.characters(max_codepoint=0xFFFF, exclude_categories=("Cs",))),
+    ).map(nodes.String),
+)
+
+# -- arguments with a syntax of their own ------------------------------------------------
+# Text drawn for these would almost never parse, and every list would stop at argument
+# validation; `flatmap_body` below gives them, most of the time, text in their syntax:
+# - `after`/`before`: cursor-shaped strings (URL-safe base64 of the JSON the server
+#   encodes cursors as, with any order tag, key and id), so that paging reaches the
+#   keyset query instead of stopping at "not a cursor";
+# - `filterQuery`: expressions drawn from its grammar (src/registry/filter_query.rs):
+#   built-in and custom property names, typed suffixes, every operator, IN lists,
+#   AND/OR and parentheses, literals of every type; so that filters reach the SQL they
+#   become.
 
 
 def _cursor(parts) -> str:
@@ -178,16 +187,6 @@ _FILTER_QUERIES = st.recursive(
     max_leaves=5,
 )
 
-schemathesis.graphql.scalar(
-    "String",
-    st.one_of(
-        st.text(_PRINTABLE, min_size=1, max_size=40),
-        st.text(st.characters(max_codepoint=0xFFFF, exclude_categories=("Cs",))),
-        _CURSORS,
-        _FILTER_QUERIES,
-    ).map(nodes.String),
-)
-
 # -- schema ------------------------------------------------------------------------------
 schema = schemathesis.graphql.from_path(SDL_PATH)
 schema.config.generation.update(
@@ -199,6 +198,85 @@ schema.config.generation.update(
 # Stateful sequences are left out to keep the run bounded: the seeded graph and the small
 # ids give the generated documents real objects to read and update.
 schema.config.phases.stateful.enabled = False
+
+_KEEP, _DROP = object(), object()
+
+
+def _weighted(*choices):
+    """One of `choices` ((weight, strategy) pairs), in proportion to the weights."""
+    pool = [strategy for weight, strategy in choices for _ in range(weight)]
+    return st.integers(min_value=0, max_value=len(pool) - 1).flatmap(lambda i: pool[i])
+
+
+# filterQuery: a grammar expression most of the time, else left out or kept as drawn
+# after/before: mostly left out (no random text is a cursor), else a cursor-shaped
+#   string, sometimes kept as drawn
+# last beside first (always refused together): left out half the time
+_ARGUMENT_CHOICES = {
+    "filterQuery": _weighted((5, _FILTER_QUERIES), (2, st.just(_DROP)), (1, st.just(_KEEP))),
+    "after": _weighted((5, st.just(_DROP)), (2, _CURSORS), (1, st.just(_KEEP))),
+    "before": _weighted((5, st.just(_DROP)), (2, _CURSORS), (1, st.just(_KEEP))),
+    "last": _weighted((1, st.just(_DROP)), (1, st.just(_KEEP))),
+}
+
+
+def _tuned(argument: graphql_core.ArgumentNode, present: dict) -> bool:
+    """Whether this argument, as drawn, is one `flatmap_body` may change: text where a
+    syntax is expected, or `last` beside `first`. Values of another type (negative cases
+    put them there on purpose) are left alone."""
+    name, value = argument.name.value, argument.value
+    if name == "last":
+        return isinstance(value, graphql_core.IntValueNode) and isinstance(
+            present.get("first"), graphql_core.IntValueNode
+        )
+    return name in _ARGUMENT_CHOICES and isinstance(value, graphql_core.StringValueNode)
+
+
+class _Arguments(graphql_core.Visitor):
+    """Visits every field's arguments in document order; with `choices`, applies one
+    choice to each tuned argument (a node is immutable: the field is rebuilt)."""
+
+    def __init__(self, choices=None):
+        super().__init__()
+        self.tuned: list[str] = []
+        self.choices = iter(choices) if choices is not None else None
+
+    def enter_field(self, node, *_):
+        if not node.arguments:
+            return None
+        present = {a.name.value: a.value for a in node.arguments}
+        kept = []
+        for argument in node.arguments:
+            if _tuned(argument, present):
+                self.tuned.append(argument.name.value)
+                if self.choices is not None:
+                    choice = next(self.choices)
+                    if choice is _DROP:
+                        continue
+                    if choice is not _KEEP:
+                        argument = _rebuilt(argument, value=nodes.String(choice))
+            kept.append(argument)
+        if self.choices is None or len(kept) == len(node.arguments) and all(
+            a is b for a, b in zip(kept, node.arguments)
+        ):
+            return None
+        return _rebuilt(node, arguments=tuple(kept))
+
+
+def _rebuilt(node, **changes):
+    return type(node)(**{**{key: getattr(node, key) for key in node.keys}, **changes})
+
+
+@schema.hook
+def flatmap_body(context, document):
+    """Draws a choice for each tuned argument of the generated document (see above)."""
+    survey = _Arguments()
+    graphql_core.visit(document, survey)
+    if not survey.tuned:
+        return st.just(document)
+    return st.tuples(*(_ARGUMENT_CHOICES[name] for name in survey.tuned)).map(
+        lambda choices: graphql_core.visit(document, _Arguments(choices))
+    )
 
 
 def _labels(loaded) -> set[str]:

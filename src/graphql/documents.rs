@@ -5,7 +5,9 @@
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
 
-use async_graphql::parser::types::ExecutableDocument;
+use async_graphql::parser::types::{
+    ExecutableDocument, OperationType, Selection, SelectionSet,
+};
 use lru::LruCache;
 
 /// Distinct query texts kept.
@@ -58,6 +60,111 @@ pub fn nesting(text: &str) -> usize {
         i += 1;
     }
     deepest
+}
+
+/// The type of the operation `request` runs (its `operationName`, or its only one);
+/// `None` when the text does not parse or names no such operation (execution then
+/// reports that).
+pub fn operation_type(request: &mut async_graphql::Request) -> Option<OperationType> {
+    let name = request.operation_name.clone();
+    let document = request.parsed_query().ok()?;
+    let mut operations = document.operations.iter();
+    let found = match name.as_deref() {
+        Some(name) => operations.find(|(n, _)| n.is_some_and(|n| n.as_str() == name)),
+        None => {
+            let only = operations.next();
+            if operations.next().is_some() {
+                return None;
+            }
+            only
+        }
+    };
+    found.map(|(_, op)| op.node.ty)
+}
+
+/// The argument (or variable) of `request` holding a string with a NUL in it, if any.
+/// No store holds one (writes refuse them) and PostgreSQL cannot even compare one, so a
+/// read asking for one is refused before it runs, naming where it is.
+pub fn nul_argument(request: &mut async_graphql::Request) -> Option<String> {
+    for (name, value) in request.variables.iter() {
+        if const_has_nul(value) {
+            return Some(format!("${name}"));
+        }
+    }
+    let document = request.parsed_query().ok()?;
+    let mut sets: Vec<&SelectionSet> = document
+        .operations
+        .iter()
+        .map(|(_, op)| &op.node.selection_set.node)
+        .collect();
+    sets.extend(
+        document
+            .fragments
+            .values()
+            .map(|f| &f.node.selection_set.node),
+    );
+    // an explicit stack: brackets nest at most MAX_NESTING deep, but no recursion anyway
+    while let Some(set) = sets.pop() {
+        for selection in &set.items {
+            match &selection.node {
+                Selection::Field(field) => {
+                    for (name, value) in &field.node.arguments {
+                        if value_has_nul(&value.node) {
+                            return Some(format!("{}.{}", field.node.name.node, name.node));
+                        }
+                    }
+                    sets.push(&field.node.selection_set.node);
+                }
+                Selection::InlineFragment(fragment) => {
+                    sets.push(&fragment.node.selection_set.node);
+                }
+                Selection::FragmentSpread(_) => {}
+            }
+        }
+    }
+    None
+}
+
+fn value_has_nul(value: &async_graphql_value::Value) -> bool {
+    use async_graphql_value::Value;
+    let mut stack = vec![value];
+    while let Some(v) = stack.pop() {
+        match v {
+            Value::String(s) if s.contains('\0') => return true,
+            Value::List(items) => stack.extend(items),
+            Value::Object(fields) => {
+                for (key, item) in fields {
+                    if key.contains('\0') {
+                        return true;
+                    }
+                    stack.push(item);
+                }
+            }
+            _ => {}
+        }
+    }
+    false
+}
+
+fn const_has_nul(value: &async_graphql::Value) -> bool {
+    use async_graphql::Value;
+    let mut stack = vec![value];
+    while let Some(v) = stack.pop() {
+        match v {
+            Value::String(s) if s.contains('\0') => return true,
+            Value::List(items) => stack.extend(items),
+            Value::Object(fields) => {
+                for (key, item) in fields {
+                    if key.contains('\0') {
+                        return true;
+                    }
+                    stack.push(item);
+                }
+            }
+            _ => {}
+        }
+    }
+    false
 }
 
 #[derive(Clone)]

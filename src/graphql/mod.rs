@@ -1,6 +1,7 @@
 //! The GraphQL API: one query and one mutation type per domain area, merged; the HTTP
 //! handler with its limits; the SDL.
 use async_graphql::http::GraphiQLSource;
+use async_graphql::parser::types::OperationType;
 use async_graphql::{
     BatchRequest, BatchResponse, Context, EmptySubscription, ID, MergedObject, Object, Schema,
     SchemaBuilder,
@@ -145,7 +146,15 @@ fn json_response(status: StatusCode, body: &impl serde::Serialize) -> Response {
 pub async fn execute(state: &AppState, request: async_graphql::Request) -> async_graphql::Response {
     let state = state.clone();
     let handle = tokio::runtime::Handle::current();
-    let request = state.documents.prepare(request);
+    let mut request = state.documents.prepare(request);
+    let reads = documents::operation_type(&mut request) != Some(OperationType::Mutation);
+    // (a mutation's inputs are checked field by field where they are written)
+    if reads && let Some(at) = documents::nul_argument(&mut request) {
+        return error_response(
+            format!("{at}: may not contain NUL characters"),
+            ErrorCode::InvalidInput,
+        );
+    }
     let budget = state.limits.request_timeout;
     let queued = tokio::time::Instant::now();
     let threads = state.operation_threads.clone();

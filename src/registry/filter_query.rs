@@ -387,20 +387,23 @@ impl Parser<'_> {
             }
             _ => return Ok(None),
         };
-        let ids;
-        let values = if matches!(
-            col,
-            C::Id | C::ParentId | C::RegisteredModelId | C::ModelVersionId
-        ) {
-            ids = id_values(name, values, pos)?;
-            &ids
-        } else {
-            values
+        let values = match col {
+            C::Id | C::ParentId | C::RegisteredModelId | C::ModelVersionId => {
+                id_values(name, values, pos)?
+            }
+            C::CreateTime
+            | C::LastUpdateTime
+            | C::StartTime
+            | C::EndTime
+            | C::MetricStep
+            | C::MetricTimestamp => int_values(name, values, pos)?,
+            C::MetricValue => number_values(name, values, pos)?,
+            _ => text_values(name, values, pos)?,
         };
         Ok(Some(compare(
             Expr::col((node::Entity, col)),
             op,
-            values,
+            &values,
             pos,
         )?))
     }
@@ -444,6 +447,50 @@ fn id_values(name: &str, values: &[Lit], pos: usize) -> Result<Vec<Lit>> {
                 .map(Lit::Int)
                 .map_err(|_| syntax(pos, format!("{name} compares with an id; {s:?} is not one"))),
             _ => Err(syntax(pos, format!("{name} compares with an id"))),
+        })
+        .collect()
+}
+
+/// Times and steps are integers; a quoted integer is read as one (clients send epoch
+/// milliseconds as strings, as the API writes them).
+fn int_values(name: &str, values: &[Lit], pos: usize) -> Result<Vec<Lit>> {
+    values
+        .iter()
+        .map(|v| match v {
+            Lit::Int(i) => Ok(Lit::Int(*i)),
+            Lit::Str(s) => s.trim().parse::<i64>().map(Lit::Int).map_err(|_| {
+                syntax(pos, format!("{name} compares with an integer; {s:?} is not one"))
+            }),
+            _ => Err(syntax(pos, format!("{name} compares with an integer"))),
+        })
+        .collect()
+}
+
+/// A metric's value is a number.
+fn number_values(name: &str, values: &[Lit], pos: usize) -> Result<Vec<Lit>> {
+    values
+        .iter()
+        .map(|v| match v {
+            Lit::Int(i) => Ok(Lit::Float(*i as f64)),
+            Lit::Float(f) => Ok(Lit::Float(*f)),
+            Lit::Str(s) => s.trim().parse::<f64>().map(Lit::Float).map_err(|_| {
+                syntax(pos, format!("{name} compares with a number; {s:?} is not one"))
+            }),
+            Lit::Bool(_) => Err(syntax(pos, format!("{name} compares with a number"))),
+        })
+        .collect()
+}
+
+/// Text fields compare with quoted strings only: `name = 1` is a mistake, not a match.
+fn text_values(name: &str, values: &[Lit], pos: usize) -> Result<Vec<Lit>> {
+    values
+        .iter()
+        .map(|v| match v {
+            Lit::Str(s) => Ok(Lit::Str(s.clone())),
+            _ => Err(syntax(
+                pos,
+                format!("{name} compares with a quoted string"),
+            )),
         })
         .collect()
 }
@@ -515,6 +562,13 @@ fn custom(
 
 /// Parses `src` for a list of `kinds`.
 pub fn parse(src: &str, kinds: &[NodeKind]) -> Result<Condition> {
+    // no store holds a NUL (writes refuse them), and PostgreSQL cannot compare one
+    if src.contains('\0') {
+        return Err(RegistryError::invalid(
+            "filterQuery",
+            "may not contain NUL characters",
+        ));
+    }
     let toks = lex(src)?;
     if toks.is_empty() {
         return Ok(Condition::all());
@@ -579,6 +633,29 @@ mod tests {
 
     /// Each level of parentheses is a level of the parser's recursion: deep nesting is
     /// refused as a limit, however deep, instead of overflowing the stack.
+    #[test]
+    fn built_in_fields_compare_with_values_of_their_type() {
+        let refused = |q: &str| {
+            let err = parse(q, &[NodeKind::RegisteredModel]).unwrap_err();
+            assert_eq!(err.code(), crate::registry::ErrorCode::InvalidInput, "{q}");
+            err.to_string()
+        };
+        assert!(refused("name = 1").contains("name compares with a quoted string"));
+        assert!(refused("name != true").contains("quoted string"));
+        assert!(refused("state >= 1.5").contains("state"));
+        assert!(refused("lastUpdateTimeSinceEpoch = ''").contains("integer"));
+        assert!(refused("name = 'a\0'").contains("NUL"));
+        assert!(sql("createTimeSinceEpoch > '1700000000000'").contains("> 1700000000000"));
+        let metric = parse("value > 1", &[NodeKind::Metric]).unwrap();
+        let text = Query::select()
+            .from(node::Entity)
+            .cond_where(metric)
+            .to_string(SqliteQueryBuilder);
+        assert!(text.contains("1.0") || text.contains("> 1"), "{text}");
+        assert!(parse("value = 'x'", &[NodeKind::Metric]).is_err());
+        assert!(parse("step = 'x'", &[NodeKind::Metric]).is_err());
+    }
+
     #[test]
     fn parentheses_nest_to_a_bound() {
         let nested =

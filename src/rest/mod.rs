@@ -438,9 +438,27 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .nest("/api/model_registry/v1alpha3", api())
         .nest("/api/model_registry/v1", api())
+        .layer(axum::middleware::from_fn(no_nul_in_query))
         .route("/readyz/health", get(ready))
         .route("/readyz/isDirty", get(ready))
         .fallback(|| async { HttpError::from(RegistryError::NotFound("no such route".into())) })
+}
+
+/// A query parameter holding a NUL can match nothing (writes refuse them) and
+/// PostgreSQL cannot even compare one: refused before any handler, naming it.
+async fn no_nul_in_query(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if let Some(query) = request.uri().query() {
+        for (name, value) in form_urlencoded::parse(query.as_bytes()) {
+            if name.contains('\0') || value.contains('\0') {
+                let err = RegistryError::invalid(name.into_owned(), "may not contain NUL characters");
+                return HttpError::from(err).into_response();
+            }
+        }
+    }
+    next.run(request).await
 }
 
 async fn ready(State(state): State<AppState>) -> Response {

@@ -13,6 +13,8 @@ on_both!(
     deep_json_bodies_are_refused_on_every_door,
     custom_properties_nest_to_a_bound,
     nul_characters_are_refused_on_every_store,
+    nul_characters_in_reads_are_refused_naming_where,
+    filter_query_values_must_fit_their_field,
     oversized_bodies_are_413_on_every_door,
     writes_must_be_json,
 );
@@ -492,4 +494,75 @@ async fn complexity_counts_what_lists_and_walks_ask_for() {
     let (code, _) = app.err(&query(100), json!({"s": [id]})).await;
     assert_eq!(code, "LIMIT_EXCEEDED");
     app.finish().await;
+}
+
+/// Reads asking for a NUL (which nothing holds) are refused before they run, naming the
+/// argument, instead of failing inside PostgreSQL.
+async fn nul_characters_in_reads_are_refused_naming_where(app: &TestApp) {
+    let reads = [
+        (r#"{ datasets(filter: {owner: "\u0000"}) { totalCount } }"#, "datasets.filter"),
+        (r#"{ registeredModels(filter: {name: {contains: "a\u0000"}}) { totalCount } }"#, "registeredModels.filter"),
+        (r#"{ registeredModel(name: "\u0000") { id } }"#, "registeredModel.name"),
+        (r#"{ experiments(filter: {customProperties: [{key: "a\u0000", op: EXISTS}]}) { totalCount } }"#, "experiments.filter"),
+        (r#"{ registeredModels(filterQuery: "name = '\u0000'") { totalCount } }"#, "registeredModels.filterQuery"),
+    ];
+    for (query, at) in reads {
+        let (code, message) = app.err(query, json!({})).await;
+        assert_eq!(code, "INVALID_INPUT", "{query}: {message}");
+        assert!(message.starts_with(at) && message.contains("NUL"), "{query}: {message}");
+    }
+    let (code, message) = app
+        .err(
+            "query($n: String!) { registeredModel(name: $n) { id } }",
+            json!({"n": "x\u{0}"}),
+        )
+        .await;
+    assert_eq!(code, "INVALID_INPUT");
+    assert!(message.starts_with("$n"), "{message}");
+    for path in [
+        "/api/model_registry/v1/registered_models?filterQuery=name%20%3D%20%27%00%27",
+        "/api/model_registry/v1/registered_model?name=%00",
+    ] {
+        let (status, text) = app.call("GET", path, None).await;
+        assert_eq!(status, 400, "{path}: {text}");
+        assert!(text.contains("NUL"), "{path}: {text}");
+    }
+    still_serving(app).await;
+}
+
+/// A built-in field compares with values of its own type; `name = 1` is an error that
+/// names the field, on both stores and both doors (it was a 500 on PostgreSQL).
+async fn filter_query_values_must_fit_their_field(app: &TestApp) {
+    for q in [
+        "name = 1",
+        "name != true",
+        "desiredState < 1",
+        "lastUpdateTimeSinceEpoch = ''",
+    ] {
+        let (code, message) = app
+            .err(
+                "query($q: String!) { registeredModels(filterQuery: $q) { totalCount } }",
+                json!({"q": q}),
+            )
+            .await;
+        assert_eq!(code, "INVALID_INPUT", "{q}: {message}");
+        let field = q.split(' ').next().unwrap();
+        assert!(message.contains(field), "{q}: {message}");
+    }
+    let (status, text) = app
+        .call(
+            "GET",
+            "/api/model_registry/v1/registered_models?filterQuery=name%20%3D%201",
+            None,
+        )
+        .await;
+    assert_eq!(status, 400, "{text}");
+    // a quoted epoch is still read as a number
+    let data = app
+        .ok(
+            r#"{ registeredModels(filterQuery: "createTimeSinceEpoch > '0'") { totalCount } }"#,
+            json!({}),
+        )
+        .await;
+    assert!(data["registeredModels"]["totalCount"].is_number());
 }

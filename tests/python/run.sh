@@ -3,7 +3,8 @@
 #   1. the real Kubeflow client, model-registry 0.3.18 (calls /api/model_registry/v1)
 #   2. the real Kubeflow client, model-registry 0.3.14 (calls /api/model_registry/v1alpha3)
 #   3. the REST contract against the published OpenAPI spec (both prefixes)
-#   4. schemathesis fuzzing of every operation (SQLite, bounded)
+#   4. schemathesis fuzzing of every REST operation (SQLite, bounded), then of every GraphQL
+#      query and mutation (SQLite and PostgreSQL, bounded)
 #   5. the real OpenLineage client (openlineage-python) feeding events, read back over GraphQL
 # Each client version gets its own venv (tests/python/.venv-<version>, not in git).
 #
@@ -113,6 +114,7 @@ for v in "${CLIENT_VERSIONS[@]}"; do
 done
 run_suite contract "$MAIN_VERSION" "$CONTRACT_TIMEOUT" kubeflow/test_contract.py
 run_suite schemathesis "$MAIN_VERSION" "$SCHEMATHESIS_TIMEOUT" kubeflow/test_schemathesis.py
+run_suite schemathesis-graphql "$MAIN_VERSION" "$SCHEMATHESIS_TIMEOUT" graphql/test_schemathesis_graphql.py
 run_suite openlineage "$MAIN_VERSION" "$CLIENT_TIMEOUT" openlineage/test_openlineage_client.py
 
 # -- one closing line over every suite (from the JUnit reports) --------------------------

@@ -459,7 +459,10 @@ fn int_values(name: &str, values: &[Lit], pos: usize) -> Result<Vec<Lit>> {
         .map(|v| match v {
             Lit::Int(i) => Ok(Lit::Int(*i)),
             Lit::Str(s) => s.trim().parse::<i64>().map(Lit::Int).map_err(|_| {
-                syntax(pos, format!("{name} compares with an integer; {s:?} is not one"))
+                syntax(
+                    pos,
+                    format!("{name} compares with an integer; {s:?} is not one"),
+                )
             }),
             _ => Err(syntax(pos, format!("{name} compares with an integer"))),
         })
@@ -474,7 +477,10 @@ fn number_values(name: &str, values: &[Lit], pos: usize) -> Result<Vec<Lit>> {
             Lit::Int(i) => Ok(Lit::Float(*i as f64)),
             Lit::Float(f) => Ok(Lit::Float(*f)),
             Lit::Str(s) => s.trim().parse::<f64>().map(Lit::Float).map_err(|_| {
-                syntax(pos, format!("{name} compares with a number; {s:?} is not one"))
+                syntax(
+                    pos,
+                    format!("{name} compares with a number; {s:?} is not one"),
+                )
             }),
             Lit::Bool(_) => Err(syntax(pos, format!("{name} compares with a number"))),
         })
@@ -487,10 +493,7 @@ fn text_values(name: &str, values: &[Lit], pos: usize) -> Result<Vec<Lit>> {
         .iter()
         .map(|v| match v {
             Lit::Str(s) => Ok(Lit::Str(s.clone())),
-            _ => Err(syntax(
-                pos,
-                format!("{name} compares with a quoted string"),
-            )),
+            _ => Err(syntax(pos, format!("{name} compares with a quoted string"))),
         })
         .collect()
 }

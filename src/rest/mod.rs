@@ -453,7 +453,8 @@ async fn no_nul_in_query(
     if let Some(query) = request.uri().query() {
         for (name, value) in form_urlencoded::parse(query.as_bytes()) {
             if name.contains('\0') || value.contains('\0') {
-                let err = RegistryError::invalid(name.into_owned(), "may not contain NUL characters");
+                let err =
+                    RegistryError::invalid(name.into_owned(), "may not contain NUL characters");
                 return HttpError::from(err).into_response();
             }
         }

@@ -500,16 +500,34 @@ async fn complexity_counts_what_lists_and_walks_ask_for() {
 /// argument, instead of failing inside PostgreSQL.
 async fn nul_characters_in_reads_are_refused_naming_where(app: &TestApp) {
     let reads = [
-        (r#"{ datasets(filter: {owner: "\u0000"}) { totalCount } }"#, "datasets.filter"),
-        (r#"{ registeredModels(filter: {name: {contains: "a\u0000"}}) { totalCount } }"#, "registeredModels.filter"),
-        (r#"{ registeredModel(name: "\u0000") { id } }"#, "registeredModel.name"),
-        (r#"{ experiments(filter: {customProperties: [{key: "a\u0000", op: EXISTS}]}) { totalCount } }"#, "experiments.filter"),
-        (r#"{ registeredModels(filterQuery: "name = '\u0000'") { totalCount } }"#, "registeredModels.filterQuery"),
+        (
+            r#"{ datasets(filter: {owner: "\u0000"}) { totalCount } }"#,
+            "datasets.filter",
+        ),
+        (
+            r#"{ registeredModels(filter: {name: {contains: "a\u0000"}}) { totalCount } }"#,
+            "registeredModels.filter",
+        ),
+        (
+            r#"{ registeredModel(name: "\u0000") { id } }"#,
+            "registeredModel.name",
+        ),
+        (
+            r#"{ experiments(filter: {customProperties: [{key: "a\u0000", op: EXISTS}]}) { totalCount } }"#,
+            "experiments.filter",
+        ),
+        (
+            r#"{ registeredModels(filterQuery: "name = '\u0000'") { totalCount } }"#,
+            "registeredModels.filterQuery",
+        ),
     ];
     for (query, at) in reads {
         let (code, message) = app.err(query, json!({})).await;
         assert_eq!(code, "INVALID_INPUT", "{query}: {message}");
-        assert!(message.starts_with(at) && message.contains("NUL"), "{query}: {message}");
+        assert!(
+            message.starts_with(at) && message.contains("NUL"),
+            "{query}: {message}"
+        );
     }
     let (code, message) = app
         .err(

@@ -163,7 +163,9 @@ async fn run(label: &str, conn: DatabaseConnection, a: &Args) {
                     let request = async_graphql::Request::new(QUERY)
                         .variables(async_graphql::Variables::from_json(vars.clone()));
                     let t = Instant::now();
-                    let response = graphql::execute(&state, request).await;
+                    let response =
+                        graphql::execute(&state, &modelgraph::auth::Principal::open(), request)
+                            .await;
                     let took = t.elapsed();
                     assert!(response.errors.is_empty(), "{:?}", response.errors);
                     let t = Instant::now();

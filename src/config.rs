@@ -139,4 +139,79 @@ pub struct ServeArgs {
     /// (`https://dash.example.com`); none by default.
     #[arg(long, env = "MODELGRAPH_CORS_ORIGINS", value_delimiter = ',')]
     pub cors_origins: Vec<String>,
+    #[command(flatten)]
+    pub auth: AuthArgs,
+}
+
+/// How callers are authenticated (README: "Teams and tokens"). With none of these set
+/// and no API token in the database, the server is open and every caller is ADMIN.
+#[derive(Args, Clone, Debug, Default)]
+pub struct AuthArgs {
+    /// OIDC issuer whose JWTs are accepted (the `iss` they must carry).
+    #[arg(long, env = "MODELGRAPH_OIDC_ISSUER", requires_all = ["oidc_audience", "oidc_jwks_url"])]
+    pub oidc_issuer: Option<String>,
+    /// The `aud` an accepted JWT must carry.
+    #[arg(long, env = "MODELGRAPH_OIDC_AUDIENCE", requires = "oidc_issuer")]
+    pub oidc_audience: Option<String>,
+    /// Where the issuer publishes its signing keys (JWKS).
+    #[arg(long, env = "MODELGRAPH_OIDC_JWKS_URL", requires = "oidc_issuer")]
+    pub oidc_jwks_url: Option<String>,
+    /// The JWT claim listing the caller's groups.
+    #[arg(long, env = "MODELGRAPH_OIDC_ROLES_CLAIM", default_value = "groups")]
+    pub oidc_roles_claim: String,
+    /// Groups to roles: `ml-admins=ADMIN,ml=EDITOR`.
+    #[arg(long, env = "MODELGRAPH_OIDC_ROLE_MAP", default_value = "")]
+    pub oidc_role_map: String,
+    /// Take the caller from this header (e.g. `kubeflow-userid`, as Kubeflow's gateway
+    /// sets it); its subjects get roles from grantRole. Only behind a gateway that sets it.
+    #[arg(long, env = "MODELGRAPH_TRUSTED_PROXY_HEADER")]
+    pub trusted_proxy_header: Option<String>,
+    /// What a caller with no credential may do once authentication is on (READER,
+    /// EDITOR, ...); also lets an open server bind a non-loopback address.
+    #[arg(long, env = "MODELGRAPH_ALLOW_ANONYMOUS")]
+    pub allow_anonymous: Option<String>,
+}
+
+impl AuthArgs {
+    /// The settings these flags make, or what is wrong with them.
+    pub fn config(&self) -> Result<crate::auth::AuthConfig, String> {
+        use crate::auth::{Role, oidc};
+        let oidc = match (&self.oidc_issuer, &self.oidc_audience, &self.oidc_jwks_url) {
+            (Some(issuer), Some(audience), Some(jwks_url)) => Some(oidc::OidcConfig {
+                issuer: issuer.clone(),
+                audience: audience.clone(),
+                jwks_url: jwks_url.clone(),
+                roles_claim: self.oidc_roles_claim.clone(),
+                role_map: oidc::parse_role_map(&self.oidc_role_map)
+                    .map_err(|e| format!("--oidc-role-map: {e}"))?,
+            }),
+            (None, None, None) => None,
+            _ => {
+                return Err(
+                    "--oidc-issuer, --oidc-audience and --oidc-jwks-url go together".into(),
+                );
+            }
+        };
+        let trusted_proxy_header = self
+            .trusted_proxy_header
+            .as_deref()
+            .map(|name| {
+                axum::http::HeaderName::try_from(name.trim())
+                    .map_err(|_| format!("--trusted-proxy-header: {name:?} is not a header name"))
+            })
+            .transpose()?;
+        let allow_anonymous = self
+            .allow_anonymous
+            .as_deref()
+            .map(|r| {
+                r.parse::<Role>()
+                    .map_err(|e| format!("--allow-anonymous: {e}"))
+            })
+            .transpose()?;
+        Ok(crate::auth::AuthConfig {
+            oidc,
+            trusted_proxy_header,
+            allow_anonymous,
+        })
+    }
 }

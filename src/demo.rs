@@ -3,6 +3,7 @@
 use sea_orm::DatabaseConnection;
 
 use crate::registry::edges::{EdgeKind, NewEdge, add_edges};
+use crate::registry::history::Actor;
 use crate::registry::props::{PropValue, Props};
 use crate::registry::read::find_by_name;
 use crate::registry::registered_model::{RegisterModel, register_model};
@@ -79,8 +80,10 @@ pub async fn seed(db: &DatabaseConnection) -> Result<Demo> {
             distilled_version: existing.id,
         });
     }
+    let actor = Actor::cli();
     let experiment = write::create(
         db,
+        &actor,
         NodeKind::Experiment,
         NodeFields {
             name: Some(EXPERIMENT.to_owned()),
@@ -92,6 +95,7 @@ pub async fn seed(db: &DatabaseConnection) -> Result<Demo> {
     .await?;
     let raw = write::create(
         db,
+        &actor,
         NodeKind::Dataset,
         dataset("customer-events-raw", "s3://demo/raw/events.parquet"),
     )
@@ -103,7 +107,7 @@ pub async fn seed(db: &DatabaseConnection) -> Result<Demo> {
         kind: NodeKind::Dataset,
         fields: dataset("customer-events-clean", "s3://demo/clean/events.parquet"),
     }];
-    let clean_run = record_run(db, clean).await?;
+    let clean_run = record_run(db, &actor, clean).await?;
     let clean_ds = find_by_name(
         db,
         NodeKind::Dataset,
@@ -121,7 +125,7 @@ pub async fn seed(db: &DatabaseConnection) -> Result<Demo> {
         fields: dataset("customer-features", "s3://demo/features/v1.parquet"),
     }];
     features.parameters = vec![parameter("window_days", "30")];
-    let features_run = record_run(db, features).await?;
+    let features_run = record_run(db, &actor, features).await?;
     let features_ds = find_by_name(
         db,
         NodeKind::Dataset,
@@ -138,9 +142,10 @@ pub async fn seed(db: &DatabaseConnection) -> Result<Demo> {
         train.inputs = vec![features_ds];
         train.metrics = vec![metric("auc", auc), metric("loss", 0.5 - auc / 2.0)];
         train.parameters = vec![parameter("learning_rate", lr), parameter("epochs", "20")];
-        let run = record_run(db, train).await?;
+        let run = record_run(db, &actor, train).await?;
         let version = register_model(
             db,
+            &actor,
             RegisterModel {
                 name: "churn-classifier".to_owned(),
                 version: Some(format!("v{}", i + 1)),
@@ -161,6 +166,7 @@ pub async fn seed(db: &DatabaseConnection) -> Result<Demo> {
         .await?;
         write::create(
             db,
+            &actor,
             NodeKind::DocArtifact,
             NodeFields {
                 name: Some("model-card".to_owned()),
@@ -175,9 +181,10 @@ pub async fn seed(db: &DatabaseConnection) -> Result<Demo> {
 
     let mut distill = run_named(experiment.id, "distill-churn");
     distill.inputs = vec![versions[1].id, features_ds];
-    let distill_run = record_run(db, distill).await?;
+    let distill_run = record_run(db, &actor, distill).await?;
     let distilled = register_model(
         db,
+        &actor,
         RegisterModel {
             name: "churn-classifier-small".to_owned(),
             version: Some("v1".to_owned()),
@@ -202,6 +209,7 @@ pub async fn seed(db: &DatabaseConnection) -> Result<Demo> {
     ] {
         let env = write::create(
             db,
+            &actor,
             NodeKind::ServingEnvironment,
             NodeFields {
                 name: Some(env_name.to_owned()),
@@ -212,6 +220,7 @@ pub async fn seed(db: &DatabaseConnection) -> Result<Demo> {
         for (name, version) in deployments {
             let service = write::create(
                 db,
+                &actor,
                 NodeKind::InferenceService,
                 NodeFields {
                     name: Some(name.to_owned()),
@@ -225,6 +234,7 @@ pub async fn seed(db: &DatabaseConnection) -> Result<Demo> {
             .await?;
             write::create(
                 db,
+                &actor,
                 NodeKind::ServeModel,
                 NodeFields {
                     parent_id: Some(service.id),
@@ -240,6 +250,7 @@ pub async fn seed(db: &DatabaseConnection) -> Result<Demo> {
     // the cleaned data is also derived from the raw data directly (no run needed to say so)
     add_edges(
         db,
+        &actor,
         vec![NewEdge {
             source: raw.id,
             target: clean_ds,

@@ -8,6 +8,7 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::routing::get;
 use sea_orm::DatabaseConnection;
 
+pub mod auth;
 pub mod config;
 pub mod db;
 pub mod demo;
@@ -40,6 +41,8 @@ pub struct AppState {
     pub store_file: Option<db::StoreFile>,
     /// The threads GraphQL operations run on (`--max-concurrent-operations`).
     pub operation_threads: graphql::threads::OperationThreads,
+    /// Who requests are (tokens, OIDC, a trusted proxy header).
+    pub auth: auth::Authenticator,
 }
 
 impl AppState {
@@ -52,6 +55,7 @@ impl AppState {
     pub fn with_direct(db: DatabaseConnection, limits: Limits, direct: DirectOptions) -> Self {
         let schema = graphql::build_schema(&limits);
         Self {
+            auth: auth::Authenticator::new(db.clone(), auth::AuthConfig::default()),
             ingester: openlineage::writer::Ingester::new(db.clone(), direct.clone()),
             readers: db::direct::Readers::new(&db, &direct),
             store_file: db::StoreFile::of(&db),
@@ -64,6 +68,12 @@ impl AppState {
             documents: Default::default(),
             cors_origins: Arc::default(),
         }
+    }
+
+    /// Authenticates requests as `config` says.
+    pub fn with_auth(mut self, config: auth::AuthConfig) -> Self {
+        self.auth = auth::Authenticator::new(self.db.clone(), config);
+        self
     }
 
     /// Allows cross-origin requests from `origins`.

@@ -24,7 +24,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve the API: GraphQL (GraphiQL at /graphql), Kubeflow REST and OpenLineage; migrates the database first.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Create or upgrade the database schema, then exit.
     Migrate(DatabaseArgs),
     /// Print the GraphQL SDL (what schema.graphql holds).
@@ -33,6 +33,36 @@ enum Command {
     SeedDemo(DatabaseArgs),
     /// Bulk-load a lineage graph from nodes.csv and edges.csv (as bench/gen_graph.py writes).
     ImportGraph(ImportArgs),
+    /// API tokens: create (printed once), list, revoke.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Make a token; it is printed alone on the last line of stdout, and only then. The
+    /// first token of a store must be an ADMIN's (it turns authentication on).
+    Create {
+        /// Who the token stands for.
+        #[arg(long)]
+        subject: String,
+        /// READER, EDITOR, APPROVER or ADMIN.
+        #[arg(long)]
+        role: modelgraph::auth::Role,
+        /// How long it is valid (`30d`, `12h`); forever without.
+        #[arg(long, value_parser = humantime::parse_duration)]
+        expires_in: Option<std::time::Duration>,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// List tokens: id, subject, role, created, expires, last use (never the token).
+    List(DatabaseArgs),
+    /// Revoke a token by id.
+    Revoke {
+        id: i64,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
 }
 
 #[derive(clap::Args)]
@@ -70,15 +100,35 @@ async fn main() -> anyhow::Result<()> {
                 humantime::format_duration(args.limits.idle_timeout),
                 humantime::format_duration(args.limits.request_timeout)
             );
+            let auth = args.auth.config().map_err(anyhow::Error::msg)?;
             let conn = db::connect(&args.database).await?;
             db::migrate(&conn).await?;
+            let anonymous = auth.allow_anonymous;
+            let state = AppState::new(conn.clone(), args.limits)
+                .with_cors_origins(origins)
+                .with_auth(auth);
+            let enabled = state.auth.enabled().await?;
+            if !enabled {
+                anyhow::ensure!(
+                    args.bind.ip().is_loopback() || anonymous.is_some(),
+                    "refusing to serve {} with no authentication: every caller would be ADMIN. \
+                     Make a token (modelgraph token create --subject NAME --role ADMIN), set \
+                     --oidc-issuer or --trusted-proxy-header, or say what anonymous callers may \
+                     do with --allow-anonymous ROLE",
+                    args.bind
+                );
+                tracing::warn!(
+                    "no authentication configured: the server is open and every caller is ADMIN \
+                     (make a token with `modelgraph token create` to turn authentication on)"
+                );
+            }
             let listener = tokio::net::TcpListener::bind(args.bind).await?;
             tracing::info!(
                 address = %listener.local_addr()?,
                 database = db::backend_name(&conn),
+                authentication = if enabled { "on" } else { "off (open)" },
                 "serving GraphQL at /graphql"
             );
-            let state = AppState::new(conn, args.limits).with_cors_origins(origins);
             modelgraph::serve(listener, state, shutdown_signal()).await?;
         }
         Command::Migrate(args) => {
@@ -87,6 +137,7 @@ async fn main() -> anyhow::Result<()> {
             tracing::info!(database = db::backend_name(&conn), "migrated");
         }
         Command::Schema => print!("{}", graphql::sdl()),
+        Command::Token(command) => token(command).await?,
         Command::SeedDemo(args) => {
             let conn = db::connect(&args).await?;
             db::migrate(&conn).await?;
@@ -147,4 +198,67 @@ async fn shutdown_signal() {
         _ = term => {},
     }
     tracing::info!("shutting down");
+}
+
+async fn token(command: TokenCommand) -> anyhow::Result<()> {
+    use modelgraph::auth::tokens;
+    let ms = |t: i64| {
+        chrono::DateTime::from_timestamp_millis(t)
+            .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+            .unwrap_or_default()
+    };
+    match command {
+        TokenCommand::Create {
+            subject,
+            role,
+            expires_in,
+            database,
+        } => {
+            let conn = db::connect(&database).await?;
+            db::migrate(&conn).await?;
+            let first = tokens::list(&conn).await?.is_empty();
+            let created = tokens::create(&conn, &subject, role, expires_in).await?;
+            let row = &created.row;
+            println!(
+                "token {} for {} ({}){}; it is shown this once:",
+                row.id,
+                row.subject,
+                row.role,
+                row.expires_at
+                    .map(|t| format!(", expires {}", ms(t)))
+                    .unwrap_or_default()
+            );
+            if first {
+                println!(
+                    "this is the store's first token, an ADMIN's: authentication is now on, and \
+                     every request needs a credential (make the others with this one)"
+                );
+            }
+            println!("{}", created.token);
+        }
+        TokenCommand::List(database) => {
+            let conn = db::connect(&database).await?;
+            db::migrate(&conn).await?;
+            println!("id\tsubject\trole\tcreated\texpires\tlast_used\trevoked");
+            for t in tokens::list(&conn).await? {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                    t.id,
+                    t.subject,
+                    t.role,
+                    ms(t.created_at),
+                    t.expires_at.map(ms).unwrap_or_else(|| "never".into()),
+                    t.last_used_at.map(ms).unwrap_or_else(|| "never".into()),
+                    t.revoked_at.map(ms).unwrap_or_else(|| "no".into()),
+                );
+            }
+        }
+        TokenCommand::Revoke { id, database } => {
+            let conn = db::connect(&database).await?;
+            db::migrate(&conn).await?;
+            let t = tokens::revoke(&conn, id).await?;
+            println!("token {} of {} revoked", t.id, t.subject);
+        }
+    }
+    Ok(())
 }

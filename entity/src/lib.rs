@@ -1,5 +1,8 @@
 //! SeaORM entities for the modelgraph store. Tables only: the rules live in `registry`.
+pub mod api_token;
+pub mod change;
 pub mod lineage_edge;
 pub mod metric_history;
 pub mod node;
 pub mod node_property;
+pub mod role_grant;

@@ -1,7 +1,8 @@
 //! A lineage edge, pointing the way data flows (source -> target).
 use sea_orm::entity::prelude::*;
 
-#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+/// Deserialize: rows read through rusqlite are mapped by column name.
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel, serde::Deserialize)]
 #[sea_orm(table_name = "lineage_edge")]
 pub struct Model {
     #[sea_orm(primary_key)]

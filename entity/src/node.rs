@@ -2,7 +2,8 @@
 use sea_orm::entity::prelude::*;
 
 /// Deserialize: the OpenLineage writer maps rows it reads through rusqlite by column name.
-#[derive(Clone, Debug, PartialEq, DeriveEntityModel, serde::Deserialize)]
+/// Serialize: the change log keeps fields by column name.
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel, serde::Serialize, serde::Deserialize)]
 #[sea_orm(table_name = "node")]
 pub struct Model {
     #[sea_orm(primary_key)]

@@ -5,6 +5,7 @@ mod m20261126_000001_registry;
 mod m20261126_000002_metric_history;
 mod m20261126_000003_openlineage;
 mod m20261130_000004_version_counter;
+mod m20261130_000005_identity_history;
 
 pub struct Migrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000002_metric_history::Migration),
             Box::new(m20261126_000003_openlineage::Migration),
             Box::new(m20261130_000004_version_counter::Migration),
+            Box::new(m20261130_000005_identity_history::Migration),
         ]
     }
 }

@@ -65,6 +65,23 @@ impl Exec for Session {
     }
 }
 
+/// A runner by reference (a journaled transaction borrowing a direct session).
+pub struct On<'a, E>(pub &'a E);
+
+impl<E: Exec> Exec for On<'_, E> {
+    fn backend(&self) -> DbBackend {
+        self.0.backend()
+    }
+
+    async fn fetch<M: Row>(&self, stmt: Statement) -> Result<Vec<M>> {
+        self.0.fetch(stmt).await
+    }
+
+    async fn run(&self, stmt: Statement) -> Result<u64> {
+        self.0.run(stmt).await
+    }
+}
+
 /// All rows of a sea-orm query built for `exec`'s backend.
 pub async fn all<M: Row, E: Exec>(exec: &E, query: &impl QueryTrait) -> Result<Vec<M>> {
     exec.fetch(query.build(exec.backend())).await

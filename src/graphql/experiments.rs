@@ -472,7 +472,7 @@ impl ExperimentMutation {
         input: RecordRunInput,
     ) -> async_graphql::Result<ExperimentRun> {
         let request = input.into_request().gql()?;
-        record_run(&ctx.state().db, request)
+        record_run(&ctx.state().db, &ctx.actor(), request)
             .await
             .gql()
             .map(ExperimentRun)

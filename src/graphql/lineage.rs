@@ -128,7 +128,9 @@ impl LineageMutation {
             })
             .collect::<Result<Vec<_>>>()
             .gql()?;
-        let rows = edges::add_edges(&ctx.state().db, new).await.gql()?;
+        let rows = edges::add_edges(&ctx.state().db, &ctx.actor(), new)
+            .await
+            .gql()?;
         Ok(rows
             .into_iter()
             .map(|r| {
@@ -153,6 +155,8 @@ impl LineageMutation {
         ids: Vec<ID>,
     ) -> async_graphql::Result<u64> {
         let ids = parse_ids(&ids, "ids").gql()?;
-        edges::remove_edges(&ctx.state().db, ids).await.gql()
+        edges::remove_edges(&ctx.state().db, &ctx.actor(), ids)
+            .await
+            .gql()
     }
 }

@@ -8,15 +8,17 @@ use async_graphql::{
 };
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{Request, StatusCode, header};
+use axum::http::{HeaderValue, Request, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 
+pub mod access;
 mod artifacts;
 pub mod documents;
 pub mod errors;
 mod experiments;
 mod facets;
 mod filters;
+pub mod history;
 pub mod lineage;
 pub mod loaders;
 mod models;
@@ -28,6 +30,8 @@ pub mod threads;
 pub mod types;
 
 use crate::AppState;
+use crate::auth::{Principal, Role};
+use crate::registry::history::{Actor, Via};
 use crate::registry::{ErrorCode, read};
 use errors::{GqlResult, error_response, tag_errors};
 use loaders::Loaders;
@@ -38,11 +42,21 @@ use types::{parse_id, parse_ids};
 pub trait ContextExt {
     fn state(&self) -> &AppState;
     fn loaders(&self) -> &Loaders;
+    /// Who runs the operation.
+    fn principal(&self) -> &Principal;
+    /// Who writes, through this door.
+    fn actor(&self) -> Actor {
+        Actor::new(self.principal().subject.clone(), Via::Graphql)
+    }
 }
 
 impl ContextExt for Context<'_> {
     fn state(&self) -> &AppState {
         self.data_unchecked::<AppState>()
+    }
+
+    fn principal(&self) -> &Principal {
+        self.data_unchecked::<Principal>()
     }
 
     fn loaders(&self) -> &Loaders {
@@ -55,15 +69,27 @@ pub struct NodeQuery;
 
 #[Object]
 impl NodeQuery {
-    /// Any registry object by its global id; null when there is none.
-    async fn node(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Node>> {
+    /// Any registry object by its global id; null when there is none. With `asOf`, its
+    /// own fields as they were then, rebuilt from the change log (null if it did not
+    /// exist yet); what it links to is read as it is now.
+    async fn node(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        as_of: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> async_graphql::Result<Option<Node>> {
         let id = parse_id(&id, "id").gql()?;
-        read::find_node(&ctx.state().db, id)
-            .await
-            .gql()?
-            .map(node_of)
-            .transpose()
-            .gql()
+        let db = &ctx.state().db;
+        let Some(found) = read::find_node(db, id).await.gql()? else {
+            return Ok(None);
+        };
+        let found = match as_of {
+            Some(t) => crate::registry::history::as_of(db, found, types::millis(&t))
+                .await
+                .gql()?,
+            None => Some(found),
+        };
+        found.map(node_of).transpose().gql()
     }
 
     /// Objects by global id, in the order asked; null where there is none.
@@ -90,6 +116,8 @@ pub struct Query(
     experiments::ExperimentQuery,
     serving::ServingQuery,
     lineage::LineageQuery,
+    history::HistoryQuery,
+    access::AccessQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -99,6 +127,7 @@ pub struct Mutation(
     experiments::ExperimentMutation,
     serving::ServingMutation,
     lineage::LineageMutation,
+    access::AccessMutation,
 );
 
 pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
@@ -143,11 +172,21 @@ fn json_response(status: StatusCode, body: &impl serde::Serialize) -> Response {
 /// batches as local tasks of that thread, within `--request-timeout` (the wait for a
 /// thread included): past it the operation's tasks (and the database work they wait on)
 /// are dropped and the answer is LIMIT_EXCEEDED.
-pub async fn execute(state: &AppState, request: async_graphql::Request) -> async_graphql::Response {
+pub async fn execute(
+    state: &AppState,
+    principal: &Principal,
+    request: async_graphql::Request,
+) -> async_graphql::Response {
     let state = state.clone();
     let handle = tokio::runtime::Handle::current();
     let mut request = state.documents.prepare(request);
     let reads = documents::operation_type(&mut request) != Some(OperationType::Mutation);
+    // every operation of a batch is checked; fields needing more carry a RoleGuard
+    let needed = if reads { Role::Reader } else { Role::Editor };
+    if let Err(err) = principal.require(needed) {
+        return error_response(err.public_message(), err.code());
+    }
+    let principal = principal.clone();
     // (a mutation's inputs are checked field by field where they are written)
     if reads && let Some(at) = documents::nul_argument(&mut request) {
         return error_response(
@@ -163,6 +202,7 @@ pub async fn execute(state: &AppState, request: async_graphql::Request) -> async
             let left = budget.saturating_sub(queued.elapsed());
             let request = request
                 .data(state.clone())
+                .data(principal)
                 .data(loaders::loaders(state.db.clone(), state.readers.clone()));
             let local = tokio::task::LocalSet::new();
             // a local task, not run_until's own future: local tasks take turns in one
@@ -200,6 +240,16 @@ fn over_budget(budget: std::time::Duration) -> async_graphql::Response {
 /// `POST /graphql`: single or batched requests, bounded in body size and batch length.
 pub async fn graphql(State(state): State<AppState>, request: Request<Body>) -> Response {
     let limits = &state.limits;
+    // set by the authentication layer; a request that somehow skipped it may do nothing
+    let principal = request
+        .extensions()
+        .get::<Principal>()
+        .cloned()
+        .unwrap_or_else(|| Principal {
+            subject: crate::auth::ANONYMOUS.to_owned(),
+            role: None,
+            authenticated: false,
+        });
     let bytes = match axum::body::to_bytes(request.into_body(), limits.max_body_bytes).await {
         Ok(bytes) => bytes,
         Err(_) => {
@@ -250,17 +300,40 @@ pub async fn graphql(State(state): State<AppState>, request: Request<Body>) -> R
             );
             error_response(msg, ErrorCode::LimitExceeded)
         } else {
-            execute(&state, r).await
+            execute(&state, &principal, r).await
         };
         tag_errors(&mut response);
         responses.push(response);
     }
+    // an operation refused for want of a credential answers 401, as the other doors do
+    let unauthenticated = responses.iter().any(|r| {
+        r.errors.iter().any(|e| {
+            e.extensions
+                .as_ref()
+                .and_then(|x| x.get("code"))
+                .is_some_and(|c| {
+                    *c == async_graphql::Value::from(ErrorCode::Unauthenticated.as_str())
+                })
+        })
+    });
     let body = if single {
         BatchResponse::Single(responses.pop().expect("one response"))
     } else {
         BatchResponse::Batch(responses)
     };
     match serde_json::to_vec(&body) {
+        Ok(bytes) if unauthenticated => (
+            StatusCode::UNAUTHORIZED,
+            [
+                (
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                ),
+                (header::WWW_AUTHENTICATE, crate::http::error::challenge()),
+            ],
+            bytes,
+        )
+            .into_response(),
         Ok(bytes) if bytes.len() <= limits.max_response_bytes => (
             StatusCode::OK,
             [(header::CONTENT_TYPE, "application/json")],

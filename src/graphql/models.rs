@@ -329,7 +329,7 @@ impl ModelMutation {
             storage_path: input.storage_path,
             service_account_name: input.service_account_name,
         };
-        register_model(&ctx.state().db, request)
+        register_model(&ctx.state().db, &ctx.actor(), request)
             .await
             .gql()
             .map(ModelVersion)

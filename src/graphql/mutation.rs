@@ -13,7 +13,9 @@ pub async fn create_node(
     kind: NodeKind,
     fields: NodeFields,
 ) -> async_graphql::Result<node::Model> {
-    write::create(&ctx.state().db, kind, fields).await.gql()
+    write::create(&ctx.state().db, &ctx.actor(), kind, fields)
+        .await
+        .gql()
 }
 
 pub async fn update_node(
@@ -24,9 +26,16 @@ pub async fn update_node(
     expected_revision: Option<i64>,
 ) -> async_graphql::Result<node::Model> {
     let id = parse_id(id, "id").gql()?;
-    write::update(&ctx.state().db, kind, id, fields, expected_revision)
-        .await
-        .gql()
+    write::update(
+        &ctx.state().db,
+        &ctx.actor(),
+        kind,
+        id,
+        fields,
+        expected_revision,
+    )
+    .await
+    .gql()
 }
 
 /// A list's typed filter joined with its `filterQuery`.

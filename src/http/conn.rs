@@ -18,13 +18,18 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::ConnectInfo;
+use axum::http::Request;
+use hyper::body::Incoming;
 use hyper::server::conn::http1;
+use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::service::TowerToHyperService;
+use std::net::SocketAddr;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tokio::time::{Instant, Sleep};
+use tower::ServiceExt;
 
 /// The connection bounds (`config::Limits` holds their flags).
 #[derive(Clone, Copy, Debug)]
@@ -50,9 +55,9 @@ pub async fn serve(
             permit = permits.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
             () = &mut shutdown => break,
         };
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _peer)) => stream,
+                Ok(accepted) => accepted,
                 Err(err) => {
                     // out of file descriptors and the like: wait instead of spinning
                     tracing::error!(error = %err, "accepting a connection failed");
@@ -66,7 +71,7 @@ pub async fn serve(
         let app = app.clone();
         let closing = closing_rx.clone();
         tokio::spawn(async move {
-            serve_connection(stream, app, limits, closing).await;
+            serve_connection(stream, peer, app, limits, closing).await;
             drop(permit);
         });
     }
@@ -80,12 +85,17 @@ pub async fn serve(
 
 async fn serve_connection(
     stream: TcpStream,
+    peer: SocketAddr,
     app: Router,
     limits: ConnLimits,
     mut closing: watch::Receiver<bool>,
 ) {
     let io = TokioIo::new(IdleBound::new(stream, limits.idle_timeout));
-    let service = TowerToHyperService::new(app);
+    // handlers learn the peer's address as axum's ConnectInfo
+    let service = service_fn(move |mut request: Request<Incoming>| {
+        request.extensions_mut().insert(ConnectInfo(peer));
+        app.clone().oneshot(request)
+    });
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())

@@ -2,7 +2,7 @@
 //! `{code, message}` as Kubeflow's own server writes it, `code` being the HTTP status
 //! text and the status the one the registry error's code calls for.
 use axum::extract::rejection::BytesRejection;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
@@ -38,6 +38,8 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         ErrorCode::NotFound => StatusCode::NOT_FOUND,
         ErrorCode::AlreadyExists | ErrorCode::Conflict => StatusCode::CONFLICT,
         ErrorCode::InvalidInput | ErrorCode::LimitExceeded => StatusCode::BAD_REQUEST,
+        ErrorCode::Unauthenticated => StatusCode::UNAUTHORIZED,
+        ErrorCode::Forbidden => StatusCode::FORBIDDEN,
         ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -58,6 +60,17 @@ impl IntoResponse for HttpError {
             "code": status.canonical_reason().unwrap_or("Error"),
             "message": message,
         });
-        (status, axum::Json(body)).into_response()
+        let mut response = (status, axum::Json(body)).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, challenge());
+        }
+        response
     }
+}
+
+/// The `WWW-Authenticate` value of every 401.
+pub fn challenge() -> HeaderValue {
+    HeaderValue::from_static(r#"Bearer realm="modelgraph""#)
 }

@@ -8,7 +8,7 @@ use std::any::Any;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -18,12 +18,13 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::trace::TraceLayer;
 
 use crate::AppState;
-use crate::registry::ErrorCode;
+use crate::registry::{ErrorCode, RegistryError};
 
 /// Wraps `routes` in the layers every door runs inside.
 pub fn layers(routes: Router<AppState>, state: AppState) -> Router {
     routes
         .layer(middleware::from_fn_with_state(state.clone(), time_budget))
+        .layer(middleware::from_fn_with_state(state.clone(), authenticate))
         .layer(middleware::from_fn_with_state(state.clone(), read_body))
         .layer(middleware::from_fn(json_only))
         .layer(DefaultBodyLimit::max(state.limits.max_body_bytes))
@@ -141,6 +142,51 @@ fn body_failure(err: &axum::Error) -> BodyFailure {
         cause = error.source();
     }
     BodyFailure::Other
+}
+
+/// Who the request is (`auth::Authenticator`), put in its extensions for the doors'
+/// role checks. A credential that does not check out, or none where one is needed, is
+/// 401 with `WWW-Authenticate: Bearer`. Health probes and the GraphiQL page stay open.
+async fn authenticate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    let open = path.starts_with("/healthz")
+        || path.starts_with("/readyz")
+        || (path == "/graphql" && request.method() == Method::GET);
+    if open {
+        return next.run(request).await;
+    }
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip());
+    let principal = match state.auth.principal(request.headers(), peer).await {
+        Ok(p) if p.role.is_none() && !p.authenticated => Err(RegistryError::Unauthenticated(
+            "a credential is required: send Authorization: Bearer <token>".into(),
+        )),
+        other => other,
+    };
+    match principal {
+        Ok(principal) => {
+            request.extensions_mut().insert(principal);
+            next.run(request).await
+        }
+        Err(err) => {
+            let code = err.code();
+            let status = if code == ErrorCode::Unauthenticated {
+                StatusCode::UNAUTHORIZED
+            } else {
+                error::status_of(code)
+            };
+            err.log_internal();
+            let mut response = refuse(&request, status, code, err.public_message());
+            if status == StatusCode::UNAUTHORIZED {
+                response
+                    .headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, error::challenge());
+            }
+            response
+        }
+    }
 }
 
 /// A refusal before any handler ran, in the shape of the door asked: a GraphQL error

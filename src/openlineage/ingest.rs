@@ -17,13 +17,12 @@ use serde_json::{Map, Value};
 
 use super::event::{DatasetRef, Event, JobRef, RunEvent};
 use crate::db::direct::Session;
-use crate::db::exec::{Exec, all, now};
+use crate::db::exec::{Exec, On, all, now};
 use crate::registry::edges::{EdgeKind, NewEdge, insert_edges};
 use crate::registry::filter::like_escape;
+use crate::registry::history::{Actor, Tx, Write, begin};
 use crate::registry::read::{find_by_external_id, find_by_name, kind_of};
-use crate::registry::write::{
-    begin_write, create_datasets_in, create_in, create_under, update_from,
-};
+use crate::registry::write::{create_datasets_in, create_in, create_under, update_from};
 use crate::registry::{NodeFields, NodeKind, RegistryError, Result};
 
 /// How a node is named in OpenLineage events.
@@ -76,11 +75,14 @@ impl NodeCache {
 pub async fn write_batch(
     db: &DatabaseConnection,
     cache: &mut NodeCache,
-    events: &[&Event],
+    events: &[(&Event, &Actor)],
 ) -> Result<()> {
+    let Some((_, first)) = events.first() else {
+        return Ok(());
+    };
     let mut attempt = 0;
     loop {
-        let (_writer, txn) = begin_write(db).await?;
+        let txn = begin(db, first).await?;
         match stage(&txn, cache, events).await {
             Ok(staged) => {
                 txn.commit().await?;
@@ -107,14 +109,22 @@ pub async fn write_batch(
 pub fn write_batch_direct(
     session: &Session,
     cache: &mut NodeCache,
-    events: &[&Event],
+    events: &[(&Event, &Actor)],
 ) -> Result<()> {
+    let Some((_, first)) = events.first() else {
+        return Ok(());
+    };
     let mut attempt = 0;
     loop {
         session.execute("BEGIN IMMEDIATE", [])?;
-        let staged = now(stage(session, cache, events))
-            .map_err(RegistryError::from)
-            .and_then(|staged| staged);
+        let tx = Tx::new(On(session), (*first).clone());
+        let staged = now(async {
+            let staged = stage(&tx, cache, events).await?;
+            tx.flush().await?;
+            Ok(staged)
+        })
+        .map_err(RegistryError::from)
+        .and_then(|staged| staged);
         let committed = staged.and_then(|staged| {
             session.execute("COMMIT", [])?;
             Ok(staged)
@@ -155,7 +165,11 @@ struct Staged {
 }
 
 /// Applies `events` inside the caller's transaction, edges last in one statement.
-async fn stage<E: Exec>(txn: &E, cache: &mut NodeCache, events: &[&Event]) -> Result<Staged> {
+async fn stage<E: Write>(
+    txn: &E,
+    cache: &mut NodeCache,
+    events: &[(&Event, &Actor)],
+) -> Result<Staged> {
     let version = data_version(txn).await?;
     if version.is_none() || version != cache.data_version {
         cache.clear();
@@ -166,11 +180,26 @@ async fn stage<E: Exec>(txn: &E, cache: &mut NodeCache, events: &[&Event]) -> Re
         staged: HashMap::new(),
         edges: Vec::new(),
     };
-    batch.prefetch_datasets(events).await?;
-    for event in events {
+    let only_events: Vec<&Event> = events.iter().map(|(e, _)| *e).collect();
+    batch.prefetch_datasets(&only_events).await?;
+    // edges are written last, one statement per run of events by the same caller, so
+    // each edge's change is its own caller's
+    let mut edges_from = Vec::with_capacity(events.len());
+    for (event, actor) in events {
+        txn.journal().act_as(actor);
         batch.apply(event).await?;
+        edges_from.push(batch.edges.len());
     }
-    insert_edges(txn, &batch.edges).await?;
+    let mut start = 0;
+    for (i, (_, actor)) in events.iter().enumerate() {
+        let end = edges_from[i];
+        let same_next = events.get(i + 1).is_some_and(|(_, next)| next == actor);
+        if !same_next {
+            txn.journal().act_as(actor);
+            insert_edges(txn, &batch.edges[start..end]).await?;
+            start = end;
+        }
+    }
     Ok(Staged {
         nodes: batch.staged,
         // the writer's own commits leave its connection's data_version as it was
@@ -206,7 +235,7 @@ struct Batch<'a, E> {
     edges: Vec<NewEdge>,
 }
 
-impl<E: Exec> Batch<'_, E> {
+impl<E: Write> Batch<'_, E> {
     fn cached(&self, key: &Key) -> Option<node::Model> {
         self.staged
             .get(key)

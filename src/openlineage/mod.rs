@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Query, State};
+use axum::extract::{Extension, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -16,25 +16,32 @@ pub mod marquez;
 pub mod writer;
 
 use crate::AppState;
+use crate::auth::{Principal, Role};
 use crate::http::error::HttpError;
 use crate::registry::RegistryError;
+use crate::registry::history::{Actor, Via};
 
 async fn post_event(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, HttpError> {
+    principal.require(Role::Editor)?;
     let bytes = body.map_err(HttpError::body)?;
     let value: serde_json::Value = serde_json::from_slice(&bytes)
         .map_err(|e| RegistryError::invalid("body", format!("is not valid JSON: {e}")))?;
     let event = event::parse(&value, state.limits.max_event_datasets)?;
-    state.ingester.ingest(event).await?;
+    let actor = Actor::new(principal.subject, Via::OpenLineage);
+    state.ingester.ingest(event, actor).await?;
     Ok(StatusCode::CREATED.into_response())
 }
 
 async fn get_lineage(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, HttpError> {
+    principal.require(Role::Reader)?;
     let node_id = q
         .get("nodeId")
         .filter(|n| !n.is_empty())

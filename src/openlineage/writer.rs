@@ -21,6 +21,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::event::Event;
 use super::ingest::{NodeCache, write_batch, write_batch_direct};
 use crate::db::direct::{DirectOptions, Session};
+use crate::registry::history::Actor;
 use crate::registry::{RegistryError, Result};
 
 /// The most events written in one transaction.
@@ -28,7 +29,7 @@ const MAX_BATCH: usize = 256;
 /// Events waiting for the writer before senders wait too (backpressure).
 const QUEUE: usize = 4096;
 
-type Job = (Event, oneshot::Sender<Result<()>>);
+type Job = (Event, Actor, oneshot::Sender<Result<()>>);
 
 /// A handle on the writer (a thread started on first use).
 #[derive(Clone)]
@@ -50,13 +51,16 @@ impl Ingester {
 
     /// Writes `event` (on SQLite with whatever else is queued) and returns once it is
     /// committed.
-    pub async fn ingest(&self, event: Event) -> Result<()> {
+    pub async fn ingest(&self, event: Event, actor: Actor) -> Result<()> {
         let Some(queue) = self.queue.get_or_init(|| start(&self.db, &self.direct)) else {
-            return write_batch(&self.db, &mut NodeCache::default(), &[&event]).await;
+            return write_batch(&self.db, &mut NodeCache::default(), &[(&event, &actor)]).await;
         };
         let (done, outcome) = oneshot::channel();
         let stopped = || RegistryError::Internal("the OpenLineage writer stopped".into());
-        queue.send((event, done)).await.map_err(|_| stopped())?;
+        queue
+            .send((event, actor, done))
+            .await
+            .map_err(|_| stopped())?;
         outcome.await.map_err(|_| stopped())?
     }
 }
@@ -110,7 +114,7 @@ fn run(session: Session, mut queue: mpsc::Receiver<Job>) {
 
 fn write_jobs(session: &Session, cache: &mut NodeCache, jobs: Vec<Job>) {
     let _turn = crate::db::writer::turn_blocking();
-    let events: Vec<&Event> = jobs.iter().map(|(e, _)| e).collect();
+    let events: Vec<(&Event, &Actor)> = jobs.iter().map(|(e, a, _)| (e, a)).collect();
     let outcome = write_batch_direct(session, cache, &events);
     // only an event's own fault is worth writing each event alone for; a database that
     // fails (busy, I/O) fails the whole batch
@@ -118,15 +122,15 @@ fn write_jobs(session: &Session, cache: &mut NodeCache, jobs: Vec<Job>) {
         .as_ref()
         .is_err_and(|err| caused_by_event(err) && jobs.len() > 1);
     if !retry_alone {
-        for (_, done) in jobs {
+        for (_, _, done) in jobs {
             // the request may have gone away; its event is written all the same
             let _ = done.send(outcome.clone());
         }
         return;
     }
     // some event failed: write each alone so only the bad ones fail
-    for (event, done) in jobs {
-        let outcome = write_batch_direct(session, cache, &[&event]);
+    for (event, actor, done) in jobs {
+        let outcome = write_batch_direct(session, cache, &[(&event, &actor)]);
         let _ = done.send(outcome);
     }
 }

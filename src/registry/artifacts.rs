@@ -2,18 +2,17 @@
 //! the lineage edge that attaching implies, and a run's metric history.
 use entity::{metric_history, node};
 use sea_orm::ActiveValue::Set;
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
-};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::edges::{EdgeKind, NewEdge, insert_edges};
 use super::error::{RegistryError, Result};
 use super::fields::NodeFields;
+use super::history::{Actor, begin};
 use super::kind::NodeKind;
 use super::read::{find_by_name, find_node, kind_of};
 use super::time::now_ms;
-use super::write::{begin_write, create_in, expect_kind, update_in};
+use super::write::{create_in, expect_kind, update_in};
+use crate::db::exec::{self, Exec};
 
 /// Creates or updates an artifact of `owner` (a model version or run). With `existing`,
 /// that artifact is updated and attached (PART_OF a version, INPUT of a run); otherwise
@@ -21,13 +20,14 @@ use super::write::{begin_write, create_in, expect_kind, update_in};
 /// Returns the artifact and whether it was created.
 pub async fn upsert_artifact(
     db: &DatabaseConnection,
+    actor: &Actor,
     owner_kind: NodeKind,
     owner: i64,
     kind: NodeKind,
     mut fields: NodeFields,
     existing: Option<i64>,
 ) -> Result<(node::Model, bool)> {
-    let (_writer, txn) = begin_write(db).await?;
+    let txn = begin(db, actor).await?;
     let field = if owner_kind == NodeKind::ModelVersion {
         "modelversionId"
     } else {
@@ -93,11 +93,7 @@ pub async fn upsert_artifact(
 }
 
 /// Appends a metric's current value to its run's history.
-pub async fn record_metric<C: ConnectionTrait>(
-    conn: &C,
-    run: i64,
-    metric: &node::Model,
-) -> Result<()> {
+pub async fn record_metric<E: Exec>(conn: &E, run: i64, metric: &node::Model) -> Result<()> {
     let row = metric_history::ActiveModel {
         run_id: Set(run),
         metric_id: Set(metric.id),
@@ -108,7 +104,7 @@ pub async fn record_metric<C: ConnectionTrait>(
         create_time: Set(now_ms()),
         ..Default::default()
     };
-    metric_history::Entity::insert(row).exec(conn).await?;
+    exec::run(conn, &metric_history::Entity::insert(row)).await?;
     Ok(())
 }
 

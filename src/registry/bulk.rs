@@ -11,10 +11,11 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait};
 use super::edges::{EdgeKind, NewEdge, insert_edges};
 use super::error::{RegistryError, Result};
 use super::fields::{NodeFields, validate_name};
+use super::history::{Actor, NewChange, Operation, Write, begin};
 use super::kind::NodeKind;
 use super::read::find_by_name;
 use super::time::now_ms;
-use super::write::{begin_write, create_in, note_version_number, version_number};
+use super::write::{create_in, note_version_number, version_number};
 
 const BATCH: usize = 1000;
 /// Parents of imported nodes that need one (versions, runs, services).
@@ -64,7 +65,7 @@ async fn container(
     if let Some(found) = find_by_name(db, kind, 0, "", CONTAINER).await? {
         return Ok(found);
     }
-    let (_writer, txn) = begin_write(db).await?;
+    let txn = begin(db, &Actor::cli()).await?;
     let created = create_in(
         &txn,
         kind,
@@ -114,7 +115,7 @@ pub async fn import_graph(
     let base = now_ms() - nodes.len() as i64;
     let mut ids: HashMap<i64, (i64, NodeKind)> = HashMap::with_capacity(nodes.len());
     for (b, batch) in nodes.chunks(BATCH * 10).enumerate() {
-        let (_writer, txn) = begin_write(db).await?;
+        let txn = begin(db, &Actor::cli()).await?;
         for (c, chunk) in batch.chunks(BATCH).enumerate() {
             let rows = chunk.iter().enumerate().map(|(i, n)| {
                 let t = base + (b * BATCH * 10 + c * BATCH + i) as i64;
@@ -143,10 +144,20 @@ pub async fn import_graph(
                 }
             });
             let keys = node::Entity::insert_many(rows)
-                .exec_with_returning_keys(&txn)
+                .exec_with_returning_keys(txn.conn())
                 .await?;
             for (n, key) in chunk.iter().zip(keys) {
                 ids.insert(n.id, (key, n.kind));
+                let mut after = serde_json::Map::new();
+                after.insert("name".into(), n.name.clone().into());
+                txn.record(NewChange {
+                    operation: Operation::Create,
+                    node_id: key,
+                    node_kind: n.kind.as_str().to_owned(),
+                    other_node_id: None,
+                    before: None,
+                    after: Some(after),
+                });
             }
         }
         txn.commit().await?;
@@ -163,7 +174,7 @@ pub async fn import_graph(
         .filter_map(|n| version_number(&n.name))
         .max();
     if let Some(number) = highest {
-        let (_writer, txn) = begin_write(db).await?;
+        let txn = begin(db, &Actor::cli()).await?;
         note_version_number(&txn, model.id, number).await?;
         txn.commit().await?;
     }
@@ -197,7 +208,7 @@ pub async fn import_graph(
         });
     }
     for (b, batch) in new_edges.chunks(BATCH * 20).enumerate() {
-        let (_writer, txn) = begin_write(db).await?;
+        let txn = begin(db, &Actor::cli()).await?;
         insert_edges(&txn, batch).await?;
         txn.commit().await?;
         progress(

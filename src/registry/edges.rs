@@ -6,14 +6,15 @@ use std::str::FromStr;
 
 use entity::{lineage_edge, node};
 use sea_orm::ActiveValue::Set;
-use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use sea_orm::sea_query::Query;
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, Iterable, QueryFilter, QueryTrait};
 
 use super::error::{RegistryError, Result};
+use super::history::{Actor, NewChange, Operation, Write, begin};
 use super::kind::NodeKind;
 use super::read::{find_nodes, kind_of};
 use super::time::now_ms;
-use super::write::begin_write;
-use crate::db::exec::{Exec, run};
+use crate::db::exec::{Exec, all};
 
 /// Edge kinds point the way data flows (downstream).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -136,7 +137,7 @@ pub fn check_edge(edge: &NewEdge, source: NodeKind, target: NodeKind, at: &str) 
 }
 
 /// Writes edges whose ends are known to be valid; an edge that exists is left as it is.
-pub async fn insert_edges<E: Exec>(conn: &E, edges: &[NewEdge]) -> Result<()> {
+pub async fn insert_edges<E: Write>(conn: &E, edges: &[NewEdge]) -> Result<()> {
     if edges.is_empty() {
         return Ok(());
     }
@@ -150,28 +151,59 @@ pub async fn insert_edges<E: Exec>(conn: &E, edges: &[NewEdge]) -> Result<()> {
             create_time: Set(now),
             ..Default::default()
         });
-        let insert = lineage_edge::Entity::insert_many(rows).on_conflict_do_nothing_on([
+        let mut insert = lineage_edge::Entity::insert_many(rows).on_conflict_do_nothing_on([
             lineage_edge::Column::SourceId,
             lineage_edge::Column::TargetId,
             lineage_edge::Column::Kind,
         ]);
-        run(conn, &insert).await?;
+        insert
+            .query()
+            .returning(Query::returning().columns(lineage_edge::Column::iter()));
+        // only the edges new to the store come back: a known edge is no change
+        let added: Vec<lineage_edge::Model> = all(conn, &insert).await?;
+        for edge in &added {
+            conn.record(edge_change(Operation::EdgeAdd, edge, None));
+        }
     }
     Ok(())
 }
 
+/// The change an edge makes, recorded on its source (and found from its target too).
+fn edge_change(operation: Operation, edge: &lineage_edge::Model, kind: Option<&str>) -> NewChange {
+    let mut fields = serde_json::Map::new();
+    fields.insert("edge_id".into(), edge.id.into());
+    fields.insert("kind".into(), edge.kind.clone().into());
+    fields.insert("source_id".into(), edge.source_id.into());
+    fields.insert("target_id".into(), edge.target_id.into());
+    if let Some(props) = edge
+        .properties
+        .as_deref()
+        .and_then(|p| serde_json::from_str(p).ok())
+    {
+        fields.insert("properties".into(), props);
+    }
+    let (before, after) = match operation {
+        Operation::EdgeRemove => (Some(fields), None),
+        _ => (None, Some(fields)),
+    };
+    NewChange {
+        operation,
+        node_id: edge.source_id,
+        node_kind: kind.unwrap_or_default().to_owned(),
+        other_node_id: Some(edge.target_id),
+        before,
+        after,
+    }
+}
+
 /// Loads the edges matching (source, target, kind) triples, in input order.
-async fn find_edges<C: ConnectionTrait>(
-    conn: &C,
-    edges: &[NewEdge],
-) -> Result<Vec<lineage_edge::Model>> {
+async fn find_edges<E: Exec>(conn: &E, edges: &[NewEdge]) -> Result<Vec<lineage_edge::Model>> {
     let sources: Vec<i64> = edges.iter().map(|e| e.source).collect();
     let targets: Vec<i64> = edges.iter().map(|e| e.target).collect();
-    let rows = lineage_edge::Entity::find()
+    let query = lineage_edge::Entity::find()
         .filter(lineage_edge::Column::SourceId.is_in(sources))
-        .filter(lineage_edge::Column::TargetId.is_in(targets))
-        .all(conn)
-        .await?;
+        .filter(lineage_edge::Column::TargetId.is_in(targets));
+    let rows: Vec<lineage_edge::Model> = all(conn, &query).await?;
     let by_key: HashMap<(i64, i64, &str), &lineage_edge::Model> = rows
         .iter()
         .map(|r| ((r.source_id, r.target_id, r.kind.as_str()), r))
@@ -189,16 +221,17 @@ async fn find_edges<C: ConnectionTrait>(
 /// Validates every edge (ends exist, kinds fit), then writes them all in one transaction.
 pub async fn add_edges(
     db: &DatabaseConnection,
+    actor: &Actor,
     edges: Vec<NewEdge>,
 ) -> Result<Vec<lineage_edge::Model>> {
-    let (_writer, txn) = begin_write(db).await?;
+    let txn = begin(db, actor).await?;
     let result = add_edges_in(&txn, &edges, "edges").await?;
     txn.commit().await?;
     Ok(result)
 }
 
-pub async fn add_edges_in<C: ConnectionTrait>(
-    conn: &C,
+pub async fn add_edges_in<E: Write>(
+    conn: &E,
     edges: &[NewEdge],
     field: &str,
 ) -> Result<Vec<lineage_edge::Model>> {
@@ -230,14 +263,14 @@ pub async fn add_edges_in<C: ConnectionTrait>(
 }
 
 /// Removes edges by id, all or none: an unknown id removes nothing.
-pub async fn remove_edges(db: &DatabaseConnection, ids: Vec<i64>) -> Result<u64> {
-    let (_writer, txn) = begin_write(db).await?;
+pub async fn remove_edges(db: &DatabaseConnection, actor: &Actor, ids: Vec<i64>) -> Result<u64> {
+    let txn = begin(db, actor).await?;
     let mut wanted = ids.clone();
     wanted.sort_unstable();
     wanted.dedup();
     let found = lineage_edge::Entity::find()
         .filter(lineage_edge::Column::Id.is_in(wanted.clone()))
-        .all(&txn)
+        .all(txn.conn())
         .await?;
     if found.len() != wanted.len() {
         let missing = wanted
@@ -251,8 +284,18 @@ pub async fn remove_edges(db: &DatabaseConnection, ids: Vec<i64>) -> Result<u64>
     }
     let result = lineage_edge::Entity::delete_many()
         .filter(lineage_edge::Column::Id.is_in(wanted))
-        .exec(&txn)
+        .exec(txn.conn())
         .await?;
+    let ends: Vec<i64> = found.iter().map(|e| e.source_id).collect();
+    let kinds: HashMap<i64, String> = find_nodes(&txn, &ends)
+        .await?
+        .into_iter()
+        .map(|n| (n.id, n.kind))
+        .collect();
+    for edge in &found {
+        let kind = kinds.get(&edge.source_id).map(String::as_str);
+        txn.record(edge_change(Operation::EdgeRemove, edge, kind));
+    }
     txn.commit().await?;
     Ok(result.rows_affected)
 }

@@ -15,6 +15,12 @@ pub enum RegistryError {
     Conflict(String),
     #[error("{0}")]
     LimitExceeded(String),
+    /// No credential, or one that does not check out.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// A known caller without the role this needs.
+    #[error("{0}")]
+    Forbidden(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -29,6 +35,8 @@ pub enum ErrorCode {
     InvalidInput,
     Conflict,
     LimitExceeded,
+    Unauthenticated,
+    Forbidden,
     Internal,
 }
 
@@ -40,6 +48,8 @@ impl ErrorCode {
             Self::InvalidInput => "INVALID_INPUT",
             Self::Conflict => "CONFLICT",
             Self::LimitExceeded => "LIMIT_EXCEEDED",
+            Self::Unauthenticated => "UNAUTHENTICATED",
+            Self::Forbidden => "FORBIDDEN",
             Self::Internal => "INTERNAL",
         }
     }
@@ -72,6 +82,8 @@ impl RegistryError {
             Self::InvalidInput { .. } => ErrorCode::InvalidInput,
             Self::Conflict(_) => ErrorCode::Conflict,
             Self::LimitExceeded(_) => ErrorCode::LimitExceeded,
+            Self::Unauthenticated(_) => ErrorCode::Unauthenticated,
+            Self::Forbidden(_) => ErrorCode::Forbidden,
             Self::Internal(_) => ErrorCode::Internal,
         }
     }

@@ -7,6 +7,7 @@ pub mod error;
 pub mod fields;
 pub mod filter;
 pub mod filter_query;
+pub mod history;
 pub mod kind;
 pub mod page;
 pub mod props;

@@ -6,10 +6,11 @@ use sea_orm::DatabaseConnection;
 use super::edges::{EdgeKind, NewEdge, add_edges_in};
 use super::error::{RegistryError, Result};
 use super::fields::{NodeFields, validate_name};
+use super::history::{Actor, begin};
 use super::kind::NodeKind;
 use super::props::Props;
 use super::read::find_by_name;
-use super::write::{begin_write, create_in, expect_kind};
+use super::write::{create_in, expect_kind};
 
 #[derive(Clone, Debug, Default)]
 pub struct RegisterModel {
@@ -35,22 +36,30 @@ pub struct RegisterModel {
 /// Returns the new version; the model is reused when one of that name exists. A
 /// concurrent writer that creates the same model (or takes the next version number)
 /// first makes this try again.
-pub async fn register_model(db: &DatabaseConnection, input: RegisterModel) -> Result<node::Model> {
+pub async fn register_model(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    input: RegisterModel,
+) -> Result<node::Model> {
     validate_name("name", &input.name)?;
     if input.uri.is_empty() {
         return Err(RegistryError::invalid("uri", "is required"));
     }
     let mut attempt = 0;
     loop {
-        match register_once(db, &input).await {
+        match register_once(db, actor, &input).await {
             Err(RegistryError::AlreadyExists(_)) if attempt < 3 => attempt += 1,
             other => return other,
         }
     }
 }
 
-async fn register_once(db: &DatabaseConnection, input: &RegisterModel) -> Result<node::Model> {
-    let (_writer, txn) = begin_write(db).await?;
+async fn register_once(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    input: &RegisterModel,
+) -> Result<node::Model> {
+    let txn = begin(db, actor).await?;
     let model = match find_by_name(&txn, NodeKind::RegisteredModel, 0, "", &input.name).await? {
         Some(model) => model,
         None => {

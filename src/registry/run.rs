@@ -6,9 +6,10 @@ use sea_orm::DatabaseConnection;
 use super::edges::{EdgeKind, NewEdge, add_edges_in};
 use super::error::{RegistryError, Result};
 use super::fields::NodeFields;
+use super::history::{Actor, begin};
 use super::kind::NodeKind;
 use super::read::find_by_name;
-use super::write::{begin_write, create_in, expect_kind, update_in};
+use super::write::{create_in, expect_kind, update_in};
 
 #[derive(Clone, Debug)]
 pub struct RunOutput {
@@ -38,8 +39,12 @@ pub struct RecordRun {
     pub parameters: Vec<NodeFields>,
 }
 
-pub async fn record_run(db: &DatabaseConnection, req: RecordRun) -> Result<node::Model> {
-    let (_writer, txn) = begin_write(db).await?;
+pub async fn record_run(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    req: RecordRun,
+) -> Result<node::Model> {
+    let txn = begin(db, actor).await?;
     let run = match req.run_id {
         Some(id) => {
             let mut fields = req.run.clone();

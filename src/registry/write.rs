@@ -4,34 +4,19 @@ use sea_orm::ActiveValue::Set;
 use sea_orm::Iterable;
 use sea_orm::sea_query::{Query, ReturningClause};
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, FromQueryResult,
-    QueryFilter, QueryTrait, SqliteTransactionMode, Statement, TransactionOptions,
-    TransactionTrait,
+    ColumnTrait, DatabaseConnection, EntityTrait, FromQueryResult, QueryFilter, QueryTrait,
+    Statement,
 };
 
 use super::edges::{EdgeKind, NewEdge, implied_edges, insert_edges};
 use super::error::{RegistryError, Result};
 use super::fields::NodeFields;
+use super::history::{self, Actor, Write, begin};
 use super::kind::NodeKind;
 use super::props::property_rows;
 use super::read::{Served, find_node, kind_of, served, served_version};
 use super::time::now_ms;
 use crate::db::exec::{Exec, first, run};
-use crate::db::writer::WriterTurn;
-
-/// Starts a write transaction; on SQLite it takes the write lock at BEGIN, so a
-/// transaction that reads before writing never fails to upgrade its lock. Keep the turn
-/// until the transaction ends.
-pub async fn begin_write(db: &DatabaseConnection) -> Result<(WriterTurn, DatabaseTransaction)> {
-    let turn = crate::db::writer::turn(db).await;
-    let txn = db
-        .begin_with_options(TransactionOptions {
-            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-            ..Default::default()
-        })
-        .await?;
-    Ok((turn, txn))
-}
 
 /// `RETURNING` every node column by name, as sea-orm's own inserts and updates do (sqlx's
 /// SQLite driver mis-describes `RETURNING *` of an UPDATE it has cached).
@@ -42,17 +27,18 @@ fn all_columns() -> ReturningClause {
 /// Creates a node in its own transaction.
 pub async fn create(
     db: &DatabaseConnection,
+    actor: &Actor,
     kind: NodeKind,
     fields: NodeFields,
 ) -> Result<node::Model> {
-    let (_writer, txn) = begin_write(db).await?;
+    let txn = begin(db, actor).await?;
     let model = create_in(&txn, kind, fields).await?;
     txn.commit().await?;
     Ok(model)
 }
 
 /// Creates a node inside the caller's transaction.
-pub async fn create_in<E: Exec>(
+pub async fn create_in<E: Write>(
     txn: &E,
     kind: NodeKind,
     fields: NodeFields,
@@ -63,7 +49,7 @@ pub async fn create_in<E: Exec>(
 }
 
 /// Creates a node under `parent`, already read in this transaction: saves reading it again.
-pub async fn create_under<E: Exec>(
+pub async fn create_under<E: Write>(
     txn: &E,
     kind: NodeKind,
     mut fields: NodeFields,
@@ -76,7 +62,7 @@ pub async fn create_under<E: Exec>(
 }
 
 /// Creates a node whose fields are valid and whose parent has been checked.
-async fn create_checked<E: Exec>(
+async fn create_checked<E: Write>(
     txn: &E,
     kind: NodeKind,
     mut fields: NodeFields,
@@ -106,6 +92,7 @@ async fn create_checked<E: Exec>(
     let model: node::Model = first(txn, &insert)
         .await?
         .ok_or_else(|| RegistryError::Internal("an insert returned no row".into()))?;
+    txn.record(history::created(&model));
     if let Some(props) = &fields.custom_properties {
         write_properties(txn, model.id, props, false).await?;
     }
@@ -162,7 +149,7 @@ const INSERT_CHUNK: usize = 500;
 
 /// Creates many datasets in a few statements (an OpenLineage event naming thousands),
 /// each validated as [`create_in`] would; all or none, with the caller's transaction.
-pub async fn create_datasets_in<E: Exec>(
+pub async fn create_datasets_in<E: Write>(
     txn: &E,
     many: Vec<NodeFields>,
 ) -> Result<Vec<node::Model>> {
@@ -189,6 +176,9 @@ pub async fn create_datasets_in<E: Exec>(
         let mut insert = node::Entity::insert_many(chunk);
         insert.query().returning(all_columns());
         let models: Vec<node::Model> = crate::db::exec::all(txn, &insert).await?;
+        for model in &models {
+            txn.record(history::created(model));
+        }
         created.extend(models);
     }
     Ok(created)
@@ -197,18 +187,19 @@ pub async fn create_datasets_in<E: Exec>(
 /// Updates a node of `kind`; a stale `expected_revision` is a conflict.
 pub async fn update(
     db: &DatabaseConnection,
+    actor: &Actor,
     kind: NodeKind,
     id: i64,
     fields: NodeFields,
     expected_revision: Option<i64>,
 ) -> Result<node::Model> {
-    let (_writer, txn) = begin_write(db).await?;
+    let txn = begin(db, actor).await?;
     let model = update_in(&txn, kind, id, fields, expected_revision).await?;
     txn.commit().await?;
     Ok(model)
 }
 
-pub async fn update_in<E: Exec>(
+pub async fn update_in<E: Write>(
     txn: &E,
     kind: NodeKind,
     id: i64,
@@ -224,7 +215,7 @@ pub async fn update_in<E: Exec>(
 }
 
 /// Updates a node already read in this transaction (`current`), saving the re-read.
-pub async fn update_from<E: Exec>(
+pub async fn update_from<E: Write>(
     txn: &E,
     kind: NodeKind,
     current: &node::Model,
@@ -272,6 +263,9 @@ pub async fn update_from<E: Exec>(
     })?;
     if let Some(props) = &fields.custom_properties {
         write_properties(txn, id, props, true).await?;
+    }
+    if let Some(change) = history::updated(current, &updated) {
+        txn.record(change);
     }
     if fields.model_version_id.is_some() {
         // a service now serving another version: that version is DEPLOYED_AS it too

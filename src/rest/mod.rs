@@ -16,8 +16,10 @@ mod convert;
 mod list;
 
 use crate::AppState;
+use crate::auth::{Principal, Role};
 use crate::http::error::HttpError;
 use crate::registry::artifacts::upsert_artifact;
+use crate::registry::history::{Actor, Via};
 use crate::registry::read::{find_node, kind_of};
 use crate::registry::{NodeKind, RegistryError, read, write};
 use convert::{Body, artifact_kind, fields_in};
@@ -68,6 +70,7 @@ fn get_route(kinds: &'static [NodeKind]) -> MethodRouter<AppState> {
     .patch(
         move |State(state): State<AppState>,
               Path(id): Path<String>,
+              Caller(actor): Caller,
               body: Result<Bytes, BytesRejection>| async move {
             let id = path_id(&id, "id")?;
             let body = parse_body(body)?;
@@ -92,7 +95,7 @@ fn get_route(kinds: &'static [NodeKind]) -> MethodRouter<AppState> {
             if kind == NodeKind::InferenceService {
                 fields.registered_model_id = None;
             }
-            let updated = write::update(&state.db, kind, id, fields, None).await?;
+            let updated = write::update(&state.db, &actor, kind, id, fields, None).await?;
             ok(StatusCode::OK, one(&state, &updated).await?)
         },
     )
@@ -133,6 +136,7 @@ enum ParentFrom {
 
 async fn create(
     state: &AppState,
+    actor: &Actor,
     kind: Option<NodeKind>,
     parent: ParentFrom,
     path_parent: Option<i64>,
@@ -161,7 +165,7 @@ async fn create(
         // an artifact posted with the run that logged it lives under that run
         fields.parent_id = b.id("experimentRunId")?;
     }
-    let created = write::create(&state.db, kind, fields).await?;
+    let created = write::create(&state.db, actor, kind, fields).await?;
     ok(status, one(state, &created).await?)
 }
 
@@ -178,8 +182,19 @@ fn collection(
         },
     )
     .post(
-        move |State(state): State<AppState>, body: Result<Bytes, BytesRejection>| async move {
-            create(&state, kind, parent, None, parse_body(body)?, created).await
+        move |State(state): State<AppState>,
+              Caller(actor): Caller,
+              body: Result<Bytes, BytesRejection>| async move {
+            create(
+                &state,
+                &actor,
+                kind,
+                parent,
+                None,
+                parse_body(body)?,
+                created,
+            )
+            .await
         },
     )
 }
@@ -211,11 +226,13 @@ fn children(
     .post(
         move |State(state): State<AppState>,
               Path(id): Path<String>,
+              Caller(actor): Caller,
               body: Result<Bytes, BytesRejection>| async move {
             let id = path_id(&id, "id")?;
             node_of(&state, &[parent_kind], id).await?;
             create(
                 &state,
+                &actor,
                 Some(kind),
                 ParentFrom::Path,
                 Some(id),
@@ -241,6 +258,7 @@ fn attached_artifacts(owner_kind: NodeKind, edge: &'static str) -> MethodRouter<
     .post(
         move |State(state): State<AppState>,
               Path(id): Path<String>,
+              Caller(actor): Caller,
               body: Result<Bytes, BytesRejection>| async move {
             let owner = path_id(&id, "id")?;
             let body = parse_body(body)?;
@@ -250,7 +268,8 @@ fn attached_artifacts(owner_kind: NodeKind, edge: &'static str) -> MethodRouter<
             let fields = fields_in(kind, &b)?;
             let existing = b.id("id")?;
             let (artifact, created) =
-                upsert_artifact(&state.db, owner_kind, owner, kind, fields, existing).await?;
+                upsert_artifact(&state.db, &actor, owner_kind, owner, kind, fields, existing)
+                    .await?;
             let status = if created {
                 StatusCode::CREATED
             } else {
@@ -436,12 +455,55 @@ fn api() -> Router<AppState> {
 /// Both prefixes, plus Kubeflow's readiness probes.
 pub fn router() -> Router<AppState> {
     Router::new()
-        .nest("/api/model_registry/v1alpha3", api())
-        .nest("/api/model_registry/v1", api())
+        .nest(
+            "/api/model_registry/v1alpha3",
+            api().layer(axum::middleware::from_fn(roles)),
+        )
+        .nest(
+            "/api/model_registry/v1",
+            api().layer(axum::middleware::from_fn(roles)),
+        )
         .layer(axum::middleware::from_fn(no_nul_in_query))
         .route("/readyz/health", get(ready))
         .route("/readyz/isDirty", get(ready))
         .fallback(|| async { HttpError::from(RegistryError::NotFound("no such route".into())) })
+}
+
+/// Reading needs READER; writing (POST, PATCH, ...) EDITOR.
+async fn roles(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let needed = match *request.method() {
+        axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::OPTIONS => {
+            Role::Reader
+        }
+        _ => Role::Editor,
+    };
+    let allowed = request
+        .extensions()
+        .get::<Principal>()
+        .ok_or_else(|| RegistryError::Unauthenticated("a credential is required".into()))
+        .and_then(|p| p.require(needed));
+    match allowed {
+        Ok(()) => next.run(request).await,
+        Err(err) => HttpError::from(err).into_response(),
+    }
+}
+
+/// Who writes through this door, as the authentication layer found.
+struct Caller(Actor);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Caller {
+    type Rejection = HttpError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, HttpError> {
+        let principal = parts
+            .extensions
+            .get::<Principal>()
+            .ok_or_else(|| RegistryError::Unauthenticated("a credential is required".into()))?;
+        Ok(Self(Actor::new(principal.subject.clone(), Via::Rest)))
+    }
 }
 
 /// A query parameter holding a NUL can match nothing (writes refuse them) and

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use modelgraph::auth::AuthConfig;
 use modelgraph::config::{DatabaseArgs, Limits};
 use modelgraph::db::direct::DirectOptions;
 use modelgraph::{AppState, db};
@@ -54,6 +55,15 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 }
 
 pub async fn spawn_app_with(backend: Backend, limits: Limits) -> TestApp {
+    spawn_app_authenticating(backend, limits, AuthConfig::default()).await
+}
+
+/// A server that authenticates as `auth` says.
+pub async fn spawn_app_authenticating(
+    backend: Backend,
+    limits: Limits,
+    auth: AuthConfig,
+) -> TestApp {
     let (mut conn, dir, cleanup) = match backend {
         Backend::Sqlite => {
             let dir = tempfile::tempdir().expect("temp dir");
@@ -102,7 +112,8 @@ pub async fn spawn_app_with(backend: Backend, limits: Limits) -> TestApp {
         _dir: dir,
         servers: Default::default(),
     };
-    app.base = app.serve(AppState::with_direct(conn, limits, direct)).await;
+    let state = AppState::with_direct(conn, limits, direct).with_auth(auth);
+    app.base = app.serve(state).await;
     app
 }
 

@@ -2,6 +2,8 @@
 //! linking happens once.
 mod hardening;
 mod helpers;
+mod history;
+mod identity;
 
 mod connections;
 mod crud;

@@ -99,6 +99,16 @@ macro_rules! node_type {
             ) -> async_graphql::Result<LineageGraph> {
                 node_walk(ctx, self.0.id, LineageDirection::Downstream, max_depth, node_kinds, edge_kinds, first).await
             }
+            /// This node's changes (and those of edges touching it), newest first.
+            #[graphql(complexity = "crate::graphql::pagination::list_complexity(child_complexity, first, None)")]
+            async fn history(
+                &self,
+                ctx: &Context<'_>,
+                first: Option<i32>,
+                after: Option<String>,
+            ) -> async_graphql::Result<crate::graphql::history::ChangePage> {
+                crate::graphql::history::node_history(ctx, self.0.id, first, after).await
+            }
             $($body)*
         }
     };
@@ -590,7 +600,13 @@ node_type!(
     field(name = "custom_properties", ty = "Json<Value>"),
     field(name = "create_time", ty = "DateTime<Utc>"),
     field(name = "last_update_time", ty = "DateTime<Utc>"),
-    field(name = "revision", ty = "i64")
+    field(name = "revision", ty = "i64"),
+    field(
+        name = "history",
+        ty = "crate::graphql::history::ChangePage",
+        arg(name = "first", ty = "Option<i32>"),
+        arg(name = "after", ty = "Option<String>")
+    )
 )]
 pub enum Node {
     RegisteredModel(RegisteredModel),

@@ -1,0 +1,575 @@
+//! The change log: every committed write appends its changes, in the same transaction,
+//! with who made it and through which door. Writes go through a [`Tx`], which collects
+//! the changes as they are made and writes them at commit, numbered from one counter row
+//! whose lock (held until the commit) makes `sequence` gap-free and in commit order.
+//! Functions that write take `E: Write`, so no write can skip the log.
+use std::sync::{Arc, Mutex};
+
+use entity::{change, node};
+use sea_orm::ActiveValue::Set;
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, DatabaseTransaction, DbBackend, EntityTrait, FromQueryResult,
+    QueryFilter, QueryOrder, QuerySelect, Statement, TransactionTrait,
+};
+use serde_json::{Map, Value};
+
+use super::error::{RegistryError, Result};
+use super::time::now_ms;
+use crate::db::exec::{Exec, Row, run};
+use crate::db::writer::WriterTurn;
+
+/// The door a write came through.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Via {
+    Graphql,
+    Rest,
+    OpenLineage,
+    Cli,
+}
+
+impl Via {
+    pub const ALL: [Via; 4] = [Via::Graphql, Via::Rest, Via::OpenLineage, Via::Cli];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Graphql => "GRAPHQL",
+            Self::Rest => "REST",
+            Self::OpenLineage => "OPENLINEAGE",
+            Self::Cli => "CLI",
+        }
+    }
+}
+
+/// What a change did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Operation {
+    Create,
+    Update,
+    Archive,
+    EdgeAdd,
+    EdgeRemove,
+    AliasSet,
+    AliasRemove,
+    ReleaseRequest,
+    ReleaseApprove,
+    ReleaseReject,
+    ReleaseCancel,
+}
+
+impl Operation {
+    pub const ALL: [Operation; 11] = [
+        Operation::Create,
+        Operation::Update,
+        Operation::Archive,
+        Operation::EdgeAdd,
+        Operation::EdgeRemove,
+        Operation::AliasSet,
+        Operation::AliasRemove,
+        Operation::ReleaseRequest,
+        Operation::ReleaseApprove,
+        Operation::ReleaseReject,
+        Operation::ReleaseCancel,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Create => "CREATE",
+            Self::Update => "UPDATE",
+            Self::Archive => "ARCHIVE",
+            Self::EdgeAdd => "EDGE_ADD",
+            Self::EdgeRemove => "EDGE_REMOVE",
+            Self::AliasSet => "ALIAS_SET",
+            Self::AliasRemove => "ALIAS_REMOVE",
+            Self::ReleaseRequest => "RELEASE_REQUEST",
+            Self::ReleaseApprove => "RELEASE_APPROVE",
+            Self::ReleaseReject => "RELEASE_REJECT",
+            Self::ReleaseCancel => "RELEASE_CANCEL",
+        }
+    }
+}
+
+/// Who writes, and through which door.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Actor {
+    pub subject: String,
+    pub via: Via,
+}
+
+impl Actor {
+    /// The person running a CLI command that writes (`$USER`, else `cli`).
+    pub fn cli() -> Self {
+        let user = std::env::var("USER")
+            .ok()
+            .filter(|u| !u.is_empty())
+            .unwrap_or_else(|| "cli".to_owned());
+        Self::new(user, Via::Cli)
+    }
+
+    pub fn new(subject: impl Into<String>, via: Via) -> Self {
+        Self {
+            subject: subject.into(),
+            via,
+        }
+    }
+}
+
+/// A change made in a transaction, numbered when it commits.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewChange {
+    pub operation: Operation,
+    pub node_id: i64,
+    pub node_kind: String,
+    /// The other end of an edge.
+    pub other_node_id: Option<i64>,
+    pub before: Option<Map<String, Value>>,
+    pub after: Option<Map<String, Value>>,
+}
+
+/// The changes of one transaction, each with who made it.
+pub struct Journal {
+    /// Who makes the changes noted from now on.
+    actor: Mutex<Arc<Actor>>,
+    changes: Mutex<Vec<(Arc<Actor>, NewChange)>>,
+}
+
+impl Journal {
+    pub fn new(actor: Actor) -> Self {
+        Self {
+            actor: Mutex::new(Arc::new(actor)),
+            changes: Mutex::default(),
+        }
+    }
+
+    /// Changes noted from now on are `actor`'s (a batch of OpenLineage events from
+    /// several callers shares one transaction).
+    pub fn act_as(&self, actor: &Actor) {
+        let mut current = self.actor.lock().unwrap_or_else(|e| e.into_inner());
+        if **current != *actor {
+            *current = Arc::new(actor.clone());
+        }
+    }
+
+    pub fn push(&self, change: NewChange) {
+        let actor = self.actor.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        self.lock().push((actor, change));
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(Arc<Actor>, NewChange)>> {
+        self.changes.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Writes the changes collected so far, numbered after the last committed one; call
+    /// it last, just before the commit, so the counter's lock is held briefly.
+    pub async fn flush<E: Exec>(&self, exec: &E) -> Result<()> {
+        let mut changes = std::mem::take(&mut *self.lock());
+        if changes.is_empty() {
+            return Ok(());
+        }
+        fill_kinds(exec, changes.iter_mut().map(|(_, c)| c)).await?;
+        let count = i64::try_from(changes.len()).unwrap_or(i64::MAX);
+        let mark = if exec.backend() == DbBackend::Postgres {
+            "$1"
+        } else {
+            "?1"
+        };
+        let sql = format!(
+            r#"UPDATE "change_counter" SET "last_sequence" = "last_sequence" + {mark}
+               WHERE "id" = 1 RETURNING "last_sequence""#
+        );
+        let rows: Vec<LastSequence> = exec
+            .fetch(Statement::from_sql_and_values(
+                exec.backend(),
+                sql,
+                [count.into()],
+            ))
+            .await?;
+        let last = rows
+            .first()
+            .ok_or_else(|| RegistryError::Internal("the change counter row is missing".into()))?
+            .last_sequence;
+        let at = now_ms();
+        let first = last - count + 1;
+        let rows: Vec<change::ActiveModel> = changes
+            .into_iter()
+            .enumerate()
+            .map(|(i, (actor, c))| change::ActiveModel {
+                sequence: Set(first + i as i64),
+                at: Set(at),
+                actor: Set(actor.subject.clone()),
+                via: Set(actor.via.as_str().to_owned()),
+                operation: Set(c.operation.as_str().to_owned()),
+                node_id: Set(Some(c.node_id)),
+                node_kind: Set(Some(c.node_kind)),
+                other_node_id: Set(c.other_node_id),
+                before: Set(c.before.map(|m| Value::Object(m).to_string())),
+                after: Set(c.after.map(|m| Value::Object(m).to_string())),
+            })
+            .collect();
+        for chunk in rows.chunks(500) {
+            run(exec, &change::Entity::insert_many(chunk.to_vec())).await?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(FromQueryResult, serde::Deserialize)]
+struct IdKind {
+    id: i64,
+    kind: String,
+}
+
+/// Edge changes are noted without their source's kind: looked up here, once per commit.
+async fn fill_kinds<'a, E: Exec>(
+    exec: &E,
+    changes: impl Iterator<Item = &'a mut NewChange>,
+) -> Result<()> {
+    let mut changes: Vec<&mut NewChange> = changes.collect();
+    let mut ids: Vec<i64> = changes
+        .iter()
+        .filter(|c| c.node_kind.is_empty())
+        .map(|c| c.node_id)
+        .collect();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    let mut kinds = std::collections::HashMap::new();
+    for chunk in ids.chunks(500) {
+        let query = node::Entity::find()
+            .select_only()
+            .column(node::Column::Id)
+            .column(node::Column::Kind)
+            .filter(node::Column::Id.is_in(chunk.iter().copied()));
+        let rows: Vec<IdKind> = crate::db::exec::all(exec, &query).await?;
+        kinds.extend(rows.into_iter().map(|r| (r.id, r.kind)));
+    }
+    for change in changes.iter_mut().filter(|c| c.node_kind.is_empty()) {
+        if let Some(kind) = kinds.get(&change.node_id) {
+            change.node_kind = kind.clone();
+        }
+    }
+    Ok(())
+}
+
+#[derive(FromQueryResult, serde::Deserialize)]
+struct LastSequence {
+    last_sequence: i64,
+}
+
+/// A statement runner whose writes are logged: every function that writes takes one.
+pub trait Write: Exec {
+    fn journal(&self) -> &Journal;
+
+    /// Notes a change, written when the transaction commits.
+    fn record(&self, change: NewChange) {
+        self.journal().push(change);
+    }
+}
+
+/// Any statement runner with a journal: the OpenLineage writer's own SQLite connection
+/// goes through one of these.
+pub struct Tx<E> {
+    exec: E,
+    journal: Journal,
+}
+
+impl<E: Exec> Tx<E> {
+    pub fn new(exec: E, actor: Actor) -> Self {
+        Self {
+            exec,
+            journal: Journal::new(actor),
+        }
+    }
+
+    /// Writes the collected changes; the caller commits next.
+    pub async fn flush(&self) -> Result<()> {
+        self.journal.flush(&self.exec).await
+    }
+}
+
+impl<E: Exec> Exec for Tx<E> {
+    fn backend(&self) -> DbBackend {
+        self.exec.backend()
+    }
+
+    async fn fetch<M: Row>(&self, stmt: Statement) -> crate::db::error::Result<Vec<M>> {
+        self.exec.fetch(stmt).await
+    }
+
+    async fn run(&self, stmt: Statement) -> crate::db::error::Result<u64> {
+        self.exec.run(stmt).await
+    }
+}
+
+impl<E: Exec> Write for Tx<E> {
+    fn journal(&self) -> &Journal {
+        &self.journal
+    }
+}
+
+/// A write transaction on a pool connection: the SQLite write turn, the transaction
+/// and its journal. `commit` writes the changes and commits; dropping it rolls back.
+pub struct WriteTx {
+    _turn: WriterTurn,
+    tx: Tx<DatabaseTransaction>,
+}
+
+impl WriteTx {
+    pub(super) fn new(turn: WriterTurn, txn: DatabaseTransaction, actor: Actor) -> Self {
+        Self {
+            _turn: turn,
+            tx: Tx::new(txn, actor),
+        }
+    }
+
+    /// The transaction, for reads through sea-orm.
+    pub fn conn(&self) -> &DatabaseTransaction {
+        &self.tx.exec
+    }
+
+    pub async fn commit(self) -> Result<()> {
+        self.tx.flush().await?;
+        self.tx.exec.commit().await?;
+        Ok(())
+    }
+
+    pub async fn rollback(self) -> Result<()> {
+        self.tx.exec.rollback().await?;
+        Ok(())
+    }
+}
+
+impl Exec for WriteTx {
+    fn backend(&self) -> DbBackend {
+        self.tx.backend()
+    }
+
+    async fn fetch<M: Row>(&self, stmt: Statement) -> crate::db::error::Result<Vec<M>> {
+        self.tx.fetch(stmt).await
+    }
+
+    async fn run(&self, stmt: Statement) -> crate::db::error::Result<u64> {
+        self.tx.run(stmt).await
+    }
+}
+
+impl Write for WriteTx {
+    fn journal(&self) -> &Journal {
+        &self.tx.journal
+    }
+}
+
+/// Columns that are bookkeeping, not content: never in a change.
+const HIDDEN: [&str; 6] = [
+    "id",
+    "kind",
+    "scope_id",
+    "parent_kind",
+    "create_time",
+    "last_update_time",
+];
+
+/// Columns that hold JSON text, shown as JSON.
+const JSON_TEXT: [&str; 2] = ["custom_properties", "facets"];
+
+/// A node's content as a change shows it: every column but the bookkeeping, JSON text
+/// as JSON.
+fn content(model: &node::Model) -> Map<String, Value> {
+    let Ok(Value::Object(mut map)) = serde_json::to_value(model) else {
+        return Map::new();
+    };
+    for key in HIDDEN {
+        map.remove(key);
+    }
+    for key in JSON_TEXT {
+        if let Some(Value::String(text)) = map.get(key)
+            && let Ok(parsed) = serde_json::from_str::<Value>(text)
+        {
+            map.insert(key.to_owned(), parsed);
+        }
+    }
+    map
+}
+
+/// The change a new node makes: its content, nulls left out.
+pub fn created(model: &node::Model) -> NewChange {
+    let mut after = content(model);
+    after.retain(|_, v| !v.is_null() && *v != Value::Object(Map::new()));
+    NewChange {
+        operation: Operation::Create,
+        node_id: model.id,
+        node_kind: model.kind.clone(),
+        other_node_id: None,
+        before: None,
+        after: Some(after),
+    }
+}
+
+/// The change an update makes: the fields that changed, as they were and became; None
+/// when nothing did. A move to ARCHIVED is an ARCHIVE.
+pub fn updated(before: &node::Model, after: &node::Model) -> Option<NewChange> {
+    let (old, new) = (content(before), content(after));
+    let mut was = Map::new();
+    let mut is = Map::new();
+    for (key, value) in &new {
+        let previous = old.get(key).unwrap_or(&Value::Null);
+        if previous != value && key != "revision" {
+            was.insert(key.clone(), previous.clone());
+            is.insert(key.clone(), value.clone());
+        }
+    }
+    if is.is_empty() {
+        return None;
+    }
+    was.insert("revision".into(), before.revision.into());
+    is.insert("revision".into(), after.revision.into());
+    let archived = before.state != after.state && after.state == "ARCHIVED";
+    Some(NewChange {
+        operation: if archived {
+            Operation::Archive
+        } else {
+            Operation::Update
+        },
+        node_id: after.id,
+        node_kind: after.kind.clone(),
+        other_node_id: None,
+        before: Some(was),
+        after: Some(is),
+    })
+}
+
+/// `model` as it was at `as_of` (milliseconds), rebuilt by undoing the changes made
+/// since; None when it did not exist yet.
+pub async fn as_of(
+    db: &DatabaseConnection,
+    model: node::Model,
+    as_of: i64,
+) -> Result<Option<node::Model>> {
+    if model.create_time > as_of {
+        return Ok(None);
+    }
+    let later = change::Entity::find()
+        .filter(change::Column::NodeId.eq(model.id))
+        .filter(change::Column::At.gt(as_of))
+        .filter(
+            change::Column::Operation
+                .is_in([Operation::Update.as_str(), Operation::Archive.as_str()]),
+        )
+        .order_by_desc(change::Column::Sequence)
+        .limit(MAX_UNDONE)
+        .all(db)
+        .await?;
+    if later.is_empty() {
+        return Ok(Some(model));
+    }
+    if later.len() as u64 == MAX_UNDONE {
+        return Err(RegistryError::LimitExceeded(format!(
+            "node {} changed more than {MAX_UNDONE} times since then",
+            model.id
+        )));
+    }
+    let Ok(Value::Object(mut fields)) = serde_json::to_value(&model) else {
+        return Err(RegistryError::Internal("a node did not serialize".into()));
+    };
+    for change in &later {
+        let before: Map<String, Value> = change
+            .before
+            .as_deref()
+            .and_then(|t| serde_json::from_str(t).ok())
+            .unwrap_or_default();
+        for (key, value) in before {
+            let value = match value {
+                v @ (Value::Object(_) | Value::Array(_)) if JSON_TEXT.contains(&key.as_str()) => {
+                    Value::String(v.to_string())
+                }
+                other => other,
+            };
+            fields.insert(key, value);
+        }
+    }
+    // last changed by the latest change at or before as_of
+    let last = change::Entity::find()
+        .filter(change::Column::NodeId.eq(model.id))
+        .filter(change::Column::At.lte(as_of))
+        .order_by_desc(change::Column::Sequence)
+        .one(db)
+        .await?
+        .map_or(model.create_time, |c| c.at.max(model.create_time));
+    fields.insert("last_update_time".into(), last.into());
+    serde_json::from_value(Value::Object(fields))
+        .map(Some)
+        .map_err(|e| RegistryError::Internal(format!("rebuilding node {}: {e}", model.id)))
+}
+
+/// The most changes undone to rebuild one node.
+const MAX_UNDONE: u64 = 10_000;
+
+/// What to list of the change log.
+#[derive(Clone, Debug, Default)]
+pub struct ChangeFilter {
+    pub node_ids: Option<Vec<i64>>,
+    pub kinds: Option<Vec<String>>,
+    pub actors: Option<Vec<String>>,
+    pub operations: Option<Vec<Operation>>,
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+    pub after_sequence: Option<i64>,
+}
+
+/// A page of the change log, newest first: `limit` changes with a sequence below
+/// `before` (all, without it).
+pub async fn changes(
+    db: &DatabaseConnection,
+    filter: &ChangeFilter,
+    before: Option<i64>,
+    limit: u64,
+) -> Result<Vec<change::Model>> {
+    let mut query = change::Entity::find();
+    if let Some(ids) = &filter.node_ids {
+        query = query.filter(
+            sea_orm::Condition::any()
+                .add(change::Column::NodeId.is_in(ids.clone()))
+                .add(change::Column::OtherNodeId.is_in(ids.clone())),
+        );
+    }
+    if let Some(kinds) = &filter.kinds {
+        query = query.filter(change::Column::NodeKind.is_in(kinds.clone()));
+    }
+    if let Some(actors) = &filter.actors {
+        query = query.filter(change::Column::Actor.is_in(actors.clone()));
+    }
+    if let Some(ops) = &filter.operations {
+        query = query.filter(change::Column::Operation.is_in(ops.iter().map(|o| o.as_str())));
+    }
+    if let Some(since) = filter.since {
+        query = query.filter(change::Column::At.gte(since));
+    }
+    if let Some(until) = filter.until {
+        query = query.filter(change::Column::At.lte(until));
+    }
+    if let Some(after) = filter.after_sequence {
+        query = query.filter(change::Column::Sequence.gt(after));
+    }
+    if let Some(before) = before {
+        query = query.filter(change::Column::Sequence.lt(before));
+    }
+    Ok(query
+        .order_by_desc(change::Column::Sequence)
+        .limit(limit)
+        .all(db)
+        .await?)
+}
+
+/// Begins a write transaction for `actor` (on SQLite, with the write lock taken at
+/// BEGIN, so a transaction that reads before writing never fails to upgrade it).
+pub async fn begin(db: &DatabaseConnection, actor: &Actor) -> Result<WriteTx> {
+    let turn = crate::db::writer::turn(db).await;
+    let txn = db
+        .begin_with_options(sea_orm::TransactionOptions {
+            sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+            ..Default::default()
+        })
+        .await?;
+    Ok(WriteTx::new(turn, txn, actor.clone()))
+}

@@ -38,7 +38,7 @@ pub fn parse_role_map(text: &str) -> std::result::Result<Vec<(String, Role)>, St
 }
 
 /// A refetch of the keys for an unknown key id happens at most this often.
-const REFETCH_EVERY: Duration = Duration::from_secs(10);
+const REFETCH_EVERY: Duration = Duration::from_secs(1);
 /// Clock skew allowed on `exp` and `nbf`.
 const LEEWAY_S: u64 = 30;
 

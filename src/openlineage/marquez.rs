@@ -21,6 +21,17 @@ pub enum NodeId {
     Run(String),
 }
 
+/// As Marquez writes it (`dataset:NS:NAME`, `job:NS:NAME`, `run:ID`).
+impl std::fmt::Display for NodeId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Dataset { namespace, name } => write!(f, "dataset:{namespace}:{name}"),
+            Self::Job { namespace, name } => write!(f, "job:{namespace}:{name}"),
+            Self::Run(id) => write!(f, "run:{id}"),
+        }
+    }
+}
+
 /// Splits `NS:NAME`: a ':' followed by '//' or a digit belongs to the namespace.
 fn split(rest: &str, field: &str) -> Result<(String, String)> {
     let bytes = rest.as_bytes();
@@ -124,7 +135,7 @@ async fn starts(state: &AppState, id: &NodeId) -> Result<Vec<node::Model>> {
         }
     };
     if found.is_empty() {
-        return Err(RegistryError::not_found(format!("lineage node {id:?}")));
+        return Err(RegistryError::not_found(format!("lineage node {id}")));
     }
     Ok(found)
 }

@@ -369,3 +369,50 @@ async fn the_proxy_header_counts_only_when_trusted() {
         app.finish().await;
     }
 }
+
+/// An address that keeps sending bad tokens gets its 401s later and later (still 401);
+/// another address is not slowed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeated_bad_tokens_from_one_address_are_slowed_down() {
+    let app =
+        spawn_app_authenticating(Backend::Sqlite, Default::default(), AuthConfig::default()).await;
+    tokens::create(&app.db, "root", Role::Admin, None)
+        .await
+        .unwrap();
+    let bad = json!({"query": VIEWER});
+    let mut last = Duration::ZERO;
+    for _ in 0..10 {
+        let started = std::time::Instant::now();
+        let answer = call_as(
+            &app,
+            Some("mg_0123456789abcdef_guess"),
+            "POST",
+            "/graphql",
+            Some(&bad),
+            &[],
+        )
+        .await;
+        assert_eq!(answer.status, 401);
+        last = started.elapsed();
+    }
+    // the tenth failure waits five steps of 200 ms
+    assert!(
+        last >= Duration::from_millis(900),
+        "the tenth bad token took {last:?}"
+    );
+    let other = reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from([127, 0, 0, 2]))
+        .build()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let res = other
+        .post(format!("{}/graphql", app.base))
+        .bearer_auth("mg_0123456789abcdef_guess")
+        .json(&bad)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    assert!(started.elapsed() < last, "another address was slowed too");
+    app.finish().await;
+}

@@ -5,6 +5,7 @@ mod helpers;
 mod history;
 mod identity;
 
+mod cli;
 mod connections;
 mod crud;
 mod demo;
@@ -12,6 +13,7 @@ mod errors;
 mod lineage;
 mod lineage_plain;
 mod n_plus_one;
+mod oidc;
 mod openlineage;
 mod pagination;
 mod rest;

@@ -12,6 +12,7 @@ on_both!(
     openlineage_refuses_bad_events_and_writes_nothing,
     openlineage_concurrent_events_fail_alone_and_see_other_writers,
     wide_events_write_their_datasets_in_bulk,
+    marquez_not_found_names_the_node_as_asked,
 );
 
 const RUN: &str = "0192e2a5-7d6c-7a35-b4d0-1f6e2c1a9b01";
@@ -413,4 +414,17 @@ async fn wide_events_write_their_datasets_in_bulk(app: &TestApp) {
         .await;
     assert_eq!(walk["lineage"]["truncated"], false);
     assert_eq!(walk["lineage"]["nodes"].as_array().unwrap().len(), 900);
+}
+
+/// A missing node is named as the client wrote it, never as an internal value.
+async fn marquez_not_found_names_the_node_as_asked(app: &TestApp) {
+    let (status, text) = app
+        .call("GET", "/api/v1/lineage?nodeId=dataset:nope:x", None)
+        .await;
+    assert_eq!(status, 404, "{text}");
+    assert!(
+        text.contains("lineage node dataset:nope:x not found"),
+        "{text}"
+    );
+    assert!(!text.contains("Dataset {"), "{text}");
 }

@@ -1,0 +1,145 @@
+//! The `modelgraph` binary's own doors: `token create/list/revoke`, and `serve` refusing
+//! to open an unauthenticated server to the network.
+use std::process::{Command, Output};
+
+use crate::helpers::{Backend, postgres_url};
+
+fn modelgraph(args: &[&str], database_url: &str) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_modelgraph"))
+        .args(args)
+        .env("MODELGRAPH_DATABASE_URL", database_url)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("the binary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A fresh database for the binary: a SQLite file, or a PostgreSQL schema of its own.
+struct Store {
+    url: String,
+    _dir: Option<tempfile::TempDir>,
+    schema: Option<String>,
+}
+
+impl Store {
+    fn new(backend: Backend) -> Self {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().unwrap();
+                let url = format!("sqlite://{}?mode=rwc", dir.path().join("cli.db").display());
+                Self {
+                    url,
+                    _dir: Some(dir),
+                    schema: None,
+                }
+            }
+            Backend::Postgres => {
+                let base = postgres_url();
+                let schema = format!("mg_{}", uuid::Uuid::new_v4().simple());
+                psql(&base, &format!("CREATE SCHEMA {schema}"));
+                let sep = if base.contains('?') { '&' } else { '?' };
+                Self {
+                    url: format!("{base}{sep}options=-c%20search_path%3D{schema}"),
+                    _dir: None,
+                    schema: Some(schema),
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        if let Some(schema) = &self.schema {
+            psql(&postgres_url(), &format!("DROP SCHEMA {schema} CASCADE"));
+        }
+    }
+}
+
+fn psql(url: &str, sql: &str) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        use sea_orm::ConnectionTrait;
+        let conn = sea_orm::Database::connect(url).await.expect("connect");
+        conn.execute_unprepared(sql).await.expect(sql);
+    });
+}
+
+#[test]
+fn tokens_are_made_listed_and_revoked_from_the_cli() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let store = Store::new(backend);
+        // the first token must be an ADMIN's
+        let refused = modelgraph(
+            &["token", "create", "--subject", "ci", "--role", "READER"],
+            &store.url,
+        );
+        assert!(!refused.status.success());
+        assert!(
+            text(&refused.stderr).contains("first token must be an ADMIN"),
+            "{}",
+            text(&refused.stderr)
+        );
+        let made = modelgraph(
+            &[
+                "token",
+                "create",
+                "--subject",
+                "alice",
+                "--role",
+                "ADMIN",
+                "--expires-in",
+                "30d",
+            ],
+            &store.url,
+        );
+        assert!(made.status.success(), "{}", text(&made.stderr));
+        let out = text(&made.stdout);
+        let token = out.lines().last().unwrap().trim();
+        assert!(token.starts_with("mg_"), "{out}");
+        assert!(out.contains("authentication is now on"), "{out}");
+        let second = modelgraph(
+            &["token", "create", "--subject", "ci", "--role", "EDITOR"],
+            &store.url,
+        );
+        assert!(second.status.success(), "{}", text(&second.stderr));
+        assert!(!text(&second.stdout).contains("authentication is now on"));
+        let listed = text(&modelgraph(&["token", "list"], &store.url).stdout);
+        assert!(
+            listed.contains("alice\tADMIN") && listed.contains("ci\tEDITOR"),
+            "{listed}"
+        );
+        assert!(!listed.contains(&token[20..]), "a secret was listed");
+        let id = listed
+            .lines()
+            .find(|l| l.contains("\tci\t"))
+            .unwrap()
+            .split('\t')
+            .next()
+            .unwrap()
+            .to_owned();
+        let revoked = modelgraph(&["token", "revoke", &id], &store.url);
+        assert!(revoked.status.success(), "{}", text(&revoked.stderr));
+        let listed = text(&modelgraph(&["token", "list"], &store.url).stdout);
+        let line = listed.lines().find(|l| l.contains("\tci\t")).unwrap();
+        assert!(!line.ends_with("\tno"), "{line}");
+    }
+}
+
+#[test]
+fn an_open_server_will_not_listen_beyond_loopback() {
+    let store = Store::new(Backend::Sqlite);
+    let refused = modelgraph(&["serve", "--bind", "0.0.0.0:0"], &store.url);
+    assert!(!refused.status.success());
+    let err = text(&refused.stderr);
+    assert!(
+        err.contains("no authentication") && err.contains("--allow-anonymous"),
+        "{err}"
+    );
+}

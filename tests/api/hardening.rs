@@ -493,6 +493,23 @@ async fn complexity_counts_what_lists_and_walks_ask_for() {
     app.ok(&query(1), json!({"s": [id]})).await;
     let (code, _) = app.err(&query(100), json!({"s": [id]})).await;
     assert_eq!(code, "LIMIT_EXCEEDED");
+    // connections nested in a list multiply: 100 models x 1000 versions each is refused
+    let nested = [
+        "{ registeredModels(first: 100) { nodes { versions(first: 1000) { nodes { id } } } } }",
+        "{ modelVersions(first: 100) { nodes { artifacts(first: 1000) { nodes { id } } } } }",
+        "{ experiments(first: 100) { nodes { runs(first: 1000) { nodes { id } } } } }",
+        "{ servingEnvironments(first: 100) { nodes { inferenceServices(last: 1000) { nodes { id } } } } }",
+        "{ registeredModels(first: 100) { nodes { history(first: 1000) { nodes { sequence } } } } }",
+    ];
+    for q in nested {
+        let (code, message) = app.err(q, json!({})).await;
+        assert_eq!(code, "LIMIT_EXCEEDED", "{q}: {message}");
+    }
+    app.ok(
+        "{ registeredModels(first: 10) { nodes { versions(first: 100) { nodes { id } } } } }",
+        json!({}),
+    )
+    .await;
     app.finish().await;
 }
 

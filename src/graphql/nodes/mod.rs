@@ -241,6 +241,9 @@ node_type!(
             self.0.library_name.clone()
         }
         #[allow(clippy::too_many_arguments)]
+        // (macro hygiene hides `child_complexity` from fields written in a node type's body:
+        // a nested connection counts the items it asks for, whatever their selection)
+        #[graphql(complexity = "crate::graphql::pagination::list_complexity(1, first, last)")]
         async fn versions(
             &self,
             ctx: &Context<'_>,
@@ -324,6 +327,9 @@ node_type!(
         }
         /// Artifacts of this version: created under it, or PART_OF it.
         #[allow(clippy::too_many_arguments)]
+        // (macro hygiene hides `child_complexity` from fields written in a node type's body:
+        // a nested connection counts the items it asks for, whatever their selection)
+        #[graphql(complexity = "crate::graphql::pagination::list_complexity(1, first, last)")]
         async fn artifacts(
             &self,
             ctx: &Context<'_>,
@@ -423,6 +429,9 @@ node_type!(
         /// OpenLineage job facets, by facet name.
         async fn facets(&self) -> Option<Json<Value>> { facets::facets(&self.0).map(Json) }
         #[allow(clippy::too_many_arguments)]
+        // (macro hygiene hides `child_complexity` from fields written in a node type's body:
+        // a nested connection counts the items it asks for, whatever their selection)
+        #[graphql(complexity = "crate::graphql::pagination::list_complexity(1, first, last)")]
         async fn runs(
             &self,
             ctx: &Context<'_>,
@@ -475,6 +484,9 @@ node_type!(
         /// Artifacts of this run: logged in it (metrics, parameters, outputs) or attached
         /// to it as inputs.
         #[allow(clippy::too_many_arguments)]
+        // (macro hygiene hides `child_complexity` from fields written in a node type's body:
+        // a nested connection counts the items it asks for, whatever their selection)
+        #[graphql(complexity = "crate::graphql::pagination::list_complexity(1, first, last)")]
         async fn artifacts(
             &self,
             ctx: &Context<'_>,
@@ -501,6 +513,9 @@ node_type!(
             ServingEnvironmentState::stored(&self.0.state)
         }
         #[allow(clippy::too_many_arguments)]
+        // (macro hygiene hides `child_complexity` from fields written in a node type's body:
+        // a nested connection counts the items it asks for, whatever their selection)
+        #[graphql(complexity = "crate::graphql::pagination::list_complexity(1, first, last)")]
         async fn inference_services(
             &self,
             ctx: &Context<'_>,
@@ -550,6 +565,9 @@ node_type!(
             Ok(version.map(ModelVersion))
         }
         #[allow(clippy::too_many_arguments)]
+        // (macro hygiene hides `child_complexity` from fields written in a node type's body:
+        // a nested connection counts the items it asks for, whatever their selection)
+        #[graphql(complexity = "crate::graphql::pagination::list_complexity(1, first, last)")]
         async fn serves(
             &self,
             ctx: &Context<'_>,

@@ -2,12 +2,15 @@
 """Concurrent writers against a running server: creates/s, errors and the server's RSS.
 
     python3 benches/write_load.py --url http://127.0.0.1:8080 --pid PID \
-        [--door graphql|rest|openlineage] [--writers 64] [--each 50]
+        [--door graphql|rest|openlineage] [--writers 64] [--each 50] [--segments N]
+        [--token TOKEN] [--no-settle]
 
 Each writer creates `--each` model versions (GraphQL: unnamed, numbered by the server;
 REST: named) under one model, or posts that many OpenLineage COMPLETE events; the server's
 RSS (from /proc/PID/status) is sampled every 50 ms. Prints idle RSS, creates/s, errors,
-peak RSS, and RSS 12 s after the load stops. Standard library only.
+peak RSS, and RSS 12 s after the load stops (not with --no-settle). With --segments N it
+also prints creates/s over each Nth of the run: flat numbers mean a create costs the same
+however many versions the model already has. Standard library only.
 """
 
 from __future__ import annotations
@@ -29,10 +32,14 @@ def rss_mb(pid: int) -> int:
     return 0
 
 
+TOKEN: list[str] = []
+
+
 def post(url: str, body: dict) -> tuple[int, dict]:
-    request = urllib.request.Request(
-        url, data=json.dumps(body).encode(), headers={"content-type": "application/json"}
-    )
+    headers = {"content-type": "application/json"}
+    if TOKEN:
+        headers["authorization"] = f"Bearer {TOKEN[0]}"
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=60) as response:
             text = response.read()
@@ -48,7 +55,12 @@ def main() -> None:
     ap.add_argument("--door", choices=["graphql", "rest", "openlineage"], default="graphql")
     ap.add_argument("--writers", type=int, default=64)
     ap.add_argument("--each", type=int, default=50)
+    ap.add_argument("--segments", type=int, default=0)
+    ap.add_argument("--token", default="")
+    ap.add_argument("--no-settle", action="store_true")
     a = ap.parse_args()
+    if a.token:
+        TOKEN.append(a.token)
 
     tag = uuid.uuid4().hex[:8]
     _, made = post(
@@ -80,12 +92,15 @@ def main() -> None:
         return status == 201
 
     errors = [0]
+    done: list[float] = []
     lock = threading.Lock()
 
     def writer(n: int) -> None:
         for i in range(a.each):
-            if not one(n, i):
-                with lock:
+            ok = one(n, i)
+            with lock:
+                done.append(time.time())
+                if not ok:
                     errors[0] += 1
 
     print(f"door {a.door}, {a.writers} writers x {a.each}; idle RSS {rss_mb(a.pid)} MB")
@@ -100,8 +115,19 @@ def main() -> None:
     seconds = time.time() - start
     total = a.writers * a.each
     print(f"{total} creates in {seconds:.1f} s = {total / seconds:.0f}/s, errors {errors[0]}, peak RSS {peak} MB")
-    time.sleep(12)
-    print(f"RSS 12 s later {rss_mb(a.pid)} MB")
+    if a.segments > 0:
+        done.sort()
+        size = max(1, len(done) // a.segments)
+        rates = []
+        previous = start
+        for k in range(a.segments):
+            end = done[min(len(done) - 1, (k + 1) * size - 1)]
+            rates.append(f"{size / max(end - previous, 1e-9):.0f}")
+            previous = end
+        print(f"creates/s by segment: {' '.join(rates)}")
+    if not a.no_settle:
+        time.sleep(12)
+        print(f"RSS 12 s later {rss_mb(a.pid)} MB")
 
 
 if __name__ == "__main__":

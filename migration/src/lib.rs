@@ -6,6 +6,7 @@ mod m20261126_000002_metric_history;
 mod m20261126_000003_openlineage;
 mod m20261130_000004_version_counter;
 mod m20261130_000005_identity_history;
+mod m20261130_000006_release;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000003_openlineage::Migration),
             Box::new(m20261130_000004_version_counter::Migration),
             Box::new(m20261130_000005_identity_history::Migration),
+            Box::new(m20261130_000006_release::Migration),
         ]
     }
 }

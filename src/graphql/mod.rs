@@ -25,6 +25,7 @@ mod models;
 mod mutation;
 pub mod nodes;
 mod pagination;
+pub mod release;
 mod serving;
 pub mod threads;
 pub mod types;
@@ -118,6 +119,7 @@ pub struct Query(
     lineage::LineageQuery,
     history::HistoryQuery,
     access::AccessQuery,
+    release::ReleaseQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -128,6 +130,7 @@ pub struct Mutation(
     serving::ServingMutation,
     lineage::LineageMutation,
     access::AccessMutation,
+    release::ReleaseMutation,
 );
 
 pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;

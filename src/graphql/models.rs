@@ -183,24 +183,36 @@ impl ModelQuery {
         ctx: &Context<'_>,
         id: Option<ID>,
         registered_model_id: Option<ID>,
+        model_name: Option<String>,
         name: Option<String>,
+        alias: Option<String>,
     ) -> async_graphql::Result<Option<ModelVersion>> {
         let db = &ctx.state().db;
-        let found = match (
-            opt_id(&id, "id").gql()?,
+        let model = match (
             opt_id(&registered_model_id, "registeredModelId").gql()?,
-            name,
+            &model_name,
         ) {
-            (Some(id), _, _) => read::find_node(db, id).await.gql()?,
-            (None, Some(model), Some(name)) => {
-                read::find_by_name(db, RegKind::ModelVersion, model, "", &name)
+            (Some(model), _) => Some(model),
+            (None, Some(model_name)) => {
+                match read::find_by_name(db, RegKind::RegisteredModel, 0, "", model_name)
                     .await
                     .gql()?
+                {
+                    Some(model) => Some(model.id),
+                    None => return Ok(None),
+                }
+            }
+            (None, None) => None,
+        };
+        let found = match (opt_id(&id, "id").gql()?, model) {
+            (Some(id), _) => read::find_node(db, id).await.gql()?,
+            (None, Some(model)) if name.is_some() || alias.is_some() => {
+                crate::graphql::release::model_version(ctx, model, alias, name).await?
             }
             _ => {
                 return Err(RegistryError::invalid(
                     "id",
-                    "pass id, or registeredModelId and name",
+                    "pass id, or registeredModelId or modelName with name or alias",
                 ))
                 .gql();
             }

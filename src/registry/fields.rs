@@ -83,7 +83,7 @@ pub fn validate_name(field: &str, name: &str) -> Result<()> {
 
 /// Checks free text: at most `max` bytes, and no NUL (PostgreSQL cannot store one, so
 /// no store takes it). Other control characters (newlines, tabs) are text.
-fn check_len(field: &str, value: &Option<String>, max: usize) -> Result<()> {
+pub(crate) fn check_len(field: &str, value: &Option<String>, max: usize) -> Result<()> {
     let Some(v) = value else {
         return Ok(());
     };

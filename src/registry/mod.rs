@@ -13,6 +13,7 @@ pub mod page;
 pub mod props;
 pub mod read;
 pub mod registered_model;
+pub mod release;
 pub mod run;
 pub mod time;
 pub mod write;

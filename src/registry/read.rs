@@ -68,11 +68,12 @@ pub async fn served_version<E: Exec>(
     }
 }
 
-/// A model's newest version (by creation, then id).
+/// A model's newest version that is not archived (by creation, then id).
 pub async fn latest_version<E: Exec>(conn: &E, model: i64) -> Result<Option<node::Model>> {
     let query = node::Entity::find()
         .filter(node::Column::Kind.eq(NodeKind::ModelVersion.as_str()))
         .filter(node::Column::ParentId.eq(model))
+        .filter(node::Column::State.ne("ARCHIVED"))
         .order_by_desc(node::Column::CreateTime)
         .order_by_desc(node::Column::Id)
         .limit(1);

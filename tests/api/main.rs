@@ -16,6 +16,7 @@ mod n_plus_one;
 mod oidc;
 mod openlineage;
 mod pagination;
+mod release;
 mod rest;
 mod schema_file;
 mod spec;

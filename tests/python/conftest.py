@@ -11,6 +11,12 @@ Scopes:
 - `module_server`: one per backend per test module;
 - `fresh_server`: one per test, for tests that need an empty registry (list ordering,
   paging, counts). A server starts in well under a second, so this is cheap.
+
+Those are open servers (no token in their store: every caller is ADMIN) and yield the
+base URL. `auth_server`, `auth_module_server` and `auth_fresh_server` are the same scopes
+with authentication on: before `serve`, `modelgraph token create` made an ADMIN, an EDITOR
+and a READER token in the server's database, so every request needs a Bearer token. They
+yield a `harness.Endpoint` (`.url`, `.token(role)`, `.headers(role)`).
 """
 
 from __future__ import annotations
@@ -25,8 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import BACKENDS, ServerProcess  # noqa: E402
 
 
-def _spawn(backend: str, tmp_path_factory: pytest.TempPathFactory, label: str):
-    srv = ServerProcess(backend=backend, workdir=tmp_path_factory.mktemp(f"mg-{backend}-{label}"))
+def _spawn(backend: str, tmp_path_factory: pytest.TempPathFactory, label: str, auth: bool = False):
+    srv = ServerProcess(backend=backend, workdir=tmp_path_factory.mktemp(f"mg-{backend}-{label}"), auth=auth)
     try:
         srv.start()
     except RuntimeError as e:
@@ -70,4 +76,31 @@ def sqlite_module_server(tmp_path_factory: pytest.TempPathFactory):
     """A SQLite-only server for one module (the schemathesis run)."""
     srv = _spawn("sqlite", tmp_path_factory, "sqlite-module")
     yield srv.url
+    srv.stop()
+
+
+# --------------------------------------------------------------------------- authenticated
+
+
+@pytest.fixture(scope="session")
+def auth_server(backend: str, tmp_path_factory: pytest.TempPathFactory):
+    """An authenticated server shared by the whole session (per backend)."""
+    srv = _spawn(backend, tmp_path_factory, "auth-session", auth=True)
+    yield srv.endpoint
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def auth_module_server(backend: str, tmp_path_factory: pytest.TempPathFactory):
+    """An authenticated server shared by one test module (per backend)."""
+    srv = _spawn(backend, tmp_path_factory, "auth-module", auth=True)
+    yield srv.endpoint
+    srv.stop()
+
+
+@pytest.fixture
+def auth_fresh_server(backend: str, tmp_path_factory: pytest.TempPathFactory):
+    """An authenticated server with an empty registry, for this test alone."""
+    srv = _spawn(backend, tmp_path_factory, "auth-fresh", auth=True)
+    yield srv.endpoint
     srv.stop()

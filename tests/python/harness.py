@@ -3,7 +3,10 @@ reading the Kubeflow OpenAPI spec, and small HTTP helpers.
 
 Nothing here fakes the server: every suite talks HTTP to the real binary, started on a
 free loopback port against a fresh database (a SQLite file or a PostgreSQL schema of
-its own).
+its own). A server is either open (no token in its store: every caller is ADMIN) or
+authenticated: before `serve`, the binary's own `token create` makes an ADMIN, an EDITOR
+and a READER token in that database, and from then on every request needs
+`Authorization: Bearer <token>`.
 """
 
 from __future__ import annotations
@@ -44,6 +47,10 @@ BACKENDS = ("sqlite", "postgres")
 
 READY_TIMEOUT_S = 30.0
 HTTP_TIMEOUT_S = 30.0
+
+# The tokens an authenticated server is started with: role -> subject. ADMIN comes first
+# (the first token of a store must be an ADMIN's).
+TOKEN_SUBJECTS = {"ADMIN": "pytest-admin", "EDITOR": "pytest-editor", "READER": "pytest-reader"}
 
 # Loopback traffic must never go through a proxy taken from the environment (aiohttp in
 # the Kubeflow client is created with trust_env=True, and requests honours it too).
@@ -119,15 +126,64 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def create_token(database_url: str, subject: str, role: str, expires_in: str | None = None) -> str:
+    """`modelgraph token create` against a database; the token is the last line of stdout."""
+    cmd = [str(server_binary()), "token", "create", "--subject", subject, "--role", role]
+    if expires_in:
+        cmd += ["--expires-in", expires_in]
+    cmd += ["--database-url", database_url]
+    env = dict(os.environ)
+    env["RUST_LOG"] = "warn"  # the CLI logs to stdout too: keep the output to what it prints
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=60, env=env)
+    if res.returncode != 0:
+        raise RuntimeError(
+            f"modelgraph token create --subject {subject} --role {role} exited with {res.returncode}:\n"
+            f"{res.stdout}{res.stderr}"
+        )
+    lines = [line.strip() for line in res.stdout.splitlines() if line.strip()]
+    token = lines[-1] if lines else ""
+    if not token or any(c.isspace() for c in token):
+        raise RuntimeError(f"modelgraph token create printed no token on its last line:\n{res.stdout}")
+    return token
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """What a test needs of a running server: its base URL and, when authentication is
+    on, one token per role (ADMIN, EDITOR, READER; empty for an open server)."""
+
+    url: str
+    tokens: dict[str, str] = field(default_factory=dict)
+    database_url: str = ""
+
+    def token(self, role: str = "ADMIN") -> str:
+        if role not in self.tokens:
+            raise KeyError(f"no {role} token: this server was started {'with' if self.tokens else 'without'} auth")
+        return self.tokens[role]
+
+    def headers(self, role: str = "ADMIN") -> dict[str, str]:
+        return bearer(self.token(role))
+
+    def subject(self, role: str) -> str:
+        return TOKEN_SUBJECTS[role]
+
+
 @dataclass
 class ServerProcess:
-    """One running `modelgraph serve` on a fresh database."""
+    """One running `modelgraph serve` on a fresh database; with `auth`, tokens are made
+    in that database first (see TOKEN_SUBJECTS), so the server starts authenticated."""
 
     backend: str
     workdir: Path
+    auth: bool = False
     url: str = ""
     port: int = 0
     database_url: str = ""
+    tokens: dict[str, str] = field(default_factory=dict)
     _proc: subprocess.Popen | None = None
     _schema: str | None = None
     _log_path: Path | None = None
@@ -153,6 +209,14 @@ class ServerProcess:
             self.database_url = f"{base}{sep}options=-c%20search_path%3D{self._schema}"
         else:
             raise ValueError(f"unknown backend {self.backend!r}")
+
+        if self.auth:
+            try:
+                for role, subject in TOKEN_SUBJECTS.items():
+                    self.tokens[role] = create_token(self.database_url, subject, role)
+            except (RuntimeError, OSError, subprocess.TimeoutExpired):
+                self._drop_schema()
+                raise
 
         # A free port can be taken between probing and binding: retry a few times.
         last_error = ""
@@ -184,6 +248,10 @@ class ServerProcess:
             self._terminate()
         self._drop_schema()
         raise RuntimeError(f"modelgraph did not become ready ({self.backend}): {last_error}")
+
+    @property
+    def endpoint(self) -> Endpoint:
+        return Endpoint(url=self.url, tokens=dict(self.tokens), database_url=self.database_url)
 
     def _wait_ready(self) -> tuple[bool, str]:
         deadline = time.monotonic() + READY_TIMEOUT_S
@@ -240,17 +308,29 @@ class ServerProcess:
 # --------------------------------------------------------------------------- HTTP helpers
 
 
-def gql(base_url: str, query: str, variables: dict | None = None) -> dict:
-    """POST one GraphQL operation; return `data`, failing on any error."""
+def gql(base_url: str, query: str, variables: dict | None = None, token: str | None = None) -> dict:
+    """POST one GraphQL operation (with `token` as a bearer credential when given);
+    return `data`, failing on any error."""
     r = requests.post(
         f"{base_url}/graphql",
         json={"query": query, "variables": variables or {}},
+        headers=bearer(token) if token else {},
         timeout=HTTP_TIMEOUT_S,
     )
     assert r.status_code == 200, f"GraphQL HTTP {r.status_code}: {r.text}"
     body = r.json()
     assert not body.get("errors"), f"GraphQL errors: {body['errors']}\nquery: {query}"
     return body["data"]
+
+
+def last_change(server: Endpoint) -> int:
+    """The sequence of the newest change in the server's change log (0 when empty), read
+    with the ADMIN token: every committed write appends one, so an unchanged value means
+    nothing was written in between."""
+    nodes = gql(server.url, "{ changes(first: 1) { nodes { sequence } } }", token=server.token("ADMIN"))["changes"][
+        "nodes"
+    ]
+    return nodes[0]["sequence"] if nodes else 0
 
 
 def unique(prefix: str) -> str:
@@ -327,11 +407,9 @@ V1_EXTRA_SUCCESS = {"createInferenceService": "201"}
 
 def spec_for_both_prefixes() -> dict:
     """The spec with each v1alpha3 path also listed under v1 (same operations, same
-    schemas; v1 operationIds get a `V1` suffix to stay unique), and without the global
-    `security` requirement so requests can be validated as the server sees them (the
-    server does not require a token)."""
+    schemas; v1 operationIds get a `V1` suffix to stay unique). The global `security`
+    requirement (a Bearer token) is kept: requests are validated with the token sent."""
     spec = load_spec()
-    spec.pop("security", None)
     v1_paths = {}
     for path, item in spec["paths"].items():
         assert path.startswith(SPEC_PREFIX), path

@@ -259,9 +259,29 @@ node_type!(
             let filter = list_filter(&filter, &kinds, &filter_query)?;
             children(ctx, self.0.id, kinds, filter, OrderBy::order(order_by), page_args(first, after, last, before), ModelVersion).await
         }
-        /// The most recently created version.
+        /// The most recently created version that is not archived.
         async fn latest_version(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<ModelVersion>> {
             latest_version(ctx, self.0.id).await.map(|v| v.map(ModelVersion))
+        }
+        /// Its aliases, by name; with `asOf`, as they stood then (from the change log):
+        /// which version was `production` at time T.
+        async fn aliases(
+            &self,
+            ctx: &Context<'_>,
+            as_of: Option<DateTime<Utc>>,
+        ) -> async_graphql::Result<Vec<crate::graphql::release::ModelAlias>> {
+            crate::graphql::release::model_aliases(ctx, &self.0, as_of).await
+        }
+        /// One of its versions, by alias or by name.
+        async fn version(
+            &self,
+            ctx: &Context<'_>,
+            alias: Option<String>,
+            name: Option<String>,
+        ) -> async_graphql::Result<Option<ModelVersion>> {
+            crate::graphql::release::model_version(ctx, self.0.id, alias, name)
+                .await
+                .map(|v| v.map(ModelVersion))
         }
     }
 );
@@ -278,11 +298,16 @@ pub(crate) async fn latest_version(
         first: Some(1),
         ..Default::default()
     };
+    // ModelVersion states are LIVE and ARCHIVED: the latest live one
+    let live = Filter {
+        state: Some("LIVE".to_owned()),
+        ..Default::default()
+    };
     let (page, _) = children_page(
         ctx,
         model_id,
         vec![RegKind::ModelVersion],
-        Filter::default(),
+        live,
         order,
         page,
     )
@@ -295,6 +320,10 @@ node_type!(
     ModelVersion {
         async fn author(&self) -> Option<String> {
             self.0.owner.clone()
+        }
+        /// The aliases naming this version.
+        async fn aliases(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<String>> {
+            crate::graphql::release::version_aliases(ctx, self.0.id).await
         }
         async fn state(&self) -> async_graphql::Result<ModelVersionState> {
             ModelVersionState::stored(&self.0.state)

@@ -7,6 +7,14 @@ a JSON body that validates against the spec (openapi-core, which honours the
 `artifactType` / `metadataType` discriminators), and the values asked for. Then the error
 contract: {code, message} bodies, 404 for unknown ids and unmatched finds, 409 for name
 clashes, 400 for malformed tokens, filters and JSON, and never a 5xx for bad input.
+
+The servers are authenticated (conftest's `auth_module_server` / `auth_fresh_server`:
+tokens made with `modelgraph token create` before `serve`), and every request above
+carries the EDITOR token, as the spec's global `security: [Bearer]` asks (requests are
+validated with it). The authentication contract: without a token (or with a bad one)
+every operation is 401 with the spec's Unauthorized response (an Error body) and
+`WWW-Authenticate: Bearer`; a READER token gets every GET and a 403 on every POST/PATCH;
+a refused write writes nothing (the server's change log does not move).
 """
 
 from __future__ import annotations
@@ -32,6 +40,8 @@ from harness import (
     HTTP_TIMEOUT_S,
     PREFIXES,
     SPEC_PREFIX,
+    Endpoint,
+    last_change,
     load_spec,
     spec_for_both_prefixes,
     spec_operations,
@@ -54,8 +64,19 @@ ID_RE = re.compile(r"^[1-9][0-9]*$")
 # --------------------------------------------------------------------------- helpers
 
 
-def http(method: str, url: str, **kwargs) -> requests.Response:
-    return requests.request(method, url, timeout=HTTP_TIMEOUT_S, **kwargs)
+class Caller:
+    """Raw HTTP to one server as one role: that role's token on every request (role
+    None: no token at all). EDITOR by default, the least role every operation allows."""
+
+    def __init__(self, server: Endpoint, role: str | None = "EDITOR"):
+        self.server = server
+        self.base = server.url
+        self.role = role
+        self.headers = server.headers(role) if role else {}
+
+    def __call__(self, method: str, url: str, **kwargs) -> requests.Response:
+        headers = {**self.headers, **kwargs.pop("headers", {})}
+        return requests.request(method, url, headers=headers, timeout=HTTP_TIMEOUT_S, **kwargs)
 
 
 def mimetype(r: requests.Response) -> str:
@@ -102,13 +123,16 @@ def assert_wire_conventions(value) -> None:
 
 
 def validate_exchange(path: str, method: str, query: dict, body, r: requests.Response) -> None:
-    """Validate what we sent (so the test's own requests are valid) and what came back."""
+    """Validate what we sent (so the test's own requests are valid, the spec's Bearer
+    security included) and what came back."""
+    authorization = r.request.headers.get("Authorization")
     sent = SentRequest(
         SPEC_HOST,
         method,
         path,
         args=query,
         data=json.dumps(body).encode() if body is not None else None,
+        headers={"Authorization": authorization} if authorization else {},
     )
     OPENAPI.validate_request(sent)
     received = ReceivedResponse(r.content, status_code=r.status_code, content_type=r.headers.get("Content-Type", ""))
@@ -122,15 +146,17 @@ class World:
     """The parent objects operations need, created lazily (once per prefix and server)
     through the API under test."""
 
-    def __init__(self, base: str, prefix: str):
-        self.base = base
+    def __init__(self, server: Endpoint, prefix: str):
+        self.server = server
+        self.base = server.url
         self.prefix = prefix
+        self.http = Caller(server, "EDITOR")
 
     def url(self, path: str) -> str:
         return f"{self.base}{self.prefix}{path}"
 
     def create(self, path: str, body: dict, statuses=(201,)) -> dict:
-        r = http("POST", self.url(path), json=body)
+        r = self.http("POST", self.url(path), json=body)
         assert r.status_code in statuses, f"setup POST {path} -> {r.status_code}: {r.text}"
         return r.json()
 
@@ -507,8 +533,8 @@ RECIPES: dict[str, Callable[[World], Call]] = {
 
 
 @pytest.fixture(scope="module")
-def worlds(module_server) -> dict[str, World]:
-    return {prefix: World(module_server, prefix) for prefix in PREFIXES}
+def worlds(auth_module_server: Endpoint) -> dict[str, World]:
+    return {prefix: World(auth_module_server, prefix) for prefix in PREFIXES}
 
 
 def spec_path(prefix: str, template: str, params: dict) -> str:
@@ -539,7 +565,7 @@ def test_operation(worlds, prefix, method, template, operation):
     w = worlds[prefix]
     call = RECIPES[operation["operationId"]](w)
     path = spec_path(prefix, template, call.path_params)
-    r = http(method.upper(), f"{w.base}{path}", params=call.query, json=call.body)
+    r = w.http(method.upper(), f"{w.base}{path}", params=call.query, json=call.body)
 
     assert r.status_code not in (404, 405), f"{method.upper()} {path} is not served: {r.status_code} {r.text}"
     expected = {call.status} if call.status else success_codes(operation, prefix)
@@ -567,7 +593,7 @@ def test_unknown_id_is_404(worlds, prefix, method, template, operation):
     call = RECIPES[operation["operationId"]](worlds[prefix])
     params = {k: UNKNOWN_ID for k in call.path_params}
     path = spec_path(prefix, template, params)
-    r = http(method.upper(), f"{worlds[prefix].base}{path}", params=call.query, json=call.body)
+    r = worlds[prefix].http(method.upper(), f"{worlds[prefix].base}{path}", params=call.query, json=call.body)
     assert_error(r, 404)
 
 
@@ -604,7 +630,7 @@ def test_unknown_body_field_is_400_naming_it(worlds, prefix, method, template, o
     assert call.body is not None, f"{operation['operationId']} has a request body in the spec"
     path = spec_path(prefix, template, call.path_params)
     body = dict(call.body, ext_id="x")
-    err = assert_error(http(method.upper(), f"{w.base}{path}", params=call.query, json=body), 400)
+    err = assert_error(w.http(method.upper(), f"{w.base}{path}", params=call.query, json=body), 400)
     assert "ext_id" in err["message"], err
 
 
@@ -616,8 +642,8 @@ def test_find_without_match_is_404(worlds, prefix, op_id):
     query = {"name": unique("no-such")}
     if parent:
         query["parentResourceId"] = getattr(w, parent)["id"]
-    assert_error(http("GET", w.url(path), params=query), 404)
-    assert_error(http("GET", w.url(path), params={"externalId": unique("no-such-ext")}), 404)
+    assert_error(w.http("GET", w.url(path), params=query), 404)
+    assert_error(w.http("GET", w.url(path), params={"externalId": unique("no-such-ext")}), 404)
 
 
 @pytest.mark.parametrize("prefix", PREFIXES, ids=PREFIX_IDS)
@@ -636,12 +662,12 @@ def test_name_clashes_are_409(worlds, prefix):
         ),
     ]
     for path, body in clashes:
-        assert_error(http("POST", w.url(path), json=body), 409)
+        assert_error(w.http("POST", w.url(path), json=body), 409)
 
     # externalId is unique when set
     ext = unique("ext")
     w.create("/registered_models", {"name": unique("rm"), "externalId": ext})
-    assert_error(http("POST", w.url("/registered_models"), json={"name": unique("rm"), "externalId": ext}), 409)
+    assert_error(w.http("POST", w.url("/registered_models"), json={"name": unique("rm"), "externalId": ext}), 409)
 
     # the same version name under another model is fine
     other = w.create("/registered_models", {"name": unique("rm")})
@@ -665,7 +691,7 @@ LIST_PATHS = [
 def test_malformed_page_token_is_400(worlds, prefix, path):
     w = worlds[prefix]
     for token in ("!!not-a-token!!", "definitely not base64 %%%", "eyJub3QiOiJvdXJzIn0"):
-        assert_error(http("GET", w.url(path), params={"pageSize": "2", "nextPageToken": token}), 400)
+        assert_error(w.http("GET", w.url(path), params={"pageSize": "2", "nextPageToken": token}), 400)
 
 
 BAD_FILTERS = [
@@ -687,7 +713,7 @@ BAD_FILTERS = [
 def test_bad_filter_query_is_400(worlds, prefix, path):
     w = worlds[prefix]
     for q in BAD_FILTERS:
-        assert_error(http("GET", w.url(path), params={"filterQuery": q}), 400)
+        assert_error(w.http("GET", w.url(path), params={"filterQuery": q}), 400)
 
 
 @pytest.mark.parametrize("prefix", PREFIXES, ids=PREFIX_IDS)
@@ -706,7 +732,7 @@ def test_malformed_json_is_400(worlds, prefix):
     ]
     for method, path in targets:
         for raw in ('{"name": ', "not json at all", "", "[1, 2"):
-            assert_error(http(method, w.url(path), data=raw.encode(), headers=headers), 400)
+            assert_error(w.http(method, w.url(path), data=raw.encode(), headers=headers), 400)
 
 
 @pytest.mark.parametrize("prefix", PREFIXES, ids=PREFIX_IDS)
@@ -739,7 +765,7 @@ def test_invalid_input_is_a_4xx_error_never_5xx(worlds, prefix):
         ("POST", "/inference_services", {"name": unique("isvc")}),
     ]
     for method, path, body in bodies:
-        r = http(method, w.url(path), json=body)
+        r = w.http(method, w.url(path), json=body)
         assert_error(r, 400, 404, 409, 422)
 
     queries = [
@@ -751,10 +777,10 @@ def test_invalid_input_is_a_4xx_error_never_5xx(worlds, prefix):
         ("/experiment_runs/metric_history", {"stepIds": "1,x"}),
     ]
     for path, query in queries:
-        assert_error(http("GET", w.url(path), params=query), 400)
+        assert_error(w.http("GET", w.url(path), params=query), 400)
 
     for path in ("/registered_models/abc", "/model_versions/0", "/artifacts/-1", "/experiments/1.5"):
-        assert_error(http("GET", w.url(path)), 400, 404)
+        assert_error(w.http("GET", w.url(path)), 400, 404)
 
 
 @pytest.mark.parametrize("prefix", PREFIXES, ids=PREFIX_IDS)
@@ -763,10 +789,12 @@ def test_nested_artifact_post_is_an_upsert(worlds, prefix):
     an existing artifact by id (and the change is kept)."""
     w = worlds[prefix]
     path = f"/model_versions/{w.mv['id']}/artifacts"
-    first = http("POST", w.url(path), json={"artifactType": "doc-artifact", "name": unique("doc"), "uri": "https://a"})
+    first = w.http(
+        "POST", w.url(path), json={"artifactType": "doc-artifact", "name": unique("doc"), "uri": "https://a"}
+    )
     assert first.status_code == 201, first.text
     art = first.json()
-    again = http(
+    again = w.http(
         "POST",
         w.url(path),
         json={"artifactType": "doc-artifact", "id": art["id"], "name": art["name"], "uri": "https://b"},
@@ -774,34 +802,34 @@ def test_nested_artifact_post_is_an_upsert(worlds, prefix):
     assert again.status_code == 200, again.text
     assert again.json()["id"] == art["id"]
     assert again.json()["uri"] == "https://b"
-    listed = http("GET", w.url(path)).json()
+    listed = w.http("GET", w.url(path)).json()
     assert ids_of(listed).count(art["id"]) == 1
 
 
 # --------------------------------------------------------------------------- lists
 
 
-def _create_models(base: str, prefix: str, n: int, props=None) -> list[dict]:
+def _create_models(api: Caller, prefix: str, n: int, props=None) -> list[dict]:
     out = []
     for i in range(n):
         body = {"name": f"m{i}"}
         if props:
             body.update(props[i])
-        r = http("POST", f"{base}{prefix}/registered_models", json=body)
+        r = api("POST", f"{api.base}{prefix}/registered_models", json=body)
         assert r.status_code == 201, r.text
         out.append(r.json())
         time.sleep(0.003)  # distinct creation milliseconds
     return out
 
 
-def _walk(base: str, path: str, query: dict, guard: int = 50) -> tuple[list[dict], list[dict]]:
+def _walk(api: Caller, path: str, query: dict, guard: int = 50) -> tuple[list[dict], list[dict]]:
     """Follow nextPageToken to the end; return (items, pages)."""
     items, pages, token = [], [], None
     for _ in range(guard):
         q = dict(query)
         if token:
             q["nextPageToken"] = token
-        r = http("GET", f"{base}{path}", params=q)
+        r = api("GET", f"{api.base}{path}", params=q)
         assert r.status_code == 200, r.text
         page = r.json()
         assert_wire_conventions(page)
@@ -814,61 +842,64 @@ def _walk(base: str, path: str, query: dict, guard: int = 50) -> tuple[list[dict
 
 
 @pytest.mark.parametrize("prefix", PREFIXES, ids=PREFIX_IDS)
-def test_paging_by_id_create_time_and_update_time(fresh_server, prefix):
-    base = fresh_server
-    models = _create_models(base, prefix, 7)
+def test_paging_by_id_create_time_and_update_time(auth_fresh_server, prefix):
+    api = Caller(auth_fresh_server)
+    base = api.base
+    models = _create_models(api, prefix, 7)
     ids = [m["id"] for m in models]
     path = f"{prefix}/registered_models"
 
-    items, pages = _walk(base, path, {"pageSize": "3", "orderBy": "ID", "sortOrder": "ASC"})
+    items, pages = _walk(api, path, {"pageSize": "3", "orderBy": "ID", "sortOrder": "ASC"})
     assert [m["id"] for m in items] == ids
     assert [p["size"] for p in pages] == [3, 3, 1]
     assert all(p["pageSize"] == 3 for p in pages)
     assert [bool(p["nextPageToken"]) for p in pages] == [True, True, False]
 
-    items, _ = _walk(base, path, {"pageSize": "3", "orderBy": "ID", "sortOrder": "DESC"})
+    items, _ = _walk(api, path, {"pageSize": "3", "orderBy": "ID", "sortOrder": "DESC"})
     assert [m["id"] for m in items] == ids[::-1]
-    items, _ = _walk(base, path, {"pageSize": "2", "orderBy": "CREATE_TIME", "sortOrder": "ASC"})
+    items, _ = _walk(api, path, {"pageSize": "2", "orderBy": "CREATE_TIME", "sortOrder": "ASC"})
     assert [m["id"] for m in items] == ids
-    items, _ = _walk(base, path, {"pageSize": "4", "orderBy": "CREATE_TIME", "sortOrder": "DESC"})
+    items, _ = _walk(api, path, {"pageSize": "4", "orderBy": "CREATE_TIME", "sortOrder": "DESC"})
     assert [m["id"] for m in items] == ids[::-1]
 
     # no pageSize, or 0: everything in one page
     for query in ({"orderBy": "ID"}, {"orderBy": "ID", "pageSize": "0"}):
-        r = http("GET", f"{base}{path}", params=query)
+        r = api("GET", f"{base}{path}", params=query)
         page = r.json()
         assert [m["id"] for m in page["items"]] == ids and page["size"] == 7 and page["nextPageToken"] == ""
 
     # touching the first model moves it last by LAST_UPDATE_TIME
     time.sleep(0.01)
-    r = http("PATCH", f"{base}{path}/{ids[0]}", json={"description": "touched"})
+    r = api("PATCH", f"{base}{path}/{ids[0]}", json={"description": "touched"})
     assert r.status_code == 200, r.text
-    items, _ = _walk(base, path, {"pageSize": "3", "orderBy": "LAST_UPDATE_TIME", "sortOrder": "ASC"})
+    items, _ = _walk(api, path, {"pageSize": "3", "orderBy": "LAST_UPDATE_TIME", "sortOrder": "ASC"})
     assert [m["id"] for m in items] == ids[1:] + ids[:1]
 
 
 @pytest.mark.parametrize("prefix", PREFIXES, ids=PREFIX_IDS)
-def test_page_tokens_are_stable_and_empty_token_means_first_page(fresh_server, prefix):
+def test_page_tokens_are_stable_and_empty_token_means_first_page(auth_fresh_server, prefix):
     """The Kubeflow client's pager stops when a re-fetch of the first page hands back
     the token it saw first, and after the last page it asks with nextPageToken="": so the
     same page must always carry the same token, and "" must mean "from the start"."""
-    base = fresh_server
-    _create_models(base, prefix, 5)
+    api = Caller(auth_fresh_server)
+    base = api.base
+    _create_models(api, prefix, 5)
     url = f"{base}{prefix}/registered_models"
     query = {"pageSize": "2", "orderBy": "ID", "sortOrder": "ASC"}
-    first = http("GET", url, params=query).json()
-    again = http("GET", url, params=query).json()
-    empty = http("GET", url, params={**query, "nextPageToken": ""}).json()
+    first = api("GET", url, params=query).json()
+    again = api("GET", url, params=query).json()
+    empty = api("GET", url, params={**query, "nextPageToken": ""}).json()
     assert first["nextPageToken"] and first == again == empty
-    second = http("GET", url, params={**query, "nextPageToken": first["nextPageToken"]}).json()
-    second_again = http("GET", url, params={**query, "nextPageToken": first["nextPageToken"]}).json()
+    second = api("GET", url, params={**query, "nextPageToken": first["nextPageToken"]}).json()
+    second_again = api("GET", url, params={**query, "nextPageToken": first["nextPageToken"]}).json()
     assert second == second_again
     assert ids_of(second) and set(ids_of(second)).isdisjoint(ids_of(first))
 
 
 @pytest.mark.parametrize("prefix", PREFIXES, ids=PREFIX_IDS)
-def test_filter_query(fresh_server, prefix):
-    base = fresh_server
+def test_filter_query(auth_fresh_server, prefix):
+    api = Caller(auth_fresh_server)
+    base = api.base
 
     def prop(v):
         if isinstance(v, bool):
@@ -887,7 +918,7 @@ def test_filter_query(fresh_server, prefix):
     ]
     props = [{"customProperties": {k: prop(v) for k, v in s.items()}} for s in specs]
     props[3]["state"] = "ARCHIVED"
-    models = _create_models(base, prefix, 4, props)  # names m0..m3
+    models = _create_models(api, prefix, 4, props)  # names m0..m3
 
     cases = {
         "name = 'm1'": ["m1"],
@@ -916,7 +947,97 @@ def test_filter_query(fresh_server, prefix):
     }
     url = f"{base}{prefix}/registered_models"
     for query, expected in cases.items():
-        r = http("GET", url, params={"filterQuery": query, "orderBy": "ID"})
+        r = api("GET", url, params={"filterQuery": query, "orderBy": "ID"})
         assert r.status_code == 200, f"{query!r}: {r.status_code} {r.text}"
         got = [m["name"] for m in r.json()["items"]]
         assert got == expected, f"{query!r}: {got} != {expected}"
+
+
+# --------------------------------------------------------------------------- authentication
+
+
+def assert_unauthorized(r: requests.Response) -> dict:
+    """401 with an Error body whose code is Unauthorized, and the Bearer challenge."""
+    err = assert_error(r, 401)
+    assert err["code"] == "Unauthorized", err
+    challenge = r.headers.get("WWW-Authenticate", "")
+    assert challenge.split(" ")[0].lower() == "bearer", f"WWW-Authenticate: {challenge!r}"
+    return err
+
+
+def forged(token: str) -> str:
+    """A token of the right shape that the server never issued."""
+    return token[:-1] + ("A" if token[-1] != "A" else "B")
+
+
+@pytest.mark.parametrize("prefix", PREFIXES, ids=PREFIX_IDS)
+@pytest.mark.parametrize(
+    ("method", "template", "operation"),
+    OPERATIONS,
+    ids=[op["operationId"] for _, _, op in OPERATIONS],
+)
+def test_without_a_token_every_operation_is_401(worlds, prefix, method, template, operation):
+    """test_operation's valid request without the token: the spec's documented 401
+    (Unauthorized, an Error body), the Bearer challenge, and nothing written."""
+    w = worlds[prefix]
+    call = RECIPES[operation["operationId"]](w)  # parents are made here, with the EDITOR token
+    path = spec_path(prefix, template, call.path_params)
+    before = last_change(w.server)
+    r = Caller(w.server, None)(method.upper(), f"{w.base}{path}", params=call.query, json=call.body)
+    assert_unauthorized(r)
+    sent = SentRequest(
+        SPEC_HOST, method, path, args=call.query, data=json.dumps(call.body).encode() if call.body else None
+    )
+    received = ReceivedResponse(r.content, status_code=r.status_code, content_type=r.headers.get("Content-Type", ""))
+    OPENAPI.validate_response(sent, received)
+    assert last_change(w.server) == before, f"{method.upper()} {path} without a token wrote something"
+
+
+@pytest.mark.parametrize("prefix", PREFIXES, ids=PREFIX_IDS)
+@pytest.mark.parametrize(
+    ("method", "template", "operation"),
+    OPERATIONS,
+    ids=[op["operationId"] for _, _, op in OPERATIONS],
+)
+def test_reader_token_reads_and_every_write_is_403(worlds, prefix, method, template, operation):
+    """test_operation's valid request with the READER token: a GET answers as for the
+    EDITOR; a POST or PATCH is 403 (code Forbidden, naming the role it needs) and writes
+    nothing."""
+    w = worlds[prefix]
+    call = RECIPES[operation["operationId"]](w)
+    path = spec_path(prefix, template, call.path_params)
+    before = last_change(w.server)
+    r = Caller(w.server, "READER")(method.upper(), f"{w.base}{path}", params=call.query, json=call.body)
+    if method == "get":
+        assert r.status_code in success_codes(operation, prefix), f"GET {path} -> {r.status_code}: {r.text}"
+        validate_exchange(path, method, call.query, call.body, r)
+    else:
+        err = assert_error(r, 403)
+        assert err["code"] == "Forbidden", err
+        assert "EDITOR" in err["message"], err
+    assert last_change(w.server) == before, f"{method.upper()} {path} as a READER wrote something"
+    if method == "get" and call.check:
+        call.check(r.json())
+
+
+@pytest.mark.parametrize("prefix", PREFIXES, ids=PREFIX_IDS)
+def test_bad_credentials_are_401(worlds, prefix):
+    """An unknown token, a forged one, another scheme, a bare token and a scheme without a
+    token all get the same 401; a write with one writes nothing."""
+    w = worlds[prefix]
+    token = w.server.token("EDITOR")
+    url = w.url("/registered_models")
+    before = last_change(w.server)
+    for value in (f"Bearer {forged(token)}", "Bearer not-a-token", f"Basic {token}", token, "Bearer"):
+        assert_unauthorized(requests.get(url, headers={"Authorization": value}, timeout=HTTP_TIMEOUT_S))
+    bad = {"Authorization": f"Bearer {forged(token)}"}
+    assert_unauthorized(requests.post(url, json={"name": unique("rm")}, headers=bad, timeout=HTTP_TIMEOUT_S))
+    assert last_change(w.server) == before
+    # Control (and it clears this address's bad-credential record): the real token works.
+    assert w.http("GET", url).status_code == 200
+
+
+def test_health_and_readiness_need_no_token(auth_module_server: Endpoint):
+    for path in ("/healthz", "/readyz"):
+        r = requests.get(f"{auth_module_server.url}{path}", timeout=HTTP_TIMEOUT_S)
+        assert r.status_code == 200, f"{path} -> {r.status_code}: {r.text}"

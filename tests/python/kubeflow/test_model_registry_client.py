@@ -15,12 +15,20 @@ What the client does, read from its source (both versions behave the same here):
   model_artifacts/{id});
 - the pager stops when a re-fetch returns the nextPageToken it saw after the first page,
   so after the last page (token "") it asks again with nextPageToken="" and expects the
-  first page, with the same token as before.
+  first page, with the same token as before;
+- `user_token=` becomes `Authorization: Bearer <token>` on every request (mr_openapi's
+  Configuration.access_token); a refusal surfaces as mr_openapi's UnauthorizedException
+  (401) or ForbiddenException (403), carrying the status, the body and the headers.
+
+The servers are authenticated (conftest's auth_* fixtures: tokens made with `modelgraph
+token create` before `serve`) and the client runs with the EDITOR token, as a pipeline
+would; one test keeps the open server (no token anywhere) working without a token.
 """
 
 from __future__ import annotations
 
 import inspect
+import json
 import time
 import urllib.parse
 import warnings
@@ -33,8 +41,9 @@ from model_registry import ModelRegistry
 from model_registry.exceptions import StoreError
 from model_registry.types import ArtifactState, ModelVersionState, RegisteredModelState
 from mr_openapi.api.model_registry_service_api import ModelRegistryServiceApi
+from mr_openapi.exceptions import ApiException, ForbiddenException, UnauthorizedException
 
-from harness import HTTP_TIMEOUT_S, gql, unique
+from harness import HTTP_TIMEOUT_S, Endpoint, gql, last_change, unique
 
 CLIENT_VERSION = model_registry.__version__
 # 0.3.14 still ships the experiment-tracking API (removed by 0.3.18).
@@ -68,10 +77,11 @@ PAGER_GUARD = 200
 
 def connect(base_url: str, **kwargs) -> ModelRegistry:
     """Build the client as a user would for a plain-HTTP server: host with the http://
-    scheme, the port separately, is_secure=False, and an author."""
+    scheme, the port separately, is_secure=False, an author, and `user_token=` when the
+    server wants one."""
     parts = urllib.parse.urlsplit(base_url)
     with warnings.catch_warnings():
-        # "User access token is missing": expected, this server needs none.
+        # "User access token is missing": expected where a test leaves the token out.
         warnings.simplefilter("ignore")
         return ModelRegistry(
             f"http://{parts.hostname}",
@@ -88,17 +98,24 @@ def rest_prefix() -> str:
     return "/api/model_registry/v1alpha3" if "/api/model_registry/v1alpha3/" in src else "/api/model_registry/v1"
 
 
-@pytest.fixture
-def mr(server, monkeypatch) -> ModelRegistry:
-    # A token path in the environment would change what the constructor reads.
+@pytest.fixture(autouse=True)
+def _no_token_from_the_environment(monkeypatch, tmp_path):
+    # Without user_token the client reads a token file: the path in
+    # KF_PIPELINES_SA_TOKEN_PATH, else the pod's service-account token. Neither may leak
+    # into a test that means to send no token (e.g. when CI runs inside a pod).
     monkeypatch.delenv("KF_PIPELINES_SA_TOKEN_PATH", raising=False)
-    return connect(server)
+    monkeypatch.setattr(model_registry._client, "DEFAULT_K8S_SA_TOKEN_PATH", str(tmp_path / "no-such-token"))
 
 
 @pytest.fixture
-def fresh_mr(fresh_server, monkeypatch) -> ModelRegistry:
-    monkeypatch.delenv("KF_PIPELINES_SA_TOKEN_PATH", raising=False)
-    return connect(fresh_server)
+def mr(auth_server: Endpoint) -> ModelRegistry:
+    """The client on the session's authenticated server, with the EDITOR token."""
+    return connect(auth_server.url, user_token=auth_server.token("EDITOR"))
+
+
+@pytest.fixture
+def fresh_mr(auth_fresh_server: Endpoint) -> ModelRegistry:
+    return connect(auth_fresh_server.url, user_token=auth_fresh_server.token("EDITOR"))
 
 
 def assert_same_typed(actual: dict | None, expected: dict) -> None:
@@ -235,14 +252,181 @@ def test_missing_objects(mr):
         mr.get_model_artifact(name, "no-such-version")
 
 
-def test_bearer_token_is_accepted(server, monkeypatch):
-    # In a cluster the client sends `Authorization: Bearer <service-account token>`;
-    # modelgraph has no auth and must simply accept it.
-    monkeypatch.delenv("KF_PIPELINES_SA_TOKEN_PATH", raising=False)
-    client = connect(server, user_token="not-a-real-token")
-    name = unique("token")
+# --------------------------------------------------------------------------- authentication
+
+
+def assert_refused(exc: ApiException, status: int, code: str) -> dict:
+    """What the client surfaces for a refusal: the status, the server's {code, message}
+    body and, for a 401, the `WWW-Authenticate: Bearer` challenge."""
+    assert exc.status == status, f"expected {status}, got {exc.status}: {exc.body}"
+    body = json.loads(exc.body)
+    assert body.get("code") == code, body
+    assert isinstance(body.get("message"), str) and body["message"], body
+    if status == 401:
+        challenge = (exc.headers or {}).get("WWW-Authenticate", "")
+        assert challenge.split(" ")[0].lower() == "bearer", f"WWW-Authenticate: {challenge!r}"
+    return body
+
+
+def forged(token: str) -> str:
+    """A token of the right shape that the server never issued: the last character of
+    a real one changed."""
+    return token[:-1] + ("A" if token[-1] != "A" else "B")
+
+
+def test_open_server_needs_no_token(server):
+    """With no token in its store the server is open: the client as used before
+    authentication existed (no user_token at all) registers and reads."""
+    client = connect(server)
+    name = unique("open")
     rm = register(client, name)
     assert client.get_registered_model(name).id == rm.id
+    assert client.get_model_artifact(name, "v1").uri == f"s3://bucket/{name}/v1.onnx"
+
+
+def test_client_without_a_token_gets_401(auth_server: Endpoint):
+    """The constructor already lists registered models, so that is where a client
+    without a token (or with one the server never issued) fails: UnauthorizedException."""
+    with pytest.raises(UnauthorizedException) as info:
+        connect(auth_server.url)
+    assert "credential" in assert_refused(info.value, 401, "Unauthorized")["message"]
+
+    for bad in ("not-a-real-token", forged(auth_server.token("READER"))):
+        with pytest.raises(UnauthorizedException) as info:
+            connect(auth_server.url, user_token=bad)
+        assert_refused(info.value, 401, "Unauthorized")
+
+    # Control: the same constructor with a real token works.
+    connect(auth_server.url, user_token=auth_server.token("READER"))
+
+
+def test_reader_token_reads_but_every_write_is_403(mr: ModelRegistry, auth_server: Endpoint):
+    name = unique("read-only")
+    register(mr, name, metadata={"epochs": 3})
+    before = last_change(auth_server)
+
+    reader = connect(auth_server.url, user_token=auth_server.token("READER"))
+    rm = reader.get_registered_model(name)
+    assert rm is not None and rm.name == name
+    mv = reader.get_model_version(name, "v1")
+    assert mv.custom_properties == {"epochs": 3}
+    ma = reader.get_model_artifact(name, "v1")
+    assert ma.uri == f"s3://bucket/{name}/v1.onnx"
+    assert [v.name for v in _take(reader.get_model_versions(name))] == ["v1"]
+
+    new = unique("read-only-new")
+    with pytest.raises(ForbiddenException) as info:
+        register(reader, new)  # 404 on the find, then POST registered_models
+    body = assert_refused(info.value, 403, "Forbidden")
+    assert "EDITOR" in body["message"], body
+    with pytest.raises(ForbiddenException) as info:
+        register(reader, name, "v2")  # a new version of a model that exists: POST model_versions
+    assert_refused(info.value, 403, "Forbidden")
+    for obj in (rm, mv, ma):  # PATCH registered_models / model_versions / model_artifacts
+        obj.description = "written by a reader"
+        with pytest.raises(ForbiddenException) as info:
+            reader.update(obj)
+        assert_refused(info.value, 403, "Forbidden")
+
+    # Nothing of it was written.
+    assert last_change(auth_server) == before
+    assert mr.get_registered_model(new) is None
+    assert [v.name for v in _take(mr.get_model_versions(name))] == ["v1"]
+    assert mr.get_registered_model(name).description is None
+    assert mr.get_model_version(name, "v1").description is None
+    assert mr.get_model_artifact(name, "v1").description is None
+
+
+def test_revoked_token_gets_401_on_every_call(auth_server: Endpoint):
+    """A token made over GraphQL by the ADMIN works with the client until the ADMIN
+    revokes it; then every kind of call the client makes is refused with 401."""
+    admin = auth_server.token("ADMIN")
+    subject = unique("pipeline")
+    made = gql(
+        auth_server.url,
+        "mutation($s: String!) { createApiToken(subject: $s, role: EDITOR) { token apiToken { id subject role } } }",
+        {"s": subject},
+        token=admin,
+    )["createApiToken"]
+    assert made["apiToken"]["subject"] == subject and made["apiToken"]["role"] == "EDITOR"
+
+    client = connect(auth_server.url, user_token=made["token"])
+    name = unique("revoked")
+    rm = register(client, name)
+    assert client.get_registered_model(name).id == rm.id
+
+    revoked = gql(
+        auth_server.url,
+        "mutation($id: ID!) { revokeApiToken(id: $id) { id revokedAt } }",
+        {"id": made["apiToken"]["id"]},
+        token=admin,
+    )["revokeApiToken"]
+    assert revoked["revokedAt"], revoked
+
+    calls = {
+        "find": lambda: client.get_registered_model(name),
+        "list": lambda: list(islice(client.get_registered_models(), 1)),
+        "create": lambda: register(client, unique("revoked-new")),
+        "update": lambda: client.update(rm),
+    }
+    for what, call in calls.items():
+        with pytest.raises(UnauthorizedException) as info:
+            call()
+        assert info.value.status == 401, what
+        assert_refused(info.value, 401, "Unauthorized")
+
+
+def test_client_writes_are_recorded_under_its_token(mr: ModelRegistry, auth_server: Endpoint):
+    """The change log names the token's subject as the actor of everything the client
+    wrote, through the REST door."""
+    name = unique("actor")
+    rm = register(mr, name)
+    mv = mr.get_model_version(name, "v1")
+    ma = mr.get_model_artifact(name, "v1")
+    mv.description = "touched"
+    mr.update(mv)
+
+    changes = gql(
+        auth_server.url,
+        "query($ids: [ID!]) { changes(filter: {nodeIds: $ids}, first: 100) { nodes { actor via operation nodeId } } }",
+        {"ids": [rm.id, mv.id, ma.id]},
+        token=auth_server.token("READER"),
+    )["changes"]["nodes"]
+    assert {(c["actor"], c["via"]) for c in changes} == {(auth_server.subject("EDITOR"), "REST")}, changes
+    ops = {(c["nodeId"], c["operation"]) for c in changes}
+    assert {(rm.id, "CREATE"), (mv.id, "CREATE"), (ma.id, "CREATE"), (mv.id, "UPDATE")} <= ops, ops
+
+
+def test_graphql_needs_a_token_too(auth_server: Endpoint):
+    """The GraphQL door the tests below read through: 401 with UNAUTHENTICATED without a
+    token; a READER queries but may not mutate; the EDITOR token is the client's identity."""
+    url = f"{auth_server.url}/graphql"
+    viewer = {"query": "{ viewer { subject roles authenticated } }"}
+    r = requests.post(url, json=viewer, timeout=HTTP_TIMEOUT_S)
+    assert r.status_code == 401, r.text
+    assert r.headers.get("WWW-Authenticate", "").split(" ")[0].lower() == "bearer", r.headers
+    assert r.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED", r.text
+
+    data = gql(auth_server.url, viewer["query"], token=auth_server.token("READER"))
+    assert data["viewer"] == {"subject": auth_server.subject("READER"), "roles": ["READER"], "authenticated": True}
+    data = gql(auth_server.url, viewer["query"], token=auth_server.token("EDITOR"))
+    assert data["viewer"]["subject"] == auth_server.subject("EDITOR")
+
+    before = last_change(auth_server)
+    name = unique("gql-reader")
+    r = requests.post(
+        url,
+        json={
+            "query": "mutation($n: String!) { createRegisteredModel(input: {name: $n}) { id } }",
+            "variables": {"n": name},
+        },
+        headers=auth_server.headers("READER"),
+        timeout=HTTP_TIMEOUT_S,
+    )
+    assert r.status_code < 500, r.text
+    errors = r.json().get("errors") or []
+    assert errors and errors[0]["extensions"]["code"] == "FORBIDDEN", r.text
+    assert last_change(auth_server) == before
 
 
 # --------------------------------------------------------------------------- updates
@@ -429,13 +613,14 @@ def test_list_versions_of_a_model(fresh_mr):
 # --------------------------------------------------------------------------- GraphQL interop
 
 
-def test_graphql_sees_what_the_client_registered(mr, server):
+def test_graphql_sees_what_the_client_registered(mr, auth_server: Endpoint):
+    server, reader = auth_server.url, auth_server.token("READER")
     name = unique("to-gql")
     rm = register(mr, name, metadata={"epochs": 3, "accuracy": 0.97})
     mv = mr.get_model_version(name, "v1")
     ma = mr.get_model_artifact(name, "v1")
 
-    data = gql(server, "query($id: ID!) { registeredModel(id: $id) { id name owner state } }", {"id": rm.id})
+    data = gql(server, "query($id: ID!) { registeredModel(id: $id) { id name owner state } }", {"id": rm.id}, reader)
     assert data["registeredModel"] == {"id": rm.id, "name": name, "owner": "pytest", "state": "LIVE"}
 
     data = gql(
@@ -443,6 +628,7 @@ def test_graphql_sees_what_the_client_registered(mr, server):
         "query($name: String!) {"
         "  registeredModel(name: $name) { id versions { nodes { id name registeredModelId } } } }",
         {"name": name},
+        reader,
     )
     assert data["registeredModel"]["id"] == rm.id
     assert data["registeredModel"]["versions"]["nodes"] == [{"id": mv.id, "name": "v1", "registeredModelId": rm.id}]
@@ -451,6 +637,7 @@ def test_graphql_sees_what_the_client_registered(mr, server):
         server,
         "query($id: ID!) { artifact(id: $id) { id name artifactType ... on ModelArtifact { uri modelVersionId } } }",
         {"id": ma.id},
+        reader,
     )
     assert data["artifact"]["id"] == ma.id
     assert data["artifact"]["name"] == name
@@ -458,12 +645,14 @@ def test_graphql_sees_what_the_client_registered(mr, server):
     assert data["artifact"]["modelVersionId"] == mv.id
 
 
-def test_client_sees_what_graphql_created(mr, server):
+def test_client_sees_what_graphql_created(mr, auth_server: Endpoint):
+    server, editor = auth_server.url, auth_server.token("EDITOR")
     name = unique("from-gql")
     data = gql(
         server,
         'mutation($name: String!) { createRegisteredModel(input: {name: $name, owner: "gql-owner"}) { id } }',
         {"name": name},
+        editor,
     )
     rm_id = data["createRegisteredModel"]["id"]
     got = mr.get_registered_model(name)
@@ -487,6 +676,7 @@ def test_client_sees_what_graphql_created(mr, server):
                 "customProperties": props,
             }
         },
+        editor,
     )
     reg = data["registerModel"]
     assert reg["registeredModel"]["id"] == rm_id, "registerModel reuses the model of that name"
@@ -499,7 +689,11 @@ def test_client_sees_what_graphql_created(mr, server):
     assert_same_typed(mv.custom_properties, props)
 
     # the version's artifacts over REST (the prefix this client uses) carry the same ids
-    r = requests.get(f"{server}{rest_prefix()}/model_versions/{mv.id}/artifacts", timeout=HTTP_TIMEOUT_S)
+    r = requests.get(
+        f"{server}{rest_prefix()}/model_versions/{mv.id}/artifacts",
+        headers=auth_server.headers("READER"),
+        timeout=HTTP_TIMEOUT_S,
+    )
     assert r.status_code == 200, r.text
     rest_ids = sorted(a["id"] for a in r.json()["items"])
     assert rest_ids == sorted(n["id"] for n in reg["artifacts"]["nodes"])

@@ -12,6 +12,14 @@ Every test names its own jobs, runs, namespaces and datasets, so tests sharing t
 module's server do not see each other's nodes. Bad events are posted as raw JSON: the
 client's classes refuse to build them, so each one starts from what the client serialises
 for a valid event and breaks one field.
+
+The server is authenticated (conftest's `auth_module_server`: tokens made with
+`modelgraph token create` before `serve`). The client sends the EDITOR token the way a
+user configures it, `auth: {type: api_key, apiKey: TOKEN}` in the HTTP transport's config
+(its ApiKeyTokenProvider turns that into `Authorization: Bearer TOKEN`); the GraphQL reads
+use the ADMIN token. The authentication tests check the refusals: no api key or a bad one
+is a 401 (the client raises requests.HTTPError from `emit`, it does not swallow it), a
+READER's key a 403, and a refused event writes nothing.
 """
 
 from __future__ import annotations
@@ -49,7 +57,7 @@ from openlineage.client.serde import Serde
 from openlineage.client.transport.http import HttpConfig, HttpTransport
 from openlineage.client.uuid import generate_new_uuid
 
-from harness import HTTP_TIMEOUT_S, unique
+from harness import HTTP_TIMEOUT_S, Endpoint, bearer, last_change, unique
 
 PRODUCER = "https://example.com/modelgraph/tests/python/openlineage"
 LINEAGE_PATH = "/api/v1/lineage"
@@ -144,35 +152,49 @@ def run_event(
 
 @dataclass
 class Emitter:
-    """The real OpenLineageClient over HttpTransport, with every HTTP answer recorded."""
+    """The real OpenLineageClient over HttpTransport, with every HTTP answer recorded.
+    The transport is configured from a mapping, as the client reads its own config
+    (HttpConfig.from_dict): `auth: {type: api_key, apiKey: ...}` when `api_key` is given,
+    no `auth` at all otherwise."""
 
     base_url: str
+    api_key: str | None = None
     responses: list[requests.Response] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         session = requests.Session()
         session.hooks["response"].append(lambda r, *_a, **_k: self.responses.append(r))
-        config = HttpConfig(
-            url=self.base_url,
-            endpoint="api/v1/lineage",
-            timeout=HTTP_TIMEOUT_S,
-            session=session,
-            # No client-side retries: a replay must be one we chose to send.
-            retry={"total": 0},
-        )
-        self.client = OpenLineageClient(transport=HttpTransport(config))
+        params = {
+            "url": self.base_url,
+            "endpoint": "api/v1/lineage",
+            "timeout": HTTP_TIMEOUT_S,
+            "session": session,
+            # No client-side retries (from_dict merges this over the defaults, which
+            # retry 5xx): a replay must be one we chose to send.
+            "retry": {"total": 0, "status_forcelist": []},
+        }
+        if self.api_key is not None:
+            params["auth"] = {"type": "api_key", "apiKey": self.api_key}
+        self.client = OpenLineageClient(transport=HttpTransport(HttpConfig.from_dict(params)))
 
-    def emit(self, event) -> requests.Response:
-        """Send one event with the client; it must be answered 201."""
+    def send(self, event) -> tuple[requests.Response, requests.HTTPError | None]:
+        """Send one event with the client; the answer, and what `emit` raised for it."""
         before = len(self.responses)
+        error = None
         try:
             self.client.emit(event)
         except requests.HTTPError as e:
-            r = e.response
-            pytest.fail(f"client.emit: {r.status_code} {r.text}\nevent: {Serde.to_json(event)}", pytrace=False)
+            error = e
         assert len(self.responses) == before + 1, "the client did not send exactly one request"
         r = self.responses[-1]
         assert r.request.url.endswith(LINEAGE_PATH), r.request.url
+        return r, error
+
+    def emit(self, event) -> requests.Response:
+        """Send one event with the client; it must be answered 201."""
+        r, error = self.send(event)
+        if error is not None:
+            pytest.fail(f"client.emit: {r.status_code} {r.text}\nevent: {Serde.to_json(event)}", pytrace=False)
         assert r.status_code == 201, f"POST {LINEAGE_PATH} -> {r.status_code}: {r.text}"
         return r
 
@@ -181,9 +203,11 @@ class GraphQL:
     """The `gql` client with its requests transport; queries are validated against the
     server's introspected schema before they are sent."""
 
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: str, token: str) -> None:
         self.client = Client(
-            transport=RequestsHTTPTransport(url=f"{base_url}/graphql", timeout=int(HTTP_TIMEOUT_S)),
+            transport=RequestsHTTPTransport(
+                url=f"{base_url}/graphql", headers=bearer(token), timeout=int(HTTP_TIMEOUT_S)
+            ),
             fetch_schema_from_transport=True,
         )
 
@@ -192,18 +216,25 @@ class GraphQL:
 
 
 @pytest.fixture(scope="module")
-def base_url(module_server: str) -> str:
-    return module_server
+def lineage_server(auth_module_server: Endpoint) -> Endpoint:
+    """The module's authenticated server (one per backend)."""
+    return auth_module_server
 
 
 @pytest.fixture(scope="module")
-def ol(base_url: str) -> Emitter:
-    return Emitter(base_url)
+def base_url(lineage_server: Endpoint) -> str:
+    return lineage_server.url
 
 
 @pytest.fixture(scope="module")
-def q(base_url: str) -> GraphQL:
-    return GraphQL(base_url)
+def ol(lineage_server: Endpoint) -> Emitter:
+    """The client with the EDITOR token as its api key."""
+    return Emitter(lineage_server.url, api_key=lineage_server.token("EDITOR"))
+
+
+@pytest.fixture(scope="module")
+def q(lineage_server: Endpoint) -> GraphQL:
+    return GraphQL(lineage_server.url, lineage_server.token("ADMIN"))
 
 
 # --------------------------------------------------------------------------- GraphQL reads
@@ -865,12 +896,18 @@ def test_registered_model_is_reachable_downstream_of_an_input(ol: Emitter, q: Gr
 # --------------------------------------------------------------------------- Marquez-shaped GET
 
 
-def marquez(base_url: str, node_id: str, depth: int) -> requests.Response:
-    return requests.get(f"{base_url}{LINEAGE_PATH}", params={"nodeId": node_id, "depth": depth}, timeout=HTTP_TIMEOUT_S)
+def marquez(server: Endpoint, node_id: str, depth: int, role: str | None = "READER") -> requests.Response:
+    """GET the Marquez-shaped lineage as `role` (READER is enough; None: no token)."""
+    return requests.get(
+        f"{server.url}{LINEAGE_PATH}",
+        params={"nodeId": node_id, "depth": depth},
+        headers=server.headers(role) if role else {},
+        timeout=HTTP_TIMEOUT_S,
+    )
 
 
-def marquez_graph(base_url: str, node_id: str, depth: int) -> dict[str, dict]:
-    r = marquez(base_url, node_id, depth)
+def marquez_graph(server: Endpoint, node_id: str, depth: int) -> dict[str, dict]:
+    r = marquez(server, node_id, depth)
     assert r.status_code == 200, f"GET {LINEAGE_PATH}?nodeId={node_id} -> {r.status_code}: {r.text}"
     body = r.json()
     assert set(body) >= {"graph"}, body
@@ -903,7 +940,7 @@ def edge(origin: str, destination: str) -> dict:
     return {"origin": origin, "destination": destination}
 
 
-def test_marquez_lineage_graph(ol: Emitter, q: GraphQL, base_url: str):
+def test_marquez_lineage_graph(ol: Emitter, q: GraphQL, lineage_server: Endpoint):
     pg_ns, s3_ns = "postgres://db:5432", ns_s3()
     users = unique("public.users")
     raw = f"raw/{unique('users')}.parquet"
@@ -922,7 +959,7 @@ def test_marquez_lineage_graph(ol: Emitter, q: GraphQL, base_url: str):
     job_id = f"job:{job[0]}:{job[1]}"
 
     # From an input whose namespace has '://' and a port.
-    nodes = marquez_graph(base_url, users_id, 5)
+    nodes = marquez_graph(lineage_server, users_id, 5)
     assert {users_id, job_id, clean_id} <= set(nodes), sorted(nodes)
     assert not [i for i in nodes if i.startswith("run:")]
     assert nodes[users_id]["type"] == "DATASET"
@@ -937,7 +974,7 @@ def test_marquez_lineage_graph(ol: Emitter, q: GraphQL, base_url: str):
     assert nodes[job_id]["outEdges"] == [edge(job_id, clean_id)], "two runs collapse into one job edge"
 
     # From the output (an s3:// namespace, a name with '/'): upstream reaches both inputs.
-    nodes = marquez_graph(base_url, clean_id, 5)
+    nodes = marquez_graph(lineage_server, clean_id, 5)
     assert {users_id, raw_id, job_id, clean_id} <= set(nodes), sorted(nodes)
     assert sorted(nodes[job_id]["inEdges"], key=lambda e: e["origin"]) == sorted(
         [edge(users_id, job_id), edge(raw_id, job_id)], key=lambda e: e["origin"]
@@ -946,8 +983,8 @@ def test_marquez_lineage_graph(ol: Emitter, q: GraphQL, base_url: str):
     assert nodes[raw_id]["outEdges"] == [edge(raw_id, job_id)]
 
 
-def test_marquez_lineage_unknown_node_is_404(base_url: str):
-    r = marquez(base_url, f"dataset:s3://nowhere:{unique('missing')}.csv", 3)
+def test_marquez_lineage_unknown_node_is_404(lineage_server: Endpoint):
+    r = marquez(lineage_server, f"dataset:s3://nowhere:{unique('missing')}.csv", 3)
     assert r.status_code == 404, r.text
     body = r.json()
     assert isinstance(body.get("code"), str) and body["code"], body
@@ -1005,7 +1042,7 @@ BAD_EVENTS = [
 
 @pytest.mark.parametrize(("path", "mutate"), BAD_EVENTS)
 def test_bad_event_is_400_naming_the_path_and_writes_nothing(
-    ol: Emitter, q: GraphQL, base_url: str, path: str, mutate: Callable[[dict], None]
+    ol: Emitter, q: GraphQL, lineage_server: Endpoint, path: str, mutate: Callable[[dict], None]
 ):
     good, job, run_id, ns = valid_event()
     bad = copy.deepcopy(Serde.to_dict(good))  # what the client serialises, then one field broken
@@ -1013,9 +1050,9 @@ def test_bad_event_is_400_naming_the_path_and_writes_nothing(
     before = totals(q)
 
     r = requests.post(
-        f"{base_url}{LINEAGE_PATH}",
+        f"{lineage_server.url}{LINEAGE_PATH}",
         data=json.dumps(bad),
-        headers={"Content-Type": "application/json"},
+        headers={"Content-Type": "application/json", **lineage_server.headers("EDITOR")},
         timeout=HTTP_TIMEOUT_S,
     )
     assert r.status_code == 400, f"{path}: {r.status_code} {r.text}\nevent: {json.dumps(bad)}"
@@ -1038,3 +1075,137 @@ def test_bad_event_is_400_naming_the_path_and_writes_nothing(
     after = totals(q)
     assert after["experiments"] == before["experiments"] + 1
     assert after["datasets"] == before["datasets"] + 3
+
+
+# --------------------------------------------------------------------------- authentication
+
+
+def assert_refused(r: requests.Response, status: int, code: str) -> dict:
+    """A refusal: the status, a JSON {code, message} body and, for a 401, the
+    `WWW-Authenticate: Bearer` challenge."""
+    assert r.status_code == status, f"{r.request.method} {r.url} -> {r.status_code}, expected {status}: {r.text}"
+    assert r.headers.get("Content-Type", "").split(";")[0].strip() == "application/json", r.headers
+    body = r.json()
+    assert body.get("code") == code, body
+    assert isinstance(body.get("message"), str) and body["message"], body
+    if status == 401:
+        challenge = r.headers.get("WWW-Authenticate", "")
+        assert challenge.split(" ")[0].lower() == "bearer", f"WWW-Authenticate: {challenge!r}"
+    return body
+
+
+def assert_nothing_written(server: Endpoint, q: GraphQL, before: int, job: tuple[str, str], run_id: str, ns: str):
+    assert last_change(server) == before, "a refused event wrote something"
+    assert find_experiments(q, *job) == []
+    assert find_runs(q, run_id, "id") == []
+    assert datasets_in(q, ns) == []
+
+
+def assert_landed(q: GraphQL, job: tuple[str, str], run_id: str, ns: str) -> dict:
+    """What valid_event() makes: its job, its run and its three datasets."""
+    assert len(find_experiments(q, *job)) == 1
+    run = one_run(q, run_id)
+    assert len(datasets_in(q, ns)) == 3
+    return run
+
+
+def forged(token: str) -> str:
+    """A token of the right shape that the server never issued."""
+    return token[:-1] + ("A" if token[-1] != "A" else "B")
+
+
+def test_client_without_api_key_gets_401_and_writes_nothing(lineage_server: Endpoint, ol: Emitter, q: GraphQL):
+    event, job, run_id, ns = valid_event()
+    before = last_change(lineage_server)
+
+    r, error = Emitter(lineage_server.url).send(event)
+    assert "Authorization" not in r.request.headers, r.request.headers
+    assert error is not None and error.response is r, "client.emit did not raise for the refusal"
+    assert_refused(r, 401, "Unauthorized")
+
+    # The same POST without the client: what the server answers, whatever a client makes of it.
+    raw = requests.post(
+        f"{lineage_server.url}{LINEAGE_PATH}",
+        data=Serde.to_json(event),
+        headers={"Content-Type": "application/json"},
+        timeout=HTTP_TIMEOUT_S,
+    )
+    assert_refused(raw, 401, "Unauthorized")
+    assert_nothing_written(lineage_server, q, before, job, run_id, ns)
+
+    # Control: the same event with the EDITOR's api key is taken.
+    r = ol.emit(event)
+    assert r.request.headers["Authorization"] == f"Bearer {lineage_server.token('EDITOR')}"
+    assert_landed(q, job, run_id, ns)
+
+
+def test_bad_api_key_gets_401_and_writes_nothing(lineage_server: Endpoint, ol: Emitter, q: GraphQL):
+    event, job, run_id, ns = valid_event()
+    before = last_change(lineage_server)
+    for key in ("not-a-token", forged(lineage_server.token("EDITOR"))):
+        r, error = Emitter(lineage_server.url, api_key=key).send(event)
+        assert error is not None, "client.emit did not raise for the refusal"
+        assert r.request.headers["Authorization"] == f"Bearer {key}"
+        assert_refused(r, 401, "Unauthorized")
+    assert_nothing_written(lineage_server, q, before, job, run_id, ns)
+    ol.emit(event)
+    assert_landed(q, job, run_id, ns)
+
+
+def test_reader_api_key_gets_403_and_writes_nothing(lineage_server: Endpoint, ol: Emitter, q: GraphQL):
+    event, job, run_id, ns = valid_event()
+    before = last_change(lineage_server)
+    r, error = Emitter(lineage_server.url, api_key=lineage_server.token("READER")).send(event)
+    assert error is not None, "client.emit did not raise for the refusal"
+    body = assert_refused(r, 403, "Forbidden")
+    assert "EDITOR" in body["message"], body
+    assert_nothing_written(lineage_server, q, before, job, run_id, ns)
+    ol.emit(event)
+    assert_landed(q, job, run_id, ns)
+
+
+def test_events_are_recorded_under_the_api_keys_subject(lineage_server: Endpoint, ol: Emitter, q: GraphQL):
+    event, job, run_id, ns = valid_event()
+    ol.emit(event)
+    run = assert_landed(q, job, run_id, ns)
+    changes = q(
+        """query($ids: [ID!]) {
+             changes(filter: {nodeIds: $ids}, first: 100) { nodes { actor via operation nodeId } }
+           }""",
+        ids=[run["id"]],
+    )["changes"]["nodes"]
+    assert changes, "the run has no change recorded"
+    assert {(c["actor"], c["via"]) for c in changes} == {(lineage_server.subject("EDITOR"), "OPENLINEAGE")}, changes
+    assert (run["id"], "CREATE") in {(c["nodeId"], c["operation"]) for c in changes}, changes
+
+
+def test_client_configured_from_its_config_mapping(lineage_server: Endpoint, q: GraphQL):
+    """The whole client built from a config mapping, as openlineage.yml spells it:
+    transport type http, url, and `auth: {type: api_key, apiKey: ...}`."""
+    client = OpenLineageClient(
+        config={
+            "transport": {
+                "type": "http",
+                "url": lineage_server.url,
+                "endpoint": "api/v1/lineage",
+                "auth": {"type": "api_key", "apiKey": lineage_server.token("EDITOR")},
+            }
+        }
+    )
+    assert isinstance(client.transport, HttpTransport), client.transport
+    event, job, run_id, ns = valid_event()
+    client.emit(event)  # raises on anything but a 2xx
+    assert_landed(q, job, run_id, ns)
+
+
+def test_marquez_read_needs_a_token(lineage_server: Endpoint, ol: Emitter):
+    ns = ns_s3()
+    job = (unique("ml"), unique("read_job"))
+    ol.emit(run_event(RunState.COMPLETE, iso(T0), job, new_run_id(), [InputDataset(namespace=ns, name="in.csv")]))
+    node = f"dataset:{ns}:in.csv"
+    assert_refused(marquez(lineage_server, node, 2, role=None), 401, "Unauthorized")
+    # an unknown node answers the same 401 without a token: nothing is told before the check
+    assert_refused(marquez(lineage_server, f"dataset:{ns}:missing.csv", 2, role=None), 401, "Unauthorized")
+    r = marquez(lineage_server, node, 2, role="READER")
+    assert r.status_code == 200, r.text
+    assert f"job:{job[0]}:{job[1]}" in {n["id"] for n in r.json()["graph"]}

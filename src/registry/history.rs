@@ -6,7 +6,6 @@
 use std::sync::{Arc, Mutex};
 
 use entity::{change, node};
-use sea_orm::ActiveValue::Set;
 use sea_orm::{
     ColumnTrait, DatabaseConnection, DatabaseTransaction, DbBackend, EntityTrait, FromQueryResult,
     QueryFilter, QueryOrder, QuerySelect, Statement, TransactionTrait,
@@ -15,7 +14,7 @@ use serde_json::{Map, Value};
 
 use super::error::{RegistryError, Result};
 use super::time::now_ms;
-use crate::db::exec::{Exec, Row, run};
+use crate::db::exec::{Exec, Row};
 use crate::db::writer::WriterTurn;
 
 /// The door a write came through.
@@ -166,50 +165,109 @@ impl Journal {
             return Ok(());
         }
         fill_kinds(exec, changes.iter_mut().map(|(_, c)| c)).await?;
-        let count = i64::try_from(changes.len()).unwrap_or(i64::MAX);
-        let mark = if exec.backend() == DbBackend::Postgres {
-            "$1"
-        } else {
-            "?1"
-        };
-        let sql = format!(
-            r#"UPDATE "change_counter" SET "last_sequence" = "last_sequence" + {mark}
-               WHERE "id" = 1 RETURNING "last_sequence""#
-        );
-        let rows: Vec<LastSequence> = exec
-            .fetch(Statement::from_sql_and_values(
-                exec.backend(),
-                sql,
-                [count.into()],
-            ))
-            .await?;
-        let last = rows
-            .first()
-            .ok_or_else(|| RegistryError::Internal("the change counter row is missing".into()))?
-            .last_sequence;
         let at = now_ms();
-        let first = last - count + 1;
-        let rows: Vec<change::ActiveModel> = changes
+        let rows: Vec<Vec<sea_orm::Value>> = changes
             .into_iter()
-            .enumerate()
-            .map(|(i, (actor, c))| change::ActiveModel {
-                sequence: Set(first + i as i64),
-                at: Set(at),
-                actor: Set(actor.subject.clone()),
-                via: Set(actor.via.as_str().to_owned()),
-                operation: Set(c.operation.as_str().to_owned()),
-                node_id: Set(Some(c.node_id)),
-                node_kind: Set(Some(c.node_kind)),
-                other_node_id: Set(c.other_node_id),
-                before: Set(c.before.map(|m| Value::Object(m).to_string())),
-                after: Set(c.after.map(|m| Value::Object(m).to_string())),
+            .map(|(actor, c)| {
+                vec![
+                    at.into(),
+                    actor.subject.clone().into(),
+                    actor.via.as_str().to_owned().into(),
+                    c.operation.as_str().to_owned().into(),
+                    Some(c.node_id).into(),
+                    Some(c.node_kind).into(),
+                    c.other_node_id.into(),
+                    c.before.map(|m| Value::Object(m).to_string()).into(),
+                    c.after.map(|m| Value::Object(m).to_string()).into(),
+                ]
             })
             .collect();
         for chunk in rows.chunks(500) {
-            run(exec, &change::Entity::insert_many(chunk.to_vec())).await?;
+            exec.run(insert_changes(exec.backend(), chunk)).await?;
         }
         Ok(())
     }
+}
+
+/// The columns of a change row after its sequence, and their PostgreSQL types.
+const CHANGE_COLUMNS: [(&str, &str); 9] = [
+    ("at", "bigint"),
+    ("actor", "text"),
+    ("via", "text"),
+    ("operation", "text"),
+    ("node_id", "bigint"),
+    ("node_kind", "text"),
+    ("other_node_id", "bigint"),
+    ("before", "text"),
+    ("after", "text"),
+];
+
+/// One statement that numbers and inserts `rows`, numbered after the last change:
+/// on SQLite from the highest sequence (writers hold the file's write lock in turn, so
+/// no two transactions number at once); on PostgreSQL from the counter row, bumped in the
+/// same statement, whose lock (held until commit) orders concurrent writers.
+fn insert_changes(backend: DbBackend, rows: &[Vec<sea_orm::Value>]) -> Statement {
+    let postgres = backend == DbBackend::Postgres;
+    let mut values = Vec::with_capacity(rows.len() * (CHANGE_COLUMNS.len() + 1) + 1);
+    let mut next = 0usize;
+    let mut mark = |cast: &str| {
+        next += 1;
+        if postgres {
+            format!("${next}::{cast}")
+        } else {
+            format!("?{next}")
+        }
+    };
+    // PostgreSQL bumps the counter by the row count, bound first
+    let count_mark = if postgres {
+        values.push(sea_orm::Value::from(rows.len() as i64));
+        mark("bigint")
+    } else {
+        String::new()
+    };
+    let tuples: Vec<String> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, row)| {
+            let mut cells = vec![format!("{}", i + 1)];
+            for ((_, cast), value) in CHANGE_COLUMNS.iter().zip(row) {
+                cells.push(mark(cast));
+                values.push(value.clone());
+            }
+            format!("({})", cells.join(", "))
+        })
+        .collect();
+    let columns: Vec<String> = CHANGE_COLUMNS
+        .iter()
+        .map(|(c, _)| format!(r#""{c}""#))
+        .collect();
+    let columns = columns.join(", ");
+    let sql = if postgres {
+        let names: Vec<&str> = CHANGE_COLUMNS.iter().map(|(c, _)| *c).collect();
+        let picked: Vec<String> = names.iter().map(|c| format!(r#"v."{c}""#)).collect();
+        format!(
+            r#"WITH c AS (UPDATE "change_counter" SET "last_sequence" = "last_sequence" + {count_mark}
+                 WHERE "id" = 1 RETURNING "last_sequence")
+               INSERT INTO "change" ("sequence", {columns})
+               SELECT c."last_sequence" - {count_mark} + v.k, {picked}
+               FROM c, (VALUES {tuples}) AS v(k, {names})"#,
+            picked = picked.join(", "),
+            tuples = tuples.join(", "),
+            names = names.join(", "),
+        )
+    } else {
+        let picked: Vec<String> = (2..=CHANGE_COLUMNS.len() + 1)
+            .map(|n| format!("v.column{n}"))
+            .collect();
+        format!(
+            r#"INSERT INTO "change" ("sequence", {columns})
+               SELECT (SELECT COALESCE(MAX("sequence"), 0) FROM "change") + v.column1, {picked}
+               FROM (VALUES {tuples}) AS v"#,
+            picked = picked.join(", "),
+            tuples = tuples.join(", "),
+        )
+    };
+    Statement::from_sql_and_values(backend, sql, values)
 }
 
 #[derive(FromQueryResult, serde::Deserialize)]
@@ -250,11 +308,6 @@ async fn fill_kinds<'a, E: Exec>(
         }
     }
     Ok(())
-}
-
-#[derive(FromQueryResult, serde::Deserialize)]
-struct LastSequence {
-    last_sequence: i64,
 }
 
 /// A statement runner whose writes are logged: every function that writes takes one.

@@ -139,6 +139,9 @@ pub struct Authenticator {
     /// Set once a token is known to exist; it never goes back (revoking every token
     /// does not open the server).
     tokens_exist: Arc<AtomicBool>,
+    /// When the database last said no token exists: asked again at most once a
+    /// second (a token made by another process turns authentication on within it).
+    no_tokens_at: Arc<std::sync::Mutex<Option<std::time::Instant>>>,
     limiter: Arc<limiter::Limiter>,
 }
 
@@ -153,6 +156,7 @@ impl Authenticator {
             config: Arc::new(config),
             oidc,
             tokens_exist: Arc::default(),
+            no_tokens_at: Arc::default(),
             limiter: Arc::default(),
         }
     }
@@ -166,11 +170,25 @@ impl Authenticator {
         if self.tokens_exist.load(Ordering::Relaxed) {
             return Ok(true);
         }
+        let recently = |at: &Option<std::time::Instant>| {
+            at.is_some_and(|at| at.elapsed() < std::time::Duration::from_secs(1))
+        };
+        if recently(&self.no_tokens_at.lock().unwrap_or_else(|e| e.into_inner())) {
+            return Ok(false);
+        }
         let any = entity::api_token::Entity::find().count(&self.db).await? > 0;
         if any {
             self.tokens_exist.store(true, Ordering::Relaxed);
+        } else {
+            *self.no_tokens_at.lock().unwrap_or_else(|e| e.into_inner()) =
+                Some(std::time::Instant::now());
         }
         Ok(any)
+    }
+
+    /// A token was just made through this server: authentication is on from now.
+    pub fn token_made(&self) {
+        self.tokens_exist.store(true, Ordering::Relaxed);
     }
 
     /// Who the request with these headers is. A credential that does not check out is

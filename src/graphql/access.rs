@@ -160,6 +160,7 @@ impl AccessMutation {
         let created = tokens::create(&ctx.state().db, &subject, role.into(), expires_in)
             .await
             .gql()?;
+        ctx.state().auth.token_made();
         Ok(CreatedApiToken {
             token: created.token,
             api_token: ApiToken(created.row),

@@ -16,7 +16,9 @@ Those are open servers (no token in their store: every caller is ADMIN) and yiel
 base URL. `auth_server`, `auth_module_server` and `auth_fresh_server` are the same scopes
 with authentication on: before `serve`, `modelgraph token create` made an ADMIN, an EDITOR
 and a READER token in the server's database, so every request needs a Bearer token. They
-yield a `harness.Endpoint` (`.url`, `.token(role)`, `.headers(role)`).
+yield a `harness.Endpoint` (`.url`, `.token(role)`, `.headers(role)`), as does
+`auth_sqlite_module_server`, an authenticated SQLite-only server per module (the REST
+schemathesis run).
 """
 
 from __future__ import annotations
@@ -71,14 +73,6 @@ def fresh_server(backend: str, tmp_path_factory: pytest.TempPathFactory):
     srv.stop()
 
 
-@pytest.fixture(scope="module")
-def sqlite_module_server(tmp_path_factory: pytest.TempPathFactory):
-    """A SQLite-only server for one module (the schemathesis run)."""
-    srv = _spawn("sqlite", tmp_path_factory, "sqlite-module")
-    yield srv.url
-    srv.stop()
-
-
 # --------------------------------------------------------------------------- authenticated
 
 
@@ -102,5 +96,13 @@ def auth_module_server(backend: str, tmp_path_factory: pytest.TempPathFactory):
 def auth_fresh_server(backend: str, tmp_path_factory: pytest.TempPathFactory):
     """An authenticated server with an empty registry, for this test alone."""
     srv = _spawn(backend, tmp_path_factory, "auth-fresh", auth=True)
+    yield srv.endpoint
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def auth_sqlite_module_server(tmp_path_factory: pytest.TempPathFactory):
+    """An authenticated SQLite-only server for one module (the REST schemathesis run)."""
+    srv = _spawn("sqlite", tmp_path_factory, "auth-sqlite-module", auth=True)
     yield srv.endpoint
     srv.stop()

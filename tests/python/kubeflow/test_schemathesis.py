@@ -10,6 +10,12 @@ MAX_EXAMPLES random valid requests. Two checks only:
 Most random requests name ids that do not exist, so 404s (documented, with an Error
 body) are expected and fine.
 
+The server is authenticated (conftest's `auth_sqlite_module_server`) and every request
+carries the EDITOR token. The spec declares Bearer security, so schemathesis generates a
+random `Authorization: Bearer ...` value for each case; the real token replaces it: random
+credentials would only ever be 401 (and a server slows down an address that keeps sending
+bad ones), so no case would reach the API. The contract suite checks the refusals.
+
 Bounded for CI: MAX_EXAMPLES per operation, no shrinking, per-request timeout, and a
 hard wall-clock budget for the whole module (run.sh also wraps the run in `timeout`).
 """
@@ -68,9 +74,11 @@ SEEN: dict[str, set[int]] = defaultdict(set)
 
 @schema.parametrize()
 @settings(deadline=None)
-def test_api(case, sqlite_module_server):
+def test_api(case, auth_sqlite_module_server):
     _within_budget()
-    response = case.call(base_url=sqlite_module_server, timeout=REQUEST_TIMEOUT_S)
+    server = auth_sqlite_module_server
+    # explicit headers win over the generated ones
+    response = case.call(base_url=server.url, headers=server.headers("EDITOR"), timeout=REQUEST_TIMEOUT_S)
     SEEN[case.operation.label].add(response.status_code)
     case.validate_response(response, checks=[not_a_server_error, response_schema_conformance])
 

@@ -83,6 +83,16 @@ pub struct Limits {
     /// above --request-timeout.
     #[arg(long, env = "MODELGRAPH_IDLE_TIMEOUT", default_value = "60s", value_parser = humantime::parse_duration)]
     pub idle_timeout: Duration,
+    /// Subscriptions one WebSocket connection may hold at once.
+    #[arg(
+        long,
+        env = "MODELGRAPH_MAX_SUBSCRIPTIONS_PER_CONNECTION",
+        default_value_t = 32
+    )]
+    pub max_subscriptions_per_connection: usize,
+    /// WebSocket (subscription) connections open at once.
+    #[arg(long, env = "MODELGRAPH_MAX_WEBSOCKETS", default_value_t = 256)]
+    pub max_websockets: usize,
 }
 
 impl Default for Limits {
@@ -104,6 +114,8 @@ impl Default for Limits {
             header_read_timeout: Duration::from_secs(10),
             body_read_timeout: Duration::from_secs(15),
             idle_timeout: Duration::from_secs(60),
+            max_subscriptions_per_connection: 32,
+            max_websockets: 256,
         }
     }
 }

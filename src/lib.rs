@@ -12,6 +12,7 @@ pub mod auth;
 pub mod config;
 pub mod db;
 pub mod demo;
+pub mod events;
 pub mod graphql;
 pub mod http;
 pub mod lineage;
@@ -43,6 +44,10 @@ pub struct AppState {
     pub operation_threads: graphql::threads::OperationThreads,
     /// Who requests are (tokens, OIDC, a trusted proxy header).
     pub auth: auth::Authenticator,
+    /// Wakes subscriptions when changes commit.
+    pub feed: events::Feed,
+    /// WebSocket connections left (`--max-websockets`).
+    pub websockets: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
@@ -56,6 +61,8 @@ impl AppState {
         let schema = graphql::build_schema(&limits);
         Self {
             auth: auth::Authenticator::new(db.clone(), auth::AuthConfig::default()),
+            feed: events::Feed::new(db.clone()),
+            websockets: Arc::new(tokio::sync::Semaphore::new(limits.max_websockets)),
             ingester: openlineage::writer::Ingester::new(db.clone(), direct.clone()),
             readers: db::direct::Readers::new(&db, &direct),
             store_file: db::StoreFile::of(&db),
@@ -87,6 +94,7 @@ impl AppState {
 pub fn app(state: AppState) -> Router {
     let routes = Router::new()
         .route("/graphql", get(graphql::graphiql).post(graphql::graphql))
+        .route("/graphql/ws", get(graphql::websocket))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .merge(rest::router())

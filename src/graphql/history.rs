@@ -87,13 +87,14 @@ impl Change {
         let Some(id) = self.0.node_id else {
             return Ok(None);
         };
-        ctx.loaders()
-            .node(id)
-            .await
-            .gql()?
-            .map(node_of)
-            .transpose()
-            .gql()
+        // a subscription runs without the request's batch loaders
+        let found = match ctx.data_opt::<super::loaders::Loaders>() {
+            Some(loaders) => loaders.node(id).await.gql()?,
+            None => crate::registry::read::find_node(&ctx.state().db, id)
+                .await
+                .gql()?,
+        };
+        found.map(node_of).transpose().gql()
     }
 
     async fn node_id(&self) -> Option<ID> {
@@ -164,7 +165,7 @@ pub struct ChangeFilter {
 }
 
 impl ChangeFilter {
-    fn registry(&self) -> crate::registry::Result<RegChangeFilter> {
+    pub(crate) fn registry(&self) -> crate::registry::Result<RegChangeFilter> {
         Ok(RegChangeFilter {
             node_ids: self
                 .node_ids

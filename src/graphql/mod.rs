@@ -3,8 +3,7 @@
 use async_graphql::http::GraphiQLSource;
 use async_graphql::parser::types::OperationType;
 use async_graphql::{
-    BatchRequest, BatchResponse, Context, EmptySubscription, ID, MergedObject, Object, Schema,
-    SchemaBuilder,
+    BatchRequest, BatchResponse, Context, ID, MergedObject, Object, Schema, SchemaBuilder,
 };
 use axum::body::Body;
 use axum::extract::State;
@@ -27,6 +26,7 @@ pub mod nodes;
 mod pagination;
 pub mod release;
 mod serving;
+pub mod subscriptions;
 pub mod threads;
 pub mod types;
 
@@ -133,14 +133,18 @@ pub struct Mutation(
     release::ReleaseMutation,
 );
 
-pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
+pub type AppSchema = Schema<Query, Mutation, subscriptions::SubscriptionRoot>;
 
 /// The schema without data or limits: what `modelgraph schema` prints.
-pub fn schema_builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-        .register_output_type::<Node>()
-        .register_output_type::<nodes::Artifact>()
-        .register_output_type::<nodes::LineageNode>()
+pub fn schema_builder() -> SchemaBuilder<Query, Mutation, subscriptions::SubscriptionRoot> {
+    Schema::build(
+        Query::default(),
+        Mutation::default(),
+        subscriptions::SubscriptionRoot,
+    )
+    .register_output_type::<Node>()
+    .register_output_type::<nodes::Artifact>()
+    .register_output_type::<nodes::LineageNode>()
 }
 
 pub fn build_schema(limits: &crate::config::Limits) -> AppSchema {
@@ -153,6 +157,77 @@ pub fn build_schema(limits: &crate::config::Limits) -> AppSchema {
 /// The SDL, as committed in `schema.graphql`.
 pub fn sdl() -> String {
     schema_builder().finish().sdl()
+}
+
+/// `GET /graphql/ws`: subscriptions over `graphql-transport-ws`. The credential comes in
+/// `connection_init`'s payload (`{"Authorization": "Bearer ..."}`), checked as every
+/// door checks one; connections and subscriptions per connection are capped.
+pub async fn websocket(
+    State(state): State<AppState>,
+    protocol: async_graphql_axum::GraphQLProtocol,
+    extensions: axum::http::Extensions,
+    upgrade: axum::extract::WebSocketUpgrade,
+) -> Response {
+    let peer = extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|p| p.0.ip());
+    let Ok(permit) = state.websockets.clone().try_acquire_owned() else {
+        let msg = format!(
+            "at most {} subscription connections are open at once (--max-websockets)",
+            state.limits.max_websockets
+        );
+        return json_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &error_response(msg, ErrorCode::LimitExceeded),
+        );
+    };
+    upgrade
+        .protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |socket| async move {
+            let _permit = permit;
+            let mut data = async_graphql::Data::default();
+            data.insert(state.clone());
+            data.insert(subscriptions::OpenSubscriptions::default());
+            let auth = state.auth.clone();
+            async_graphql_axum::GraphQLWebSocket::new(socket, state.schema.clone(), protocol)
+                .with_data(data)
+                .on_connection_init(move |payload| async move {
+                    let principal = connection_principal(&auth, &payload, peer).await?;
+                    let mut data = async_graphql::Data::default();
+                    data.insert(principal);
+                    Ok(data)
+                })
+                // pings keep a quiet subscription's socket inside --idle-timeout
+                .keepalive_timeout(std::time::Duration::from_secs(20))
+                .serve()
+                .await;
+        })
+}
+
+/// Who a WebSocket connection is, from its `connection_init` payload.
+async fn connection_principal(
+    auth: &crate::auth::Authenticator,
+    payload: &serde_json::Value,
+    peer: Option<std::net::IpAddr>,
+) -> async_graphql::Result<Principal> {
+    let mut headers = axum::http::HeaderMap::new();
+    let credential = ["Authorization", "authorization"]
+        .iter()
+        .find_map(|k| payload.get(*k).and_then(serde_json::Value::as_str));
+    if let Some(value) = credential {
+        let value = HeaderValue::from_str(value)
+            .map_err(|_| async_graphql::Error::new("the Authorization value is not valid"))?;
+        headers.insert(header::AUTHORIZATION, value);
+    }
+    let principal = auth.principal(&headers, peer).await.gql()?;
+    if principal.role.is_none() && !principal.authenticated {
+        return Err(crate::registry::RegistryError::Unauthenticated(
+            "a credential is required: send {\"Authorization\": \"Bearer <token>\"} in connection_init"
+                .into(),
+        ))
+        .gql();
+    }
+    Ok(principal)
 }
 
 pub async fn graphiql() -> Html<String> {

@@ -92,6 +92,33 @@ pub async fn walk_nodes(
     Ok(Walked { results, nodes })
 }
 
+/// The ids of the nodes within `max_depth` of `start` in `directions` (at most
+/// `max_nodes`), through sea-orm: what a `lineageChanged` subscription watches.
+pub async fn reach(
+    db: &DatabaseConnection,
+    start: i64,
+    directions: &[Direction],
+    max_depth: u32,
+    max_nodes: u32,
+) -> Result<Vec<i64>> {
+    let params = WalkParams {
+        directions: directions.to_vec(),
+        max_depth,
+        node_kinds: Vec::new(),
+        edge_kinds: Vec::new(),
+        as_of: None,
+        first: max_nodes as usize,
+        edge_properties: false,
+        edges: false,
+    };
+    let starts = start_nodes(summaries(db, &[start]).await?, &[start], "start")?;
+    let results = walk_groups(db, &[vec![start]], &params, &create_times(&starts)).await?;
+    Ok(results
+        .iter()
+        .flat_map(|r| r.entries.iter().map(|e| e.id))
+        .collect())
+}
+
 /// The start nodes by id; NOT_FOUND naming `field` when one is missing.
 fn start_nodes(found: Vec<NodeSummary>, ids: &[i64], field: &str) -> Result<Summaries> {
     let nodes: Summaries = found.into_iter().map(|n| (n.id, n)).collect();

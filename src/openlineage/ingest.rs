@@ -127,6 +127,7 @@ pub fn write_batch_direct(
         .and_then(|staged| staged);
         let committed = staged.and_then(|staged| {
             session.execute("COMMIT", [])?;
+            crate::registry::history::committed().notify_waiters();
             Ok(staged)
         });
         match committed {

@@ -384,6 +384,7 @@ impl WriteTx {
     pub async fn commit(self) -> Result<()> {
         self.tx.flush().await?;
         self.tx.exec.commit().await?;
+        committed().notify_waiters();
         Ok(())
     }
 
@@ -411,6 +412,12 @@ impl Write for WriteTx {
     fn journal(&self) -> &Journal {
         &self.tx.journal
     }
+}
+
+/// Woken after every commit through this process (the change feed listens).
+pub fn committed() -> &'static tokio::sync::Notify {
+    static COMMITTED: std::sync::OnceLock<tokio::sync::Notify> = std::sync::OnceLock::new();
+    COMMITTED.get_or_init(tokio::sync::Notify::new)
 }
 
 /// Columns that are bookkeeping, not content: never in a change.
@@ -570,15 +577,11 @@ pub struct ChangeFilter {
     pub after_sequence: Option<i64>,
 }
 
-/// A page of the change log, newest first: `limit` changes with a sequence below
-/// `before` (all, without it).
-pub async fn changes(
-    db: &DatabaseConnection,
+/// `query` narrowed to the changes `filter` lets through.
+pub fn filtered(
+    mut query: sea_orm::Select<change::Entity>,
     filter: &ChangeFilter,
-    before: Option<i64>,
-    limit: u64,
-) -> Result<Vec<change::Model>> {
-    let mut query = change::Entity::find();
+) -> sea_orm::Select<change::Entity> {
     if let Some(ids) = &filter.node_ids {
         query = query.filter(
             sea_orm::Condition::any()
@@ -604,6 +607,18 @@ pub async fn changes(
     if let Some(after) = filter.after_sequence {
         query = query.filter(change::Column::Sequence.gt(after));
     }
+    query
+}
+
+/// A page of the change log, newest first: `limit` changes with a sequence below
+/// `before` (all, without it).
+pub async fn changes(
+    db: &DatabaseConnection,
+    filter: &ChangeFilter,
+    before: Option<i64>,
+    limit: u64,
+) -> Result<Vec<change::Model>> {
+    let mut query = filtered(change::Entity::find(), filter);
     if let Some(before) = before {
         query = query.filter(change::Column::Sequence.lt(before));
     }

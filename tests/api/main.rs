@@ -20,3 +20,4 @@ mod release;
 mod rest;
 mod schema_file;
 mod spec;
+mod subscriptions;

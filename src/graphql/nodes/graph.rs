@@ -31,7 +31,7 @@ impl LineageDirection {
         }
     }
 
-    fn directions(self) -> Vec<Direction> {
+    pub fn directions(self) -> Vec<Direction> {
         match self {
             Self::Upstream => vec![Direction::Upstream],
             Self::Downstream => vec![Direction::Downstream],

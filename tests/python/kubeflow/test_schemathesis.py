@@ -41,7 +41,11 @@ REQUEST_TIMEOUT_S = 10
 # Read from ../shared/reference, with the discriminators spelled out as JSON Schema
 # (see harness.pin_discriminators: schemathesis would otherwise reject every artifact
 # body as matching several artifact schemas at once).
-schema = schemathesis.openapi.from_dict(pin_discriminators(load_spec()))
+_spec = pin_discriminators(load_spec())
+# the token goes in by hand (below); left in, the Bearer requirement has schemathesis
+# generate credential cases whose negations it cannot build for some operations
+_spec.pop("security", None)
+schema = schemathesis.openapi.from_dict(_spec)
 schema.config.generation.update(
     max_examples=MAX_EXAMPLES,
     no_shrink=True,  # a failure is reported as found; shrinking could blow the budget

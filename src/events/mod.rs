@@ -1,0 +1,95 @@
+//! The change log's readers. `Feed` wakes subscribers when changes commit: at once for
+//! writes through this server, and within `POLL` for writes through other servers or
+//! processes sharing the database (it watches the log's highest sequence). Subscribers
+//! read the log itself from their own cursor, so a missed wake-up delays a change and
+//! never loses it, and a slow subscriber holds nothing up.
+use std::sync::Arc;
+use std::time::Duration;
+
+use entity::change;
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use tokio::sync::watch;
+
+use crate::registry::Result;
+use crate::registry::history::ChangeFilter;
+
+/// How often the log is checked for changes committed elsewhere.
+pub const POLL: Duration = Duration::from_millis(300);
+
+/// Changes read per wake-up and subscriber, at most.
+pub const BATCH: u64 = 200;
+
+#[derive(Clone)]
+pub struct Feed {
+    db: DatabaseConnection,
+    /// The highest sequence known to be committed.
+    latest: watch::Sender<i64>,
+    started: Arc<std::sync::Once>,
+}
+
+impl Feed {
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self {
+            db,
+            latest: watch::channel(0).0,
+            started: Arc::new(std::sync::Once::new()),
+        }
+    }
+
+    /// A receiver that changes when new changes commit (the watcher starts with the
+    /// first subscriber).
+    pub fn subscribe(&self) -> watch::Receiver<i64> {
+        self.started.call_once(|| {
+            let feed = self.clone();
+            tokio::spawn(async move { feed.watch().await });
+        });
+        self.latest.subscribe()
+    }
+
+    async fn watch(self) {
+        loop {
+            match highest(&self.db).await {
+                Ok(seq) => {
+                    self.latest.send_if_modified(|latest| {
+                        let newer = seq > *latest;
+                        if newer {
+                            *latest = seq;
+                        }
+                        newer
+                    });
+                }
+                Err(err) => tracing::warn!(error = %err, "reading the change log's end failed"),
+            }
+            tokio::select! {
+                () = crate::registry::history::committed().notified() => {}
+                () = tokio::time::sleep(POLL) => {}
+            }
+        }
+    }
+}
+
+/// The highest committed sequence (0 for an empty log).
+pub async fn highest(db: &DatabaseConnection) -> Result<i64> {
+    let row: Option<change::Model> = change::Entity::find()
+        .order_by_desc(change::Column::Sequence)
+        .limit(1)
+        .one(db)
+        .await?;
+    Ok(row.map_or(0, |c| c.sequence))
+}
+
+/// Changes matching `filter` after the sequence `after`, oldest first.
+pub async fn after(
+    db: &DatabaseConnection,
+    filter: &ChangeFilter,
+    after: i64,
+    limit: u64,
+) -> Result<Vec<change::Model>> {
+    let mut query = change::Entity::find().filter(change::Column::Sequence.gt(after));
+    query = crate::registry::history::filtered(query, filter);
+    Ok(query
+        .order_by_asc(change::Column::Sequence)
+        .limit(limit)
+        .all(db)
+        .await?)
+}

@@ -1,0 +1,236 @@
+//! Subscriptions over `graphql-transport-ws` with a WebSocket client: live changes in
+//! sequence order, resuming from a sequence with nothing missed or repeated, lineage
+//! subscriptions that follow the graph as it grows, and the credential in
+//! `connection_init`.
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use modelgraph::auth::{Role, tokens};
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+use crate::helpers::TestApp;
+use crate::on_both;
+
+on_both!(
+    changes_arrive_live_and_resume_from_a_sequence,
+    lineage_subscriptions_follow_the_graph,
+    subscriptions_need_a_credential_once_auth_is_on,
+);
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Opens `/graphql/ws` and completes `connection_init` with `payload`; the socket, or
+/// the close the server answered with.
+async fn open(app: &TestApp, payload: Value) -> Result<Socket, String> {
+    let url = format!("{}/graphql/ws", app.base.replace("http://", "ws://"));
+    let mut request = url.into_client_request().unwrap();
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("the upgrade");
+    let init = json!({"type": "connection_init", "payload": payload});
+    socket
+        .send(Message::Text(init.to_string().into()))
+        .await
+        .unwrap();
+    match next_message(&mut socket).await {
+        Some(v) if v["type"] == "connection_ack" => Ok(socket),
+        other => Err(format!("{other:?}")),
+    }
+}
+
+/// The next JSON message (pings answered), or None when the socket closed.
+async fn next_message(socket: &mut Socket) -> Option<Value> {
+    loop {
+        let msg = tokio::time::timeout(Duration::from_secs(10), socket.next())
+            .await
+            .expect("a message within 10 s")?;
+        match msg.ok()? {
+            Message::Text(text) => {
+                let v: Value = serde_json::from_str(&text).unwrap();
+                if v["type"] == "ping" {
+                    let pong = json!({"type": "pong"}).to_string();
+                    socket.send(Message::Text(pong.into())).await.ok()?;
+                    continue;
+                }
+                return Some(v);
+            }
+            Message::Close(frame) => {
+                return Some(json!({"closed": frame.map(|f| u16::from(f.code))}));
+            }
+            _ => continue,
+        }
+    }
+}
+
+async fn subscribe(socket: &mut Socket, id: &str, query: &str, variables: Value) {
+    let msg =
+        json!({"id": id, "type": "subscribe", "payload": {"query": query, "variables": variables}});
+    socket
+        .send(Message::Text(msg.to_string().into()))
+        .await
+        .unwrap();
+}
+
+/// The next `next` payload's data for subscription `id`.
+async fn next_data(socket: &mut Socket, id: &str) -> Value {
+    let msg = next_message(socket).await.expect("open");
+    assert_eq!(msg["type"], "next", "{msg}");
+    assert_eq!(msg["id"], id);
+    msg["payload"]["data"].clone()
+}
+
+async fn create_model(app: &TestApp, token: Option<&str>, name: &str) -> Value {
+    let answer = crate::identity::gql_as(
+        app,
+        token,
+        "mutation($n: String!) { createRegisteredModel(input: {name: $n}) { id } }",
+        json!({"n": name}),
+    )
+    .await;
+    assert!(answer.body["errors"].is_null(), "{}", answer.body);
+    answer.body["data"]["createRegisteredModel"]["id"].clone()
+}
+
+const CHANGES: &str = "subscription($after: Int) { changes(afterSequence: $after, filter: {operations: [CREATE]}) { sequence operation actor node { id ... on RegisteredModel { name } } } }";
+
+async fn changes_arrive_live_and_resume_from_a_sequence(app: &TestApp) {
+    let mut socket = open(app, json!({})).await.expect("open mode acks");
+    subscribe(&mut socket, "1", CHANGES, json!({"after": null})).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let first = create_model(app, None, "one").await;
+    let got = next_data(&mut socket, "1").await;
+    assert_eq!(got["changes"]["operation"], "CREATE");
+    assert_eq!(got["changes"]["node"]["id"], first);
+    let seen = got["changes"]["sequence"].as_i64().unwrap();
+    // the client goes away; two more changes commit meanwhile
+    drop(socket);
+    create_model(app, None, "two").await;
+    create_model(app, None, "three").await;
+    // back, from the last sequence it saw: exactly what it missed, in order, then live
+    let mut socket = open(app, json!({})).await.unwrap();
+    subscribe(&mut socket, "2", CHANGES, json!({"after": seen})).await;
+    let two = next_data(&mut socket, "2").await;
+    let three = next_data(&mut socket, "2").await;
+    assert_eq!(two["changes"]["node"]["name"], "two");
+    assert_eq!(three["changes"]["node"]["name"], "three");
+    assert_eq!(two["changes"]["sequence"].as_i64().unwrap(), seen + 1);
+    assert_eq!(three["changes"]["sequence"].as_i64().unwrap(), seen + 2);
+    create_model(app, None, "four").await;
+    let four = next_data(&mut socket, "2").await;
+    assert_eq!(four["changes"]["node"]["name"], "four");
+    // a change made by another server on the same database arrives too
+    let other = app.server_via_sqlx().await;
+    let res: Value = app
+        .client
+        .post(format!("{other}/graphql"))
+        .json(&json!({"query": r#"mutation { createRegisteredModel(input: {name: "five"}) { id } }"#}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(res["errors"].is_null(), "{res}");
+    let five = next_data(&mut socket, "2").await;
+    assert_eq!(five["changes"]["node"]["name"], "five");
+}
+
+async fn lineage_subscriptions_follow_the_graph(app: &TestApp) {
+    let data = app
+        .ok(
+            r#"mutation { d: createDataset(input: {name: "raw"}) { id } e: createExperiment(input: {name: "e"}) { id } }"#,
+            json!({}),
+        )
+        .await;
+    let raw = data["d"]["id"].clone();
+    let mut socket = open(app, json!({})).await.unwrap();
+    subscribe(
+        &mut socket,
+        "l",
+        "subscription($s: ID!) { lineageChanged(start: $s, direction: DOWNSTREAM, maxDepth: 3) { operation nodeId otherNodeId } }",
+        json!({"s": raw}),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // a change elsewhere in the registry is not in the walk
+    create_model(app, None, "unrelated").await;
+    // a run that reads the dataset joins the walk: the edge, then the run's own update
+    let run = app
+        .ok(
+            r#"mutation($e: ID!) { createExperimentRun(input: {experimentId: $e, name: "r"}) { id } }"#,
+            json!({"e": data["e"]["id"]}),
+        )
+        .await["createExperimentRun"]["id"]
+        .clone();
+    app.ok(
+        r#"mutation($s: ID!, $t: ID!) { addLineageEdges(edges: [{source: $s, target: $t, kind: INPUT}]) { id } }"#,
+        json!({"s": raw, "t": run}),
+    )
+    .await;
+    // (the run's creation may come first: read together with the edge, the run is
+    // already in the walk)
+    let mut edge = next_data(&mut socket, "l").await;
+    if edge["lineageChanged"]["operation"] == "CREATE" {
+        assert_eq!(edge["lineageChanged"]["nodeId"], run);
+        edge = next_data(&mut socket, "l").await;
+    }
+    assert_eq!(edge["lineageChanged"]["operation"], "EDGE_ADD", "{edge}");
+    assert_eq!(edge["lineageChanged"]["otherNodeId"], run);
+    app.ok(
+        r#"mutation($r: ID!) { updateExperimentRun(id: $r, input: {description: "now in the walk"}) { id } }"#,
+        json!({"r": run}),
+    )
+    .await;
+    let update = next_data(&mut socket, "l").await;
+    assert_eq!(update["lineageChanged"]["operation"], "UPDATE");
+    assert_eq!(update["lineageChanged"]["nodeId"], run);
+}
+
+async fn subscriptions_need_a_credential_once_auth_is_on(app: &TestApp) {
+    let reader = {
+        tokens::create(&app.db, "root", Role::Admin, None)
+            .await
+            .unwrap();
+        tokens::create(&app.db, "re", Role::Reader, None)
+            .await
+            .unwrap()
+            .token
+    };
+    let refused = open(app, json!({})).await.expect_err("refused");
+    assert!(
+        refused.contains("4403") || refused.contains("closed"),
+        "{refused}"
+    );
+    let bad = open(
+        app,
+        json!({"Authorization": "Bearer mg_0123456789abcdef_x"}),
+    )
+    .await
+    .expect_err("refused");
+    assert!(bad.contains("4403") || bad.contains("closed"), "{bad}");
+    let mut socket = open(app, json!({"Authorization": format!("Bearer {reader}")}))
+        .await
+        .expect("a reader subscribes");
+    subscribe(
+        &mut socket,
+        "1",
+        "subscription { changes { actor } }",
+        json!({}),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let admin = tokens::create(&app.db, "ed", Role::Editor, None)
+        .await
+        .unwrap()
+        .token;
+    create_model(app, Some(&admin), "by-ed").await;
+    let got = next_data(&mut socket, "1").await;
+    assert_eq!(got["changes"]["actor"], "ed");
+}

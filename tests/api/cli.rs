@@ -143,3 +143,28 @@ fn an_open_server_will_not_listen_beyond_loopback() {
         "{err}"
     );
 }
+
+/// CLI commands that write leave changes too, by the CLI's user, via CLI.
+#[test]
+fn cli_writes_are_in_the_change_log() {
+    let store = Store::new(Backend::Sqlite);
+    let seeded = modelgraph(&["seed-demo"], &store.url);
+    assert!(seeded.status.success(), "{}", text(&seeded.stderr));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (total, by_cli) = rt.block_on(async {
+        use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+        let conn = sea_orm::Database::connect(&store.url).await.unwrap();
+        let total = entity::change::Entity::find().count(&conn).await.unwrap();
+        let by_cli = entity::change::Entity::find()
+            .filter(entity::change::Column::Via.eq("CLI"))
+            .count(&conn)
+            .await
+            .unwrap();
+        (total, by_cli)
+    });
+    assert!(total > 10, "{total} changes");
+    assert_eq!(total, by_cli);
+}

@@ -42,8 +42,42 @@ impl Feed {
         self.started.call_once(|| {
             let feed = self.clone();
             tokio::spawn(async move { feed.watch().await });
+            if self.db.get_database_backend() == sea_orm::DbBackend::Postgres {
+                let feed = self.clone();
+                tokio::spawn(async move { feed.listen().await });
+            }
         });
         self.latest.subscribe()
+    }
+
+    /// PostgreSQL: LISTEN for commits with changes (on any server) and wake the
+    /// watcher; the poll stays as the backstop, so a lost notification only delays.
+    async fn listen(self) {
+        loop {
+            let pool = self.db.get_postgres_connection_pool();
+            let listening = async {
+                let mut listener = sqlx::postgres::PgListener::connect_with(pool).await?;
+                listener.listen(crate::registry::history::CHANNEL).await?;
+                loop {
+                    let note = listener.recv().await?;
+                    if let Ok(seq) = note.payload().parse::<i64>() {
+                        self.latest.send_if_modified(|latest| {
+                            let newer = seq > *latest;
+                            if newer {
+                                *latest = seq;
+                            }
+                            newer
+                        });
+                    }
+                }
+                #[allow(unreachable_code)]
+                Ok::<(), sqlx::Error>(())
+            };
+            if let Err(err) = listening.await {
+                tracing::warn!(error = %err, "listening for changes failed; polling meanwhile");
+            }
+            tokio::time::sleep(POLL * 10).await;
+        }
     }
 
     async fn watch(self) {

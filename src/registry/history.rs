@@ -202,10 +202,15 @@ const CHANGE_COLUMNS: [(&str, &str); 9] = [
     ("after", "text"),
 ];
 
+/// The PostgreSQL channel a commit with changes notifies (delivered at commit, so
+/// listeners on every server learn of it at once; `events::Feed`).
+pub const CHANNEL: &str = "modelgraph_changes";
+
 /// One statement that numbers and inserts `rows`, numbered after the last change:
 /// on SQLite from the highest sequence (writers hold the file's write lock in turn, so
 /// no two transactions number at once); on PostgreSQL from the counter row, bumped in the
-/// same statement, whose lock (held until commit) orders concurrent writers.
+/// same statement, whose lock (held until commit) orders concurrent writers, and a
+/// NOTIFY on [`CHANNEL`] goes out with the commit.
 fn insert_changes(backend: DbBackend, rows: &[Vec<sea_orm::Value>]) -> Statement {
     let postgres = backend == DbBackend::Postgres;
     let mut values = Vec::with_capacity(rows.len() * (CHANGE_COLUMNS.len() + 1) + 1);
@@ -247,10 +252,11 @@ fn insert_changes(backend: DbBackend, rows: &[Vec<sea_orm::Value>]) -> Statement
         let picked: Vec<String> = names.iter().map(|c| format!(r#"v."{c}""#)).collect();
         format!(
             r#"WITH c AS (UPDATE "change_counter" SET "last_sequence" = "last_sequence" + {count_mark}
-                 WHERE "id" = 1 RETURNING "last_sequence")
+                 WHERE "id" = 1 RETURNING "last_sequence"),
+               n AS (SELECT pg_notify('{CHANNEL}', c."last_sequence"::text) FROM c)
                INSERT INTO "change" ("sequence", {columns})
                SELECT c."last_sequence" - {count_mark} + v.k, {picked}
-               FROM c, (VALUES {tuples}) AS v(k, {names})"#,
+               FROM c, n, (VALUES {tuples}) AS v(k, {names})"#,
             picked = picked.join(", "),
             tuples = tuples.join(", "),
             names = names.join(", "),

@@ -6,6 +6,7 @@
 #   4. schemathesis fuzzing of every REST operation (SQLite, bounded), then of every GraphQL
 #      query and mutation (SQLite and PostgreSQL, bounded)
 #   5. the real OpenLineage client (openlineage-python) feeding events, read back over GraphQL
+#   6. GraphQL subscriptions over WebSocket (graphql-transport-ws) with the real gql client
 # Each client version gets its own venv (tests/python/.venv-<version>, not in git).
 #
 # Needs: the server built (target/debug/modelgraph, or $CARGO_TARGET_DIR/debug/modelgraph,
@@ -116,6 +117,7 @@ run_suite contract "$MAIN_VERSION" "$CONTRACT_TIMEOUT" kubeflow/test_contract.py
 run_suite schemathesis "$MAIN_VERSION" "$SCHEMATHESIS_TIMEOUT" kubeflow/test_schemathesis.py
 run_suite schemathesis-graphql "$MAIN_VERSION" "$SCHEMATHESIS_TIMEOUT" graphql/test_schemathesis_graphql.py
 run_suite openlineage "$MAIN_VERSION" "$CLIENT_TIMEOUT" openlineage/test_openlineage_client.py
+run_suite gql-subscriptions "$MAIN_VERSION" "$CLIENT_TIMEOUT" graphql/test_gql_subscription.py
 
 # -- one closing line over every suite (from the JUnit reports) --------------------------
 "$(venv_for "$MAIN_VERSION")/bin/python" - "$reports" "${failed_suites[@]}" <<'PY'

@@ -434,7 +434,9 @@ where
                                 })
                                 .unwrap(),
                             )),
-                            Protocols::GraphQLWS => Some(WsMessage::Close(1002, err.message)),
+                            // modelgraph patch: graphql-transport-ws says a refused
+                            // connection_init closes with 4403 Forbidden, not 1002
+                            Protocols::GraphQLWS => Some(WsMessage::Close(4403, err.message)),
                         }
                     }
                 }

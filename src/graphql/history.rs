@@ -1,5 +1,5 @@
 //! The change log over GraphQL: `Change`, a node's `history`, the root `changes`.
-use async_graphql::connection::{Connection, Edge};
+use async_graphql::connection::Connection;
 use async_graphql::{Context, Enum, ID, InputObject, Json, Object};
 use chrono::{DateTime, Utc};
 use entity::change;
@@ -197,32 +197,17 @@ pub async fn page(
     first: Option<i32>,
     after: Option<String>,
 ) -> async_graphql::Result<ChangePage> {
-    let limits = &ctx.state().limits;
-    let first = match first {
-        Some(n) if n < 0 => {
-            return Err(RegistryError::invalid("first", "must not be negative")).gql();
-        }
-        Some(n) => (n as u64).min(limits.max_page_size),
-        None => limits.default_page_size,
-    };
-    let before = after
-        .map(|c| {
-            c.parse::<i64>()
-                .map_err(|_| RegistryError::invalid("after", format!("{c:?} is not a cursor")))
-        })
-        .transpose()
-        .gql()?;
-    let mut rows = log::changes(&ctx.state().db, &filter, before, first + 1)
+    let (first, before) = super::pagination::descending_window(ctx, first, after)?;
+    let rows = log::changes(&ctx.state().db, &filter, before, first + 1)
         .await
         .gql()?;
-    let more = rows.len() as u64 > first;
-    rows.truncate(first as usize);
-    let mut conn = Connection::new(before.is_some(), more);
-    conn.edges.extend(
-        rows.into_iter()
-            .map(|c| Edge::new(c.sequence.to_string(), Change(c))),
-    );
-    Ok(conn)
+    Ok(super::pagination::descending_page(
+        rows,
+        first,
+        before,
+        |c| c.sequence,
+        Change,
+    ))
 }
 
 /// One node's changes, newest first.

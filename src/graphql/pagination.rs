@@ -166,6 +166,56 @@ pub async fn children<T: OutputType>(
     build(page, order, total, |n| Ok(wrap(n)))
 }
 
+/// A newest-first page over a log keyed by an increasing number (changes, release
+/// requests): how many items (`first`, capped) and the key they lie below (`after`, the
+/// last key of the previous page).
+pub fn descending_window(
+    ctx: &Context<'_>,
+    first: Option<i32>,
+    after: Option<String>,
+) -> async_graphql::Result<(u64, Option<i64>)> {
+    let limits = &ctx.state().limits;
+    let first = match first {
+        Some(n) if n < 0 => {
+            return Err(crate::registry::RegistryError::invalid(
+                "first",
+                "must not be negative",
+            ))
+            .gql();
+        }
+        Some(n) => (n as u64).min(limits.max_page_size),
+        None => limits.default_page_size,
+    };
+    let before = after
+        .map(|c| {
+            c.parse::<i64>().map_err(|_| {
+                crate::registry::RegistryError::invalid("after", format!("{c:?} is not a cursor"))
+            })
+        })
+        .transpose()
+        .gql()?;
+    Ok((first, before))
+}
+
+/// The connection of a page read with one item more than `first` (which says whether
+/// more remain), keyed by `key`.
+pub fn descending_page<R, T: OutputType>(
+    mut rows: Vec<R>,
+    first: u64,
+    before: Option<i64>,
+    key: impl Fn(&R) -> i64,
+    wrap: impl Fn(R) -> T,
+) -> Connection<String, T> {
+    let more = rows.len() as u64 > first;
+    rows.truncate(first as usize);
+    let mut conn = Connection::new(before.is_some(), more);
+    conn.edges.extend(
+        rows.into_iter()
+            .map(|r| Edge::new(key(&r).to_string(), wrap(r))),
+    );
+    conn
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,6 @@
 //! The release workflow over GraphQL: aliases, protected aliases, release requests and
 //! their decisions.
-use async_graphql::connection::{Connection, Edge};
+use async_graphql::connection::Connection;
 use async_graphql::{Context, Enum, ID, InputObject, Object};
 use chrono::{DateTime, Utc};
 use entity::{model_alias, node, release_decision, release_request};
@@ -247,33 +247,18 @@ impl ReleaseQuery {
     ) -> async_graphql::Result<Connection<String, ReleaseRequest>> {
         let filter = filter.unwrap_or_default();
         let model = opt_id(&filter.model_id, "filter.modelId").gql()?;
-        let limits = &ctx.state().limits;
-        let first = match first {
-            Some(n) if n < 0 => {
-                return Err(RegistryError::invalid("first", "must not be negative")).gql();
-            }
-            Some(n) => (n as u64).min(limits.max_page_size),
-            None => limits.default_page_size,
-        };
-        let before = after
-            .map(|c| {
-                c.parse::<i64>()
-                    .map_err(|_| RegistryError::invalid("after", format!("{c:?} is not a cursor")))
-            })
-            .transpose()
-            .gql()?;
+        let (first, before) = super::pagination::descending_window(ctx, first, after)?;
         let state = filter.state.map(State::from);
-        let mut rows = rel::requests(&ctx.state().db, state, model, before, first + 1)
+        let rows = rel::requests(&ctx.state().db, state, model, before, first + 1)
             .await
             .gql()?;
-        let more = rows.len() as u64 > first;
-        rows.truncate(first as usize);
-        let mut conn = Connection::new(before.is_some(), more);
-        conn.edges.extend(
-            rows.into_iter()
-                .map(|r| Edge::new(r.id.to_string(), ReleaseRequest(r))),
-        );
-        Ok(conn)
+        Ok(super::pagination::descending_page(
+            rows,
+            first,
+            before,
+            |r| r.id,
+            ReleaseRequest,
+        ))
     }
 
     /// One release request.

@@ -195,6 +195,11 @@ async fn graphiql_and_the_probes_answer() {
     let (status, page) = app.call("GET", "/graphql", None).await;
     assert_eq!(status, 200);
     assert!(page.to_lowercase().contains("graphiql"));
+    // the playground runs subscriptions too
+    assert!(
+        page.contains("/graphql/ws"),
+        "no subscription endpoint in GraphiQL"
+    );
     for probe in ["/healthz", "/readyz"] {
         assert_eq!(app.call("GET", probe, None).await.0, 200, "{probe}");
     }

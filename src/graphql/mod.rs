@@ -189,19 +189,58 @@ pub async fn websocket(
             data.insert(state.clone());
             data.insert(subscriptions::OpenSubscriptions::default());
             let auth = state.auth.clone();
-            async_graphql_axum::GraphQLWebSocket::new(socket, state.schema.clone(), protocol)
-                .with_data(data)
-                .on_connection_init(move |payload| async move {
-                    let principal = connection_principal(&auth, &payload, peer).await?;
-                    let mut data = async_graphql::Data::default();
-                    data.insert(principal);
-                    Ok(data)
-                })
-                // pings keep a quiet subscription's socket inside --idle-timeout
-                .keepalive_timeout(std::time::Duration::from_secs(20))
-                .serve()
-                .await;
+            // the server's own WebSocket pings keep a quiet subscription's socket inside
+            // --idle-timeout (clients answer them without being asked to)
+            let every = (state.limits.idle_timeout / 3).min(std::time::Duration::from_secs(20));
+            let (socket_sink, socket_stream) = futures_util::StreamExt::split(socket);
+            let (sink, outgoing) = futures_channel::mpsc::channel(64);
+            let pinger = tokio::spawn(send_with_pings(socket_sink, outgoing, every));
+            async_graphql_axum::GraphQLWebSocket::new_with_pair(
+                sink,
+                socket_stream,
+                state.schema.clone(),
+                protocol,
+            )
+            .with_data(data)
+            .on_connection_init(move |payload| async move {
+                let principal = connection_principal(&auth, &payload, peer).await?;
+                let mut data = async_graphql::Data::default();
+                data.insert(principal);
+                Ok(data)
+            })
+            .serve()
+            .await;
+            // the GraphQL side is done and its sink dropped: the pinger sends what is
+            // left (a close frame, say) and ends
+            let _ = pinger.await;
         })
+}
+
+/// Forwards what the GraphQL side sends to the socket, with a ping frame every `every`.
+async fn send_with_pings(
+    mut socket: futures_util::stream::SplitSink<
+        axum::extract::ws::WebSocket,
+        axum::extract::ws::Message,
+    >,
+    mut outgoing: futures_channel::mpsc::Receiver<axum::extract::ws::Message>,
+    every: std::time::Duration,
+) {
+    use futures_util::{SinkExt, StreamExt};
+    let mut ticks = tokio::time::interval(every);
+    ticks.tick().await;
+    loop {
+        let message = tokio::select! {
+            next = outgoing.next() => match next {
+                Some(message) => message,
+                None => break,
+            },
+            _ = ticks.tick() => axum::extract::ws::Message::Ping(Vec::new().into()),
+        };
+        if socket.send(message).await.is_err() {
+            break;
+        }
+    }
+    let _ = socket.close().await;
 }
 
 /// Who a WebSocket connection is, from its `connection_init` payload.

@@ -231,3 +231,31 @@ async fn subscriptions_need_a_credential_once_auth_is_on(app: &TestApp) {
     let got = next_data(&mut socket, "1").await;
     assert_eq!(got["changes"]["actor"], "ed");
 }
+
+/// A subscription that hears nothing for longer than `--idle-timeout` stays open: the
+/// server pings the socket (and does not close it for the client's silence).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quiet_subscription_outlives_the_idle_bound() {
+    let limits = modelgraph::config::Limits {
+        idle_timeout: Duration::from_millis(900),
+        ..Default::default()
+    };
+    let app = crate::helpers::spawn_app_with(crate::helpers::Backend::Sqlite, limits).await;
+    let mut socket = open(&app, json!({})).await.unwrap();
+    subscribe(&mut socket, "q", CHANGES, json!({"after": null})).await;
+    // three idle bounds of silence: only pings come (tungstenite answers them as it
+    // reads), no message and no close
+    let until = tokio::time::Instant::now() + Duration::from_millis(2700);
+    let mut pings = 0;
+    while let Ok(frame) = tokio::time::timeout_at(until, socket.next()).await {
+        match frame {
+            Some(Ok(Message::Ping(_))) => pings += 1,
+            other => panic!("the server sent or closed: {other:?}"),
+        }
+    }
+    assert!(pings >= 2, "{pings} pings");
+    create_model(&app, None, "after-the-quiet").await;
+    let got = next_data(&mut socket, "q").await;
+    assert_eq!(got["changes"]["node"]["name"], "after-the-quiet");
+    app.finish().await;
+}

@@ -123,47 +123,36 @@ pub fn nul_argument(request: &mut async_graphql::Request) -> Option<String> {
     None
 }
 
-fn value_has_nul(value: &async_graphql_value::Value) -> bool {
-    use async_graphql_value::Value;
-    let mut stack = vec![value];
-    while let Some(v) = stack.pop() {
-        match v {
-            Value::String(s) if s.contains('\0') => return true,
-            Value::List(items) => stack.extend(items),
-            Value::Object(fields) => {
-                for (key, item) in fields {
-                    if key.contains('\0') {
-                        return true;
+/// `$name(value)`: whether a value of type `$value` (arguments as written, or variables)
+/// holds a NUL in a string or an object key. One body for both value types, which have
+/// the same shape but no common trait.
+macro_rules! has_nul {
+    ($name:ident, $value:path) => {
+        fn $name(value: &$value) -> bool {
+            use $value as Value;
+            let mut stack = vec![value];
+            while let Some(v) = stack.pop() {
+                match v {
+                    Value::String(s) if s.contains('\0') => return true,
+                    Value::List(items) => stack.extend(items),
+                    Value::Object(fields) => {
+                        for (key, item) in fields {
+                            if key.contains('\0') {
+                                return true;
+                            }
+                            stack.push(item);
+                        }
                     }
-                    stack.push(item);
+                    _ => {}
                 }
             }
-            _ => {}
+            false
         }
-    }
-    false
+    };
 }
 
-fn const_has_nul(value: &async_graphql::Value) -> bool {
-    use async_graphql::Value;
-    let mut stack = vec![value];
-    while let Some(v) = stack.pop() {
-        match v {
-            Value::String(s) if s.contains('\0') => return true,
-            Value::List(items) => stack.extend(items),
-            Value::Object(fields) => {
-                for (key, item) in fields {
-                    if key.contains('\0') {
-                        return true;
-                    }
-                    stack.push(item);
-                }
-            }
-            _ => {}
-        }
-    }
-    false
-}
+has_nul!(value_has_nul, async_graphql_value::Value);
+has_nul!(const_has_nul, async_graphql::Value);
 
 #[derive(Clone)]
 pub struct Documents {

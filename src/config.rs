@@ -153,6 +153,43 @@ pub struct ServeArgs {
     pub cors_origins: Vec<String>,
     #[command(flatten)]
     pub auth: AuthArgs,
+    #[command(flatten)]
+    pub webhooks: WebhookArgs,
+}
+
+/// How webhooks are delivered (README: "Webhooks").
+#[derive(Args, Clone, Debug)]
+pub struct WebhookArgs {
+    /// Let webhooks point at loopback and private addresses (refused by default, so a
+    /// webhook can't reach what only the server can).
+    #[arg(
+        long,
+        env = "MODELGRAPH_WEBHOOK_ALLOW_PRIVATE",
+        default_value_t = false
+    )]
+    pub webhook_allow_private: bool,
+    /// Longest one delivery may take before it counts as failed.
+    #[arg(long, env = "MODELGRAPH_WEBHOOK_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub webhook_timeout: Duration,
+    /// The wait before the first retry of a failed delivery; it doubles after each
+    /// failure, up to an hour.
+    #[arg(long, env = "MODELGRAPH_WEBHOOK_BACKOFF", default_value = "1s", value_parser = humantime::parse_duration)]
+    pub webhook_backoff: Duration,
+    /// How long one change is retried before the webhook gives it up and moves on.
+    #[arg(long, env = "MODELGRAPH_WEBHOOK_RETRY_FOR", default_value = "24h", value_parser = humantime::parse_duration)]
+    pub webhook_retry_for: Duration,
+}
+
+impl WebhookArgs {
+    pub fn settings(&self) -> crate::events::webhooks::WebhookSettings {
+        crate::events::webhooks::WebhookSettings {
+            allow_private: self.webhook_allow_private,
+            timeout: self.webhook_timeout,
+            backoff: self.webhook_backoff,
+            retry_for: self.webhook_retry_for,
+            ..Default::default()
+        }
+    }
 }
 
 /// How callers are authenticated (README: "Teams and tokens"). With none of these set

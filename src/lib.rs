@@ -48,6 +48,8 @@ pub struct AppState {
     pub feed: events::Feed,
     /// WebSocket connections left (`--max-websockets`).
     pub websockets: Arc<tokio::sync::Semaphore>,
+    /// How webhooks are checked and delivered (`--webhook-*`).
+    pub webhooks: Arc<events::webhooks::WebhookSettings>,
 }
 
 impl AppState {
@@ -63,6 +65,7 @@ impl AppState {
             auth: auth::Authenticator::new(db.clone(), auth::AuthConfig::default()),
             feed: events::Feed::new(db.clone()),
             websockets: Arc::new(tokio::sync::Semaphore::new(limits.max_websockets)),
+            webhooks: Arc::default(),
             ingester: openlineage::writer::Ingester::new(db.clone(), direct.clone()),
             readers: db::direct::Readers::new(&db, &direct),
             store_file: db::StoreFile::of(&db),
@@ -80,6 +83,13 @@ impl AppState {
     /// Authenticates requests as `config` says.
     pub fn with_auth(mut self, config: auth::AuthConfig) -> Self {
         self.auth = auth::Authenticator::new(self.db.clone(), config);
+        self
+    }
+
+    /// Checks webhooks' targets as `settings` say (the worker is started apart, by
+    /// `events::webhooks::start`).
+    pub fn with_webhooks(mut self, settings: events::webhooks::WebhookSettings) -> Self {
+        self.webhooks = Arc::new(settings);
         self
     }
 

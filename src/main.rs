@@ -104,9 +104,11 @@ async fn main() -> anyhow::Result<()> {
             let conn = db::connect(&args.database).await?;
             db::migrate(&conn).await?;
             let anonymous = auth.allow_anonymous;
+            let webhooks = args.webhooks.settings();
             let state = AppState::new(conn.clone(), args.limits)
                 .with_cors_origins(origins)
-                .with_auth(auth);
+                .with_auth(auth)
+                .with_webhooks(webhooks.clone());
             let enabled = state.auth.enabled().await?;
             if !enabled {
                 anyhow::ensure!(
@@ -123,6 +125,7 @@ async fn main() -> anyhow::Result<()> {
                 );
             }
             let listener = tokio::net::TcpListener::bind(args.bind).await?;
+            modelgraph::events::webhooks::start(conn.clone(), webhooks);
             tracing::info!(
                 address = %listener.local_addr()?,
                 database = db::backend_name(&conn),

@@ -9,3 +9,5 @@ pub mod node_property;
 pub mod release_decision;
 pub mod release_request;
 pub mod role_grant;
+pub mod webhook;
+pub mod webhook_delivery;

@@ -7,6 +7,7 @@ mod m20261126_000003_openlineage;
 mod m20261130_000004_version_counter;
 mod m20261130_000005_identity_history;
 mod m20261130_000006_release;
+mod m20261130_000007_webhooks;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000004_version_counter::Migration),
             Box::new(m20261130_000005_identity_history::Migration),
             Box::new(m20261130_000006_release::Migration),
+            Box::new(m20261130_000007_webhooks::Migration),
         ]
     }
 }

@@ -2,7 +2,10 @@
 //! writes through this server, and within `POLL` for writes through other servers or
 //! processes sharing the database (it watches the log's highest sequence). Subscribers
 //! read the log itself from their own cursor, so a missed wake-up delays a change and
-//! never loses it, and a slow subscriber holds nothing up.
+//! never loses it, and a slow subscriber holds nothing up. With nobody subscribed the
+//! watcher rests instead of polling.
+pub mod webhooks;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,6 +28,8 @@ pub struct Feed {
     /// The highest sequence known to be committed.
     latest: watch::Sender<i64>,
     started: Arc<std::sync::Once>,
+    /// Wakes a resting watcher when someone subscribes.
+    wanted: Arc<tokio::sync::Notify>,
 }
 
 impl Feed {
@@ -33,6 +38,7 @@ impl Feed {
             db,
             latest: watch::channel(0).0,
             started: Arc::new(std::sync::Once::new()),
+            wanted: Arc::new(tokio::sync::Notify::new()),
         }
     }
 
@@ -47,7 +53,9 @@ impl Feed {
                 tokio::spawn(async move { feed.listen().await });
             }
         });
-        self.latest.subscribe()
+        let receiver = self.latest.subscribe();
+        self.wanted.notify_one();
+        receiver
     }
 
     /// PostgreSQL: LISTEN for commits with changes (on any server) and wake the
@@ -82,6 +90,11 @@ impl Feed {
 
     async fn watch(self) {
         loop {
+            if self.latest.receiver_count() == 0 {
+                // a permit left by a subscribe since the last check returns at once
+                self.wanted.notified().await;
+                continue;
+            }
             match highest(&self.db).await {
                 Ok(seq) => {
                     self.latest.send_if_modified(|latest| {

@@ -3,7 +3,7 @@ use async_graphql::connection::Connection;
 use async_graphql::{Context, Enum, ID, InputObject, Json, Object};
 use chrono::{DateTime, Utc};
 use entity::change;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::ContextExt;
 use super::errors::GqlResult;
@@ -87,13 +87,7 @@ impl Change {
         let Some(id) = self.0.node_id else {
             return Ok(None);
         };
-        // a subscription runs without the request's batch loaders
-        let found = match ctx.data_opt::<super::loaders::Loaders>() {
-            Some(loaders) => loaders.node(id).await.gql()?,
-            None => crate::registry::read::find_node(&ctx.state().db, id)
-                .await
-                .gql()?,
-        };
+        let found = ctx.loaders().node(id).await.gql()?;
         found.map(node_of).transpose().gql()
     }
 
@@ -108,12 +102,12 @@ impl Change {
 
     /// The fields that changed, as they were (null for a creation).
     async fn before(&self) -> Option<Json<Value>> {
-        self.0.before.as_deref().map(shown)
+        self.0.before.as_deref().map(|t| Json(log::api_fields(t)))
     }
 
     /// The fields that changed, as they became (null for a removal).
     async fn after(&self) -> Option<Json<Value>> {
-        self.0.after.as_deref().map(shown)
+        self.0.after.as_deref().map(|t| Json(log::api_fields(t)))
     }
 }
 
@@ -122,30 +116,6 @@ fn stored_operation(text: &str) -> crate::registry::Result<log::Operation> {
         .into_iter()
         .find(|o| o.as_str() == text)
         .ok_or_else(|| RegistryError::Internal(format!("stored operation {text:?}")))
-}
-
-/// Stored fields (column names) as the API names them: `external_id` -> `externalId`.
-fn shown(text: &str) -> Json<Value> {
-    let stored: Map<String, Value> = serde_json::from_str(text).unwrap_or_default();
-    Json(Value::Object(
-        stored.into_iter().map(|(k, v)| (camel(&k), v)).collect(),
-    ))
-}
-
-fn camel(snake: &str) -> String {
-    let mut out = String::with_capacity(snake.len());
-    let mut upper = false;
-    for c in snake.chars() {
-        if c == '_' {
-            upper = true;
-        } else if upper {
-            out.extend(c.to_uppercase());
-            upper = false;
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 /// Which changes to list; every condition given must hold.
@@ -242,17 +212,5 @@ impl HistoryQuery {
     ) -> async_graphql::Result<ChangePage> {
         let filter = filter.unwrap_or_default().registry().gql()?;
         page(ctx, filter, first, after).await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn column_names_show_as_field_names() {
-        assert_eq!(camel("external_id"), "externalId");
-        assert_eq!(camel("custom_properties"), "customProperties");
-        assert_eq!(camel("name"), "name");
     }
 }

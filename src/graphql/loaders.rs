@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use async_graphql::dataloader::{DataLoader, Loader};
-use entity::node;
+use entity::{model_alias, node, release_decision};
 use sea_orm::DatabaseConnection;
 
 use crate::db::direct::Readers;
@@ -16,6 +16,7 @@ use crate::lineage::{WalkGraph, WalkParams, walk_nodes};
 use crate::registry::edges::EdgeKind;
 use crate::registry::page::sort_rows;
 use crate::registry::read::{find_nodes, list_all};
+use crate::registry::release;
 use crate::registry::{Filter, NodeKind, Order, RegistryError};
 
 /// One request's loaders.
@@ -51,6 +52,17 @@ pub fn loaders(db: DatabaseConnection, readers: Readers) -> Loaders {
     Loaders { loader, asked }
 }
 
+/// Loaders for a subscription's events, which run as ordinary tasks outside any
+/// request's thread: a batch is a spawned task that gathers keys for a millisecond.
+pub fn spawned_loaders(db: DatabaseConnection, readers: Readers) -> Loaders {
+    let loader = DataLoader::new(RegistryLoader { db, readers }, tokio::spawn)
+        .delay(Duration::from_millis(1));
+    Loaders {
+        loader,
+        asked: Arc::default(),
+    }
+}
+
 impl Loaders {
     pub async fn node(&self, id: i64) -> Result<Option<node::Model>, Arc<RegistryError>> {
         self.asked.fetch_add(1, Ordering::SeqCst);
@@ -65,6 +77,44 @@ impl Loaders {
     pub async fn hop(&self, key: Hop) -> Result<Option<Arc<Vec<node::Model>>>, Arc<RegistryError>> {
         self.asked.fetch_add(1, Ordering::SeqCst);
         self.loader.load_one(key).await
+    }
+
+    /// A model's current aliases, a version's aliases, a release request's decisions:
+    /// empty when there are none.
+    pub async fn aliases_of_model(
+        &self,
+        model: i64,
+    ) -> Result<Arc<Vec<model_alias::Model>>, Arc<RegistryError>> {
+        self.asked.fetch_add(1, Ordering::SeqCst);
+        Ok(self
+            .loader
+            .load_one(AliasesOfModel(model))
+            .await?
+            .unwrap_or_default())
+    }
+
+    pub async fn aliases_of_version(
+        &self,
+        version: i64,
+    ) -> Result<Arc<Vec<model_alias::Model>>, Arc<RegistryError>> {
+        self.asked.fetch_add(1, Ordering::SeqCst);
+        Ok(self
+            .loader
+            .load_one(AliasesOfVersion(version))
+            .await?
+            .unwrap_or_default())
+    }
+
+    pub async fn decisions(
+        &self,
+        request: i64,
+    ) -> Result<Arc<Vec<release_decision::Model>>, Arc<RegistryError>> {
+        self.asked.fetch_add(1, Ordering::SeqCst);
+        Ok(self
+            .loader
+            .load_one(DecisionsOf(request))
+            .await?
+            .unwrap_or_default())
     }
 
     pub async fn children(
@@ -340,4 +390,74 @@ impl Loader<Hop> for RegistryLoader {
             })
             .collect())
     }
+}
+
+/// A model's current aliases (those naming a version).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct AliasesOfModel(pub i64);
+
+impl Loader<AliasesOfModel> for RegistryLoader {
+    type Value = Arc<Vec<model_alias::Model>>;
+    type Error = Arc<RegistryError>;
+
+    async fn load(
+        &self,
+        keys: &[AliasesOfModel],
+    ) -> Result<HashMap<AliasesOfModel, Self::Value>, Self::Error> {
+        let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
+        let rows = release::aliases_of(&self.db, &ids, &[]).await?;
+        Ok(grouped(rows, |r| AliasesOfModel(r.model_id)))
+    }
+}
+
+/// The aliases naming a version.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct AliasesOfVersion(pub i64);
+
+impl Loader<AliasesOfVersion> for RegistryLoader {
+    type Value = Arc<Vec<model_alias::Model>>;
+    type Error = Arc<RegistryError>;
+
+    async fn load(
+        &self,
+        keys: &[AliasesOfVersion],
+    ) -> Result<HashMap<AliasesOfVersion, Self::Value>, Self::Error> {
+        let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
+        let rows = release::aliases_of(&self.db, &[], &ids).await?;
+        // aliases_of matches on either id; keep the version's own
+        let rows = rows.into_iter().filter(|r| r.version_id.is_some());
+        Ok(grouped(rows, |r| {
+            AliasesOfVersion(r.version_id.unwrap_or_default())
+        }))
+    }
+}
+
+/// A release request's decisions, oldest first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct DecisionsOf(pub i64);
+
+impl Loader<DecisionsOf> for RegistryLoader {
+    type Value = Arc<Vec<release_decision::Model>>;
+    type Error = Arc<RegistryError>;
+
+    async fn load(
+        &self,
+        keys: &[DecisionsOf],
+    ) -> Result<HashMap<DecisionsOf, Self::Value>, Self::Error> {
+        let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
+        let rows = release::decisions(&self.db, &ids).await?;
+        Ok(grouped(rows, |r| DecisionsOf(r.request_id)))
+    }
+}
+
+/// Rows grouped under their keys, keeping the rows' order within each key.
+fn grouped<K: Hash + Eq, T>(
+    rows: impl IntoIterator<Item = T>,
+    key: impl Fn(&T) -> K,
+) -> HashMap<K, Arc<Vec<T>>> {
+    let mut groups: HashMap<K, Vec<T>> = HashMap::new();
+    for row in rows {
+        groups.entry(key(&row)).or_default().push(row);
+    }
+    groups.into_iter().map(|(k, v)| (k, Arc::new(v))).collect()
 }

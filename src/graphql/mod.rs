@@ -29,6 +29,7 @@ mod serving;
 pub mod subscriptions;
 pub mod threads;
 pub mod types;
+pub mod webhooks;
 
 use crate::AppState;
 use crate::auth::{Principal, Role};
@@ -120,6 +121,7 @@ pub struct Query(
     history::HistoryQuery,
     access::AccessQuery,
     release::ReleaseQuery,
+    webhooks::WebhookQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -131,6 +133,7 @@ pub struct Mutation(
     lineage::LineageMutation,
     access::AccessMutation,
     release::ReleaseMutation,
+    webhooks::WebhookMutation,
 );
 
 pub type AppSchema = Schema<Query, Mutation, subscriptions::SubscriptionRoot>;
@@ -188,6 +191,11 @@ pub async fn websocket(
             let mut data = async_graphql::Data::default();
             data.insert(state.clone());
             data.insert(subscriptions::OpenSubscriptions::default());
+            // the events' nested fields load in batches, as a query's do
+            data.insert(loaders::spawned_loaders(
+                state.db.clone(),
+                state.readers.clone(),
+            ));
             let auth = state.auth.clone();
             // the server's own WebSocket pings keep a quiet subscription's socket inside
             // --idle-timeout (clients answer them without being asked to)

@@ -142,8 +142,8 @@ impl ReleaseRequest {
     }
     /// The decisions so far, oldest first.
     async fn decisions(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ReleaseDecision>> {
-        let rows = rel::decisions(&ctx.state().db, &[self.0.id]).await.gql()?;
-        Ok(rows.into_iter().map(ReleaseDecision).collect())
+        let rows = ctx.loaders().decisions(self.0.id).await.gql()?;
+        Ok(rows.iter().cloned().map(ReleaseDecision).collect())
     }
 }
 
@@ -156,8 +156,8 @@ pub async fn model_aliases(
     let db = &ctx.state().db;
     match as_of {
         None => {
-            let rows = rel::aliases(db, model.id).await.gql()?;
-            Ok(rows.into_iter().filter_map(ModelAlias::of).collect())
+            let rows = ctx.loaders().aliases_of_model(model.id).await.gql()?;
+            Ok(rows.iter().cloned().filter_map(ModelAlias::of).collect())
         }
         Some(t) => {
             let protected: std::collections::HashMap<String, (bool, i32)> =
@@ -192,10 +192,8 @@ pub async fn version_aliases(
     ctx: &Context<'_>,
     version: i64,
 ) -> async_graphql::Result<Vec<String>> {
-    let rows = rel::aliases_of(&ctx.state().db, &[], &[version])
-        .await
-        .gql()?;
-    Ok(rows.into_iter().map(|r| r.alias).collect())
+    let rows = ctx.loaders().aliases_of_version(version).await.gql()?;
+    Ok(rows.iter().map(|r| r.alias.clone()).collect())
 }
 
 /// A version of `model` by alias or by name (exactly one of them).
@@ -357,11 +355,7 @@ impl ReleaseMutation {
         id: ID,
         note: Option<String>,
     ) -> async_graphql::Result<ReleaseRequest> {
-        let id = parse_id(&id, "id").gql()?;
-        let row = rel::decide(&ctx.state().db, &ctx.actor(), id, true, note)
-            .await
-            .gql()?;
-        Ok(ReleaseRequest(row))
+        decide(ctx, &id, true, note).await
     }
 
     /// Rejects a request (APPROVER, not its requester); it ends there.
@@ -372,11 +366,7 @@ impl ReleaseMutation {
         id: ID,
         note: Option<String>,
     ) -> async_graphql::Result<ReleaseRequest> {
-        let id = parse_id(&id, "id").gql()?;
-        let row = rel::decide(&ctx.state().db, &ctx.actor(), id, false, note)
-            .await
-            .gql()?;
-        Ok(ReleaseRequest(row))
+        decide(ctx, &id, false, note).await
     }
 
     /// Cancels a pending request (its requester only).
@@ -389,4 +379,18 @@ impl ReleaseMutation {
         let row = rel::cancel(&ctx.state().db, &ctx.actor(), id).await.gql()?;
         Ok(ReleaseRequest(row))
     }
+}
+
+/// `approveRelease` / `rejectRelease`.
+async fn decide(
+    ctx: &Context<'_>,
+    id: &ID,
+    approve: bool,
+    note: Option<String>,
+) -> async_graphql::Result<ReleaseRequest> {
+    let id = parse_id(id, "id").gql()?;
+    let row = rel::decide(&ctx.state().db, &ctx.actor(), id, approve, note)
+        .await
+        .gql()?;
+    Ok(ReleaseRequest(row))
 }

@@ -40,7 +40,8 @@ impl Via {
 }
 
 /// What a change did.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Operation {
     Create,
     Update,
@@ -571,8 +572,9 @@ pub async fn as_of(
 /// The most changes undone to rebuild one node.
 const MAX_UNDONE: u64 = 10_000;
 
-/// What to list of the change log.
-#[derive(Clone, Debug, Default)]
+/// What to list of the change log (kept as JSON by webhooks).
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct ChangeFilter {
     pub node_ids: Option<Vec<i64>>,
     pub kinds: Option<Vec<String>>,
@@ -646,4 +648,36 @@ pub async fn begin(db: &DatabaseConnection, actor: &Actor) -> Result<WriteTx> {
         })
         .await?;
     Ok(WriteTx::new(turn, txn, actor.clone()))
+}
+
+/// Stored fields (column names) as the API names them: `external_id` -> `externalId`.
+pub fn api_fields(text: &str) -> Value {
+    let stored: Map<String, Value> = serde_json::from_str(text).unwrap_or_default();
+    Value::Object(stored.into_iter().map(|(k, v)| (camel(&k), v)).collect())
+}
+
+fn camel(snake: &str) -> String {
+    let mut out = String::with_capacity(snake.len());
+    let mut upper = false;
+    for c in snake.chars() {
+        if c == '_' {
+            upper = true;
+        } else if upper {
+            out.extend(c.to_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn column_names_show_as_field_names() {
+        assert_eq!(super::camel("external_id"), "externalId");
+        assert_eq!(super::camel("custom_properties"), "customProperties");
+        assert_eq!(super::camel("name"), "name");
+    }
 }

@@ -290,16 +290,6 @@ pub async fn protect_alias(
     row.ok_or_else(|| RegistryError::Internal("a protected alias is missing".into()))
 }
 
-/// A model's aliases that name a version, by name.
-pub async fn aliases(db: &DatabaseConnection, model_id: i64) -> Result<Vec<model_alias::Model>> {
-    Ok(model_alias::Entity::find()
-        .filter(model_alias::Column::ModelId.eq(model_id))
-        .filter(model_alias::Column::VersionId.is_not_null())
-        .order_by_asc(model_alias::Column::Alias)
-        .all(db)
-        .await?)
-}
-
 /// The aliases of many models at once, and of many versions (for `ModelVersion.aliases`).
 pub async fn aliases_of(
     db: &DatabaseConnection,

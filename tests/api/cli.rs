@@ -18,14 +18,15 @@ fn text(bytes: &[u8]) -> String {
 }
 
 /// A fresh database for the binary: a SQLite file, or a PostgreSQL schema of its own.
-struct Store {
-    url: String,
+/// Made and dropped outside any async runtime.
+pub(crate) struct Store {
+    pub(crate) url: String,
     _dir: Option<tempfile::TempDir>,
     schema: Option<String>,
 }
 
 impl Store {
-    fn new(backend: Backend) -> Self {
+    pub(crate) fn new(backend: Backend) -> Self {
         match backend {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().unwrap();

@@ -21,3 +21,4 @@ mod rest;
 mod schema_file;
 mod spec;
 mod subscriptions;
+mod webhooks;

@@ -4,7 +4,10 @@ use serde_json::json;
 use crate::helpers::TestApp;
 use crate::on_both;
 
-on_both!(nested_lists_do_not_grow_with_the_data);
+on_both!(
+    nested_lists_do_not_grow_with_the_data,
+    aliases_and_decisions_do_not_grow_with_the_data,
+);
 
 async fn seed(app: &TestApp, models: usize, versions: usize, artifacts: usize, offset: usize) {
     for m in 0..models {
@@ -55,4 +58,112 @@ async fn nested_lists_do_not_grow_with_the_data(app: &TestApp) {
         app.statement_log()
     );
     assert!(large <= 12, "one request took {large} statements");
+}
+
+const RELEASES: &str = r#"{ registeredModels(first: 100) { nodes { name aliases { alias version { name } }
+    versions { nodes { name aliases } } } }
+  releaseRequests(first: 100) { nodes { alias version { name } decisions { by approve } } } }"#;
+
+/// Models with two versions, `stable` on the first, and a rejected request to release
+/// the second as `next`.
+async fn seed_releases(app: &TestApp, editor: &str, approver: &str, from: usize, to: usize) {
+    use crate::identity::gql_as;
+    let ok = |token: &'static str, answer: crate::identity::Answer| {
+        assert!(answer.body["errors"].is_null(), "{token}: {}", answer.body);
+        answer.body["data"].clone()
+    };
+    for m in from..to {
+        let model = ok(
+            "editor",
+            gql_as(
+                app,
+                Some(editor),
+                "mutation($n: String!) { createRegisteredModel(input: {name: $n}) { id } }",
+                json!({"n": format!("rel-{m}")}),
+            )
+            .await,
+        );
+        let model = &model["createRegisteredModel"]["id"];
+        let mut versions = Vec::new();
+        for v in ["v1", "v2"] {
+            let data = ok("editor", gql_as(app, Some(editor), "mutation($m: ID!, $n: String!) { createModelVersion(input: {registeredModelId: $m, name: $n}) { id } }", json!({"m": model, "n": v})).await);
+            versions.push(data["createModelVersion"]["id"].clone());
+        }
+        ok("editor", gql_as(app, Some(editor), r#"mutation($m: ID!, $v: ID!) { setModelAlias(modelId: $m, alias: "stable", versionId: $v) { alias } }"#, json!({"m": model, "v": versions[0]})).await);
+        let request = ok(
+            "editor",
+            gql_as(
+                app,
+                Some(editor),
+                r#"mutation($v: ID!) { requestRelease(versionId: $v, alias: "next") { id } }"#,
+                json!({"v": versions[1]}),
+            )
+            .await,
+        );
+        ok(
+            "approver",
+            gql_as(
+                app,
+                Some(approver),
+                r#"mutation($id: ID!) { rejectRelease(id: $id, note: "not yet") { id } }"#,
+                json!({"id": request["requestRelease"]["id"]}),
+            )
+            .await,
+        );
+    }
+}
+
+async fn aliases_and_decisions_do_not_grow_with_the_data(app: &TestApp) {
+    use modelgraph::auth::{Role, tokens};
+    tokens::create(&app.db, "root", Role::Admin, None)
+        .await
+        .unwrap();
+    let editor = tokens::create(&app.db, "ed", Role::Editor, None)
+        .await
+        .unwrap()
+        .token;
+    let approver = tokens::create(&app.db, "ap", Role::Approver, None)
+        .await
+        .unwrap()
+        .token;
+    let measure = || async {
+        // a token's first use is noted in the background: out of the count
+        crate::identity::gql_as(app, Some(&editor), "{ viewer { subject } }", json!({})).await;
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        app.reset_statements();
+        let answer = crate::identity::gql_as(app, Some(&editor), RELEASES, json!({})).await;
+        assert!(answer.body["errors"].is_null(), "{}", answer.body);
+        let count = app.statements();
+        let data = &answer.body["data"];
+        let models = data["registeredModels"]["nodes"]
+            .as_array()
+            .unwrap()
+            .clone();
+        for model in &models {
+            assert_eq!(model["aliases"][0]["alias"], "stable");
+            assert_eq!(model["aliases"][0]["version"]["name"], "v1");
+            assert_eq!(model["versions"]["nodes"][0]["aliases"], json!(["stable"]));
+            assert_eq!(model["versions"]["nodes"][1]["aliases"], json!([]));
+        }
+        for request in data["releaseRequests"]["nodes"].as_array().unwrap() {
+            assert_eq!(
+                request["decisions"],
+                json!([{"by": "ap", "approve": false}])
+            );
+        }
+        (count, models.len(), app.statement_log())
+    };
+    seed_releases(app, &editor, &approver, 0, 3).await;
+    let (small, n, small_log) = measure().await;
+    assert_eq!(n, 3);
+    seed_releases(app, &editor, &approver, 3, 15).await;
+    let (large, n, large_log) = measure().await;
+    assert_eq!(n, 15);
+    // one statement per loaded field: the token, models, requests, the models' aliases,
+    // versions, the versions' aliases, decisions, and nodes by id (the aliases' and the
+    // requests' versions, in one batch or two as the resolvers happen to meet)
+    assert!(
+        small <= 9 && large <= 9,
+        "statements grew with the data: {small} for 3 models, {large} for 15:\n{small_log:#?}\n{large_log:#?}",
+    );
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use modelgraph::auth::{Role, tokens};
+use modelgraph::events;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -17,6 +18,8 @@ on_both!(
     changes_arrive_live_and_resume_from_a_sequence,
     lineage_subscriptions_follow_the_graph,
     subscriptions_need_a_credential_once_auth_is_on,
+    nested_fields_resolve_in_a_subscription,
+    the_feed_rests_without_subscribers,
 );
 
 type Socket =
@@ -140,6 +143,48 @@ async fn changes_arrive_live_and_resume_from_a_sequence(app: &TestApp) {
     assert!(res["errors"].is_null(), "{res}");
     let five = next_data(&mut socket, "2").await;
     assert_eq!(five["changes"]["node"]["name"], "five");
+}
+
+/// A change's node answers its nested fields (batched reads) as in a query.
+async fn nested_fields_resolve_in_a_subscription(app: &TestApp) {
+    let mut socket = open(app, json!({})).await.unwrap();
+    let query = "subscription { changes(filter: {kinds: [MODEL_VERSION]}) { operation node {
+        ... on ModelVersion { name aliases registeredModel { name aliases { alias }
+            versions { nodes { name } } } } } } }";
+    subscribe(&mut socket, "1", query, json!({})).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let model = create_model(app, None, "nested").await;
+    app.ok(
+        r#"mutation($m: ID!) { createModelVersion(input: {registeredModelId: $m, name: "v1"}) { id } }"#,
+        json!({"m": model}),
+    )
+    .await;
+    let msg = next_message(&mut socket).await.expect("open");
+    assert_eq!(msg["type"], "next", "{msg}");
+    assert!(msg["payload"]["errors"].is_null(), "{msg}");
+    let node = &msg["payload"]["data"]["changes"]["node"];
+    assert_eq!(node["name"], "v1");
+    assert_eq!(node["aliases"], json!([]));
+    assert_eq!(node["registeredModel"]["name"], "nested");
+    assert_eq!(
+        node["registeredModel"]["versions"]["nodes"][0]["name"],
+        "v1"
+    );
+}
+
+/// Once the last subscriber left, nothing reads the change log any more.
+async fn the_feed_rests_without_subscribers(app: &TestApp) {
+    let mut socket = open(app, json!({})).await.unwrap();
+    subscribe(&mut socket, "1", CHANGES, json!({"after": null})).await;
+    create_model(app, None, "watched").await;
+    next_data(&mut socket, "1").await;
+    socket.close(None).await.unwrap();
+    drop(socket);
+    // the server notices the close and drops the subscription
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    app.reset_statements();
+    tokio::time::sleep(events::POLL * 4).await;
+    assert_eq!(app.statements(), 0, "{:#?}", app.statement_log());
 }
 
 async fn lineage_subscriptions_follow_the_graph(app: &TestApp) {

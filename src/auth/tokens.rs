@@ -36,7 +36,7 @@ pub fn looks_like_token(credential: &str) -> bool {
 
 fn hash(secret: &str) -> String {
     let digest = Sha256::digest(secret.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(digest)
 }
 
 /// Makes a token for `subject` with `role`, valid for `expires_in` (forever without).
@@ -62,7 +62,7 @@ pub async fn create(
         rng.fill_bytes(&mut key);
         rng.fill_bytes(&mut secret);
     }
-    let key_id: String = key.iter().map(|b| format!("{b:02x}")).collect();
+    let key_id = hex::encode(key);
     let secret = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret);
     let now = now_ms();
     let expires_at = match expires_in {

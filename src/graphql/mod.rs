@@ -202,7 +202,23 @@ pub async fn websocket(
             let every = (state.limits.idle_timeout / 3).min(std::time::Duration::from_secs(20));
             let (socket_sink, socket_stream) = futures_util::StreamExt::split(socket);
             let (sink, outgoing) = futures_channel::mpsc::channel(64);
-            let pinger = tokio::spawn(send_with_pings(socket_sink, outgoing, every));
+            // a client that answers no ping, or takes nothing, for this long is too far
+            // behind (clients answer pings as they read)
+            let stalled = (state.limits.idle_timeout / 2).min(std::time::Duration::from_secs(30));
+            let heard = Heard::default();
+            let socket_stream = {
+                let heard = heard.clone();
+                futures_util::StreamExt::inspect(socket_stream, move |_| heard.now())
+            };
+            let pinger = tokio::spawn(send_with_pings(
+                socket_sink,
+                outgoing,
+                Pace {
+                    every,
+                    stalled,
+                    heard,
+                },
+            ));
             async_graphql_axum::GraphQLWebSocket::new_with_pair(
                 sink,
                 socket_stream,
@@ -224,29 +240,93 @@ pub async fn websocket(
         })
 }
 
-/// Forwards what the GraphQL side sends to the socket, with a ping frame every `every`.
+/// Why a subscriber is closed when it stopped taking messages: its subscriptions resume
+/// from the log with `afterSequence`, so nothing is lost by closing it.
+pub const TOO_SLOW: &str = "too far behind: reconnect and resubscribe with afterSequence";
+
+/// When the client was last heard from (any frame, a pong included).
+#[derive(Clone)]
+struct Heard(std::sync::Arc<std::sync::Mutex<tokio::time::Instant>>);
+
+impl Default for Heard {
+    fn default() -> Self {
+        Self(std::sync::Arc::new(std::sync::Mutex::new(
+            tokio::time::Instant::now(),
+        )))
+    }
+}
+
+impl Heard {
+    fn now(&self) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = tokio::time::Instant::now();
+    }
+
+    fn last(&self) -> tokio::time::Instant {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// How the sender paces a connection.
+struct Pace {
+    /// A ping this often.
+    every: std::time::Duration,
+    /// A ping unanswered, or a message not taken, for this long: too far behind.
+    stalled: std::time::Duration,
+    heard: Heard,
+}
+
+/// Forwards what the GraphQL side sends to the socket, with a ping frame every
+/// `pace.every`. What waits for a slow client is bounded (this channel, the socket's
+/// buffers). A client that answers no ping for `pace.stalled` (it stopped reading, or
+/// reads too slowly to reach the ping) is told it fell behind (close code 1008, reason
+/// `TOO_SLOW`) and disconnected; one whose buffers stay full that long is disconnected.
+/// Neither holds up a writer or another subscriber meanwhile.
 async fn send_with_pings(
     mut socket: futures_util::stream::SplitSink<
         axum::extract::ws::WebSocket,
         axum::extract::ws::Message,
     >,
     mut outgoing: futures_channel::mpsc::Receiver<axum::extract::ws::Message>,
-    every: std::time::Duration,
+    pace: Pace,
 ) {
+    use axum::extract::ws::{CloseFrame, Message, close_code};
     use futures_util::{SinkExt, StreamExt};
-    let mut ticks = tokio::time::interval(every);
+    let mut ticks = tokio::time::interval(pace.every);
     ticks.tick().await;
-    loop {
+    // the first ping not answered yet
+    let mut unanswered: Option<tokio::time::Instant> = None;
+    let behind = loop {
         let message = tokio::select! {
             next = outgoing.next() => match next {
                 Some(message) => message,
-                None => break,
+                None => break false,
             },
-            _ = ticks.tick() => axum::extract::ws::Message::Ping(Vec::new().into()),
+            _ = ticks.tick() => {
+                let now = tokio::time::Instant::now();
+                match unanswered {
+                    Some(sent) if pace.heard.last() >= sent => unanswered = Some(now),
+                    Some(sent) if now - sent >= pace.stalled => break true,
+                    Some(_) => {}
+                    None => unanswered = Some(now),
+                }
+                Message::Ping(Vec::new().into())
+            }
         };
-        if socket.send(message).await.is_err() {
-            break;
+        match tokio::time::timeout(pace.stalled, socket.send(message)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => break false,
+            Err(_) => break true,
         }
+    };
+    if behind {
+        tracing::info!("closing a subscriber that fell too far behind");
+        let close = Message::Close(Some(CloseFrame {
+            code: close_code::POLICY,
+            reason: TOO_SLOW.into(),
+        }));
+        // queued behind what the client has not read yet, if there is room
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(1), socket.send(close)).await;
+        return;
     }
     let _ = socket.close().await;
 }

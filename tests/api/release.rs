@@ -13,6 +13,7 @@ on_both!(
     latest_version_skips_archived_versions,
     protected_aliases_move_only_through_four_eyes_releases,
     aliases_as_of_answer_from_the_change_log,
+    the_readme_walk_through_works_as_written,
 );
 
 struct People {
@@ -149,7 +150,7 @@ async fn aliases_name_versions_and_move_atomically(app: &TestApp) {
         .await;
         assert_eq!(code, "INVALID_INPUT", "{bad}");
     }
-    let (other, ov) = model_with_versions(app, &p.editor, "other", 1).await;
+    let (_, ov) = model_with_versions(app, &p.editor, "other", 1).await;
     let code = refused(
         app,
         &p.editor,
@@ -158,7 +159,6 @@ async fn aliases_name_versions_and_move_atomically(app: &TestApp) {
     )
     .await;
     assert_eq!(code, "INVALID_INPUT");
-    let _ = other;
     // removal
     let data = ok(
         app,
@@ -533,4 +533,78 @@ async fn aliases_as_of_answer_from_the_change_log(app: &TestApp) {
     )
     .await;
     assert_eq!(early["registeredModel"]["aliases"], json!([]));
+}
+
+/// The README's "Releasing a model" walk-through, run line by line as the token each
+/// comment names, with its subscription watching.
+async fn the_readme_walk_through_works_as_written(app: &TestApp) {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README.md");
+    let section = readme
+        .split("\n## Releasing a model")
+        .nth(1)
+        .expect("the section")
+        .split("\n## ")
+        .next()
+        .unwrap();
+    let mut blocks = section
+        .split("```graphql\n")
+        .skip(1)
+        .map(|b| b.split("```").next().unwrap());
+    let steps = blocks.next().expect("the walk-through");
+    let watch = blocks.next().expect("the subscription").trim();
+    assert!(watch.starts_with("subscription"), "{watch}");
+
+    let p = people(app).await;
+    let token_of = |who: &str| match who {
+        "ADMIN" => p.admin.clone(),
+        "ED" => p.editor.clone(),
+        "AP1" => p.approver.clone(),
+        "AP2" => p.approver2.clone(),
+        other => panic!("no token for {other}"),
+    };
+    let mut socket = crate::subscriptions::open(
+        app,
+        json!({"Authorization": format!("Bearer {}", p.editor)}),
+    )
+    .await
+    .expect("the editor subscribes");
+    crate::subscriptions::subscribe(&mut socket, "w", watch, json!({})).await;
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+
+    let mut who = None;
+    let mut last = Value::Null;
+    let mut ran = 0;
+    for line in steps.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        if let Some(comment) = line.strip_prefix("# as ") {
+            who = Some(comment.split(':').next().unwrap().trim().to_owned());
+            continue;
+        }
+        let token = token_of(who.as_deref().expect("a step says whose it is"));
+        last = ok(app, &token, line, json!({})).await;
+        ran += 1;
+    }
+    assert_eq!(ran, 8);
+    assert_eq!(last["registeredModel"]["version"]["name"], "v2");
+    let ops: Vec<&str> = last["registeredModel"]["history"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["operation"].as_str().unwrap())
+        .collect();
+    assert_eq!(ops[0], "ALIAS_SET", "{ops:?}");
+    assert!(ops.contains(&"RELEASE_APPROVE"), "{ops:?}");
+
+    // the subscription saw the release happen, the alias move last
+    let mut seen = Vec::new();
+    while !seen.contains(&"ALIAS_SET".to_owned()) {
+        let data = crate::subscriptions::next_data(&mut socket, "w").await;
+        seen.push(data["changes"]["operation"].as_str().unwrap().to_owned());
+    }
+    assert!(seen.contains(&"RELEASE_REQUEST".to_owned()), "{seen:?}");
+    assert_eq!(
+        seen.iter().filter(|op| *op == "RELEASE_APPROVE").count(),
+        2,
+        "{seen:?}"
+    );
 }

@@ -22,12 +22,12 @@ on_both!(
     the_feed_rests_without_subscribers,
 );
 
-type Socket =
+pub(crate) type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// Opens `/graphql/ws` and completes `connection_init` with `payload`; the socket, or
 /// the close the server answered with.
-async fn open(app: &TestApp, payload: Value) -> Result<Socket, String> {
+pub(crate) async fn open(app: &TestApp, payload: Value) -> Result<Socket, String> {
     let url = format!("{}/graphql/ws", app.base.replace("http://", "ws://"));
     let mut request = url.into_client_request().unwrap();
     request.headers_mut().insert(
@@ -49,7 +49,7 @@ async fn open(app: &TestApp, payload: Value) -> Result<Socket, String> {
 }
 
 /// The next JSON message (pings answered), or None when the socket closed.
-async fn next_message(socket: &mut Socket) -> Option<Value> {
+pub(crate) async fn next_message(socket: &mut Socket) -> Option<Value> {
     loop {
         let msg = tokio::time::timeout(Duration::from_secs(10), socket.next())
             .await
@@ -72,7 +72,7 @@ async fn next_message(socket: &mut Socket) -> Option<Value> {
     }
 }
 
-async fn subscribe(socket: &mut Socket, id: &str, query: &str, variables: Value) {
+pub(crate) async fn subscribe(socket: &mut Socket, id: &str, query: &str, variables: Value) {
     let msg =
         json!({"id": id, "type": "subscribe", "payload": {"query": query, "variables": variables}});
     socket
@@ -82,7 +82,7 @@ async fn subscribe(socket: &mut Socket, id: &str, query: &str, variables: Value)
 }
 
 /// The next `next` payload's data for subscription `id`.
-async fn next_data(socket: &mut Socket, id: &str) -> Value {
+pub(crate) async fn next_data(socket: &mut Socket, id: &str) -> Value {
     let msg = next_message(socket).await.expect("open");
     assert_eq!(msg["type"], "next", "{msg}");
     assert_eq!(msg["id"], id);
@@ -302,5 +302,145 @@ async fn a_quiet_subscription_outlives_the_idle_bound() {
     create_model(&app, None, "after-the-quiet").await;
     let got = next_data(&mut socket, "q").await;
     assert_eq!(got["changes"]["node"]["name"], "after-the-quiet");
+    app.finish().await;
+}
+
+/// A WebSocket that reads nothing after `connection_ack` unless asked to: with
+/// `recv_buffer`, a small kernel receive buffer, so what the server sends piles up.
+async fn open_raw(app: &TestApp, recv_buffer: Option<u32>) -> Socket {
+    let addr: std::net::SocketAddr = app.base.trim_start_matches("http://").parse().unwrap();
+    let tcp = tokio::net::TcpSocket::new_v4().unwrap();
+    if let Some(size) = recv_buffer {
+        tcp.set_recv_buffer_size(size).unwrap();
+    }
+    let stream = tokio_tungstenite::MaybeTlsStream::Plain(tcp.connect(addr).await.unwrap());
+    let mut request = format!("ws://{addr}/graphql/ws")
+        .into_client_request()
+        .unwrap();
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    let (mut socket, _) = tokio_tungstenite::client_async(request, stream)
+        .await
+        .unwrap();
+    let init = json!({"type": "connection_init", "payload": {}}).to_string();
+    socket.send(Message::Text(init.into())).await.unwrap();
+    assert_eq!(
+        next_message(&mut socket).await.unwrap()["type"],
+        "connection_ack"
+    );
+    socket
+}
+
+/// Reads the raw frames the server sent until the connection ends (a WebSocket
+/// client answers the pings it reads, which fails once the server has gone): the text
+/// messages, and the close frame's code and reason if one came.
+async fn drain(socket: &mut Socket) -> (usize, Option<(u16, String)>) {
+    use tokio::io::AsyncReadExt;
+    let stream = socket.get_mut();
+    let mut bytes = Vec::new();
+    let mut chunk = vec![0u8; 64 * 1024];
+    loop {
+        match tokio::time::timeout(Duration::from_secs(5), stream.read(&mut chunk)).await {
+            Ok(Ok(0) | Err(_)) => break,
+            Ok(Ok(n)) => bytes.extend_from_slice(&chunk[..n]),
+            Err(_) => panic!("still open after {} bytes", bytes.len()),
+        }
+    }
+    // server frames are unmasked: opcode, length (7 bits, or 16 or 64 more), payload
+    let (mut at, mut texts) = (0, 0);
+    while at + 2 <= bytes.len() {
+        let opcode = bytes[at] & 0x0f;
+        let (mut len, mut start) = (usize::from(bytes[at + 1] & 0x7f), at + 2);
+        if len == 126 && start + 2 <= bytes.len() {
+            len = usize::from(u16::from_be_bytes([bytes[start], bytes[start + 1]]));
+            start += 2;
+        } else if len == 127 && start + 8 <= bytes.len() {
+            len = u64::from_be_bytes(bytes[start..start + 8].try_into().unwrap()) as usize;
+            start += 8;
+        }
+        let Some(payload) = bytes.get(start..start + len) else {
+            break;
+        };
+        match opcode {
+            1 => texts += 1,
+            8 if payload.len() >= 2 => {
+                let code = u16::from_be_bytes([payload[0], payload[1]]);
+                return (
+                    texts,
+                    Some((code, String::from_utf8_lossy(&payload[2..]).into())),
+                );
+            }
+            _ => {}
+        }
+        at = start + len;
+    }
+    (texts, None)
+}
+
+/// Subscribers that stop reading are disconnected, told why when there is room to say
+/// it; meanwhile writers and a subscriber that keeps up carry on, and what the server
+/// holds for the stuck ones is bounded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscribers_that_stop_reading_are_told_and_disconnected() {
+    let limits = modelgraph::config::Limits {
+        idle_timeout: Duration::from_secs(2),
+        ..Default::default()
+    };
+    let app = crate::helpers::spawn_app_with(crate::helpers::Backend::Sqlite, limits).await;
+    // one asks for little per change, one for a lot through a small buffer
+    let mut quiet = open_raw(&app, None).await;
+    subscribe(
+        &mut quiet,
+        "q",
+        "subscription { changes { sequence } }",
+        json!({}),
+    )
+    .await;
+    let mut clogged = open_raw(&app, Some(4096)).await;
+    let fat = "subscription { changes { sequence after } }";
+    subscribe(&mut clogged, "c", fat, json!({})).await;
+    let mut good = open(&app, json!({})).await.unwrap();
+    subscribe(&mut good, "g", fat, json!({})).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    const MODELS: usize = 300;
+    let description = "x".repeat(40_000);
+    let reader = tokio::spawn(async move {
+        let mut got = 0;
+        while got < MODELS {
+            let data = next_data(&mut good, "g").await;
+            assert!(data["changes"]["sequence"].is_i64());
+            got += 1;
+        }
+        got
+    });
+    for i in 0..MODELS {
+        app.ok(
+            "mutation($n: String!, $d: String) { createRegisteredModel(input: {name: $n, description: $d}) { id } }",
+            json!({"n": format!("fat-{i}"), "d": description}),
+        )
+        .await;
+    }
+    assert_eq!(
+        reader.await.unwrap(),
+        MODELS,
+        "the reading subscriber got everything"
+    );
+    // past the bound (half the idle timeout) both were closed
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    // the quiet one had room: it reads what was sent, then why it was closed
+    let (delivered, close) = drain(&mut quiet).await;
+    let (code, reason) = close.expect("a close frame");
+    assert_eq!(code, 1008);
+    assert!(reason.contains("afterSequence"), "{reason}");
+    assert!(delivered <= MODELS);
+    // the clogged one's buffers were full: it is cut off, with what fit
+    let (delivered, _) = drain(&mut clogged).await;
+    assert!(
+        delivered < MODELS,
+        "all {delivered} arrived: nothing was held back"
+    );
     app.finish().await;
 }

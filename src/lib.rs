@@ -103,12 +103,13 @@ impl AppState {
 /// The whole HTTP surface; tests drive it over a real socket.
 pub fn app(state: AppState) -> Router {
     let routes = Router::new()
-        .route("/graphql", get(graphql::graphiql).post(graphql::graphql))
+        .route("/graphql", get(http::ui::graphiql).post(graphql::graphql))
         .route("/graphql/ws", get(graphql::websocket))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .merge(rest::router())
-        .merge(openlineage::router());
+        .merge(openlineage::router())
+        .fallback(http::ui::fallback);
     http::layers(routes, state)
 }
 

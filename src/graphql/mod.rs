@@ -1,6 +1,5 @@
 //! The GraphQL API: one query and one mutation type per domain area, merged; the HTTP
 //! handler with its limits; the SDL.
-use async_graphql::http::GraphiQLSource;
 use async_graphql::parser::types::OperationType;
 use async_graphql::{
     BatchRequest, BatchResponse, Context, ID, MergedObject, Object, Schema, SchemaBuilder,
@@ -8,7 +7,7 @@ use async_graphql::{
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderValue, Request, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 
 pub mod access;
 mod artifacts;
@@ -355,16 +354,6 @@ async fn connection_principal(
         .gql();
     }
     Ok(principal)
-}
-
-pub async fn graphiql() -> Html<String> {
-    Html(
-        GraphiQLSource::build()
-            .endpoint("/graphql")
-            .subscription_endpoint("/graphql/ws")
-            .title("modelgraph")
-            .finish(),
-    )
 }
 
 fn json_response(status: StatusCode, body: &impl serde::Serialize) -> Response {

@@ -3,6 +3,7 @@
 //! answered as 500s, tracing).
 pub mod conn;
 pub mod error;
+pub mod ui;
 
 use std::any::Any;
 
@@ -146,14 +147,18 @@ fn body_failure(err: &axum::Error) -> BodyFailure {
 
 /// Who the request is (`auth::Authenticator`), put in its extensions for the doors'
 /// role checks. A credential that does not check out, or none where one is needed, is
-/// 401 with `WWW-Authenticate: Bearer`. Health probes and the GraphiQL page stay open.
+/// 401 with `WWW-Authenticate: Bearer`. Health probes, GraphiQL and the web UI's pages
+/// stay open.
 async fn authenticate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let path = request.uri().path();
+    let reads = request.method() == Method::GET || request.method() == Method::HEAD;
     let open = path.starts_with("/healthz")
         || path.starts_with("/readyz")
-        || (path == "/graphql" && request.method() == Method::GET)
+        || (path == "/graphql" && reads)
         // a WebSocket sends its credential in connection_init
-        || path == "/graphql/ws";
+        || path == "/graphql/ws"
+        // the web UI's pages and assets: the app sends the credential with its queries
+        || (reads && !ui::is_api(path));
     if open {
         return next.run(request).await;
     }

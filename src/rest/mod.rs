@@ -466,7 +466,7 @@ pub fn router() -> Router<AppState> {
         .layer(axum::middleware::from_fn(no_nul_in_query))
         .route("/readyz/health", get(ready))
         .route("/readyz/isDirty", get(ready))
-        .fallback(|| async { HttpError::from(RegistryError::NotFound("no such route".into())) })
+    // unknown paths get the app-wide fallback (`http::ui`): a 404 under /api/
 }
 
 /// Reading needs READER; writing (POST, PATCH, ...) EDITOR.

@@ -195,9 +195,17 @@ async fn graphiql_and_the_probes_answer() {
     let (status, page) = app.call("GET", "/graphql", None).await;
     assert_eq!(status, 200);
     assert!(page.to_lowercase().contains("graphiql"));
-    // the playground runs subscriptions too
+    // the playground runs subscriptions too (its script, served from the binary, says where)
+    let script = page
+        .split("src=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a script");
+    assert!(script.starts_with("/assets/"), "{script}");
+    let (status, code) = app.call("GET", script, None).await;
+    assert_eq!(status, 200);
     assert!(
-        page.contains("/graphql/ws"),
+        code.contains("/graphql/ws"),
         "no subscription endpoint in GraphiQL"
     );
     for probe in ["/healthz", "/readyz"] {

@@ -21,4 +21,5 @@ mod rest;
 mod schema_file;
 mod spec;
 mod subscriptions;
+mod ui;
 mod webhooks;

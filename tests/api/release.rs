@@ -569,8 +569,11 @@ async fn the_readme_walk_through_works_as_written(app: &TestApp) {
     )
     .await
     .expect("the editor subscribes");
-    crate::subscriptions::subscribe(&mut socket, "w", watch, json!({})).await;
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    // a person subscribes seconds before the approvals; the test, which goes on at
+    // once, says where to start so that no step can slip in before the subscription
+    let start = modelgraph::events::highest(&app.db).await.unwrap();
+    let watch = watch.replacen("changes(", &format!("changes(afterSequence: {start}, "), 1);
+    crate::subscriptions::subscribe(&mut socket, "w", &watch, json!({})).await;
 
     let mut who = None;
     let mut last = Value::Null;

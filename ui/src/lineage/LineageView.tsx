@@ -1,0 +1,147 @@
+// Draws a lineage graph left to right (React Flow, laid out by elkjs). Each node carries
+// `data-node-id`, links to its page, and shows column lineage when it has some.
+import {
+  Background,
+  Controls,
+  type Edge,
+  Handle,
+  type Node,
+  type NodeProps,
+  Position as Side,
+  ReactFlow,
+} from "@xyflow/react";
+import "@xyflow/react/dist/style.css";
+import { useEffect, useMemo, useState } from "react";
+import { Link } from "react-router";
+import { kindLabel, pageOf } from "../format";
+import type { GNode, Graph } from "./graph";
+import { layout, NODE_WIDTH, nodeHeight, type Position } from "./layout";
+
+type CardData = {
+  node: GNode;
+  highlighted: boolean;
+  selected: boolean;
+};
+
+function NodeCard({ data }: NodeProps<Node<CardData>>) {
+  const { node, highlighted, selected } = data;
+  const classes = ["lineage-node", `kind-${node.kind.toLowerCase()}`];
+  if (highlighted) classes.push("on-path");
+  if (selected) classes.push("selected");
+  return (
+    <div
+      className={classes.join(" ")}
+      data-node-id={node.id}
+      data-kind={node.kind}
+      style={{ width: NODE_WIDTH, minHeight: nodeHeight(node) }}
+      title={`${kindLabel(node.kind)} ${node.name} (id ${node.id})`}
+    >
+      <Handle type="target" position={Side.Left} />
+      <div className="lineage-kind">{kindLabel(node.kind)}</div>
+      <div className="lineage-name">
+        <Link to={pageOf(node.kind, node.id)} onClick={(e) => e.stopPropagation()}>
+          {node.name}
+        </Link>
+      </div>
+      {node.columns && (
+        <ul className="columns" data-testid="column-lineage">
+          {node.columns.slice(0, 6).map((c) => (
+            <li key={c.field}>
+              {c.field} &larr; {c.inputs.map((i) => `${i.name}.${i.field}`).join(", ")}
+            </li>
+          ))}
+        </ul>
+      )}
+      <Handle type="source" position={Side.Right} />
+    </div>
+  );
+}
+
+const nodeTypes = { card: NodeCard };
+
+const layouts = new WeakMap<object, number>();
+let laidOut = 0;
+/** A number per layout result, to remount (and so refit) the view when it changes. */
+function layoutKey(positions: object): number {
+  let key = layouts.get(positions);
+  if (key === undefined) {
+    key = ++laidOut;
+    layouts.set(positions, key);
+  }
+  return key;
+}
+
+export interface LineageViewProps {
+  graph: Graph;
+  /** Ids of nodes and edges to highlight (a path). */
+  highlight?: ReadonlySet<string>;
+  selected?: ReadonlySet<string>;
+  onNodeClick?: (id: string) => void;
+  height?: number;
+}
+
+export function LineageView({ graph, highlight, selected, onNodeClick, height = 520 }: LineageViewProps) {
+  const [positions, setPositions] = useState<Map<string, Position> | null>(null);
+  useEffect(() => {
+    let current = true;
+    layout(graph).then((p) => {
+      if (current) setPositions(p);
+    });
+    return () => {
+      current = false;
+    };
+  }, [graph]);
+
+  const nodes: Node<CardData>[] = useMemo(
+    () =>
+      [...graph.nodes.values()].map((n) => ({
+        id: n.id,
+        type: "card",
+        position: positions?.get(n.id) ?? { x: 0, y: 0 },
+        data: {
+          node: n,
+          highlighted: highlight?.has(n.id) ?? false,
+          selected: selected?.has(n.id) ?? false,
+        },
+        draggable: false,
+      })),
+    [graph, positions, highlight, selected],
+  );
+  const edges: Edge[] = useMemo(
+    () =>
+      [...graph.edges.values()]
+        .filter((e) => graph.nodes.has(e.source) && graph.nodes.has(e.target))
+        .map((e) => ({
+          id: e.id,
+          source: e.source,
+          target: e.target,
+          label: e.kind.toLowerCase().replace(/_/g, " "),
+          className: highlight?.has(e.id) ? "on-path" : undefined,
+          animated: highlight?.has(e.id) ?? false,
+        })),
+    [graph, highlight],
+  );
+
+  return (
+    <div className="lineage-canvas" style={{ height }} data-testid="lineage-graph" data-nodes={graph.nodes.size}>
+      {positions && (
+        <ReactFlow
+          // a new layout is fitted to the view afresh
+          key={layoutKey(positions)}
+          nodes={nodes}
+          edges={edges}
+          nodeTypes={nodeTypes}
+          fitView
+          fitViewOptions={{ maxZoom: 1, padding: 0.08 }}
+          minZoom={0.05}
+          onlyRenderVisibleElements={graph.nodes.size > 200}
+          onNodeClick={(_, node) => onNodeClick?.(node.id)}
+          proOptions={{ hideAttribution: true }}
+        >
+          <Background />
+          <Controls showInteractive={false} />
+        </ReactFlow>
+      )}
+    </div>
+  );
+}

@@ -57,6 +57,16 @@ describe("the lineage graph", () => {
     expect([...g.edges.keys()]).toEqual(["e1"]);
   });
 
+  it("keeps the column lineage datasets carry, and only theirs", () => {
+    const clean: WalkNode = {
+      ...node("9", "DATASET"),
+      columnLineage: [{ field: "user_id", inputs: [{ namespace: "s3", name: "raw", field: "uid" }] }],
+    };
+    const g = fromWalks([node("1", "DATASET")], [{ nodes: [{ depth: 1, node: clean }], edges: [] }]);
+    expect(g.nodes.get("9")?.columns?.[0]?.inputs[0]?.field).toBe("uid");
+    expect(g.nodes.get("1")?.columns).toBeUndefined();
+  });
+
   it("collects a path's members", () => {
     expect(pathMembers({ nodes: [{ id: "1" }, { id: "2" }], edges: [{ id: "e1" }] })).toEqual(
       new Set(["1", "2", "e1"]),

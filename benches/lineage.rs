@@ -92,6 +92,7 @@ async fn connect(url: &str) -> DatabaseConnection {
         database_url: url.to_owned(),
         log_sql: false,
         max_connections: 4,
+        connect_timeout: std::time::Duration::from_secs(5),
     })
     .await
     .expect("connect")

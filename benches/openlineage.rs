@@ -44,6 +44,7 @@ async fn run(label: &str, url: &str, events: usize, clients: usize) {
         database_url: url.to_owned(),
         log_sql: false,
         max_connections: 8,
+        connect_timeout: std::time::Duration::from_secs(5),
     })
     .await
     .expect("connect");
@@ -136,6 +137,7 @@ async fn main() {
             database_url: url.clone(),
             log_sql: false,
             max_connections: 2,
+            connect_timeout: std::time::Duration::from_secs(5),
         })
         .await
         .expect("connect");

@@ -20,6 +20,9 @@ pub struct DatabaseArgs {
     /// Connections in the pool.
     #[arg(long, env = "MODELGRAPH_DB_MAX_CONNECTIONS", default_value_t = 10)]
     pub max_connections: u32,
+    /// How long to try reaching the database at start before giving up.
+    #[arg(long, env = "MODELGRAPH_CONNECT_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub connect_timeout: Duration,
 }
 
 /// Request bounds; over any of them is LIMIT_EXCEEDED.
@@ -93,6 +96,10 @@ pub struct Limits {
     /// WebSocket (subscription) connections open at once.
     #[arg(long, env = "MODELGRAPH_MAX_WEBSOCKETS", default_value_t = 256)]
     pub max_websockets: usize,
+    /// On SIGTERM or Ctrl-C the server stops accepting and lets requests in flight
+    /// finish for at most this long, then exits.
+    #[arg(long, env = "MODELGRAPH_SHUTDOWN_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub shutdown_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -116,6 +123,7 @@ impl Default for Limits {
             idle_timeout: Duration::from_secs(60),
             max_subscriptions_per_connection: 32,
             max_websockets: 256,
+            shutdown_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -126,6 +134,7 @@ impl Limits {
             max_open_connections: self.max_open_connections,
             header_read_timeout: self.header_read_timeout,
             idle_timeout: self.idle_timeout,
+            shutdown_timeout: self.shutdown_timeout,
         }
     }
 

@@ -17,8 +17,32 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
     about = "A model registry whose data is a lineage graph"
 )]
 struct Cli {
+    /// Log lines as text (plain when stderr is not a terminal) or as JSON objects.
+    #[arg(long, global = true, env = "MODELGRAPH_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Logs go to stderr (stdout is for what a command prints), coloured only on a
+/// terminal, filtered by RUST_LOG (default `info,sqlx=warn`).
+fn init_logs(format: LogFormat) {
+    use std::io::IsTerminal;
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => logs.json().flatten_event(true).init(),
+        LogFormat::Text => logs.with_ansi(std::io::stderr().is_terminal()).init(),
+    }
 }
 
 #[derive(Subcommand)]
@@ -78,13 +102,29 @@ struct ImportArgs {
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")),
-        )
-        .init();
-    match Cli::parse().command {
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    init_logs(cli.log_format);
+    match run(cli.command).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            // once, on stderr, as a sentence: what failed and why
+            eprintln!("modelgraph: {}", failure(&err));
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// An error as a person reads it: a database error's own text, not its variant name.
+fn failure(err: &anyhow::Error) -> String {
+    match err.downcast_ref::<sea_orm::DbErr>() {
+        Some(sea_orm::DbErr::Custom(text)) => text.clone(),
+        _ => format!("{err:#}"),
+    }
+}
+
+async fn run(command: Command) -> anyhow::Result<()> {
+    match command {
         Command::Serve(args) => {
             let origins = args
                 .cors_origins
@@ -124,7 +164,9 @@ async fn main() -> anyhow::Result<()> {
                      (make a token with `modelgraph token create` to turn authentication on)"
                 );
             }
-            let listener = tokio::net::TcpListener::bind(args.bind).await?;
+            let listener = tokio::net::TcpListener::bind(args.bind)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", args.bind))?;
             modelgraph::events::webhooks::start(conn.clone(), webhooks);
             tracing::info!(
                 address = %listener.local_addr()?,

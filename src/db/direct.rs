@@ -383,6 +383,7 @@ mod tests {
             database_url: format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display()),
             log_sql: false,
             max_connections: 2,
+            connect_timeout: std::time::Duration::from_secs(5),
         })
         .await
         .unwrap()
@@ -449,6 +450,7 @@ mod tests {
             database_url: "sqlite::memory:".into(),
             log_sql: false,
             max_connections: 1,
+            connect_timeout: std::time::Duration::from_secs(5),
         })
         .await
         .unwrap();

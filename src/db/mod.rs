@@ -22,11 +22,80 @@ pub(crate) const MMAP_BYTES: u64 = 1 << 30;
 /// Page cache per SQLite connection, in KiB (negative: SQLite's unit for KiB).
 pub(crate) const CACHE_KIB: i64 = -16 * 1024;
 
+/// Connects (and, on SQLite, creates the file). Fails within `--connect-timeout`,
+/// saying which database (its password hidden) and why.
 pub async fn connect(args: &DatabaseArgs) -> Result<DatabaseConnection, DbErr> {
+    let shown = shown_url(&args.database_url);
+    if let Some(file) = sqlite_path(&args.database_url)
+        && let Some(dir) = file.parent()
+        && !dir.as_os_str().is_empty()
+        && !dir.is_dir()
+    {
+        return Err(DbErr::Custom(format!(
+            "cannot open the SQLite database {}: the directory {} does not exist",
+            file.display(),
+            dir.display()
+        )));
+    }
+    let attempt = tokio::time::timeout(args.connect_timeout, connect_pool(args)).await;
+    match attempt {
+        Ok(Ok(db)) => Ok(db),
+        Ok(Err(err)) => Err(DbErr::Custom(format!(
+            "cannot connect to the database at {shown}: {}",
+            reason(&err)
+        ))),
+        Err(_) => Err(DbErr::Custom(format!(
+            "cannot connect to the database at {shown}: no answer within {} (--connect-timeout)",
+            humantime::format_duration(args.connect_timeout)
+        ))),
+    }
+}
+
+/// The database a URL names, as messages show it: no password, no options.
+pub fn shown_url(url: &str) -> String {
+    if let Some(file) = sqlite_path(url) {
+        return format!("sqlite {}", file.display());
+    }
+    match url::Url::parse(url) {
+        Ok(mut parsed) => {
+            if parsed.password().is_some() {
+                let _ = parsed.set_password(Some("***"));
+            }
+            parsed.set_query(None);
+            parsed.to_string()
+        }
+        Err(_) => "(an unparsable --database-url)".into(),
+    }
+}
+
+/// The file a SQLite URL names; None for PostgreSQL and in-memory databases.
+fn sqlite_path(url: &str) -> Option<PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or_default();
+    if path.is_empty() || path == ":memory:" || url.contains("mode=memory") {
+        return None;
+    }
+    Some(PathBuf::from(path))
+}
+
+/// The cause a person can act on, not the driver's wrapping of it.
+fn reason(err: &DbErr) -> String {
+    let mut text = err.to_string();
+    let mut cause = std::error::Error::source(err);
+    while let Some(c) = cause {
+        text = c.to_string();
+        cause = c.source();
+    }
+    text
+}
+
+async fn connect_pool(args: &DatabaseArgs) -> Result<DatabaseConnection, DbErr> {
     let mut opts = ConnectOptions::new(args.database_url.clone());
     opts.max_connections(args.max_connections)
         .min_connections(1)
-        .connect_timeout(Duration::from_secs(10))
+        .connect_timeout(args.connect_timeout)
         .acquire_timeout(Duration::from_secs(30))
         .sqlx_logging(args.log_sql)
         .sqlx_logging_level(log::LevelFilter::Debug)

@@ -193,8 +193,42 @@ impl Documents {
     }
 }
 
+/// The name of the first operation a query defines (`query Models { ... }` -> `Models`),
+/// read off its text for the access log; None for an anonymous one.
+pub fn first_operation_name(query: &str) -> Option<String> {
+    let mut words = query
+        .lines()
+        .map(|line| line.split('#').next().unwrap_or_default())
+        .flat_map(|line| line.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '{')))
+        .filter(|w| !w.is_empty());
+    match words.next()? {
+        "query" | "mutation" | "subscription" => {
+            let name = words.next()?;
+            let name: String = name
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .take(100)
+                .collect();
+            (!name.is_empty()).then_some(name)
+        }
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn operation_names_are_read_off_the_text() {
+        use super::first_operation_name as name;
+        assert_eq!(
+            name("query Models($n: Int) { a }").as_deref(),
+            Some("Models")
+        );
+        assert_eq!(name("# hi\nmutation Make{ a }").as_deref(), Some("Make"));
+        assert_eq!(name("{ a }"), None);
+        assert_eq!(name("query { a }"), None);
+    }
+
     use super::*;
 
     #[test]

@@ -128,7 +128,9 @@ kind_filter!(
 /// `filterQuery` (Kubeflow's filter syntax) joins the typed filter.
 pub fn with_query(mut filter: Filter, kinds: &[RegKind], query: &Option<String>) -> Result<Filter> {
     if let Some(q) = query.as_deref().filter(|q| !q.trim().is_empty()) {
-        filter.query = Some(crate::registry::filter_query::parse(q, kinds)?);
+        let parsed = crate::registry::filter_query::parse_query(q, kinds)?;
+        filter.query = Some(parsed.condition);
+        filter.query_properties = parsed.bare_properties;
     }
     Ok(filter)
 }

@@ -484,6 +484,19 @@ pub async fn graphql(State(state): State<AppState>, request: Request<Body>) -> R
         BatchRequest::Batch(list) => list,
     };
     let single = requests.len() == 1 && !bytes.trim_ascii_start().starts_with(b"[");
+    // for the access log
+    let operations = crate::http::Operations(
+        requests
+            .iter()
+            .map(|r| {
+                r.operation_name
+                    .clone()
+                    .or_else(|| documents::first_operation_name(&r.query))
+                    .unwrap_or_else(|| "-".into())
+            })
+            .collect::<Vec<_>>()
+            .join(","),
+    );
     let mut responses = Vec::with_capacity(requests.len());
     for r in requests {
         // the parser recurses per bracket: bound the nesting before it runs
@@ -516,7 +529,7 @@ pub async fn graphql(State(state): State<AppState>, request: Request<Body>) -> R
     } else {
         BatchResponse::Batch(responses)
     };
-    match serde_json::to_vec(&body) {
+    let mut response = match serde_json::to_vec(&body) {
         Ok(bytes) if unauthenticated => (
             StatusCode::UNAUTHORIZED,
             [
@@ -548,5 +561,7 @@ pub async fn graphql(State(state): State<AppState>, request: Request<Body>) -> R
             )
         }
         Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
-    }
+    };
+    response.extensions_mut().insert(operations);
+    response
 }

@@ -37,10 +37,13 @@ pub struct ConnLimits {
     pub max_open_connections: usize,
     pub header_read_timeout: Duration,
     pub idle_timeout: Duration,
+    /// How long open connections may finish their requests after shutdown begins.
+    pub shutdown_timeout: Duration,
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves; then stops accepting, lets
-/// every open connection finish the request it is on, and returns when all are closed.
+/// every open connection finish the request it is on, and returns when all are closed
+/// or `shutdown_timeout` has passed (what is still open is dropped with the process).
 pub async fn serve(
     listener: TcpListener,
     app: Router,
@@ -79,7 +82,16 @@ pub async fn serve(
     drop(closing_rx);
     let _ = closing.send(true);
     // every connection task holds a receiver: this resolves when the last one ends
-    closing.closed().await;
+    if tokio::time::timeout(limits.shutdown_timeout, closing.closed())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            open = closing.receiver_count(),
+            "connections still busy after --shutdown-timeout ({}): closing them",
+            humantime::format_duration(limits.shutdown_timeout)
+        );
+    }
     Ok(())
 }
 

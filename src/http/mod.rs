@@ -32,7 +32,58 @@ pub fn layers(routes: Router<AppState>, state: AppState) -> Router {
         .layer(TraceLayer::new_for_http())
         .layer(cors(&state.cors_origins))
         .layer(CatchPanicLayer::custom(panicked))
+        .layer(middleware::from_fn(access_log))
         .with_state(state)
+}
+
+/// The GraphQL operations a request ran, by name, for the access log.
+#[derive(Clone, Debug)]
+pub struct Operations(pub String);
+
+/// Which door a path belongs to.
+fn door(path: &str) -> &'static str {
+    if path.starts_with("/graphql") {
+        "graphql"
+    } else if path.starts_with("/api/v1/lineage") {
+        "openlineage"
+    } else if path.starts_with("/api/") {
+        "rest"
+    } else if path.starts_with("/healthz") || path.starts_with("/readyz") {
+        "probe"
+    } else {
+        "ui"
+    }
+}
+
+/// One line per request at info level (target `access`): method, path (never the query
+/// string, never a header), door, GraphQL operation names, status, duration and a
+/// request id, which the answer carries as `x-request-id`.
+async fn access_log(request: Request, next: Next) -> Response {
+    let started = std::time::Instant::now();
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let mut response = next.run(request).await;
+    let operations = response
+        .extensions()
+        .get::<Operations>()
+        .map(|o| o.0.clone())
+        .unwrap_or_default();
+    tracing::info!(
+        target: "access",
+        method = %method,
+        path = %path,
+        door = door(&path),
+        operation = %operations,
+        status = response.status().as_u16(),
+        duration_ms = started.elapsed().as_secs_f64() * 1000.0,
+        request_id = %id,
+        "request"
+    );
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert("x-request-id", value);
+    }
+    response
 }
 
 /// Cross-origin requests only from the origins listed (`--cors-origins`); none by

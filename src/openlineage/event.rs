@@ -69,7 +69,14 @@ impl Event {
 
 pub const EVENT_TYPES: &[&str] = &["START", "RUNNING", "COMPLETE", "ABORT", "FAIL", "OTHER"];
 
+/// `path: msg`; the event itself (the empty path) is called `event`.
 fn bad(path: impl Into<String>, msg: impl Into<String>) -> RegistryError {
+    let path = path.into();
+    let path = if path.is_empty() {
+        "event".into()
+    } else {
+        path
+    };
     RegistryError::invalid(path, msg)
 }
 

@@ -61,6 +61,9 @@ pub struct Filter {
     pub attached_to: Option<(i64, &'static str)>,
     /// A parsed Kubeflow `filterQuery`, already a condition.
     pub query: Option<Condition>,
+    /// Custom properties the query names bare: each must exist on some node listed
+    /// (`filter_query::check_bare_properties`, run before the list is read).
+    pub query_properties: Vec<String>,
 }
 
 /// Escapes LIKE wildcards so `contains` matches text literally.

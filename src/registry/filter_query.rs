@@ -184,6 +184,8 @@ struct Parser<'a> {
     kinds: &'a [NodeKind],
     /// Parentheses open around the current position.
     depth: usize,
+    /// Custom properties named bare (no quotes, no type suffix).
+    bare: Vec<String>,
 }
 
 impl Parser<'_> {
@@ -303,7 +305,7 @@ impl Parser<'_> {
     }
 
     fn comparison(
-        &self,
+        &mut self,
         path: &[String],
         quoted: bool,
         op: &str,
@@ -322,6 +324,9 @@ impl Parser<'_> {
             && let Some(expr) = self.standard(&name, op, values, pos)?
         {
             return Ok(expr);
+        }
+        if !quoted && value_type.is_none() && !self.bare.contains(&name) {
+            self.bare.push(name.clone());
         }
         custom(&name, value_type, op, values, pos)
     }
@@ -563,8 +568,30 @@ fn custom(
     Ok(property_exists(name, Some(test)))
 }
 
+/// The built-in fields a query may name (others are custom properties).
+pub const FIELDS: &str = "id, name, externalId, description, state, owner, author, uri, \
+    status, createTimeSinceEpoch, lastUpdateTimeSinceEpoch, startTimeSinceEpoch, \
+    endTimeSinceEpoch, modelFormatName, modelFormatVersion, runtime, digest, sourceType, \
+    source, value, step, timestamp, artifactType, registeredModelId, modelVersionId, \
+    experimentId, experimentRunId, servingEnvironmentId, inferenceServiceId, \
+    parentResourceId, desiredState, lastKnownState";
+
+/// A parsed query: the condition, and the custom properties it names bare, each of
+/// which must be a property some node of the listed kinds has (else it is a typo, or a
+/// field that does not exist, and would silently match nothing).
+#[derive(Clone, Debug)]
+pub struct Parsed {
+    pub condition: Condition,
+    pub bare_properties: Vec<String>,
+}
+
 /// Parses `src` for a list of `kinds`.
 pub fn parse(src: &str, kinds: &[NodeKind]) -> Result<Condition> {
+    parse_query(src, kinds).map(|p| p.condition)
+}
+
+/// Parses `src` for a list of `kinds`, keeping the bare custom property names.
+pub fn parse_query(src: &str, kinds: &[NodeKind]) -> Result<Parsed> {
     // no store holds a NUL (writes refuse them), and PostgreSQL cannot compare one
     if src.contains('\0') {
         return Err(RegistryError::invalid(
@@ -574,7 +601,10 @@ pub fn parse(src: &str, kinds: &[NodeKind]) -> Result<Condition> {
     }
     let toks = lex(src)?;
     if toks.is_empty() {
-        return Ok(Condition::all());
+        return Ok(Parsed {
+            condition: Condition::all(),
+            bare_properties: Vec::new(),
+        });
     }
     let mut parser = Parser {
         toks,
@@ -582,12 +612,59 @@ pub fn parse(src: &str, kinds: &[NodeKind]) -> Result<Condition> {
         end: src.len(),
         kinds,
         depth: 0,
+        bare: Vec::new(),
     };
     let cond = parser.or()?;
     if parser.at < parser.toks.len() {
         return Err(syntax(parser.pos(), "unexpected text after the expression"));
     }
-    Ok(cond)
+    Ok(Parsed {
+        condition: cond,
+        bare_properties: parser.bare,
+    })
+}
+
+/// Refuses a query naming, bare, a custom property that no node of `kinds` has: the
+/// name is a typo or a field that does not exist (`nmae`, `metrics.auc`), and would
+/// match nothing without a word. A property named with its type (`team.string_value`)
+/// or quoted is taken as asked.
+pub async fn check_bare_properties<C: sea_orm::ConnectionTrait>(
+    conn: &C,
+    kinds: &[NodeKind],
+    names: &[String],
+) -> Result<()> {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+    for name in names {
+        let mut of_kinds = Query::select();
+        of_kinds.column(node::Column::Id).from(node::Entity);
+        if !kinds.is_empty() {
+            of_kinds.and_where(node::Column::Kind.is_in(kinds.iter().map(|k| k.as_str())));
+        }
+        let found = node_property::Entity::find()
+            .select_only()
+            .column(node_property::Column::NodeId)
+            .filter(node_property::Column::Key.eq(name.as_str()))
+            .filter(node_property::Column::NodeId.in_subquery(of_kinds.to_owned()))
+            .limit(1)
+            .into_tuple::<i64>()
+            .one(conn)
+            .await?;
+        if found.is_none() {
+            let what = match kinds {
+                [one] => format!("{} has", one.label()),
+                _ => "nothing listed here has".to_owned(),
+            };
+            return Err(RegistryError::invalid(
+                "filterQuery",
+                format!(
+                    "unknown field {name:?}: the fields are {FIELDS}; and no {what} a custom \
+                     property {name:?} (to match one by its type anyway: \
+                     {name}.string_value = '...', or int_value, double_value, bool_value)"
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -139,6 +139,7 @@ pub async fn list<C: ConnectionTrait>(
     page: &PageArgs,
     limits: PageLimits,
 ) -> Result<Page> {
+    super::filter_query::check_bare_properties(conn, kinds, &filter.query_properties).await?;
     let plan = page.plan(order, limits)?;
     if plan.size == 0 {
         return Ok(plan.finish(Vec::new()));
@@ -165,6 +166,7 @@ pub async fn list_all<C: ConnectionTrait>(
     filter: &Filter,
     order: Order,
 ) -> Result<Vec<node::Model>> {
+    super::filter_query::check_bare_properties(conn, kinds, &filter.query_properties).await?;
     let mut query = node::Entity::find().filter(filter.condition(kinds)?);
     if order.field != super::page::OrderField::Id {
         query = query.order_by(order.field.column(), sql_dir(true, order));
@@ -181,6 +183,7 @@ pub async fn count<C: ConnectionTrait>(
     kinds: &[NodeKind],
     filter: &Filter,
 ) -> Result<u64> {
+    super::filter_query::check_bare_properties(conn, kinds, &filter.query_properties).await?;
     Ok(node::Entity::find()
         .filter(filter.condition(kinds)?)
         .count(conn)

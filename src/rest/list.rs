@@ -94,7 +94,9 @@ impl ListArgs {
             filter.external_id = Some(ext.clone());
         }
         if let Some(text) = q.get("filterQuery").filter(|t| !t.trim().is_empty()) {
-            filter.query = Some(filter_query::parse(text, &kinds)?);
+            let parsed = filter_query::parse_query(text, &kinds)?;
+            filter.query = Some(parsed.condition);
+            filter.query_properties = parsed.bare_properties;
         }
         Ok(Self {
             kinds,

@@ -169,3 +169,49 @@ fn cli_writes_are_in_the_change_log() {
     assert!(total > 10, "{total} changes");
     assert_eq!(total, by_cli);
 }
+
+/// Start-up failures: quick, once, naming what failed, exit non-zero.
+#[test]
+fn start_up_failures_name_what_failed_once_and_quickly() {
+    let run = |args: &[&str], url: &str| {
+        let started = std::time::Instant::now();
+        let out = Command::new(env!("CARGO_BIN_EXE_modelgraph"))
+            .args(args)
+            .env("MODELGRAPH_DATABASE_URL", url)
+            .env("RUST_LOG", "error")
+            .output()
+            .expect("the binary runs");
+        (out, started.elapsed())
+    };
+    // a PostgreSQL nobody answers at (a non-routable address): a few seconds, the host named
+    let (out, took) = run(
+        &["migrate", "--connect-timeout", "2s"],
+        "postgres://someone:hunter2@10.255.255.1:5432/registry",
+    );
+    let err = text(&out.stderr);
+    assert!(!out.status.success());
+    assert!(took < std::time::Duration::from_secs(8), "took {took:?}");
+    assert!(err.contains("10.255.255.1:5432"), "{err}");
+    assert!(!err.contains("hunter2"), "the password is shown: {err}");
+    assert_eq!(err.matches("cannot connect").count(), 1, "{err}");
+    // a SQLite file in a directory that is not there: the path named
+    let (out, _) = run(&["migrate"], "sqlite:///no/such/dir/registry.db?mode=rwc");
+    let err = text(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("/no/such/dir"), "{err}");
+    assert_eq!(
+        err.lines().filter(|l| l.contains("/no/such/dir")).count(),
+        1,
+        "{err}"
+    );
+    // a port in use: the address named
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = busy.local_addr().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("r.db").display());
+    let (out, _) = run(&["serve", "--bind", &addr], &url);
+    let err = text(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains(&format!("cannot listen on {addr}")), "{err}");
+    assert_eq!(err.matches(&addr).count(), 1, "{err}");
+}

@@ -45,6 +45,7 @@ async fn connect(url: &str) -> DatabaseConnection {
         database_url: url.to_owned(),
         log_sql: false,
         max_connections: 5,
+        connect_timeout: std::time::Duration::from_secs(5),
     })
     .await
     .unwrap_or_else(|e| panic!("cannot connect to {url}: {e}"))

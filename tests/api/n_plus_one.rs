@@ -36,12 +36,18 @@ const QUERY: &str = r#"{ registeredModels(first: 100) { totalCount nodes { name 
     versions { totalCount nodes { name registeredModel { name } artifacts { totalCount nodes { name
         ... on ModelArtifact { uri modelVersion { name registeredModel { name } } } } } } } } } }"#;
 
+/// The fewest statements of three runs: a busy machine can split one batch in two (two
+/// loads at different depths that usually meet), never merge what grows with the data.
 async fn measure(app: &TestApp) -> (u64, usize) {
-    app.reset_statements();
-    let data = app.ok(QUERY, json!({})).await;
-    let count = app.statements();
-    let models = data["registeredModels"]["nodes"].as_array().unwrap().len();
-    (count, models)
+    let mut fewest = u64::MAX;
+    let mut models = 0;
+    for _ in 0..3 {
+        app.reset_statements();
+        let data = app.ok(QUERY, json!({})).await;
+        fewest = fewest.min(app.statements());
+        models = data["registeredModels"]["nodes"].as_array().unwrap().len();
+    }
+    (fewest, models)
 }
 
 async fn nested_lists_do_not_grow_with_the_data(app: &TestApp) {

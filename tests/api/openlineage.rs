@@ -195,6 +195,8 @@ async fn openlineage_refuses_bad_events_and_writes_nothing(app: &TestApp) {
     let mut e = good.clone();
     e["eventType"] = json!("FINISHED");
     cases.push((e, "eventType"));
+    // the event itself is named, not an empty path
+    cases.push((json!(["not", "an", "event"]), "event: must be an object"));
     for (body, path) in cases {
         let (status, text) = post(app, &body).await;
         assert_eq!(status, 400, "{text}");

@@ -198,4 +198,38 @@ async fn orders_and_filters(app: &TestApp) {
         .await;
     assert_eq!(code, "INVALID_INPUT");
     assert!(message.contains("position"), "{message}");
+    // a name that is no field and no property any model has is a mistake, not an empty
+    // result: refused, named, with the fields listed
+    for (query, named) in [("nmae = 'x'", "nmae"), ("metrics.auc > 0.9", "metrics.auc")] {
+        let (code, message) = app
+            .err(
+                "query($q: String) { registeredModels(filterQuery: $q) { totalCount } }",
+                json!({ "q": query }),
+            )
+            .await;
+        assert_eq!(code, "INVALID_INPUT", "{query}");
+        assert!(
+            message.starts_with("filterQuery: ")
+                && message.contains(&format!("{named:?}"))
+                && message.contains("createTimeSinceEpoch"),
+            "{message}"
+        );
+    }
+    let (status, body) = app
+        .call(
+            "GET",
+            "/api/model_registry/v1/registered_models?filterQuery=nmae%20%3D%20%27x%27",
+            None,
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert!(body.contains("nmae"), "{body}");
+    // a property asked for by its type is taken as asked, even one nothing has
+    let data = app
+        .ok(
+            r#"{ registeredModels(filterQuery: "nmae.string_value = 'x'") { totalCount } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(data["registeredModels"]["totalCount"], 0);
 }

@@ -16,6 +16,7 @@ pub mod events;
 pub mod graphql;
 pub mod http;
 pub mod lineage;
+pub mod metrics;
 pub mod openlineage;
 pub mod registry;
 pub mod rest;
@@ -60,6 +61,7 @@ impl AppState {
     /// As `new`, with how SQLite is read and written directly chosen (`db::direct`):
     /// tests observe statements, benchmarks compare the sqlx path.
     pub fn with_direct(db: DatabaseConnection, limits: Limits, direct: DirectOptions) -> Self {
+        metrics::install();
         let schema = graphql::build_schema(&limits);
         Self {
             auth: auth::Authenticator::new(db.clone(), auth::AuthConfig::default()),
@@ -107,10 +109,24 @@ pub fn app(state: AppState) -> Router {
         .route("/graphql/ws", get(graphql::websocket))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics_page))
         .merge(rest::router())
         .merge(openlineage::router())
         .fallback(http::ui::fallback);
     http::layers(routes, state)
+}
+
+/// `GET /metrics`, Prometheus text format.
+async fn metrics_page(State(state): State<AppState>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        metrics::render(&state.db),
+    )
+        .into_response()
 }
 
 /// Ready when the database answers.

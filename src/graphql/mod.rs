@@ -511,6 +511,13 @@ pub async fn graphql(State(state): State<AppState>, request: Request<Body>) -> R
             execute(&state, &principal, r).await
         };
         tag_errors(&mut response);
+        for error in &response.errors {
+            if let Some(async_graphql::Value::String(code)) =
+                error.extensions.as_ref().and_then(|x| x.get("code"))
+            {
+                crate::metrics::graphql_error(code);
+            }
+        }
         responses.push(response);
     }
     // an operation refused for want of a credential answers 401, as the other doors do

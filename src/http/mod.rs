@@ -48,7 +48,7 @@ fn door(path: &str) -> &'static str {
         "openlineage"
     } else if path.starts_with("/api/") {
         "rest"
-    } else if path.starts_with("/healthz") || path.starts_with("/readyz") {
+    } else if path.starts_with("/healthz") || path.starts_with("/readyz") || path == "/metrics" {
         "probe"
     } else {
         "ui"
@@ -69,14 +69,17 @@ async fn access_log(request: Request, next: Next) -> Response {
         .get::<Operations>()
         .map(|o| o.0.clone())
         .unwrap_or_default();
+    let door = door(&path);
+    let seconds = started.elapsed().as_secs_f64();
+    crate::metrics::request(door, &operations, response.status().as_u16(), seconds);
     tracing::info!(
         target: "access",
         method = %method,
         path = %path,
-        door = door(&path),
+        door,
         operation = %operations,
         status = response.status().as_u16(),
-        duration_ms = started.elapsed().as_secs_f64() * 1000.0,
+        duration_ms = seconds * 1000.0,
         request_id = %id,
         "request"
     );
@@ -205,6 +208,8 @@ async fn authenticate(State(state): State<AppState>, mut request: Request, next:
     let reads = request.method() == Method::GET || request.method() == Method::HEAD;
     let open = path.starts_with("/healthz")
         || path.starts_with("/readyz")
+        // scraped by Prometheus: counts and timings, no data
+        || path == "/metrics"
         || (path == "/graphql" && reads)
         // a WebSocket sends its credential in connection_init
         || path == "/graphql/ws"

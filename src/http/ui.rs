@@ -19,6 +19,7 @@ pub fn is_api(path: &str) -> bool {
         || path.starts_with("/graphql")
         || path.starts_with("/healthz")
         || path.starts_with("/readyz")
+        || path == "/metrics"
 }
 
 fn file(name: &str, cache: &'static str) -> Option<Response> {

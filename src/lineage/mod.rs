@@ -89,6 +89,9 @@ pub async fn walk_nodes(
     };
     nodes.reserve(found.len());
     nodes.extend(found.into_iter().map(|n| (n.id, n)));
+    for result in &results {
+        crate::metrics::walk(result.entries.len());
+    }
     Ok(Walked { results, nodes })
 }
 

@@ -28,11 +28,16 @@ async fn post_event(
 ) -> Result<Response, HttpError> {
     principal.require(Role::Editor)?;
     let bytes = body.map_err(HttpError::body)?;
-    let value: serde_json::Value = serde_json::from_slice(&bytes)
-        .map_err(|e| RegistryError::invalid("body", format!("is not valid JSON: {e}")))?;
-    let event = event::parse(&value, state.limits.max_event_datasets)?;
-    let actor = Actor::new(principal.subject, Via::OpenLineage);
-    state.ingester.ingest(event, actor).await?;
+    let ingested = async {
+        let value: serde_json::Value = serde_json::from_slice(&bytes)
+            .map_err(|e| RegistryError::invalid("body", format!("is not valid JSON: {e}")))?;
+        let event = event::parse(&value, state.limits.max_event_datasets)?;
+        let actor = Actor::new(principal.subject, Via::OpenLineage);
+        state.ingester.ingest(event, actor).await
+    }
+    .await;
+    crate::metrics::openlineage_event(ingested.is_ok());
+    ingested?;
     Ok(StatusCode::CREATED.into_response())
 }
 

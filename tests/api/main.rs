@@ -13,6 +13,7 @@ mod errors;
 mod lineage;
 mod lineage_plain;
 mod logs;
+mod metrics;
 mod n_plus_one;
 mod oidc;
 mod openlineage;

@@ -35,6 +35,7 @@ fn server() -> &'static Server {
                 database_url: url,
                 log_sql: false,
                 max_connections: 4,
+                connect_timeout: std::time::Duration::from_secs(5),
             })
             .await
             .expect("connect");

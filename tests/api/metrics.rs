@@ -163,19 +163,11 @@ async fn metrics_cover_every_door_after_a_mixed_workload() {
         ) >= 1.0
     );
     assert!(sum(&samples, "modelgraph_db_pool_max_connections", &[]) >= 1.0);
-    assert!(
-        sum(
-            &samples,
-            "modelgraph_db_pool_connections",
-            &["state=\"idle\""]
-        ) >= 0.0
-    );
-    assert!(
-        samples
-            .keys()
-            .any(|k| k.starts_with("modelgraph_db_pool_connections{state=\"in_use\"}")),
-        "no in-use gauge"
-    );
+    // the pool's gauges are there (their values move with the pool)
+    for state in ["in_use", "idle"] {
+        let series = format!("modelgraph_db_pool_connections{{state=\"{state}\"}}");
+        assert!(samples.contains_key(&series), "no {state} gauge");
+    }
     app.finish().await;
 }
 

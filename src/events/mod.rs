@@ -30,6 +30,8 @@ pub struct Feed {
     started: Arc<std::sync::Once>,
     /// Wakes a resting watcher when someone subscribes.
     wanted: Arc<tokio::sync::Notify>,
+    /// Wakes the watcher to read the log's end now (a PostgreSQL notification).
+    poked: Arc<tokio::sync::Notify>,
 }
 
 impl Feed {
@@ -39,6 +41,7 @@ impl Feed {
             latest: watch::channel(0).0,
             started: Arc::new(std::sync::Once::new()),
             wanted: Arc::new(tokio::sync::Notify::new()),
+            poked: Arc::new(tokio::sync::Notify::new()),
         }
     }
 
@@ -59,7 +62,9 @@ impl Feed {
     }
 
     /// PostgreSQL: LISTEN for commits with changes (on any server) and wake the
-    /// watcher; the poll stays as the backstop, so a lost notification only delays.
+    /// watcher, which reads the log's end itself: the channel is database-wide, so a
+    /// notification may come from a store in another schema, whose sequence says nothing
+    /// about ours. The poll stays as the backstop, so a lost notification only delays.
     async fn listen(self) {
         loop {
             let pool = self.db.get_postgres_connection_pool();
@@ -67,16 +72,8 @@ impl Feed {
                 let mut listener = sqlx::postgres::PgListener::connect_with(pool).await?;
                 listener.listen(crate::registry::history::CHANNEL).await?;
                 loop {
-                    let note = listener.recv().await?;
-                    if let Ok(seq) = note.payload().parse::<i64>() {
-                        self.latest.send_if_modified(|latest| {
-                            let newer = seq > *latest;
-                            if newer {
-                                *latest = seq;
-                            }
-                            newer
-                        });
-                    }
+                    listener.recv().await?;
+                    self.poked.notify_one();
                 }
                 #[allow(unreachable_code)]
                 Ok::<(), sqlx::Error>(())
@@ -109,6 +106,7 @@ impl Feed {
             }
             tokio::select! {
                 () = crate::registry::history::committed().notified() => {}
+                () = self.poked.notified() => {}
                 () = tokio::time::sleep(POLL) => {}
             }
         }

@@ -204,7 +204,9 @@ const CHANGE_COLUMNS: [(&str, &str); 9] = [
 ];
 
 /// The PostgreSQL channel a commit with changes notifies (delivered at commit, so
-/// listeners on every server learn of it at once; `events::Feed`).
+/// listeners on every server learn of it at once; `events::Feed`). The channel is
+/// database-wide, shared by stores in other schemas, so a notification is only a
+/// wake-up: its payload (the sequence in the sender's schema) is not ours to trust.
 pub const CHANNEL: &str = "modelgraph_changes";
 
 /// One statement that numbers and inserts `rows`, numbered after the last change:

@@ -444,3 +444,28 @@ async fn subscribers_that_stop_reading_are_told_and_disconnected() {
     );
     app.finish().await;
 }
+
+/// Stores in other schemas of the same PostgreSQL database notify on the same channel,
+/// with their own (here higher) sequences: those must not hide this store's changes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_schemas_changes_do_not_hide_ours_on_postgres() {
+    use crate::helpers::{Backend, spawn_app};
+    let ours = spawn_app(Backend::Postgres).await;
+    let theirs = spawn_app(Backend::Postgres).await;
+    let mut socket = open(&ours, json!({})).await.unwrap();
+    subscribe(&mut socket, "1", CHANGES, json!({"after": null})).await;
+    // the subscription started the feed, and its listener is listening
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for i in 0..5 {
+        create_model(&theirs, None, &format!("elsewhere-{i}")).await;
+    }
+    // their notifications reach our listener first
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    create_model(&ours, None, "here").await;
+    let got = next_data(&mut socket, "1").await;
+    assert_eq!(got["changes"]["node"]["name"], "here");
+    assert_eq!(got["changes"]["sequence"], 1);
+    drop(socket);
+    ours.finish().await;
+    theirs.finish().await;
+}

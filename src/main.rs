@@ -55,8 +55,14 @@ enum Command {
     Schema,
     /// Load a small example graph to explore (idempotent).
     SeedDemo(DatabaseArgs),
-    /// Bulk-load a lineage graph from nodes.csv and edges.csv (as bench/gen_graph.py writes).
+    /// Bulk-load a lineage graph from nodes.csv and edges.csv (as gen-graph writes them).
     ImportGraph(ImportArgs),
+    /// Write a synthetic lineage graph (nodes.csv, edges.csv) for benchmarks; seeded.
+    GenGraph(GenGraphArgs),
+    /// Copy a SQLite store to a file, consistently, while servers keep writing to it.
+    Backup(BackupArgs),
+    /// Replace a SQLite store with a backup (stop the servers using it first).
+    Restore(RestoreArgs),
     /// API tokens: create (printed once), list, revoke.
     #[command(subcommand)]
     Token(TokenCommand),
@@ -99,6 +105,56 @@ struct ImportArgs {
     edges: std::path::PathBuf,
     #[command(flatten)]
     database: DatabaseArgs,
+}
+
+#[derive(clap::Args)]
+struct GenGraphArgs {
+    /// Runs to generate; the graph has about three nodes per run (330000: about a million).
+    #[arg(long)]
+    runs: u64,
+    /// The same seed (and shape) writes the same files.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Runs per pipeline ("project"); the number of projects is runs divided by this.
+    #[arg(long, default_value_t = 500)]
+    runs_per_project: u64,
+    /// How many of a project's latest outputs its next run mostly reads from.
+    #[arg(long, default_value_t = 8)]
+    window: usize,
+    /// The directory to write nodes.csv and edges.csv into (created if missing).
+    #[arg(long)]
+    out: std::path::PathBuf,
+}
+
+#[derive(clap::Args)]
+struct BackupArgs {
+    /// The file to write (replaced if it exists, only once the copy is complete and checked).
+    #[arg(long)]
+    to: std::path::PathBuf,
+    #[command(flatten)]
+    database: DatabaseArgs,
+}
+
+#[derive(clap::Args)]
+struct RestoreArgs {
+    /// The backup to restore (checked before anything is written).
+    #[arg(long)]
+    from: std::path::PathBuf,
+    #[command(flatten)]
+    database: DatabaseArgs,
+}
+
+/// A progress bar on stderr for one stage of long work, drawn only on a terminal; its
+/// rate counts from the stage's start.
+fn stage_bar(stage: &str, total: u64, since: std::time::Instant) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(total).with_elapsed(since.elapsed());
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{msg:>8} {bar:32} {human_pos}/{human_len} {per_sec} eta {eta}",
+    ) {
+        bar.set_style(style);
+    }
+    bar.set_message(stage.to_owned());
+    bar
 }
 
 #[tokio::main]
@@ -199,26 +255,98 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::ImportGraph(args) => {
             let conn = db::connect(&args.database).await?;
             db::migrate(&conn).await?;
-            let started = std::time::Instant::now();
+            // one bar per stage, and each stage's own rate at the end
+            let mut current: Option<(String, indicatif::ProgressBar, std::time::Instant)> = None;
+            let mut rates = Vec::new();
+            // a stage starts where the one before it ended (the first with the command)
+            let mut stage_end = std::time::Instant::now();
             let stats = modelgraph::registry::bulk::import_graph(
                 &conn,
                 &args.nodes,
                 &args.edges,
                 |stage, done, total| {
-                    let rate = done as f64 / started.elapsed().as_secs_f64().max(1e-9);
-                    eprint!("\r{stage}: {done}/{total} ({rate:.0}/s)      ");
-                    if done == total {
-                        eprintln!();
+                    if current.as_ref().is_none_or(|(s, _, _)| s != stage) {
+                        current = Some((
+                            stage.to_owned(),
+                            stage_bar(stage, total as u64, stage_end),
+                            stage_end,
+                        ));
+                    }
+                    if let Some((_, bar, started)) = &current {
+                        bar.set_position(done as u64);
+                        if done == total {
+                            bar.finish_and_clear();
+                            let rate = total as f64 / started.elapsed().as_secs_f64().max(1e-9);
+                            rates.push(format!("{total} {stage} at {rate:.0}/s"));
+                            stage_end = std::time::Instant::now();
+                        }
                     }
                 },
             )
             .await?;
             println!(
-                "imported {} nodes and {} edges in {:.1} s ({:.0} rows/s)",
+                "imported {} nodes and {} edges in {:.1} s ({:.0} rows/s; {})",
                 stats.nodes,
                 stats.edges,
                 stats.seconds,
-                (stats.nodes + stats.edges) as f64 / stats.seconds.max(1e-9)
+                (stats.nodes + stats.edges) as f64 / stats.seconds.max(1e-9),
+                rates.join(", ")
+            );
+        }
+        Command::GenGraph(args) => {
+            let shape = modelgraph::gen_graph::Shape {
+                runs: args.runs,
+                seed: args.seed,
+                runs_per_project: args.runs_per_project,
+                window: args.window,
+            };
+            let started = std::time::Instant::now();
+            let bar = stage_bar("runs", args.runs, started);
+            let made =
+                modelgraph::gen_graph::generate(&shape, &args.out, |done| bar.set_position(done))?;
+            bar.finish_and_clear();
+            println!(
+                "wrote {} nodes and {} edges to {} in {:.1} s (runs {}, seed {})",
+                made.nodes,
+                made.edges,
+                args.out.display(),
+                started.elapsed().as_secs_f64(),
+                args.runs,
+                args.seed
+            );
+        }
+        Command::Backup(args) => {
+            let store =
+                db::backup::store_file(&args.database.database_url).map_err(anyhow::Error::msg)?;
+            let spinner = indicatif::ProgressBar::new_spinner().with_message("backing up");
+            spinner.enable_steady_tick(std::time::Duration::from_millis(200));
+            let started = std::time::Instant::now();
+            let to = args.to.clone();
+            let copied = tokio::task::spawn_blocking(move || db::backup::backup(&store, &to))
+                .await?
+                .map_err(anyhow::Error::msg)?;
+            spinner.finish_and_clear();
+            println!(
+                "backed up {} pages ({:.1} MB) to {} in {:.1} s",
+                copied.pages,
+                copied.bytes as f64 / 1e6,
+                args.to.display(),
+                started.elapsed().as_secs_f64()
+            );
+        }
+        Command::Restore(args) => {
+            let store =
+                db::backup::store_file(&args.database.database_url).map_err(anyhow::Error::msg)?;
+            let from = args.from.clone();
+            let shown = store.display().to_string();
+            let copied = tokio::task::spawn_blocking(move || db::backup::restore(&from, &store))
+                .await?
+                .map_err(anyhow::Error::msg)?;
+            println!(
+                "restored {} pages ({:.1} MB) from {} into {shown}",
+                copied.pages,
+                copied.bytes as f64 / 1e6,
+                args.from.display()
             );
         }
     }

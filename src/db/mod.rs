@@ -1,5 +1,6 @@
 //! Connecting to SQLite or PostgreSQL and migrating; SQLite gets WAL, a busy timeout and
 //! foreign keys.
+pub mod backup;
 pub mod direct;
 pub mod error;
 pub mod exec;

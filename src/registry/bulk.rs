@@ -1,4 +1,4 @@
-//! The bulk path: loading a whole graph (nodes.csv, edges.csv as `bench/gen_graph.py`
+//! The bulk path: loading a whole graph (nodes.csv, edges.csv as `modelgraph gen-graph`
 //! writes them) in large batched transactions, for benchmarks and migrations.
 use std::collections::HashMap;
 use std::path::Path;
@@ -84,7 +84,7 @@ pub async fn import_graph(
     db: &DatabaseConnection,
     nodes_csv: &Path,
     edges_csv: &Path,
-    progress: impl Fn(&str, usize, usize),
+    mut progress: impl FnMut(&str, usize, usize),
 ) -> Result<ImportStats> {
     let started = Instant::now();
     let nodes: Vec<CsvNode> = read_csv(nodes_csv, 3)?

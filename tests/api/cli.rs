@@ -22,7 +22,7 @@ fn text(bytes: &[u8]) -> String {
 pub(crate) struct Store {
     pub(crate) url: String,
     _dir: Option<tempfile::TempDir>,
-    schema: Option<String>,
+    pub(crate) schema: Option<String>,
 }
 
 impl Store {

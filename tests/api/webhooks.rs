@@ -122,13 +122,13 @@ async fn receive(State(rx): State<Receiver>, headers: HeaderMap, body: Bytes) ->
 }
 
 /// A `modelgraph serve` process.
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    base: String,
+    pub(crate) base: String,
 }
 
 impl Server {
-    async fn start(database_url: &str, extra: &[&str]) -> Self {
+    pub(crate) async fn start(database_url: &str, extra: &[&str]) -> Self {
         let port = StdListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -166,12 +166,12 @@ impl Server {
     }
 
     /// SIGKILL: no chance to release anything.
-    fn kill(&mut self) {
+    pub(crate) fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
 
-    async fn gql(&self, query: &str, variables: Value) -> Value {
+    pub(crate) async fn gql(&self, query: &str, variables: Value) -> Value {
         let res: Value = reqwest::Client::new()
             .post(format!("{}/graphql", self.base))
             .json(&json!({"query": query, "variables": variables}))

@@ -10,7 +10,7 @@ use crate::on_both;
 on_both!(readme_demo_queries_answer_what_they_claim);
 
 /// The ```graphql block after `<!-- demo-query: NAME -->` in README.md.
-fn readme_query(name: &str) -> String {
+pub(crate) fn readme_query(name: &str) -> String {
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
         .expect("README.md");
     let marker = format!("<!-- demo-query: {name} -->");

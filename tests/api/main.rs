@@ -5,6 +5,7 @@ mod helpers;
 mod history;
 mod identity;
 
+mod backup;
 mod cli;
 mod connections;
 mod crud;
@@ -18,6 +19,7 @@ mod n_plus_one;
 mod oidc;
 mod openlineage;
 mod pagination;
+mod readme;
 mod release;
 mod rest;
 mod schema_file;

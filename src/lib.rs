@@ -125,7 +125,7 @@ async fn metrics_page(State(state): State<AppState>) -> axum::response::Response
             axum::http::header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        metrics::render(&state.db),
+        metrics::render(&state).await,
     )
         .into_response()
 }

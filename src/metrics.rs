@@ -1,13 +1,14 @@
 //! `GET /metrics` in Prometheus text format (the `metrics` facade with its Prometheus
 //! exporter): requests and their latency per door and GraphQL operation, GraphQL error
-//! codes, the database pool, lineage walk sizes, OpenLineage events ingested and refused.
+//! codes, the database pool, operations running and queued, lineage walk sizes,
+//! OpenLineage events ingested and refused, the change log's end and webhooks' lag.
 //! Operation names come from clients, so at most `MAX_OPERATIONS` distinct ones become
 //! labels (later ones count as `other`): no client can grow the registry without bound.
 use std::collections::HashSet;
 use std::sync::{Mutex, OnceLock};
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use sea_orm::{DatabaseConnection, DbBackend};
+use sea_orm::DbBackend;
 
 /// Distinct GraphQL operation names kept as labels.
 pub const MAX_OPERATIONS: usize = 200;
@@ -106,8 +107,11 @@ pub fn openlineage_event(ingested: bool) {
     metrics::counter!("modelgraph_openlineage_events_total", "outcome" => outcome).increment(1);
 }
 
-/// The exposition: what was recorded, and the database pool as it is now.
-pub fn render(db: &DatabaseConnection) -> String {
+/// The exposition: what was recorded, and what is measured at the scrape: the database
+/// pool, GraphQL operations running and waiting for a thread, the change log's end and
+/// how far each webhook is behind it.
+pub async fn render(state: &crate::AppState) -> String {
+    let db = &state.db;
     let (size, idle, max) = match db.get_database_backend() {
         DbBackend::Postgres => {
             let pool = db.get_postgres_connection_pool();
@@ -131,5 +135,17 @@ pub fn render(db: &DatabaseConnection) -> String {
         .set(f64::from(size.saturating_sub(idle)));
     metrics::gauge!("modelgraph_db_pool_connections", "state" => "idle").set(f64::from(idle));
     metrics::gauge!("modelgraph_db_pool_max_connections").set(f64::from(max));
+    let (running, waiting) = state.operation_threads.load();
+    metrics::gauge!("modelgraph_graphql_operations", "state" => "running").set(running as f64);
+    metrics::gauge!("modelgraph_graphql_operations", "state" => "waiting").set(waiting as f64);
+    if let Ok(end) = crate::events::highest(db).await {
+        metrics::gauge!("modelgraph_change_log_sequence").set(end as f64);
+        if let Ok(hooks) = crate::events::webhooks::list(db).await {
+            for hook in hooks.iter().filter(|h| h.active) {
+                metrics::gauge!("modelgraph_webhook_lag_changes", "webhook" => hook.id.to_string())
+                    .set((end - hook.cursor).max(0) as f64);
+            }
+        }
+    }
     handle().render()
 }

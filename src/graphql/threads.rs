@@ -6,6 +6,7 @@
 //! left 1 GB behind. Here operations queue for one of `--max-concurrent-operations`
 //! threads instead.
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::{mpsc, oneshot};
@@ -15,6 +16,14 @@ type Job = Box<dyn FnOnce() + Send>;
 #[derive(Clone)]
 pub struct OperationThreads {
     queue: mpsc::Sender<Job>,
+    load: Arc<Load>,
+}
+
+/// Operations running on the threads, and waiting for one (`GET /metrics`).
+#[derive(Default)]
+pub struct Load {
+    pub running: AtomicUsize,
+    pub waiting: AtomicUsize,
 }
 
 impl OperationThreads {
@@ -48,7 +57,18 @@ impl OperationThreads {
                 tracing::error!(%err, "could not start a GraphQL operation thread");
             }
         }
-        Self { queue }
+        Self {
+            queue,
+            load: Arc::default(),
+        }
+    }
+
+    /// How many operations run and wait now.
+    pub fn load(&self) -> (usize, usize) {
+        (
+            self.load.running.load(Ordering::Relaxed),
+            self.load.waiting.load(Ordering::Relaxed),
+        )
     }
 
     /// Runs `f` on one of the threads once one is free; None if it panicked.
@@ -57,11 +77,34 @@ impl OperationThreads {
         f: impl FnOnce() -> R + Send + 'static,
     ) -> Option<R> {
         let (done, outcome) = oneshot::channel();
+        let load = self.load.clone();
+        load.waiting.fetch_add(1, Ordering::Relaxed);
+        // counted out when a thread takes the job, or when the job is dropped unrun
+        let waiting = Waiting(load.clone());
         let job: Job = Box::new(move || {
+            drop(waiting);
+            load.running.fetch_add(1, Ordering::Relaxed);
+            let _running = Running(load);
             let _ = done.send(f());
         });
         self.queue.send(job).await.ok()?;
         outcome.await.ok()
+    }
+}
+
+struct Waiting(Arc<Load>);
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        self.0.waiting.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+struct Running(Arc<Load>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.running.fetch_sub(1, Ordering::Relaxed);
     }
 }
 

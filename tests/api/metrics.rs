@@ -62,6 +62,14 @@ async fn metrics_cover_every_door_after_a_mixed_workload() {
         )
         .await;
     let id = model["createRegisteredModel"]["id"].clone();
+    // a webhook that has delivered nothing yet (this test server runs no delivery worker)
+    let hook = app
+        .ok(
+            r#"mutation { createWebhook(url: "https://hooks.example.com/in", secret: "s3cret-s3cret") { id } }"#,
+            json!({}),
+        )
+        .await;
+    let hook = hook["createWebhook"]["id"].as_str().unwrap().to_owned();
     app.ok(
         "query Walk($id: ID!) { lineage(start: [$id]) { nodes { node { id } } } }",
         json!({"id": id}),
@@ -168,6 +176,17 @@ async fn metrics_cover_every_door_after_a_mixed_workload() {
         let series = format!("modelgraph_db_pool_connections{{state=\"{state}\"}}");
         assert!(samples.contains_key(&series), "no {state} gauge");
     }
+    // GraphQL operations on their threads: this scrape is no operation, so none runs
+    for state in ["running", "waiting"] {
+        let series = format!("modelgraph_graphql_operations{{state=\"{state}\"}}");
+        assert_eq!(samples.get(&series), Some(&0.0), "{series}");
+    }
+    // the change log's end, and the webhook behind it by every change since it was made
+    // (after the model's, the first change)
+    let end = sum(&samples, "modelgraph_change_log_sequence", &[]);
+    assert!(end >= 2.0, "{end}");
+    let lag = format!("modelgraph_webhook_lag_changes{{webhook=\"{hook}\"}}");
+    assert_eq!(samples.get(&lag), Some(&(end - 1.0)), "{lag}");
     app.finish().await;
 }
 

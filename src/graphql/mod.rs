@@ -158,7 +158,10 @@ pub fn build_schema(limits: &crate::config::Limits) -> AppSchema {
 
 /// The SDL, as committed in `schema.graphql`.
 pub fn sdl() -> String {
-    schema_builder().finish().sdl()
+    // with `@specifiedBy` on the scalars that have a spec (DateTime: RFC 3339)
+    schema_builder()
+        .finish()
+        .sdl_with_options(async_graphql::SDLExportOptions::new().include_specified_by())
 }
 
 /// `GET /graphql/ws`: subscriptions over `graphql-transport-ws`. The credential comes in

@@ -28,6 +28,41 @@ pub fn to_id(id: i64) -> ID {
 
 pub use crate::registry::time::{datetime, millis};
 
+/// A metric's or a parameter's value: a JSON number for a `Metric`, a JSON string for a
+/// `Parameter`. One type for both, so that a selection over both kinds
+/// (`... on Metric { value } ... on Parameter { value }`) is valid GraphQL; `numberValue`
+/// and `stringValue` read each typed.
+#[derive(Clone, Debug, PartialEq)]
+pub enum MetadataValue {
+    Number(f64),
+    Text(String),
+}
+
+/// A metric's or a parameter's value: a JSON number for a `Metric`, a JSON string for a
+/// `Parameter`. One type for both, so that a selection over both kinds is valid GraphQL;
+/// `Metric.numberValue` and `Parameter.stringValue` read each typed.
+#[async_graphql::Scalar]
+impl async_graphql::ScalarType for MetadataValue {
+    fn parse(value: async_graphql::Value) -> async_graphql::InputValueResult<Self> {
+        match value {
+            async_graphql::Value::Number(n) => n
+                .as_f64()
+                .map(MetadataValue::Number)
+                .ok_or_else(|| async_graphql::InputValueError::custom("not a finite number")),
+            async_graphql::Value::String(s) => Ok(MetadataValue::Text(s)),
+            other => Err(async_graphql::InputValueError::expected_type(other)),
+        }
+    }
+
+    fn to_value(&self) -> async_graphql::Value {
+        match self {
+            MetadataValue::Number(n) => serde_json::Number::from_f64(*n)
+                .map_or(async_graphql::Value::Null, async_graphql::Value::Number),
+            MetadataValue::Text(s) => async_graphql::Value::String(s.clone()),
+        }
+    }
+}
+
 pub fn props(value: &Option<Json<Value>>) -> Result<Option<Props>> {
     value
         .as_ref()

@@ -26,5 +26,6 @@ mod schema_file;
 mod shutdown;
 mod spec;
 mod subscriptions;
+mod typed_clients;
 mod ui;
 mod webhooks;

@@ -124,6 +124,10 @@ macro_rules! artifact_type {
             async fn state(&self) -> async_graphql::Result<ArtifactState> {
                 ArtifactState::stored(&self.0.state)
             }
+            /// Where the artifact's content lives, if it has a place.
+            async fn uri(&self) -> Option<String> {
+                self.0.uri.clone()
+            }
             /// The model version this artifact was created under, if any.
             async fn model_version_id(&self) -> Option<ID> {
                 parent_of(&self.0, RegKind::ModelVersion).map(to_id)
@@ -381,7 +385,6 @@ node_type!(
 artifact_type!(
     /// A model file: what a serving runtime loads.
     ModelArtifact, ArtifactType::ModelArtifact, {
-        async fn uri(&self) -> Option<String> { self.0.uri.clone() }
         async fn model_format_name(&self) -> Option<String> { self.0.model_format_name.clone() }
         async fn model_format_version(&self) -> Option<String> { self.0.model_format_version.clone() }
         async fn storage_key(&self) -> Option<String> { self.0.storage_key.clone() }
@@ -398,14 +401,12 @@ artifact_type!(
 artifact_type!(
     /// A document about a model (model card, report).
     DocArtifact, ArtifactType::DocArtifact, {
-        async fn uri(&self) -> Option<String> { self.0.uri.clone() }
     }
 );
 
 artifact_type!(
     /// Training, evaluation or any other data.
     Dataset, ArtifactType::Dataset, {
-        async fn uri(&self) -> Option<String> { self.0.uri.clone() }
         /// The namespace a dataset was named in (OpenLineage datasets have one).
         async fn namespace(&self) -> Option<String> {
             Some(self.0.namespace.clone()).filter(|n| !n.is_empty())
@@ -428,7 +429,10 @@ artifact_type!(
 artifact_type!(
     /// A measured number, from training or evaluation.
     Metric, ArtifactType::Metric, {
-        async fn value(&self) -> Option<f64> { self.0.metric_value }
+        /// The number, as `MetadataValue` (a JSON number), so that one selection can
+        /// read `value` from metrics and parameters alike; `numberValue` is the same, typed.
+        async fn value(&self) -> Option<MetadataValue> { self.0.metric_value.map(MetadataValue::Number) }
+        async fn number_value(&self) -> Option<f64> { self.0.metric_value }
         async fn timestamp(&self) -> Option<DateTime<Utc>> { self.0.metric_timestamp.map(datetime) }
         async fn step(&self) -> Option<i64> { self.0.metric_step }
     }
@@ -437,7 +441,10 @@ artifact_type!(
 artifact_type!(
     /// A configuration value a run used.
     Parameter, ArtifactType::Parameter, {
-        async fn value(&self) -> Option<String> { self.0.parameter_value.clone() }
+        /// The value, as `MetadataValue` (a JSON string), so that one selection can read
+        /// `value` from metrics and parameters alike; `stringValue` is the same, typed.
+        async fn value(&self) -> Option<MetadataValue> { self.0.parameter_value.clone().map(MetadataValue::Text) }
+        async fn string_value(&self) -> Option<String> { self.0.parameter_value.clone() }
         async fn parameter_type(&self) -> async_graphql::Result<Option<ParameterType>> {
             self.0.parameter_type.as_deref().map(ParameterType::stored).transpose()
         }
@@ -738,12 +745,15 @@ pub fn lineage_node_of(n: node::Model) -> Result<LineageNode> {
     field(name = "external_id", ty = "Option<String>"),
     field(name = "description", ty = "Option<String>"),
     field(name = "state", ty = "ArtifactState"),
+    field(name = "uri", ty = "Option<String>"),
     field(name = "custom_properties", ty = "Json<Value>"),
     field(name = "create_time", ty = "DateTime<Utc>"),
     field(name = "last_update_time", ty = "DateTime<Utc>"),
     field(name = "revision", ty = "i64"),
     field(name = "model_version_id", ty = "Option<ID>"),
-    field(name = "experiment_run_id", ty = "Option<ID>")
+    field(name = "model_version", ty = "Option<ModelVersion>"),
+    field(name = "experiment_run_id", ty = "Option<ID>"),
+    field(name = "experiment_run", ty = "Option<ExperimentRun>")
 )]
 pub enum Artifact {
     ModelArtifact(ModelArtifact),

@@ -31,10 +31,10 @@ export const ExperimentQuery = graphql(`
               name
               artifactType
               ... on Metric {
-                metricValue: value
+                metricValue: numberValue
               }
               ... on Parameter {
-                paramValue: value
+                paramValue: stringValue
               }
             }
           }

@@ -44,7 +44,7 @@ export const ModelQuery = graphql(`
             nodes {
               name
               ... on Metric {
-                metricValue: value
+                metricValue: numberValue
               }
             }
           }

@@ -39,11 +39,11 @@ export const RunQuery = graphql(`
           id
           name
           ... on Metric {
-            metricValue: value
+            metricValue: numberValue
             step
           }
           ... on Parameter {
-            paramValue: value
+            paramValue: stringValue
           }
         }
       }

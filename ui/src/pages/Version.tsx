@@ -41,10 +41,10 @@ export const VersionQuery = graphql(`
             uri
           }
           ... on Metric {
-            metricValue: value
+            metricValue: numberValue
           }
           ... on Parameter {
-            paramValue: value
+            paramValue: stringValue
           }
         }
       }

@@ -157,13 +157,39 @@ impl ServingQuery {
         .await
     }
 
+    /// An inference service by `id`, or by `name` in the serving environment named
+    /// `environmentName`.
     async fn inference_service(
         &self,
         ctx: &Context<'_>,
-        id: ID,
+        id: Option<ID>,
+        environment_name: Option<String>,
+        name: Option<String>,
     ) -> async_graphql::Result<Option<InferenceService>> {
-        let id = parse_id(&id, "id").gql()?;
-        let found = read::find_node(&ctx.state().db, id).await.gql()?;
+        let db = &ctx.state().db;
+        let found = match (opt_id(&id, "id").gql()?, environment_name, name) {
+            (Some(id), None, None) => read::find_node(db, id).await.gql()?,
+            (None, Some(environment), Some(name)) => {
+                match read::find_by_name(db, RegKind::ServingEnvironment, 0, "", &environment)
+                    .await
+                    .gql()?
+                {
+                    Some(env) => {
+                        read::find_by_name(db, RegKind::InferenceService, env.id, "", &name)
+                            .await
+                            .gql()?
+                    }
+                    None => None,
+                }
+            }
+            _ => {
+                return Err(RegistryError::invalid(
+                    "id",
+                    "pass id, or environmentName with name",
+                ))
+                .gql();
+            }
+        };
         Ok(found
             .filter(|n| n.kind == RegKind::InferenceService.as_str())
             .map(InferenceService))

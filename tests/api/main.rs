@@ -9,6 +9,7 @@ mod backup;
 mod cli;
 mod connections;
 mod crud;
+mod dashboards;
 mod demo;
 mod errors;
 mod lineage;

@@ -379,6 +379,42 @@ node_type!(
             let filter = list_filter(&filter, &kinds, &filter_query)?;
             attached_children(ctx, self.0.id, RegEdgeKind::PartOf, kinds, filter, OrderBy::order(order_by), page_args(first, after, last, before), artifact_of).await
         }
+        /// This version's metrics (typed, without fragments); `filter: {name: {in: ["auc"]}}`
+        /// picks them by name.
+        #[allow(clippy::too_many_arguments)]
+        #[graphql(complexity = "crate::graphql::pagination::list_complexity(1, first, last)")]
+        async fn metrics(
+            &self,
+            ctx: &Context<'_>,
+            filter: Option<ArtifactFilter>,
+            order_by: Option<OrderBy>,
+            first: Option<i32>,
+            after: Option<String>,
+            last: Option<i32>,
+            before: Option<String>,
+        ) -> async_graphql::Result<Conn<Metric>> {
+            let kinds = vec![RegKind::Metric];
+            let filter = list_filter(&filter, &kinds, &None)?;
+            attached_children(ctx, self.0.id, RegEdgeKind::PartOf, kinds, filter, OrderBy::order(order_by), page_args(first, after, last, before), |n| Ok(Metric(n))).await
+        }
+        /// This version's parameters (typed, without fragments); `filter: {name: {in: [...]}}`
+        /// picks them by name.
+        #[allow(clippy::too_many_arguments)]
+        #[graphql(complexity = "crate::graphql::pagination::list_complexity(1, first, last)")]
+        async fn parameters(
+            &self,
+            ctx: &Context<'_>,
+            filter: Option<ArtifactFilter>,
+            order_by: Option<OrderBy>,
+            first: Option<i32>,
+            after: Option<String>,
+            last: Option<i32>,
+            before: Option<String>,
+        ) -> async_graphql::Result<Conn<Parameter>> {
+            let kinds = vec![RegKind::Parameter];
+            let filter = list_filter(&filter, &kinds, &None)?;
+            attached_children(ctx, self.0.id, RegEdgeKind::PartOf, kinds, filter, OrderBy::order(order_by), page_args(first, after, last, before), |n| Ok(Parameter(n))).await
+        }
     }
 );
 
@@ -538,6 +574,42 @@ node_type!(
             let kinds = artifact_kinds(&artifact_types);
             let filter = list_filter(&filter, &kinds, &filter_query)?;
             attached_children(ctx, self.0.id, RegEdgeKind::Input, kinds, filter, OrderBy::order(order_by), page_args(first, after, last, before), artifact_of).await
+        }
+        /// This run's metrics (typed, without fragments); `filter: {name: {in: ["auc"]}}`
+        /// picks them by name.
+        #[allow(clippy::too_many_arguments)]
+        #[graphql(complexity = "crate::graphql::pagination::list_complexity(1, first, last)")]
+        async fn metrics(
+            &self,
+            ctx: &Context<'_>,
+            filter: Option<ArtifactFilter>,
+            order_by: Option<OrderBy>,
+            first: Option<i32>,
+            after: Option<String>,
+            last: Option<i32>,
+            before: Option<String>,
+        ) -> async_graphql::Result<Conn<Metric>> {
+            let kinds = vec![RegKind::Metric];
+            let filter = list_filter(&filter, &kinds, &None)?;
+            attached_children(ctx, self.0.id, RegEdgeKind::Input, kinds, filter, OrderBy::order(order_by), page_args(first, after, last, before), |n| Ok(Metric(n))).await
+        }
+        /// This run's parameters (typed, without fragments); `filter: {name: {in: [...]}}`
+        /// picks them by name.
+        #[allow(clippy::too_many_arguments)]
+        #[graphql(complexity = "crate::graphql::pagination::list_complexity(1, first, last)")]
+        async fn parameters(
+            &self,
+            ctx: &Context<'_>,
+            filter: Option<ArtifactFilter>,
+            order_by: Option<OrderBy>,
+            first: Option<i32>,
+            after: Option<String>,
+            last: Option<i32>,
+            before: Option<String>,
+        ) -> async_graphql::Result<Conn<Parameter>> {
+            let kinds = vec![RegKind::Parameter];
+            let filter = list_filter(&filter, &kinds, &None)?;
+            attached_children(ctx, self.0.id, RegEdgeKind::Input, kinds, filter, OrderBy::order(order_by), page_args(first, after, last, before), |n| Ok(Parameter(n))).await
         }
     }
 );

@@ -46,6 +46,8 @@ pub struct Viewer {
 /// An API token (never its secret).
 pub struct ApiToken(pub api_token::Model);
 
+/// An API token: the subject it speaks for and its role, never its secret (only a SHA-256
+/// of it is kept). Revoked and expired tokens stay listed, with `revokedAt` or `expiresAt`.
 #[Object]
 impl ApiToken {
     async fn id(&self) -> ID {
@@ -89,6 +91,8 @@ pub struct CreatedApiToken {
 /// A role given to a subject named by the trusted proxy header.
 pub struct RoleGrant(pub role_grant::Model);
 
+/// A role given by `grantRole` to a subject named by the trusted proxy header
+/// (`--trusted-proxy-header`).
 #[Object]
 impl RoleGrant {
     async fn subject(&self) -> &str {

@@ -65,6 +65,7 @@ impl ArtifactParent {
     }
 }
 
+/// Fields of a model artifact that can change (`createModelArtifact` takes them too).
 #[derive(InputObject, Default)]
 pub struct UpdateModelArtifactInput {
     #[graphql(flatten)]
@@ -101,6 +102,7 @@ impl UpdateModelArtifactInput {
     }
 }
 
+/// Fields of a doc artifact that can change (`createDocArtifact` takes them too).
 #[derive(InputObject, Default)]
 pub struct UpdateDocArtifactInput {
     #[graphql(flatten)]
@@ -117,6 +119,7 @@ impl UpdateDocArtifactInput {
     }
 }
 
+/// Fields of a dataset that can change (`createDataset` takes them too).
 #[derive(InputObject, Default)]
 pub struct UpdateDatasetInput {
     #[graphql(flatten)]
@@ -144,6 +147,7 @@ impl UpdateDatasetInput {
     }
 }
 
+/// Fields of a metric that can change (`createMetric` takes them too).
 #[derive(InputObject, Default)]
 pub struct UpdateMetricInput {
     #[graphql(flatten)]
@@ -164,6 +168,7 @@ impl UpdateMetricInput {
     }
 }
 
+/// Fields of a parameter that can change (`createParameter` takes them too).
 #[derive(InputObject, Default)]
 pub struct UpdateParameterInput {
     #[graphql(flatten)]
@@ -183,7 +188,8 @@ impl UpdateParameterInput {
 }
 
 macro_rules! create_input {
-    ($name:ident, $update:ident) => {
+    ($(#[$meta:meta])* $name:ident, $update:ident) => {
+        $(#[$meta])*
         #[derive(InputObject)]
         pub struct $name {
             #[graphql(flatten)]
@@ -202,11 +208,42 @@ macro_rules! create_input {
     };
 }
 
-create_input!(CreateModelArtifactInput, UpdateModelArtifactInput);
-create_input!(CreateDocArtifactInput, UpdateDocArtifactInput);
-create_input!(CreateDatasetInput, UpdateDatasetInput);
-create_input!(CreateMetricInput, UpdateMetricInput);
-create_input!(CreateParameterInput, UpdateParameterInput);
+create_input!(
+    /// A new model artifact: under a model version (`modelVersionId`), a run
+    /// (`experimentRunId`) or neither, not both. Its name is unique within its parent (or
+    /// among standalone model artifacts) and generated when left out.
+    CreateModelArtifactInput,
+    UpdateModelArtifactInput
+);
+create_input!(
+    /// A new doc artifact: under a model version (`modelVersionId`), a run
+    /// (`experimentRunId`) or neither, not both. Its name is unique within its parent (or
+    /// among standalone doc artifacts) and generated when left out.
+    CreateDocArtifactInput,
+    UpdateDocArtifactInput
+);
+create_input!(
+    /// A new dataset: under a model version (`modelVersionId`), a run (`experimentRunId`)
+    /// or neither, not both. Its name is unique within its parent (or among standalone
+    /// datasets) and generated when left out.
+    CreateDatasetInput,
+    UpdateDatasetInput
+);
+create_input!(
+    /// A new metric: under a run (`experimentRunId`), a model version (`modelVersionId`)
+    /// or neither, not both. Its name is unique within its parent (or among standalone
+    /// metrics) and generated when left out.
+    CreateMetricInput,
+    UpdateMetricInput
+);
+create_input!(
+    /// A new parameter: under a run (`experimentRunId`), a model version
+    /// (`modelVersionId`) or neither, not both. Its name is unique within its parent (or
+    /// among standalone parameters) and generated when left out; `parameterType` is
+    /// `string` when left out.
+    CreateParameterInput,
+    UpdateParameterInput
+);
 
 #[derive(Default)]
 pub struct ArtifactQuery;
@@ -284,6 +321,8 @@ pub struct ArtifactMutation;
 
 #[Object]
 impl ArtifactMutation {
+    /// Creates a model artifact, on its own or under a model version (PART_OF it) or a run
+    /// (an OUTPUT of it); its name is unique within its parent and generated when left out.
     async fn create_model_artifact(
         &self,
         ctx: &Context<'_>,
@@ -294,6 +333,10 @@ impl ArtifactMutation {
             .map(ModelArtifact)
     }
 
+    /// Updates a model artifact: only the fields given change (`customProperties`, when given,
+    /// replaces them all). Pass the `revision` you read as `expectedRevision` to get CONFLICT
+    /// instead of overwriting a concurrent change. Artifacts have no ARCHIVED state: `state` is
+    /// ml-metadata's artifact state, and nothing is deleted, even at DELETED.
     async fn update_model_artifact(
         &self,
         ctx: &Context<'_>,
@@ -312,6 +355,9 @@ impl ArtifactMutation {
         .map(ModelArtifact)
     }
 
+    /// Creates a doc artifact (a model card, a report), on its own or under a model version
+    /// (PART_OF it) or a run (an OUTPUT of it); its name is unique within its parent and
+    /// generated when left out.
     async fn create_doc_artifact(
         &self,
         ctx: &Context<'_>,
@@ -322,6 +368,10 @@ impl ArtifactMutation {
             .map(DocArtifact)
     }
 
+    /// Updates a doc artifact: only the fields given change (`customProperties`, when given,
+    /// replaces them all). Pass the `revision` you read as `expectedRevision` to get CONFLICT
+    /// instead of overwriting a concurrent change. Artifacts have no ARCHIVED state: `state` is
+    /// ml-metadata's artifact state, and nothing is deleted, even at DELETED.
     async fn update_doc_artifact(
         &self,
         ctx: &Context<'_>,
@@ -340,6 +390,8 @@ impl ArtifactMutation {
         .map(DocArtifact)
     }
 
+    /// Creates a dataset, on its own or under a model version (PART_OF it) or a run (an
+    /// OUTPUT of it); its name is unique within its parent and generated when left out.
     async fn create_dataset(
         &self,
         ctx: &Context<'_>,
@@ -350,6 +402,10 @@ impl ArtifactMutation {
             .map(Dataset)
     }
 
+    /// Updates a dataset: only the fields given change (`customProperties`, when given,
+    /// replaces them all). Pass the `revision` you read as `expectedRevision` to get CONFLICT
+    /// instead of overwriting a concurrent change. Artifacts have no ARCHIVED state: `state` is
+    /// ml-metadata's artifact state, and nothing is deleted, even at DELETED.
     async fn update_dataset(
         &self,
         ctx: &Context<'_>,
@@ -368,6 +424,8 @@ impl ArtifactMutation {
         .map(Dataset)
     }
 
+    /// Logs a metric, under a run (an OUTPUT of it) or a model version (PART_OF it), or on
+    /// its own; its name is unique within its parent and generated when left out.
     async fn create_metric(
         &self,
         ctx: &Context<'_>,
@@ -378,6 +436,10 @@ impl ArtifactMutation {
             .map(Metric)
     }
 
+    /// Updates a metric: only the fields given change (`customProperties`, when given,
+    /// replaces them all). Pass the `revision` you read as `expectedRevision` to get CONFLICT
+    /// instead of overwriting a concurrent change. Artifacts have no ARCHIVED state: `state` is
+    /// ml-metadata's artifact state, and nothing is deleted, even at DELETED.
     async fn update_metric(
         &self,
         ctx: &Context<'_>,
@@ -396,6 +458,8 @@ impl ArtifactMutation {
         .map(Metric)
     }
 
+    /// Records a parameter, under a run (an OUTPUT of it) or a model version (PART_OF it),
+    /// or on its own; its name is unique within its parent and generated when left out.
     async fn create_parameter(
         &self,
         ctx: &Context<'_>,
@@ -406,6 +470,10 @@ impl ArtifactMutation {
             .map(Parameter)
     }
 
+    /// Updates a parameter: only the fields given change (`customProperties`, when given,
+    /// replaces them all). Pass the `revision` you read as `expectedRevision` to get CONFLICT
+    /// instead of overwriting a concurrent change. Artifacts have no ARCHIVED state: `state` is
+    /// ml-metadata's artifact state, and nothing is deleted, even at DELETED.
     async fn update_parameter(
         &self,
         ctx: &Context<'_>,

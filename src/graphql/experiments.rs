@@ -14,6 +14,7 @@ use crate::registry::props::PropValue;
 use crate::registry::run::{RecordRun, RunModelVersion, RunOutput, record_run};
 use crate::registry::{NodeFields, NodeKind as RegKind, RegistryError, Result, read};
 
+/// Fields of an experiment that can change (`createExperiment` takes them too).
 #[derive(InputObject, Default)]
 pub struct UpdateExperimentInput {
     pub external_id: Option<String>,
@@ -36,6 +37,8 @@ impl UpdateExperimentInput {
     }
 }
 
+/// A new experiment: a name unique among experiments, and any of the fields
+/// `updateExperiment` takes.
 #[derive(InputObject)]
 pub struct CreateExperimentInput {
     /// Unique among experiments.
@@ -44,6 +47,7 @@ pub struct CreateExperimentInput {
     pub fields: UpdateExperimentInput,
 }
 
+/// Fields of an experiment run that can change (`createExperimentRun` takes them too).
 #[derive(InputObject, Default)]
 pub struct UpdateExperimentRunInput {
     pub external_id: Option<String>,
@@ -72,6 +76,8 @@ impl UpdateExperimentRunInput {
     }
 }
 
+/// A new run of the experiment `experimentId`: its name is unique within the experiment
+/// and generated when left out; its `status` is RUNNING unless given.
 #[derive(InputObject)]
 pub struct CreateExperimentRunInput {
     pub experiment_id: ID,
@@ -403,6 +409,7 @@ pub struct ExperimentMutation;
 
 #[Object]
 impl ExperimentMutation {
+    /// Creates an experiment; its name must be unique among experiments.
     async fn create_experiment(
         &self,
         ctx: &Context<'_>,
@@ -415,6 +422,10 @@ impl ExperimentMutation {
             .map(Experiment)
     }
 
+    /// Updates an experiment: only the fields given change (`customProperties`, when given,
+    /// replaces them all). Pass the `revision` you read as `expectedRevision` to get
+    /// CONFLICT instead of overwriting a concurrent change; `state: ARCHIVED` archives it
+    /// (nothing is deleted).
     async fn update_experiment(
         &self,
         ctx: &Context<'_>,
@@ -433,6 +444,9 @@ impl ExperimentMutation {
         .map(Experiment)
     }
 
+    /// Creates a run of the experiment `experimentId`. Its name is unique within the
+    /// experiment and generated when left out; its `status` is RUNNING unless given.
+    /// `recordRun` records a run with its inputs, outputs, metrics and parameters at once.
     async fn create_experiment_run(
         &self,
         ctx: &Context<'_>,
@@ -446,6 +460,10 @@ impl ExperimentMutation {
             .map(ExperimentRun)
     }
 
+    /// Updates a run: only the fields given change (`customProperties`, when given,
+    /// replaces them all). Pass the `revision` you read as `expectedRevision` to get
+    /// CONFLICT instead of overwriting a concurrent change; `state: ARCHIVED` archives it
+    /// (nothing is deleted), while `status` says where its work stands.
     async fn update_experiment_run(
         &self,
         ctx: &Context<'_>,

@@ -24,6 +24,8 @@ pub struct ColumnTransformation {
     pub masking: Option<bool>,
 }
 
+/// An input column that feeds an output column (OpenLineage's column lineage facet): the
+/// dataset's `namespace` and `name`, the column (`field`), and how it was transformed.
 #[derive(SimpleObject, Clone, Debug)]
 pub struct ColumnLineageInput {
     pub namespace: String,

@@ -79,8 +79,14 @@ macro_rules! kind_filter {
     };
 }
 
-kind_filter!(RegisteredModelFilter, RegisteredModelState);
 kind_filter!(
+    /// Filters registered models. The fields given combine with AND, and with `filterQuery`.
+    RegisteredModelFilter,
+    RegisteredModelState
+);
+kind_filter!(
+    /// Filters model versions (`registeredModelId`: one model's; `owner`: the author). The
+    /// fields given combine with AND, and with `filterQuery`.
     ModelVersionFilter,
     ModelVersionState,
     registered_model_id: ID => |f, v| f.parent_ids = Some(vec![parse_id(v, "registeredModelId")?]),
@@ -95,24 +101,38 @@ kind_filter!(
     experiment_run_id: ID => |f, v| f.parent_ids = Some(vec![parse_id(v, "experimentRunId")?]),
 );
 kind_filter!(
+    /// Filters datasets (`uri` and `namespace` match exactly). The fields given combine with
+    /// AND, and with `filterQuery`.
     DatasetFilter,
     ArtifactState,
     uri: String => |f, v| f.uri = Some(v.clone()),
     namespace: String => |f, v| f.namespace = Some(v.clone()),
 );
 kind_filter!(
+    /// Filters experiments (`namespace`: the OpenLineage job's, exactly). The fields given
+    /// combine with AND, and with `filterQuery`.
     ExperimentFilter,
     ExperimentState,
     namespace: String => |f, v| f.namespace = Some(v.clone()),
 );
 kind_filter!(
+    /// Filters experiment runs (`experimentId`: one experiment's). The fields given combine
+    /// with AND, and with `filterQuery`.
     ExperimentRunFilter,
     ExperimentRunState,
     status: ExperimentRunStatus => |f, v| f.status = Some(v.as_db().to_owned()),
     experiment_id: ID => |f, v| f.parent_ids = Some(vec![parse_id(v, "experimentId")?]),
 );
-kind_filter!(ServingEnvironmentFilter, ServingEnvironmentState);
 kind_filter!(
+    /// Filters serving environments. The fields given combine with AND, and with
+    /// `filterQuery`.
+    ServingEnvironmentFilter,
+    ServingEnvironmentState
+);
+kind_filter!(
+    /// Filters inference services (`servingEnvironmentId`: one environment's;
+    /// `registeredModelId` and `modelVersionId`: the model and version they were given).
+    /// The fields given combine with AND, and with `filterQuery`.
     InferenceServiceFilter,
     InferenceServiceState,
     serving_environment_id: ID => |f, v| f.parent_ids = Some(vec![parse_id(v, "servingEnvironmentId")?]),
@@ -120,6 +140,9 @@ kind_filter!(
     model_version_id: ID => |f, v| f.model_version_id = Some(parse_id(v, "modelVersionId")?),
 );
 kind_filter!(
+    /// Filters serve-model records (`state`: the last known execution state;
+    /// `modelVersionId`: the version served). The fields given combine with AND, and with
+    /// `filterQuery`.
     ServeModelFilter,
     ExecutionState,
     model_version_id: ID => |f, v| f.model_version_id = Some(parse_id(v, "modelVersionId")?),

@@ -44,6 +44,9 @@ pub enum ChangeOperation {
 /// One committed change.
 pub struct Change(pub change::Model);
 
+/// One committed change from the change log, through any door: a node created, updated
+/// or archived, an edge added or removed, or a release step. `before` and `after` hold
+/// only the fields that changed; `sequence` is gap-free, in commit order.
 #[Object]
 impl Change {
     /// The change's sequence, as an id.

@@ -109,6 +109,9 @@ impl NodeQuery {
     }
 }
 
+/// Every read: nodes by id, lists of each kind, lineage walks and paths, the change log,
+/// aliases and release requests, and who the caller is. Queries need READER (API tokens,
+/// role grants and webhooks ADMIN).
 #[derive(MergedObject, Default)]
 pub struct Query(
     NodeQuery,
@@ -123,6 +126,10 @@ pub struct Query(
     webhooks::WebhookQuery,
 );
 
+/// Every write: create and update each kind, lineage edges, runs and models recorded at
+/// once, aliases and releases, tokens, role grants and webhooks. Mutations need EDITOR
+/// (release decisions APPROVER; tokens, grants, protected aliases and webhooks ADMIN); a
+/// refused mutation changes nothing.
 #[derive(MergedObject, Default)]
 pub struct Mutation(
     models::ModelMutation,

@@ -53,6 +53,8 @@ impl UpdateRegisteredModelInput {
     }
 }
 
+/// A new registered model: a name unique among registered models, and any of the fields
+/// `updateRegisteredModel` takes.
 #[derive(InputObject)]
 pub struct CreateRegisteredModelInput {
     /// Unique among registered models.
@@ -84,6 +86,8 @@ impl UpdateModelVersionInput {
     }
 }
 
+/// A new version of the registered model `registeredModelId`: its name is unique within
+/// the model, and a version created without one gets the next integer ("1", "2", ...).
 #[derive(InputObject)]
 pub struct CreateModelVersionInput {
     pub registered_model_id: ID,
@@ -257,6 +261,8 @@ pub struct ModelMutation;
 
 #[Object]
 impl ModelMutation {
+    /// Creates a registered model; its name must be unique among registered models.
+    /// `registerModel` creates a model, a version and its model artifact at once.
     async fn create_registered_model(
         &self,
         ctx: &Context<'_>,
@@ -269,6 +275,10 @@ impl ModelMutation {
             .map(RegisteredModel)
     }
 
+    /// Updates a registered model: only the fields given change (`customProperties`, when
+    /// given, replaces them all). Pass the `revision` you read as `expectedRevision` to get
+    /// CONFLICT instead of overwriting a concurrent change; `state: ARCHIVED` archives it
+    /// (nothing is deleted).
     async fn update_registered_model(
         &self,
         ctx: &Context<'_>,
@@ -288,6 +298,8 @@ impl ModelMutation {
         .map(RegisteredModel)
     }
 
+    /// Creates a version of the registered model `registeredModelId`. Its name is unique
+    /// within the model; one created without a name gets the next integer ("1", "2", ...).
     async fn create_model_version(
         &self,
         ctx: &Context<'_>,
@@ -301,6 +313,10 @@ impl ModelMutation {
             .map(ModelVersion)
     }
 
+    /// Updates a model version: only the fields given change (`customProperties`, when
+    /// given, replaces them all). Pass the `revision` you read as `expectedRevision` to get
+    /// CONFLICT instead of overwriting a concurrent change; `state: ARCHIVED` archives it
+    /// (nothing is deleted; `latestVersion` then skips it).
     async fn update_model_version(
         &self,
         ctx: &Context<'_>,

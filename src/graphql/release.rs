@@ -48,6 +48,9 @@ impl ModelAlias {
     }
 }
 
+/// A name for one version of a model (`champion`, `production`): 1-63 characters
+/// `[a-z][a-z0-9_-]*`, unique within the model. A protected alias moves only through an
+/// approved release request.
 #[Object]
 impl ModelAlias {
     async fn alias(&self) -> &str {
@@ -83,6 +86,8 @@ impl ModelAlias {
 /// One person's decision on a release request.
 pub struct ReleaseDecision(release_decision::Model);
 
+/// One person's decision on a release request: an approval or a rejection, once per
+/// person, never by the requester.
 #[Object]
 impl ReleaseDecision {
     async fn by(&self) -> &str {
@@ -102,6 +107,9 @@ impl ReleaseDecision {
 /// A request to point an alias at a version.
 pub struct ReleaseRequest(pub release_request::Model);
 
+/// A request to point an alias at a version. It stays PENDING until the approval that
+/// reaches the alias's `requiredApprovals` distinct approvers moves the alias (APPROVED),
+/// a rejection (REJECTED) or its requester's cancel (CANCELLED).
 #[Object]
 impl ReleaseRequest {
     async fn id(&self) -> ID {

@@ -11,6 +11,8 @@ use super::pagination::{Conn, list, page_args};
 use super::types::*;
 use crate::registry::{NodeFields, NodeKind as RegKind, RegistryError, Result, read};
 
+/// Fields of a serving environment that can change (`createServingEnvironment` takes them
+/// too).
 #[derive(InputObject, Default)]
 pub struct UpdateServingEnvironmentInput {
     pub external_id: Option<String>,
@@ -31,6 +33,8 @@ impl UpdateServingEnvironmentInput {
     }
 }
 
+/// A new serving environment (`production`, `staging`): a name unique among serving
+/// environments, and any of the fields `updateServingEnvironment` takes.
 #[derive(InputObject)]
 pub struct CreateServingEnvironmentInput {
     /// Unique among serving environments.
@@ -39,6 +43,8 @@ pub struct CreateServingEnvironmentInput {
     pub fields: UpdateServingEnvironmentInput,
 }
 
+/// Fields of an inference service that can change (`createInferenceService` takes them
+/// too). A `modelVersionId` must be a version of the service's registered model.
 #[derive(InputObject, Default)]
 pub struct UpdateInferenceServiceInput {
     pub external_id: Option<String>,
@@ -64,6 +70,10 @@ impl UpdateInferenceServiceInput {
     }
 }
 
+/// A new inference service in the serving environment `servingEnvironmentId`, serving the
+/// registered model `registeredModelId`: the version `modelVersionId` (one of that
+/// model's), or the model's latest version that is not archived when left out. Its name
+/// is unique within the environment.
 #[derive(InputObject)]
 pub struct CreateInferenceServiceInput {
     pub serving_environment_id: ID,
@@ -74,6 +84,7 @@ pub struct CreateInferenceServiceInput {
     pub fields: UpdateInferenceServiceInput,
 }
 
+/// Fields of a serve-model record that can change (`createServeModel` takes them too).
 #[derive(InputObject, Default)]
 pub struct UpdateServeModelInput {
     pub external_id: Option<String>,
@@ -94,6 +105,9 @@ impl UpdateServeModelInput {
     }
 }
 
+/// A new serve-model record: the inference service `inferenceServiceId` serves the model
+/// version `modelVersionId`. Its name is unique within the service and generated when
+/// left out.
 #[derive(InputObject)]
 pub struct CreateServeModelInput {
     pub inference_service_id: ID,
@@ -230,6 +244,7 @@ pub struct ServingMutation;
 
 #[Object]
 impl ServingMutation {
+    /// Creates a serving environment; its name must be unique among serving environments.
     async fn create_serving_environment(
         &self,
         ctx: &Context<'_>,
@@ -242,6 +257,10 @@ impl ServingMutation {
             .map(ServingEnvironment)
     }
 
+    /// Updates a serving environment: only the fields given change (`customProperties`,
+    /// when given, replaces them all). Pass the `revision` you read as `expectedRevision` to
+    /// get CONFLICT instead of overwriting a concurrent change; `state: ARCHIVED` archives
+    /// it (nothing is deleted).
     async fn update_serving_environment(
         &self,
         ctx: &Context<'_>,
@@ -260,6 +279,10 @@ impl ServingMutation {
         .map(ServingEnvironment)
     }
 
+    /// Creates an inference service in the serving environment `servingEnvironmentId` for
+    /// the registered model `registeredModelId`; its name is unique within the environment.
+    /// The version it serves (`modelVersionId`, else the model's latest that is not
+    /// archived) gets a DEPLOYED_AS edge to it.
     async fn create_inference_service(
         &self,
         ctx: &Context<'_>,
@@ -276,6 +299,11 @@ impl ServingMutation {
             .map(InferenceService)
     }
 
+    /// Updates an inference service: only the fields given change (`customProperties`,
+    /// when given, replaces them all). Pass the `revision` you read as `expectedRevision` to
+    /// get CONFLICT instead of overwriting a concurrent change. Inference services have no
+    /// ARCHIVED state: `desiredState: UNDEPLOYED` says it should not serve (nothing is
+    /// deleted); a new `modelVersionId` (of the service's model) is DEPLOYED_AS it too.
     async fn update_inference_service(
         &self,
         ctx: &Context<'_>,
@@ -294,6 +322,9 @@ impl ServingMutation {
         .map(InferenceService)
     }
 
+    /// Records that the inference service `inferenceServiceId` serves the model version
+    /// `modelVersionId` (a DEPLOYED_AS edge from the version to the service). Its name is
+    /// unique within the service and generated when left out.
     async fn create_serve_model(
         &self,
         ctx: &Context<'_>,
@@ -308,6 +339,10 @@ impl ServingMutation {
             .map(ServeModel)
     }
 
+    /// Updates a serve-model record: only the fields given change (`customProperties`, when
+    /// given, replaces them all). Pass the `revision` you read as `expectedRevision` to get
+    /// CONFLICT instead of overwriting a concurrent change. Serve-model records have no
+    /// ARCHIVED state: `lastKnownState` is the execution's state, and nothing is deleted.
     async fn update_serve_model(
         &self,
         ctx: &Context<'_>,

@@ -52,6 +52,9 @@ fn take_slot(ctx: &Context<'_>) -> async_graphql::Result<Option<Slot>> {
 #[derive(Default)]
 pub struct SubscriptionRoot;
 
+/// Live changes over `graphql-transport-ws` at `/graphql/ws`, the credential in
+/// `connection_init`'s payload (READER). Each subscription delivers every matching change
+/// once, in sequence order.
 #[Subscription]
 impl SubscriptionRoot {
     /// Every committed change matching `filter`, in sequence order, once; from

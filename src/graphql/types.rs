@@ -148,10 +148,26 @@ db_enum!(
     /// LIVE or ARCHIVED: archiving is how registry objects are retired.
     RegisteredModelState { Live => "LIVE", Archived => "ARCHIVED" }
 );
-db_enum!(ModelVersionState { Live => "LIVE", Archived => "ARCHIVED" });
-db_enum!(ExperimentState { Live => "LIVE", Archived => "ARCHIVED" });
-db_enum!(ExperimentRunState { Live => "LIVE", Archived => "ARCHIVED" });
-db_enum!(ServingEnvironmentState { Live => "LIVE", Archived => "ARCHIVED" });
+db_enum!(
+    /// LIVE or ARCHIVED. An archived version is still listed and read, but `latestVersion`
+    /// (and an inference service serving its model's latest) skips it, and it can't be
+    /// requested or approved for release.
+    ModelVersionState { Live => "LIVE", Archived => "ARCHIVED" }
+);
+db_enum!(
+    /// LIVE or ARCHIVED: archiving is how an experiment is retired; nothing is deleted.
+    ExperimentState { Live => "LIVE", Archived => "ARCHIVED" }
+);
+db_enum!(
+    /// LIVE or ARCHIVED: archiving is how a run is retired; nothing is deleted. Where the
+    /// run's work stands is its `status`, not its state.
+    ExperimentRunState { Live => "LIVE", Archived => "ARCHIVED" }
+);
+db_enum!(
+    /// LIVE or ARCHIVED: archiving is how a serving environment is retired; nothing is
+    /// deleted.
+    ServingEnvironmentState { Live => "LIVE", Archived => "ARCHIVED" }
+);
 db_enum!(
     /// An artifact's state, as in ml-metadata.
     ArtifactState {
@@ -195,15 +211,21 @@ db_enum!(
     ParameterType { String => "string", Number => "number", Boolean => "boolean", Object => "object" }
 );
 
+/// What a list is sorted by; ties break by id. A list without `orderBy` is sorted by
+/// CREATE_TIME, ascending.
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum OrderField {
+    /// When the node was created.
     #[default]
     CreateTime,
+    /// When the node was last updated.
     LastUpdateTime,
     Name,
+    /// The global id.
     Id,
 }
 
+/// Which way a list is sorted: ASC (the default) or DESC.
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum OrderDirection {
     #[default]
@@ -257,14 +279,23 @@ impl StringFilter {
     }
 }
 
+/// How a `PropertyFilter` compares a custom property with its `value` (EQ by default).
+/// Every operator but EXISTS needs a `value` and matches only nodes that have the
+/// property (NE included); booleans compare only with EQ and NE, and objects not at all.
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum PropertyOp {
+    /// Equal.
     #[default]
     Eq,
+    /// Not equal (the property must exist).
     Ne,
+    /// Greater than.
     Gt,
+    /// Greater than or equal.
     Gte,
+    /// Less than.
     Lt,
+    /// Less than or equal.
     Lte,
     /// Case-insensitive substring of a string property.
     Contains,

@@ -18,6 +18,9 @@ use crate::registry::history::ChangeFilter as RegChangeFilter;
 /// Where matching changes are POSTed.
 pub struct Webhook(pub webhook::Model);
 
+/// A URL every committed change matching `filter` is POSTed to, in sequence order and at
+/// least once, signed in `X-Modelgraph-Signature` (an HMAC-SHA256 of the body keyed with
+/// the secret). A receiver should treat a repeated `sequence` as already seen.
 #[Object]
 impl Webhook {
     async fn id(&self) -> ID {
@@ -64,6 +67,7 @@ impl Webhook {
 /// A webhook's change filter, as it was given (the secret is never shown).
 pub struct WebhookFilter(RegChangeFilter);
 
+/// A webhook's change filter, as it was given; every condition set must hold.
 #[Object]
 impl WebhookFilter {
     async fn node_ids(&self) -> Option<Vec<ID>> {
@@ -110,6 +114,7 @@ pub enum WebhookDeliveryOutcome {
 /// One attempt to deliver one change.
 pub struct WebhookDelivery(pub webhook_delivery::Model);
 
+/// One attempt to deliver one change to a webhook; every attempt is recorded.
 #[Object]
 impl WebhookDelivery {
     async fn id(&self) -> ID {

@@ -16,3 +16,45 @@ fn schema_graphql_is_current() {
         );
     }
 }
+
+/// Typed clients show descriptions as documentation: every type the schema defines has
+/// one, and so does every mutation.
+#[test]
+fn every_type_and_mutation_is_described() {
+    let sdl = modelgraph::graphql::sdl();
+    let lines: Vec<&str> = sdl.lines().collect();
+    let described = |i: usize| i > 0 && lines[i - 1].trim_end().ends_with("\"\"\"");
+    let mut missing = Vec::new();
+    let mut in_mutation = false;
+    let mut in_description = false;
+    for (i, line) in lines.iter().enumerate() {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        if let [keyword, name, ..] = words.as_slice()
+            && !line.starts_with(char::is_whitespace)
+            && ["type", "input", "enum", "interface", "scalar", "union"].contains(keyword)
+        {
+            in_mutation = *name == "Mutation";
+            if !described(i) {
+                missing.push(name.to_string());
+            }
+            continue;
+        }
+        if in_mutation && line.starts_with('}') {
+            in_mutation = false;
+        }
+        // a description's own lines sit between two """ lines
+        if line.trim() == "\"\"\"" {
+            in_description = !in_description;
+            continue;
+        }
+        if in_mutation
+            && !in_description
+            && line.starts_with('\t')
+            && line.contains('(')
+            && !described(i)
+        {
+            missing.push(format!("Mutation.{}", line.trim()));
+        }
+    }
+    assert!(missing.is_empty(), "no description: {missing:#?}");
+}

@@ -16,10 +16,14 @@ use crate::lineage::{Direction, WalkGraph, WalkParams, WalkedEdge};
 use crate::registry::edges::EdgeKind as RegEdgeKind;
 use crate::registry::{RegistryError, Result};
 
+/// Which way a lineage walk goes.
 #[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LineageDirection {
+    /// Against the edges: what a node came from.
     Upstream,
+    /// Along the edges: what a node fed into.
     Downstream,
+    /// Both ways; each node is listed once per direction.
     Both,
 }
 
@@ -93,6 +97,8 @@ impl LineageEntry {
 #[derive(Clone)]
 pub struct LineageEdge(pub WalkedEdge);
 
+/// An edge of the lineage graph, pointing the way data flows (`source` to `target`); its
+/// ends are loaded only when selected.
 #[Object]
 impl LineageEdge {
     async fn id(&self) -> ID {
@@ -124,6 +130,8 @@ impl LineageEdge {
 #[derive(Clone, Default)]
 pub struct LineageGraph(pub WalkGraph);
 
+/// What a lineage walk found: the nodes reached, each once per direction at its least
+/// depth (start nodes are not listed), and the edges walked between them.
 #[Object]
 impl LineageGraph {
     /// Nodes reached, by ascending depth (start nodes are not listed).

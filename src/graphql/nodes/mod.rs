@@ -42,6 +42,8 @@ macro_rules! node_type {
         #[derive(Clone, Debug)]
         pub struct $ty(pub node::Model);
 
+        // the doc comment again: the GraphQL type's description comes from the impl
+        $(#[$meta])*
         #[Object]
         impl $ty {
             /// Global id, unique across kinds; the same in GraphQL and REST.

@@ -60,11 +60,20 @@ export type InferenceServiceState =
   | 'DEPLOYED'
   | 'UNDEPLOYED';
 
+/** Which way a lineage walk goes. */
 export type LineageDirection =
+  /** Both ways; each node is listed once per direction. */
   | 'BOTH'
+  /** Along the edges: what a node fed into. */
   | 'DOWNSTREAM'
+  /** Against the edges: what a node came from. */
   | 'UPSTREAM';
 
+/**
+ * LIVE or ARCHIVED. An archived version is still listed and read, but `latestVersion`
+ * (and an inference service serving its model's latest) skips it, and it can't be
+ * requested or approved for release.
+ */
 export type ModelVersionState =
   | 'ARCHIVED'
   | 'LIVE';

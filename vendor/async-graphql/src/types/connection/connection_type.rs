@@ -132,6 +132,9 @@ where
     }
 }
 
+/// One page of a list (a Relay connection): its edges, each a node with the cursor that
+/// pages on from it, the nodes alone, and where the page sits in the list.
+// modelgraph patch: a description, so that every generated connection type has one
 #[Object(internal, name_type, shareable)]
 impl<Cursor, Node, ConnectionFields, EdgeFields, Name, EdgeName>
     Connection<Cursor, Node, ConnectionFields, EdgeFields, Name, EdgeName, EnableNodesField>

@@ -8,7 +8,7 @@ use super::errors::GqlResult;
 use super::filters::{ExperimentFilter, ExperimentRunFilter};
 use super::mutation::{create_node, list_filter, update_node};
 use super::nodes::{Experiment, ExperimentRun};
-use super::pagination::{Conn, list, page_args};
+use super::pagination::{Conn, list, list_by_value, page_args};
 use super::types::*;
 use crate::registry::props::PropValue;
 use crate::registry::run::{RecordRun, RunModelVersion, RunOutput, record_run};
@@ -374,7 +374,8 @@ impl ExperimentQuery {
             .map(ExperimentRun))
     }
 
-    /// Runs of every experiment, or of one (`filter.experimentId`).
+    /// Runs of every experiment, or of one (`filter.experimentId`); sorted by `orderBy`,
+    /// or by the value of a metric or a parameter (`orderByValue`, not both).
     #[allow(clippy::too_many_arguments)]
     #[graphql(
         complexity = "crate::graphql::pagination::list_complexity(child_complexity, first, last)"
@@ -385,6 +386,7 @@ impl ExperimentQuery {
         filter: Option<ExperimentRunFilter>,
         filter_query: Option<String>,
         order_by: Option<OrderBy>,
+        order_by_value: Option<ValueOrder>,
         first: Option<i32>,
         after: Option<String>,
         last: Option<i32>,
@@ -392,6 +394,25 @@ impl ExperimentQuery {
     ) -> async_graphql::Result<Conn<ExperimentRun>> {
         let kinds = [RegKind::ExperimentRun];
         let filter = list_filter(&filter, &kinds, &filter_query)?;
+        if let Some(by_value) = order_by_value {
+            if order_by.is_some() {
+                return Err(RegistryError::invalid(
+                    "orderByValue",
+                    "give orderBy or orderByValue, not both",
+                ))
+                .gql();
+            }
+            let order = by_value.order().gql()?;
+            return list_by_value(
+                ctx,
+                &kinds,
+                filter,
+                &order,
+                page_args(first, after, last, before),
+                |n| Ok(ExperimentRun(n)),
+            )
+            .await;
+        }
         list(
             ctx,
             &kinds,

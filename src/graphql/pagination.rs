@@ -99,6 +99,43 @@ pub async fn list<T: OutputType>(
     build(page, order, total, wrap)
 }
 
+/// A top-level list sorted by a child's value (`registry::value_order`): one statement
+/// for the page, one for the items' values, one more for `totalCount` if selected.
+pub async fn list_by_value<T: OutputType>(
+    ctx: &Context<'_>,
+    kinds: &[NodeKind],
+    filter: Filter,
+    order: &crate::registry::value_order::ValueOrder,
+    args: PageArgs,
+    wrap: impl Fn(node::Model) -> Result<T>,
+) -> async_graphql::Result<Conn<T>> {
+    let state = ctx.state();
+    let (page, cursors) = crate::registry::value_order::list_by_value(
+        &state.db,
+        kinds,
+        &filter,
+        order,
+        &args,
+        state.limits.page(),
+    )
+    .await
+    .gql()?;
+    let total = if wants_total(ctx) {
+        read::count(&state.db, kinds, &filter).await.gql()?
+    } else {
+        0
+    };
+    let mut conn = Connection::with_additional_fields(
+        page.has_previous,
+        page.has_next,
+        ConnectionTotals { total_count: total },
+    );
+    for (n, cursor) in page.items.into_iter().zip(cursors) {
+        conn.edges.push(Edge::new(cursor, wrap(n).gql()?));
+    }
+    Ok(conn)
+}
+
 /// One page of a parent's children and their total: batched across every parent in the
 /// response (one statement per field per nesting level).
 pub async fn children_page(

@@ -241,6 +241,44 @@ pub struct OrderBy {
     pub direction: OrderDirection,
 }
 
+/// Sorts runs by the value of their metric or their parameter of one name (give one of
+/// `metric` and `parameter`): metrics as numbers, parameters as text; ties break by id,
+/// and runs without that metric or parameter come last either way.
+#[derive(InputObject, Clone, Debug)]
+pub struct ValueOrder {
+    /// The name of the metric whose value sorts the runs (`auc`).
+    pub metric: Option<String>,
+    /// The name of the parameter whose value sorts the runs (`optimizer`).
+    pub parameter: Option<String>,
+    /// DESC (the default: the best score first) or ASC.
+    #[graphql(default_with = "OrderDirection::Desc")]
+    pub direction: OrderDirection,
+}
+
+impl ValueOrder {
+    pub fn order(&self) -> Result<crate::registry::value_order::ValueOrder> {
+        use crate::registry::value_order::{ValueOrder as RegValueOrder, ValueSource};
+        let (source, name) = match (&self.metric, &self.parameter) {
+            (Some(metric), None) => (ValueSource::Metric, metric.clone()),
+            (None, Some(parameter)) => (ValueSource::Parameter, parameter.clone()),
+            _ => {
+                return Err(RegistryError::invalid(
+                    "orderByValue",
+                    "give one of metric and parameter",
+                ));
+            }
+        };
+        Ok(RegValueOrder {
+            source,
+            name,
+            direction: match self.direction {
+                OrderDirection::Asc => Direction::Asc,
+                OrderDirection::Desc => Direction::Desc,
+            },
+        })
+    }
+}
+
 impl OrderBy {
     pub fn order(order: Option<OrderBy>) -> Order {
         let o = order.unwrap_or_default();

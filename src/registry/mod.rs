@@ -16,6 +16,7 @@ pub mod registered_model;
 pub mod release;
 pub mod run;
 pub mod time;
+pub mod value_order;
 pub mod write;
 
 pub use error::{ErrorCode, RegistryError, Result};

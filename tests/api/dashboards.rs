@@ -8,6 +8,7 @@ use crate::on_both;
 on_both!(
     metrics_and_parameters_are_one_hop_from_versions_and_runs,
     inference_services_are_found_by_environment_and_name,
+    runs_sort_by_a_metric_or_a_parameter_and_page_through,
 );
 
 async fn metrics_and_parameters_are_one_hop_from_versions_and_runs(app: &TestApp) {
@@ -125,5 +126,185 @@ async fn inference_services_are_found_by_environment_and_name(app: &TestApp) {
     assert_eq!(
         half["errors"][0]["extensions"]["code"], "INVALID_INPUT",
         "{half}"
+    );
+}
+
+const RUNS: &str = r#"query($e: ID!, $o: ValueOrder, $first: Int, $after: String, $last: Int, $before: String) {
+    experimentRuns(filter: {experimentId: $e}, orderByValue: $o, first: $first, after: $after, last: $last, before: $before) {
+        totalCount pageInfo { hasNextPage hasPreviousPage } edges { cursor node { name } } } }"#;
+
+fn names(answer: &serde_json::Value) -> Vec<String> {
+    answer["experimentRuns"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"]["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn cursor(answer: &serde_json::Value, at: usize) -> serde_json::Value {
+    answer["experimentRuns"]["edges"][at]["cursor"].clone()
+}
+
+/// Runs by a metric's value (numbers) or a parameter's (text), ties by id, runs without
+/// it last either way, keyset-paged forwards and backwards.
+async fn runs_sort_by_a_metric_or_a_parameter_and_page_through(app: &TestApp) {
+    let e = app
+        .ok(
+            r#"mutation { createExperiment(input: {name: "sweep"}) { id } }"#,
+            json!({}),
+        )
+        .await["createExperiment"]["id"]
+        .clone();
+    // (name, auc, optimizer); r3 has neither; 10 sorts above 9 as a number
+    let runs = [
+        ("r1", Some(0.5), Some("sgd")),
+        ("r2", Some(10.0), Some("adam")),
+        ("r3", None, None),
+        ("r4", Some(9.0), Some("rmsprop")),
+        ("r5", Some(10.0), None),
+    ];
+    for (name, auc, optimizer) in runs {
+        let run = app
+            .ok(
+                "mutation($e: ID!, $n: String!) { createExperimentRun(input: {experimentId: $e, name: $n}) { id } }",
+                json!({"e": e, "n": name}),
+            )
+            .await["createExperimentRun"]["id"]
+            .clone();
+        if let Some(auc) = auc {
+            app.ok(
+                "mutation($r: ID!, $v: Float!) { createMetric(input: {experimentRunId: $r, name: \"auc\", value: $v}) { id } }",
+                json!({"r": run, "v": auc}),
+            )
+            .await;
+        }
+        if let Some(opt) = optimizer {
+            app.ok(
+                "mutation($r: ID!, $v: String!) { createParameter(input: {experimentRunId: $r, name: \"optimizer\", value: $v}) { id } }",
+                json!({"r": run, "v": opt}),
+            )
+            .await;
+        }
+    }
+    let by = |o: serde_json::Value, extra: serde_json::Value| {
+        let mut vars = json!({"e": e, "o": o});
+        for (k, v) in extra.as_object().unwrap() {
+            vars[k] = v.clone();
+        }
+        vars
+    };
+    let auc_desc = json!({"metric": "auc"});
+    let all = app.ok(RUNS, by(auc_desc.clone(), json!({}))).await;
+    assert_eq!(names(&all), ["r5", "r2", "r4", "r1", "r3"]);
+    assert_eq!(all["experimentRuns"]["totalCount"], 5);
+    let asc = app
+        .ok(
+            RUNS,
+            by(json!({"metric": "auc", "direction": "ASC"}), json!({})),
+        )
+        .await;
+    assert_eq!(names(&asc), ["r1", "r4", "r2", "r5", "r3"]);
+    let text = app
+        .ok(
+            RUNS,
+            by(
+                json!({"parameter": "optimizer", "direction": "ASC"}),
+                json!({}),
+            ),
+        )
+        .await;
+    assert_eq!(names(&text), ["r2", "r4", "r1", "r3", "r5"]);
+
+    // forwards two at a time, across the tie and into the runs without a value
+    let one = app
+        .ok(RUNS, by(auc_desc.clone(), json!({"first": 2})))
+        .await;
+    assert_eq!(names(&one), ["r5", "r2"]);
+    assert_eq!(
+        one["experimentRuns"]["pageInfo"],
+        json!({"hasNextPage": true, "hasPreviousPage": false})
+    );
+    let two = app
+        .ok(
+            RUNS,
+            by(
+                auc_desc.clone(),
+                json!({"first": 2, "after": cursor(&one, 1)}),
+            ),
+        )
+        .await;
+    assert_eq!(names(&two), ["r4", "r1"]);
+    let three = app
+        .ok(
+            RUNS,
+            by(
+                auc_desc.clone(),
+                json!({"first": 2, "after": cursor(&two, 1)}),
+            ),
+        )
+        .await;
+    assert_eq!(names(&three), ["r3"]);
+    assert_eq!(
+        three["experimentRuns"]["pageInfo"],
+        json!({"hasNextPage": false, "hasPreviousPage": true})
+    );
+    // backwards from the end, and from before the run without a value
+    let end = app.ok(RUNS, by(auc_desc.clone(), json!({"last": 2}))).await;
+    assert_eq!(names(&end), ["r1", "r3"]);
+    let back = app
+        .ok(
+            RUNS,
+            by(
+                auc_desc.clone(),
+                json!({"last": 2, "before": cursor(&end, 1)}),
+            ),
+        )
+        .await;
+    assert_eq!(names(&back), ["r4", "r1"]);
+    let back = app
+        .ok(
+            RUNS,
+            by(
+                auc_desc.clone(),
+                json!({"last": 2, "before": cursor(&back, 0)}),
+            ),
+        )
+        .await;
+    assert_eq!(names(&back), ["r5", "r2"]);
+
+    // a cursor of another order, or two orders at once, is refused
+    let wrong = app
+        .gql(
+            RUNS,
+            by(
+                json!({"parameter": "optimizer"}),
+                json!({"after": cursor(&one, 0)}),
+            ),
+        )
+        .await;
+    assert_eq!(
+        wrong["errors"][0]["extensions"]["code"], "INVALID_INPUT",
+        "{wrong}"
+    );
+    let both = app
+        .gql(
+            r#"query($e: ID!) { experimentRuns(filter: {experimentId: $e}, orderBy: {field: NAME}, orderByValue: {metric: "auc"}) { totalCount } }"#,
+            json!({"e": e}),
+        )
+        .await;
+    assert_eq!(
+        both["errors"][0]["extensions"]["code"], "INVALID_INPUT",
+        "{both}"
+    );
+    let neither = app
+        .gql(
+            r#"query($e: ID!) { experimentRuns(filter: {experimentId: $e}, orderByValue: {}) { totalCount } }"#,
+            json!({"e": e}),
+        )
+        .await;
+    assert_eq!(
+        neither["errors"][0]["extensions"]["code"], "INVALID_INPUT",
+        "{neither}"
     );
 }

@@ -89,16 +89,17 @@ kind_filter!(
     /// fields given combine with AND, and with `filterQuery`.
     ModelVersionFilter,
     ModelVersionState,
-    registered_model_id: ID => |f, v| f.parent_ids = Some(vec![parse_id(v, "registeredModelId")?]),
+    registered_model_id: ID => |f, v| f.narrow_parent(parse_id(v, "registeredModelId")?),
 );
 kind_filter!(
-    /// Filters artifacts of every type.
+    /// Filters artifacts of every type (`modelVersionId`, `experimentRunId`: created under
+    /// that version or run). The fields given combine with AND, and with `filterQuery`.
     ArtifactFilter,
     ArtifactState,
     uri: String => |f, v| f.uri = Some(v.clone()),
     artifact_type: Vec<ArtifactType> => |f, v| f.kinds = Some(v.iter().map(|t| t.registry()).collect()),
-    model_version_id: ID => |f, v| f.parent_ids = Some(vec![parse_id(v, "modelVersionId")?]),
-    experiment_run_id: ID => |f, v| f.parent_ids = Some(vec![parse_id(v, "experimentRunId")?]),
+    model_version_id: ID => |f, v| f.narrow_parent(parse_id(v, "modelVersionId")?),
+    experiment_run_id: ID => |f, v| f.narrow_parent(parse_id(v, "experimentRunId")?),
 );
 kind_filter!(
     /// Filters datasets (`uri` and `namespace` match exactly). The fields given combine with
@@ -121,7 +122,7 @@ kind_filter!(
     ExperimentRunFilter,
     ExperimentRunState,
     status: ExperimentRunStatus => |f, v| f.status = Some(v.as_db().to_owned()),
-    experiment_id: ID => |f, v| f.parent_ids = Some(vec![parse_id(v, "experimentId")?]),
+    experiment_id: ID => |f, v| f.narrow_parent(parse_id(v, "experimentId")?),
 );
 kind_filter!(
     /// Filters serving environments. The fields given combine with AND, and with
@@ -135,7 +136,7 @@ kind_filter!(
     /// The fields given combine with AND, and with `filterQuery`.
     InferenceServiceFilter,
     InferenceServiceState,
-    serving_environment_id: ID => |f, v| f.parent_ids = Some(vec![parse_id(v, "servingEnvironmentId")?]),
+    serving_environment_id: ID => |f, v| f.narrow_parent(parse_id(v, "servingEnvironmentId")?),
     registered_model_id: ID => |f, v| f.registered_model_id = Some(parse_id(v, "registeredModelId")?),
     model_version_id: ID => |f, v| f.model_version_id = Some(parse_id(v, "modelVersionId")?),
 );

@@ -83,6 +83,15 @@ fn lower(expr: impl Into<SimpleExpr>) -> SimpleExpr {
 }
 
 impl Filter {
+    /// Narrows to the children of `parent`, together with (AND) any parent asked for
+    /// already: an artifact under a version and a run at once is under neither.
+    pub fn narrow_parent(&mut self, parent: i64) {
+        self.parent_ids = Some(match self.parent_ids.take() {
+            Some(ids) => ids.into_iter().filter(|p| *p == parent).collect(),
+            None => vec![parent],
+        });
+    }
+
     pub fn condition(&self, kinds: &[NodeKind]) -> Result<Condition> {
         let mut cond = Condition::all();
         if kinds.len() == 1 {

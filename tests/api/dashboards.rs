@@ -9,6 +9,7 @@ on_both!(
     metrics_and_parameters_are_one_hop_from_versions_and_runs,
     inference_services_are_found_by_environment_and_name,
     runs_sort_by_a_metric_or_a_parameter_and_page_through,
+    artifact_filter_fields_combine_with_and,
 );
 
 async fn metrics_and_parameters_are_one_hop_from_versions_and_runs(app: &TestApp) {
@@ -307,4 +308,37 @@ async fn runs_sort_by_a_metric_or_a_parameter_and_page_through(app: &TestApp) {
         neither["errors"][0]["extensions"]["code"], "INVALID_INPUT",
         "{neither}"
     );
+}
+
+/// `artifacts(filter: {modelVersionId, experimentRunId})` asks for artifacts under both:
+/// an artifact has one parent, so none; it used to answer the run's (the second field
+/// replaced the first).
+async fn artifact_filter_fields_combine_with_and(app: &TestApp) {
+    let made = app
+        .ok(
+            r#"mutation {
+                v: registerModel(input: {name: "and-model", version: "v1", uri: "s3://a/m"}) { id }
+                e: createExperiment(input: {name: "and-exp"}) { id }
+            }"#,
+            json!({}),
+        )
+        .await;
+    let run = app
+        .ok(
+            "mutation($e: ID!) { createExperimentRun(input: {experimentId: $e, name: \"r\"}) { id } }",
+            json!({"e": made["e"]["id"]}),
+        )
+        .await["createExperimentRun"]["id"]
+        .clone();
+    app.ok(
+        r#"mutation($r: ID!) { createMetric(input: {experimentRunId: $r, name: "auc", value: 1.0}) { id } }"#,
+        json!({"r": run}),
+    )
+    .await;
+    let q = r#"query($v: ID, $r: ID) { artifacts(filter: {modelVersionId: $v, experimentRunId: $r}) { totalCount } }"#;
+    let count = |v: serde_json::Value| v["artifacts"]["totalCount"].as_i64().unwrap();
+    let version = made["v"]["id"].clone();
+    assert_eq!(count(app.ok(q, json!({"v": version})).await), 1);
+    assert_eq!(count(app.ok(q, json!({"r": run})).await), 1);
+    assert_eq!(count(app.ok(q, json!({"v": version, "r": run})).await), 0);
 }

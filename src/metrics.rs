@@ -5,7 +5,7 @@
 //! Operation names come from clients, so at most `MAX_OPERATIONS` distinct ones become
 //! labels (later ones count as `other`): no client can grow the registry without bound.
 use std::collections::HashSet;
-use std::sync::{Mutex, OnceLock};
+use std::sync::{OnceLock, RwLock};
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use sea_orm::DbBackend;
@@ -51,21 +51,24 @@ pub fn install() {
     handle();
 }
 
-/// The operation name as a label: known names up to the cap, else `other`.
+/// The operation name as a label: known names up to the cap, else `other`. Read-mostly:
+/// a request takes the read lock, and the write lock only for a name not seen yet.
 fn operation_label(name: &str) -> String {
-    static SEEN: OnceLock<Mutex<HashSet<String>>> = OnceLock::new();
+    static SEEN: OnceLock<RwLock<HashSet<String>>> = OnceLock::new();
     if name.is_empty() {
         return "-".into();
     }
     let name: String = name.chars().take(MAX_OPERATION_CHARS).collect();
-    let mut seen = SEEN
-        .get_or_init(Default::default)
-        .lock()
-        .unwrap_or_else(|e| e.into_inner());
-    if seen.contains(&name) {
+    let seen = SEEN.get_or_init(Default::default);
+    if seen
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .contains(&name)
+    {
         return name;
     }
-    if seen.len() < MAX_OPERATIONS {
+    let mut seen = seen.write().unwrap_or_else(|e| e.into_inner());
+    if seen.contains(&name) || seen.len() < MAX_OPERATIONS {
         seen.insert(name.clone());
         return name;
     }

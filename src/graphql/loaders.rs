@@ -423,9 +423,8 @@ impl Loader<AliasesOfVersion> for RegistryLoader {
         keys: &[AliasesOfVersion],
     ) -> Result<HashMap<AliasesOfVersion, Self::Value>, Self::Error> {
         let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
+        // by version id only: every row has one (aliases_of keeps only rows with a version)
         let rows = release::aliases_of(&self.db, &[], &ids).await?;
-        // aliases_of matches on either id; keep the version's own
-        let rows = rows.into_iter().filter(|r| r.version_id.is_some());
         Ok(grouped(rows, |r| {
             AliasesOfVersion(r.version_id.unwrap_or_default())
         }))

@@ -177,13 +177,13 @@ pub async fn list_all<C: ConnectionTrait>(
         .await?)
 }
 
-/// How many nodes match, whatever the page.
+/// How many nodes match, whatever the page. Lists count after reading their page, which
+/// checked the filter's bare property names already (`list`), so this does not again.
 pub async fn count<C: ConnectionTrait>(
     conn: &C,
     kinds: &[NodeKind],
     filter: &Filter,
 ) -> Result<u64> {
-    super::filter_query::check_bare_properties(conn, kinds, &filter.query_properties).await?;
     Ok(node::Entity::find()
         .filter(filter.condition(kinds)?)
         .count(conn)

@@ -435,7 +435,12 @@ async fn subscribers_that_stop_reading_are_told_and_disconnected() {
     let (code, reason) = close.expect("a close frame");
     assert_eq!(code, 1008);
     assert!(reason.contains("afterSequence"), "{reason}");
-    assert!(delivered <= MODELS);
+    // (how much reached it before the close depends on how fast the writes went; what
+    // did arrive came once each)
+    assert!(
+        delivered <= MODELS,
+        "{delivered} messages for {MODELS} changes"
+    );
     // the clogged one's buffers were full: it is cut off, with what fit
     let (delivered, _) = drain(&mut clogged).await;
     assert!(

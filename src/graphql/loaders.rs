@@ -79,6 +79,15 @@ impl Loaders {
         self.loader.load_one(key).await
     }
 
+    /// A model's latest version that is not archived, if any.
+    pub async fn latest_version(
+        &self,
+        model: i64,
+    ) -> Result<Option<node::Model>, Arc<RegistryError>> {
+        self.asked.fetch_add(1, Ordering::SeqCst);
+        self.loader.load_one(LatestVersionOf(model)).await
+    }
+
     /// A model's current aliases, a version's aliases, a release request's decisions:
     /// empty when there are none.
     pub async fn aliases_of_model(
@@ -407,6 +416,27 @@ impl Loader<AliasesOfModel> for RegistryLoader {
         let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
         let rows = release::aliases_of(&self.db, &ids, &[]).await?;
         Ok(grouped(rows, |r| AliasesOfModel(r.model_id)))
+    }
+}
+
+/// A model's latest version that is not archived.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct LatestVersionOf(pub i64);
+
+impl Loader<LatestVersionOf> for RegistryLoader {
+    type Value = node::Model;
+    type Error = Arc<RegistryError>;
+
+    async fn load(
+        &self,
+        keys: &[LatestVersionOf],
+    ) -> Result<HashMap<LatestVersionOf, Self::Value>, Self::Error> {
+        let models: Vec<i64> = keys.iter().map(|k| k.0).collect();
+        let rows = crate::registry::read::latest_versions(&self.db, &models).await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|v| Some((LatestVersionOf(v.parent_id?), v)))
+            .collect())
     }
 }
 

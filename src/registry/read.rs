@@ -80,6 +80,41 @@ pub async fn latest_version<E: Exec>(conn: &E, model: i64) -> Result<Option<node
     Ok(first(conn, &query).await?)
 }
 
+/// The latest version that is not archived of each model in `models` (by creation,
+/// then id), in one statement: the versions are ranked per model inside the database,
+/// so only one row per model comes back, however many versions each has.
+pub async fn latest_versions<C: ConnectionTrait>(
+    conn: &C,
+    models: &[i64],
+) -> Result<Vec<node::Model>> {
+    if models.is_empty() {
+        return Ok(Vec::new());
+    }
+    let backend = conn.get_database_backend();
+    let placeholder = match backend {
+        DbBackend::Postgres => "$1",
+        _ => "?",
+    };
+    let sql = format!(
+        r#"SELECT * FROM (
+             SELECT "node".*, ROW_NUMBER() OVER (
+               PARTITION BY "node"."parent_id"
+               ORDER BY "node"."create_time" DESC, "node"."id" DESC) AS "latest_rank"
+             FROM "node"
+             WHERE "node"."kind" = '{kind}' AND "node"."state" <> 'ARCHIVED'
+               AND "node"."parent_id" IN ({ids})
+           ) AS "ranked" WHERE "latest_rank" = 1"#,
+        kind = NodeKind::ModelVersion.as_str(),
+        ids = ids_in(backend, placeholder),
+    );
+    let statement =
+        sea_orm::Statement::from_sql_and_values(backend, sql, [json_ids(models).into()]);
+    Ok(node::Entity::find()
+        .from_raw_sql(statement)
+        .all(conn)
+        .await?)
+}
+
 pub fn kind_of(n: &node::Model) -> Result<NodeKind> {
     n.kind.parse()
 }

@@ -14,15 +14,11 @@ use super::filters::{
 };
 use super::loaders::Hop;
 use super::mutation::list_filter;
-use super::pagination::{Conn, attached_children, children, children_page, page_args};
+use super::pagination::{Conn, attached_children, children, page_args};
 use super::types::*;
 use crate::lineage::walk::Direction;
-use crate::registry::Filter;
 use crate::registry::edges::EdgeKind as RegEdgeKind;
 use crate::registry::kind::NodeKind as RegKind;
-use crate::registry::page::{
-    Direction as SortDirection, Order, OrderField as RegOrderField, PageArgs,
-};
 use crate::registry::props::{from_stored, props_to_json};
 use crate::registry::read::{Served, served};
 use crate::registry::{RegistryError, Result};
@@ -296,29 +292,8 @@ pub(crate) async fn latest_version(
     ctx: &Context<'_>,
     model_id: i64,
 ) -> async_graphql::Result<Option<node::Model>> {
-    let order = Order {
-        field: RegOrderField::CreateTime,
-        direction: SortDirection::Desc,
-    };
-    let page = PageArgs {
-        first: Some(1),
-        ..Default::default()
-    };
-    // ModelVersion states are LIVE and ARCHIVED: the latest live one
-    let live = Filter {
-        state: Some("LIVE".to_owned()),
-        ..Default::default()
-    };
-    let (page, _) = children_page(
-        ctx,
-        model_id,
-        vec![RegKind::ModelVersion],
-        live,
-        order,
-        page,
-    )
-    .await?;
-    Ok(page.items.into_iter().next())
+    // batched: one statement for every model in the response, one row per model
+    ctx.loaders().latest_version(model_id).await.gql()
 }
 
 node_type!(

@@ -8,20 +8,11 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::cli::Store;
+use crate::cli::{Store, modelgraph};
 use crate::helpers::{Backend, postgres_url};
 use crate::webhooks::Server;
 
-fn modelgraph(args: &[&str], database_url: &str) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_modelgraph"))
-        .args(args)
-        .env("MODELGRAPH_DATABASE_URL", database_url)
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("the binary runs")
-}
-
-fn said(out: &Output) -> String {
+pub(crate) fn said(out: &Output) -> String {
     format!(
         "status {:?}\nstdout: {}\nstderr: {}",
         out.status.code(),

@@ -4,7 +4,7 @@ use std::process::{Command, Output};
 
 use crate::helpers::{Backend, postgres_url};
 
-fn modelgraph(args: &[&str], database_url: &str) -> Output {
+pub(crate) fn modelgraph(args: &[&str], database_url: &str) -> Output {
     Command::new(env!("CARGO_BIN_EXE_modelgraph"))
         .args(args)
         .env("MODELGRAPH_DATABASE_URL", database_url)

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use crate::backup::said;
 use crate::helpers::postgres_url;
 
 fn readme() -> String {
@@ -73,15 +74,6 @@ fn block(name: &str) -> Vec<String> {
         }
     }
     lines
-}
-
-fn said(out: &Output) -> String {
-    format!(
-        "status {:?}\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 /// A fresh working directory with a `PATH` whose `modelgraph` and `cargo run ... --`

@@ -111,7 +111,8 @@ run_suite() {
 }
 
 for v in "${CLIENT_VERSIONS[@]}"; do
-  run_suite "client-$v" "$v" "$CLIENT_TIMEOUT" kubeflow/test_model_registry_client.py
+  run_suite "client-$v" "$v" "$CLIENT_TIMEOUT" kubeflow/test_model_registry_client.py \
+    kubeflow/test_readme_example.py
 done
 run_suite contract "$MAIN_VERSION" "$CONTRACT_TIMEOUT" kubeflow/test_contract.py
 run_suite schemathesis "$MAIN_VERSION" "$SCHEMATHESIS_TIMEOUT" kubeflow/test_schemathesis.py

@@ -5,7 +5,10 @@
 //! `--postgres`, printed side by side.
 //!
 //! cargo bench --bench registry -- [--models 200] [--versions 5] [--requests 200]
-//!     [--seconds 3] [--postgres URL]
+//!     [--seconds 3] [--postgres URL] [--via-sqlx]
+//!
+//! `--via-sqlx` reads SQLite through sqlx's pool only, as every list did before lists
+//! read through the server's own connections (`db::direct::read_on`).
 // the server's allocator (src/main.rs), so the numbers are the server's
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -16,6 +19,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use modelgraph::config::{DatabaseArgs, Limits};
+use modelgraph::db::direct::DirectOptions;
 use modelgraph::{AppState, db};
 use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
@@ -25,6 +29,7 @@ struct Options {
     versions: usize,
     requests: usize,
     seconds: f64,
+    via_sqlx: bool,
 }
 
 /// One read: a label and how to send it.
@@ -182,7 +187,11 @@ async fn run(url: &str, options: &Options) -> BTreeMap<usize, (String, (f64, f64
     .await
     .expect("connect");
     db::migrate(&conn).await.expect("migrate");
-    let state = AppState::new(conn, Limits::default());
+    let direct = DirectOptions {
+        via_sqlx: options.via_sqlx,
+        ..Default::default()
+    };
+    let state = AppState::with_direct(conn, Limits::default(), direct);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -204,6 +213,7 @@ async fn main() {
         versions: 5,
         requests: 200,
         seconds: 3.0,
+        via_sqlx: false,
     };
     let mut postgres = None;
     let number = |v: Option<String>, flag: &str| -> f64 {
@@ -217,6 +227,7 @@ async fn main() {
             "--requests" => options.requests = number(args.next(), "--requests") as usize,
             "--seconds" => options.seconds = number(args.next(), "--seconds"),
             "--postgres" => postgres = args.next(),
+            "--via-sqlx" => options.via_sqlx = true,
             _ => {}
         }
     }
@@ -258,8 +269,14 @@ async fn main() {
             .expect("drop");
     }
     println!(
-        "{} models x {} versions; p50/p95 ms on 1 connection, requests/s on 8\n",
-        options.models, options.versions
+        "{} models x {} versions; p50/p95 ms on 1 connection, requests/s on 8{}\n",
+        options.models,
+        options.versions,
+        if options.via_sqlx {
+            "; SQLite read through sqlx only (--via-sqlx)"
+        } else {
+            ""
+        }
     );
     println!(
         "| read | SQLite p50 | p95 | req/s (8) | PostgreSQL p50 | p95 | req/s (8) |\n|---|---|---|---|---|---|---|"

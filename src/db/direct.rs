@@ -367,6 +367,35 @@ async fn with_sqlite<R, E: From<DbError>>(
     out.map(Some)
 }
 
+/// Runs a read written once against [`Exec`](super::exec::Exec) on one of the server's
+/// own SQLite read connections, on this thread ([`Readers::run`]: no hand-off to sqlx's
+/// driver thread per statement, statements kept prepared), or through sea-orm where the
+/// store has none (PostgreSQL): `read_on!(&state.db, &state.readers, |conn| read::list(conn,
+/// ...))` evaluates to the read's `Result`. The read must not wait on anything but its
+/// statements (a direct session's complete at once; `exec::now` checks).
+macro_rules! read_on {
+    ($db:expr, $readers:expr, |$conn:ident| $read:expr) => {
+        async {
+            let db = $db;
+            let direct = $readers
+                .run(db, |$conn| {
+                    $crate::db::exec::now($read)
+                        .map_err(Into::into)
+                        .and_then(|read| read)
+                })
+                .await?;
+            match direct {
+                Some(out) => Ok(out),
+                None => {
+                    let $conn = db;
+                    $read.await
+                }
+            }
+        }
+    };
+}
+pub(crate) use read_on;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,7 +10,7 @@ use async_graphql::dataloader::{DataLoader, Loader};
 use entity::{model_alias, node, release_decision};
 use sea_orm::DatabaseConnection;
 
-use crate::db::direct::Readers;
+use crate::db::direct::{Readers, read_on};
 use crate::lineage::walk::{Direction, step};
 use crate::lineage::{WalkGraph, WalkParams, walk_nodes};
 use crate::registry::edges::EdgeKind;
@@ -150,7 +150,7 @@ impl Loader<NodeId> for RegistryLoader {
 
     async fn load(&self, keys: &[NodeId]) -> Result<HashMap<NodeId, node::Model>, Self::Error> {
         let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
-        let rows = find_nodes(&self.db, &ids).await?;
+        let rows = read_on!(&self.db, &self.readers, |conn| find_nodes(conn, &ids)).await?;
         Ok(rows.into_iter().map(|n| (NodeId(n.id), n)).collect())
     }
 }
@@ -246,7 +246,10 @@ impl Loader<ChildrenOf> for RegistryLoader {
             } else {
                 filter.parent_or_ids = Some((parents.clone(), attached.keys().copied().collect()));
             }
-            let rows = list_all(&self.db, &query.kinds, &filter, query.order).await?;
+            let rows = read_on!(&self.db, &self.readers, |conn| {
+                list_all(conn, &query.kinds, &filter, query.order)
+            })
+            .await?;
             let wanted: std::collections::HashSet<i64> = parents.iter().copied().collect();
             let mut by_parent: HashMap<i64, Vec<node::Model>> = HashMap::new();
             for row in rows {
@@ -432,7 +435,10 @@ impl Loader<LatestVersionOf> for RegistryLoader {
         keys: &[LatestVersionOf],
     ) -> Result<HashMap<LatestVersionOf, Self::Value>, Self::Error> {
         let models: Vec<i64> = keys.iter().map(|k| k.0).collect();
-        let rows = crate::registry::read::latest_versions(&self.db, &models).await?;
+        let rows = read_on!(&self.db, &self.readers, |conn| {
+            crate::registry::read::latest_versions(conn, &models)
+        })
+        .await?;
         Ok(rows
             .into_iter()
             .filter_map(|v| Some((LatestVersionOf(v.parent_id?), v)))

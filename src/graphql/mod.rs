@@ -100,7 +100,12 @@ impl NodeQuery {
         ids: Vec<ID>,
     ) -> async_graphql::Result<Vec<Option<Node>>> {
         let ids = parse_ids(&ids, "ids").gql()?;
-        let found = read::find_nodes(&ctx.state().db, &ids).await.gql()?;
+        let state = ctx.state();
+        let found = crate::db::direct::read_on!(&state.db, &state.readers, |conn| {
+            read::find_nodes(conn, &ids)
+        })
+        .await
+        .gql()?;
         let mut by_id: std::collections::HashMap<i64, _> =
             found.into_iter().map(|n| (n.id, n)).collect();
         ids.iter()

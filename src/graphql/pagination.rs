@@ -6,6 +6,7 @@ use entity::node;
 use super::ContextExt;
 use super::errors::GqlResult;
 use super::loaders::{ChildQuery, ChildrenOf};
+use crate::db::direct::read_on;
 use crate::registry::page::Cursor;
 use crate::registry::{Filter, NodeKind, Order, Page, PageArgs, Result, read};
 
@@ -88,11 +89,18 @@ pub async fn list<T: OutputType>(
     wrap: impl Fn(node::Model) -> Result<T>,
 ) -> async_graphql::Result<Conn<T>> {
     let state = ctx.state();
-    let page = read::list(&state.db, kinds, &filter, order, &args, state.limits.page())
-        .await
-        .gql()?;
+    let limits = state.limits.page();
+    let page = read_on!(&state.db, &state.readers, |conn| {
+        read::list(conn, kinds, &filter, order, &args, limits)
+    })
+    .await
+    .gql()?;
     let total = if wants_total(ctx) {
-        read::count(&state.db, kinds, &filter).await.gql()?
+        read_on!(&state.db, &state.readers, |conn| read::count(
+            conn, kinds, &filter
+        ))
+        .await
+        .gql()?
     } else {
         0
     };
@@ -121,7 +129,11 @@ pub async fn list_by_value<T: OutputType>(
     .await
     .gql()?;
     let total = if wants_total(ctx) {
-        read::count(&state.db, kinds, &filter).await.gql()?
+        read_on!(&state.db, &state.readers, |conn| read::count(
+            conn, kinds, &filter
+        ))
+        .await
+        .gql()?
     } else {
         0
     };

@@ -628,27 +628,30 @@ pub fn parse_query(src: &str, kinds: &[NodeKind]) -> Result<Parsed> {
 /// name is a typo or a field that does not exist (`nmae`, `metrics.auc`), and would
 /// match nothing without a word. A property named with its type (`team.string_value`)
 /// or quoted is taken as asked.
-pub async fn check_bare_properties<C: sea_orm::ConnectionTrait>(
-    conn: &C,
+pub async fn check_bare_properties<E: crate::db::exec::Exec>(
+    conn: &E,
     kinds: &[NodeKind],
     names: &[String],
 ) -> Result<()> {
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+    #[derive(sea_orm::FromQueryResult, serde::Deserialize)]
+    struct Holder {
+        #[allow(dead_code)]
+        node_id: i64,
+    }
     for name in names {
         let mut of_kinds = Query::select();
         of_kinds.column(node::Column::Id).from(node::Entity);
         if !kinds.is_empty() {
             of_kinds.and_where(node::Column::Kind.is_in(kinds.iter().map(|k| k.as_str())));
         }
-        let found = node_property::Entity::find()
+        let query = node_property::Entity::find()
             .select_only()
             .column(node_property::Column::NodeId)
             .filter(node_property::Column::Key.eq(name.as_str()))
             .filter(node_property::Column::NodeId.in_subquery(of_kinds.to_owned()))
-            .limit(1)
-            .into_tuple::<i64>()
-            .one(conn)
-            .await?;
+            .limit(1);
+        let found: Option<Holder> = crate::db::exec::first(conn, &query).await?;
         if found.is_none() {
             let what = match kinds {
                 [one] => format!("{} has", one.label()),

@@ -2,7 +2,7 @@
 use entity::node;
 use sea_orm::sea_query::{Expr, Order as SqlOrder};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
     QuerySelect,
 };
 
@@ -83,14 +83,11 @@ pub async fn latest_version<E: Exec>(conn: &E, model: i64) -> Result<Option<node
 /// The latest version that is not archived of each model in `models` (by creation,
 /// then id), in one statement: the versions are ranked per model inside the database,
 /// so only one row per model comes back, however many versions each has.
-pub async fn latest_versions<C: ConnectionTrait>(
-    conn: &C,
-    models: &[i64],
-) -> Result<Vec<node::Model>> {
+pub async fn latest_versions<E: Exec>(conn: &E, models: &[i64]) -> Result<Vec<node::Model>> {
     if models.is_empty() {
         return Ok(Vec::new());
     }
-    let backend = conn.get_database_backend();
+    let backend = conn.backend();
     let placeholder = match backend {
         DbBackend::Postgres => "$1",
         _ => "?",
@@ -109,10 +106,7 @@ pub async fn latest_versions<C: ConnectionTrait>(
     );
     let statement =
         sea_orm::Statement::from_sql_and_values(backend, sql, [json_ids(models).into()]);
-    Ok(node::Entity::find()
-        .from_raw_sql(statement)
-        .all(conn)
-        .await?)
+    Ok(conn.fetch(statement).await?)
 }
 
 pub fn kind_of(n: &node::Model) -> Result<NodeKind> {
@@ -166,8 +160,8 @@ fn sql_dir(forward: bool, order: Order) -> SqlOrder {
 }
 
 /// One page of nodes of `kinds` matching `filter`.
-pub async fn list<C: ConnectionTrait>(
-    conn: &C,
+pub async fn list<E: Exec>(
+    conn: &E,
     kinds: &[NodeKind],
     filter: &Filter,
     order: Order,
@@ -186,17 +180,15 @@ pub async fn list<C: ConnectionTrait>(
     if order.field != super::page::OrderField::Id {
         query = query.order_by(order.field.column(), sql_dir(forward, order));
     }
-    let rows = query
+    let query = query
         .order_by(node::Column::Id, sql_dir(forward, order))
-        .limit(plan.size + 1)
-        .all(conn)
-        .await?;
-    Ok(plan.finish(rows))
+        .limit(plan.size + 1);
+    Ok(plan.finish(all(conn, &query).await?))
 }
 
 /// Every node matching `filter`, sorted; for batch loads whose paging happens per parent.
-pub async fn list_all<C: ConnectionTrait>(
-    conn: &C,
+pub async fn list_all<E: Exec>(
+    conn: &E,
     kinds: &[NodeKind],
     filter: &Filter,
     order: Order,
@@ -206,24 +198,21 @@ pub async fn list_all<C: ConnectionTrait>(
     if order.field != super::page::OrderField::Id {
         query = query.order_by(order.field.column(), sql_dir(true, order));
     }
-    Ok(query
-        .order_by(node::Column::Id, sql_dir(true, order))
-        .all(conn)
-        .await?)
+    let query = query.order_by(node::Column::Id, sql_dir(true, order));
+    Ok(all(conn, &query).await?)
 }
 
 /// How many nodes match, whatever the page. Lists count after reading their page, which
 /// checked the filter's bare property names already (`list`), so this does not again.
-pub async fn count<C: ConnectionTrait>(
-    conn: &C,
-    kinds: &[NodeKind],
-    filter: &Filter,
-) -> Result<u64> {
-    Ok(node::Entity::find()
-        .filter(filter.condition(kinds)?)
-        .count(conn)
-        .await?)
+pub async fn count<E: Exec>(conn: &E, kinds: &[NodeKind], filter: &Filter) -> Result<u64> {
+    #[derive(FromQueryResult, serde::Deserialize)]
+    struct Counted {
+        matching: i64,
+    }
+    let query = node::Entity::find()
+        .select_only()
+        .expr_as(Expr::cust("COUNT(*)"), "matching")
+        .filter(filter.condition(kinds)?);
+    let counted: Option<Counted> = first(conn, &query).await?;
+    Ok(counted.map_or(0, |c| c.matching.max(0) as u64))
 }
-
-#[allow(unused_imports)]
-use QuerySelect as _;

@@ -4,11 +4,11 @@
 use std::collections::HashMap;
 
 use entity::node;
-use sea_orm::DatabaseConnection;
 use serde_json::{Value, json};
 
 use super::convert::node_out;
 use crate::AppState;
+use crate::db::direct::read_on;
 use crate::http::error::HttpError;
 use crate::registry::artifacts;
 use crate::registry::filter_query;
@@ -109,7 +109,7 @@ impl ListArgs {
 }
 
 /// Kubeflow bodies for nodes, with the experiment of artifacts logged in runs (one batch).
-pub async fn bodies(db: &DatabaseConnection, nodes: &[node::Model]) -> Result<Vec<Value>> {
+pub async fn bodies(state: &AppState, nodes: &[node::Model]) -> Result<Vec<Value>> {
     let mut runs: Vec<i64> = nodes
         .iter()
         .filter(|n| n.parent_kind.as_deref() == Some("EXPERIMENT_RUN"))
@@ -117,11 +117,12 @@ pub async fn bodies(db: &DatabaseConnection, nodes: &[node::Model]) -> Result<Ve
         .collect();
     runs.sort_unstable();
     runs.dedup();
-    let experiments: HashMap<i64, Option<i64>> = find_nodes(db, &runs)
-        .await?
-        .into_iter()
-        .map(|r| (r.id, r.parent_id))
-        .collect();
+    let experiments: HashMap<i64, Option<i64>> =
+        read_on!(&state.db, &state.readers, |conn| find_nodes(conn, &runs))
+            .await?
+            .into_iter()
+            .map(|r| (r.id, r.parent_id))
+            .collect();
     Ok(nodes
         .iter()
         .map(|n| {
@@ -146,14 +147,9 @@ pub async fn list_nodes(
         after: args.token.clone(),
         ..Default::default()
     };
-    let result = list(
-        &state.db,
-        &args.kinds,
-        &args.filter,
-        args.order,
-        &page,
-        limits,
-    )
+    let result = read_on!(&state.db, &state.readers, |conn| {
+        list(conn, &args.kinds, &args.filter, args.order, &page, limits)
+    })
     .await
     .map_err(|e| match e {
         RegistryError::InvalidInput { field, message } if field == "after" => {
@@ -170,7 +166,7 @@ pub async fn list_nodes(
     } else {
         String::new()
     };
-    let items = bodies(&state.db, &result.items).await?;
+    let items = bodies(state, &result.items).await?;
     Ok(json!({
         "items": items,
         "nextPageToken": next,
@@ -212,7 +208,11 @@ pub async fn find_one(
         field: OrderField::Id,
         direction: Direction::Asc,
     };
-    let found = list(&state.db, kinds, &filter, order, &page, state.limits.page()).await?;
+    let limits = state.limits.page();
+    let found = read_on!(&state.db, &state.readers, |conn| {
+        list(conn, kinds, &filter, order, &page, limits)
+    })
+    .await?;
     found.items.into_iter().next().ok_or_else(|| {
         RegistryError::not_found(format!("{} matching the query", kinds[0].label())).into()
     })

@@ -54,7 +54,7 @@ async fn node_of(state: &AppState, kinds: &[NodeKind], id: i64) -> Result<node::
 }
 
 async fn one(state: &AppState, n: &node::Model) -> Result<Value, HttpError> {
-    Ok(bodies(&state.db, std::slice::from_ref(n))
+    Ok(bodies(state, std::slice::from_ref(n))
         .await?
         .pop()
         .unwrap_or_default())

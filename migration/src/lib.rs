@@ -8,6 +8,7 @@ mod m20261130_000004_version_counter;
 mod m20261130_000005_identity_history;
 mod m20261130_000006_release;
 mod m20261130_000007_webhooks;
+mod m20261201_000008_latest_version_index;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000005_identity_history::Migration),
             Box::new(m20261130_000006_release::Migration),
             Box::new(m20261130_000007_webhooks::Migration),
+            Box::new(m20261201_000008_latest_version_index::Migration),
         ]
     }
 }

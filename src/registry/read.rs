@@ -81,8 +81,9 @@ pub async fn latest_version<E: Exec>(conn: &E, model: i64) -> Result<Option<node
 }
 
 /// The latest version that is not archived of each model in `models` (by creation,
-/// then id), in one statement: the versions are ranked per model inside the database,
-/// so only one row per model comes back, however many versions each has.
+/// then id), in one statement: each model's is the first entry of its range of the
+/// (parent, kind, creation, id) index, so a model costs one index probe however many
+/// versions it has, and only the rows returned are read whole.
 pub async fn latest_versions<E: Exec>(conn: &E, models: &[i64]) -> Result<Vec<node::Model>> {
     if models.is_empty() {
         return Ok(Vec::new());
@@ -92,17 +93,22 @@ pub async fn latest_versions<E: Exec>(conn: &E, models: &[i64]) -> Result<Vec<no
         DbBackend::Postgres => "$1",
         _ => "?",
     };
+    let model = match backend {
+        DbBackend::Postgres => "\"m\".\"value\"::bigint",
+        _ => "\"m\".\"value\"",
+    };
+    let list = match backend {
+        DbBackend::Postgres => format!("json_array_elements_text({placeholder}::json)"),
+        _ => format!("json_each({placeholder})"),
+    };
     let sql = format!(
-        r#"SELECT * FROM (
-             SELECT "node".*, ROW_NUMBER() OVER (
-               PARTITION BY "node"."parent_id"
-               ORDER BY "node"."create_time" DESC, "node"."id" DESC) AS "latest_rank"
-             FROM "node"
-             WHERE "node"."kind" = '{kind}' AND "node"."state" <> 'ARCHIVED'
-               AND "node"."parent_id" IN ({ids})
-           ) AS "ranked" WHERE "latest_rank" = 1"#,
+        r#"SELECT "node".* FROM "node" WHERE "node"."id" IN (
+             SELECT (SELECT "v"."id" FROM "node" AS "v"
+                     WHERE "v"."parent_id" = {model} AND "v"."kind" = '{kind}'
+                       AND "v"."state" <> 'ARCHIVED'
+                     ORDER BY "v"."create_time" DESC, "v"."id" DESC LIMIT 1)
+             FROM {list} AS "m")"#,
         kind = NodeKind::ModelVersion.as_str(),
-        ids = ids_in(backend, placeholder),
     );
     let statement =
         sea_orm::Statement::from_sql_and_values(backend, sql, [json_ids(models).into()]);

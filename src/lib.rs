@@ -26,9 +26,23 @@ use config::Limits;
 use db::direct::DirectOptions;
 use graphql::AppSchema;
 
-/// What every request handler shares.
+/// What every request handler shares: one [`Shared`] behind an `Arc`, so handing it to
+/// a handler (axum clones the state for every request, and middleware again) is one
+/// reference count, not one per connection pool, cache and channel it holds.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// The parts of [`AppState`].
+#[derive(Clone)]
+pub struct Shared {
     pub db: DatabaseConnection,
     /// Read connections of the server's own for lineage walks on a SQLite file.
     pub readers: db::direct::Readers,
@@ -64,7 +78,7 @@ impl AppState {
     pub fn with_direct(db: DatabaseConnection, limits: Limits, direct: DirectOptions) -> Self {
         metrics::install();
         let schema = graphql::build_schema(&limits);
-        Self {
+        Self(Arc::new(Shared {
             auth: auth::Authenticator::new(db.clone(), auth::AuthConfig::default()),
             feed: events::Feed::new(db.clone()),
             websockets: Arc::new(tokio::sync::Semaphore::new(limits.max_websockets)),
@@ -80,25 +94,26 @@ impl AppState {
             schema,
             documents: Default::default(),
             cors_origins: Arc::default(),
-        }
+        }))
     }
 
     /// Authenticates requests as `config` says.
     pub fn with_auth(mut self, config: auth::AuthConfig) -> Self {
-        self.auth = auth::Authenticator::new(self.db.clone(), config);
+        let auth = auth::Authenticator::new(self.db.clone(), config);
+        Arc::make_mut(&mut self.0).auth = auth;
         self
     }
 
     /// Checks webhooks' targets as `settings` say (the worker is started apart, by
     /// `events::webhooks::start`).
     pub fn with_webhooks(mut self, settings: events::webhooks::WebhookSettings) -> Self {
-        self.webhooks = Arc::new(settings);
+        Arc::make_mut(&mut self.0).webhooks = Arc::new(settings);
         self
     }
 
     /// Allows cross-origin requests from `origins`.
     pub fn with_cors_origins(mut self, origins: Vec<HeaderValue>) -> Self {
-        self.cors_origins = Arc::new(origins);
+        Arc::make_mut(&mut self.0).cors_origins = Arc::new(origins);
         self
     }
 }

@@ -19,7 +19,7 @@ use super::types::*;
 use crate::lineage::walk::Direction;
 use crate::registry::edges::EdgeKind as RegEdgeKind;
 use crate::registry::kind::NodeKind as RegKind;
-use crate::registry::props::{from_stored, props_to_json};
+use crate::registry::props::stored_json;
 use crate::registry::read::{Served, served};
 use crate::registry::{RegistryError, Result};
 
@@ -61,7 +61,7 @@ macro_rules! node_type {
             }
             /// Typed user properties: int, double, string, bool or object.
             async fn custom_properties(&self) -> Json<Value> {
-                Json(props_to_json(&from_stored(&self.0.custom_properties)))
+                Json(stored_json(&self.0.custom_properties))
             }
             async fn create_time(&self) -> DateTime<Utc> {
                 datetime(self.0.create_time)

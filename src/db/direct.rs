@@ -105,7 +105,8 @@ impl Session {
         Ok(out)
     }
 
-    /// Every row, deserialized by column name.
+    /// Every row, deserialized by column name (matched to the fields once per statement:
+    /// `db::rows`).
     pub fn query_as<T: serde::de::DeserializeOwned>(
         &self,
         sql: &str,
@@ -116,13 +117,13 @@ impl Session {
         }
         let conn = self.connection();
         let mut statement = self.prepare(&conn, sql)?;
-        // the names once per statement, not once per row
-        let columns = serde_rusqlite::columns_from_statement(&statement);
+        let mut columns = super::rows::Columns::of(&statement);
         let mut rows = statement.query(params)?;
         let mut out = Vec::new();
         while let Some(row) = rows.next()? {
             out.push(
-                serde_rusqlite::from_row_with_columns(row, &columns)
+                columns
+                    .read(row)
                     .map_err(|e| DbError::Other(format!("sqlite: a row does not fit: {e}")))?,
             );
         }

@@ -5,6 +5,7 @@ pub mod direct;
 pub mod error;
 pub mod exec;
 pub mod ids;
+pub mod rows;
 pub mod writer;
 
 pub use error::DbError;

@@ -1,0 +1,286 @@
+//! Rows a direct session reads, into structs by position. serde_rusqlite hands a row to
+//! a struct as a map of column name to value, so every column of every row is matched
+//! against the struct's field names (a node row has 53 of them: that matching, not
+//! SQLite, was most of a listed row's cost). Here the columns are matched to fields once
+//! per statement and each row is handed over as a sequence in field order, which serde's
+//! derived `Deserialize` takes field by field.
+//!
+//! A field with no column reads as NULL (so an `Option` field is `None`, as when a map
+//! lacks it), and columns no field names are skipped.
+use rusqlite::types::ValueRef;
+use serde::de::{self, DeserializeSeed, Deserializer, IntoDeserializer, SeqAccess, Visitor};
+
+/// Why a row did not fit the struct.
+#[derive(Debug)]
+pub struct RowError(String);
+
+impl std::fmt::Display for RowError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for RowError {}
+
+impl de::Error for RowError {
+    fn custom<T: std::fmt::Display>(msg: T) -> Self {
+        Self(msg.to_string())
+    }
+}
+
+impl From<rusqlite::Error> for RowError {
+    fn from(err: rusqlite::Error) -> Self {
+        Self(err.to_string())
+    }
+}
+
+/// One statement's columns and, once the first row has met the struct, which column
+/// each of its fields reads.
+pub struct Columns {
+    names: Vec<String>,
+    fields: Option<(&'static [&'static str], Vec<Option<usize>>)>,
+}
+
+impl Columns {
+    pub fn of(statement: &rusqlite::Statement<'_>) -> Self {
+        Self {
+            names: statement
+                .column_names()
+                .into_iter()
+                .map(str::to_owned)
+                .collect(),
+            fields: None,
+        }
+    }
+
+    /// `T` from `row`.
+    pub fn read<T: de::DeserializeOwned>(
+        &mut self,
+        row: &rusqlite::Row<'_>,
+    ) -> Result<T, RowError> {
+        T::deserialize(RowDeserializer { row, columns: self })
+    }
+
+    /// The column of each field in `fields`, worked out for the first row only.
+    fn positions(&mut self, fields: &'static [&'static str]) -> &[Option<usize>] {
+        let stale = !matches!(&self.fields, Some((known, _)) if std::ptr::eq(*known, fields));
+        if stale {
+            let positions = fields
+                .iter()
+                .map(|field| self.names.iter().position(|name| name == field))
+                .collect();
+            self.fields = Some((fields, positions));
+        }
+        self.fields.as_ref().map_or(&[], |(_, p)| p)
+    }
+}
+
+struct RowDeserializer<'a, 'r, 's> {
+    row: &'a rusqlite::Row<'r>,
+    columns: &'s mut Columns,
+}
+
+impl<'de> Deserializer<'de> for RowDeserializer<'_, '_, '_> {
+    type Error = RowError;
+
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, RowError> {
+        let positions = self.columns.positions(fields);
+        visitor.visit_seq(RowFields {
+            row: self.row,
+            positions,
+            next: 0,
+        })
+    }
+
+    fn deserialize_any<V: Visitor<'de>>(self, _visitor: V) -> Result<V::Value, RowError> {
+        Err(RowError("a row is read into a struct".into()))
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+        option unit unit_struct newtype_struct seq tuple tuple_struct map enum identifier
+        ignored_any
+    }
+}
+
+/// A row's columns in field order.
+struct RowFields<'a, 'r> {
+    row: &'a rusqlite::Row<'r>,
+    positions: &'a [Option<usize>],
+    next: usize,
+}
+
+impl<'de> SeqAccess<'de> for RowFields<'_, '_> {
+    type Error = RowError;
+
+    fn next_element_seed<T: DeserializeSeed<'de>>(
+        &mut self,
+        seed: T,
+    ) -> Result<Option<T::Value>, RowError> {
+        let Some(position) = self.positions.get(self.next) else {
+            return Ok(None);
+        };
+        self.next += 1;
+        let value = match position {
+            Some(column) => self.row.get_ref(*column)?,
+            None => ValueRef::Null,
+        };
+        seed.deserialize(Column(value)).map(Some)
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        Some(self.positions.len() - self.next)
+    }
+}
+
+/// One column's value.
+struct Column<'a>(ValueRef<'a>);
+
+impl<'de> Deserializer<'de> for Column<'_> {
+    type Error = RowError;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, RowError> {
+        match self.0 {
+            ValueRef::Null => visitor.visit_unit(),
+            ValueRef::Integer(i) => visitor.visit_i64(i),
+            ValueRef::Real(f) => visitor.visit_f64(f),
+            ValueRef::Text(bytes) => match std::str::from_utf8(bytes) {
+                Ok(text) => visitor.visit_str(text),
+                Err(_) => Err(RowError("a text column is not UTF-8".into())),
+            },
+            ValueRef::Blob(bytes) => visitor.visit_bytes(bytes),
+        }
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, RowError> {
+        match self.0 {
+            ValueRef::Null => visitor.visit_none(),
+            _ => visitor.visit_some(self),
+        }
+    }
+
+    fn deserialize_bool<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, RowError> {
+        match self.0 {
+            ValueRef::Integer(i) => visitor.visit_bool(i != 0),
+            _ => self.deserialize_any(visitor),
+        }
+    }
+
+    /// SQLite may hand a REAL column's whole number back as an integer.
+    fn deserialize_f64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, RowError> {
+        match self.0 {
+            ValueRef::Integer(i) => visitor.visit_f64(i as f64),
+            _ => self.deserialize_any(visitor),
+        }
+    }
+
+    fn deserialize_f32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, RowError> {
+        self.deserialize_f64(visitor)
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, RowError> {
+        visitor.visit_newtype_struct(self)
+    }
+
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _variants: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, RowError> {
+        match self.0 {
+            ValueRef::Text(bytes) => match std::str::from_utf8(bytes) {
+                Ok(text) => visitor.visit_enum(text.into_deserializer()),
+                Err(_) => Err(RowError("a text column is not UTF-8".into())),
+            },
+            _ => self.deserialize_any(visitor),
+        }
+    }
+
+    serde::forward_to_deserialize_any! {
+        i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 char str string bytes byte_buf unit
+        unit_struct seq tuple tuple_struct map struct identifier ignored_any
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(serde::Deserialize, Debug, PartialEq)]
+    struct Thing {
+        id: i64,
+        name: String,
+        note: Option<String>,
+        score: f64,
+        live: bool,
+        missing: Option<i64>,
+    }
+
+    /// Columns meet fields by name whatever their order; unknown columns are skipped,
+    /// a field without a column is None, NULL is None, whole REALs read as f64.
+    #[test]
+    fn rows_fill_fields_by_name_in_any_column_order() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        let mut statement = conn
+            .prepare(
+                "SELECT 2.0 AS score, 'x' AS extra, NULL AS note, 'a' AS name, 1 AS live, 7 AS id
+                 UNION ALL SELECT 0.5, 'y', 'n', 'b', 0, 8",
+            )
+            .unwrap();
+        let mut columns = Columns::of(&statement);
+        let mut rows = statement.query([]).unwrap();
+        let mut things = Vec::new();
+        while let Some(row) = rows.next().unwrap() {
+            things.push(columns.read::<Thing>(row).unwrap());
+        }
+        assert_eq!(
+            things,
+            [
+                Thing {
+                    id: 7,
+                    name: "a".into(),
+                    note: None,
+                    score: 2.0,
+                    live: true,
+                    missing: None,
+                },
+                Thing {
+                    id: 8,
+                    name: "b".into(),
+                    note: Some("n".into()),
+                    score: 0.5,
+                    live: false,
+                    missing: None,
+                },
+            ]
+        );
+    }
+
+    /// A column that does not fit its field, or a required field no column fills, is an
+    /// error naming what went wrong, not a panic.
+    #[test]
+    fn rows_that_do_not_fit_are_errors() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        for sql in [
+            "SELECT 'seven' AS id, 'a' AS name, 1.0 AS score, 1 AS live",
+            "SELECT 7 AS id, 1.0 AS score, 1 AS live",
+        ] {
+            let mut statement = conn.prepare(sql).unwrap();
+            let mut columns = Columns::of(&statement);
+            let mut rows = statement.query([]).unwrap();
+            let row = rows.next().unwrap().unwrap();
+            let err = columns.read::<Thing>(row).unwrap_err();
+            assert!(!err.to_string().is_empty(), "{sql}");
+        }
+    }
+}

@@ -5,7 +5,7 @@
 //! `--postgres`, printed side by side.
 //!
 //! cargo bench --bench registry -- [--models 200] [--versions 5] [--requests 200]
-//!     [--seconds 3] [--postgres URL] [--via-sqlx]
+//!     [--seconds 3] [--postgres URL] [--via-sqlx] [--only TEXT]
 //!
 //! `--via-sqlx` reads SQLite through sqlx's pool only, as every list did before lists
 //! read through the server's own connections (`db::direct::read_on`).
@@ -30,6 +30,8 @@ struct Options {
     requests: usize,
     seconds: f64,
     via_sqlx: bool,
+    /// Only the reads whose label holds this text (for a profile of one read).
+    only: Option<String>,
 }
 
 /// One read: a label and how to send it.
@@ -199,7 +201,11 @@ async fn run(url: &str, options: &Options) -> BTreeMap<usize, (String, (f64, f64
     tokio::spawn(modelgraph::serve(listener, state, std::future::pending()));
     seed(&base, options).await;
     let mut results = BTreeMap::new();
+    let only = options.only.as_deref().unwrap_or("");
     for (i, read) in reads().iter().enumerate() {
+        if !read.label.contains(only) {
+            continue;
+        }
         results.insert(i, (read.label.clone(), measure(&base, read, options).await));
     }
     results
@@ -214,6 +220,7 @@ async fn main() {
         requests: 200,
         seconds: 3.0,
         via_sqlx: false,
+        only: None,
     };
     let mut postgres = None;
     let number = |v: Option<String>, flag: &str| -> f64 {
@@ -228,6 +235,7 @@ async fn main() {
             "--seconds" => options.seconds = number(args.next(), "--seconds"),
             "--postgres" => postgres = args.next(),
             "--via-sqlx" => options.via_sqlx = true,
+            "--only" => options.only = args.next(),
             _ => {}
         }
     }

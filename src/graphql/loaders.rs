@@ -29,6 +29,9 @@ use crate::registry::{Filter, NodeKind, Order, RegistryError};
 pub struct Loaders {
     loader: DataLoader<RegistryLoader>,
     asked: Arc<AtomicUsize>,
+    /// Latest versions a list read ahead for the models on its page (`prime_latest`):
+    /// taken by the first `latest_version` of each model, before any batch.
+    primed_latest: std::sync::Mutex<HashMap<i64, Option<node::Model>>>,
 }
 
 pub fn loaders(db: DatabaseConnection, readers: Readers) -> Loaders {
@@ -49,7 +52,11 @@ pub fn loaders(db: DatabaseConnection, readers: Readers) -> Loaders {
         });
     })
     .delay(Duration::ZERO);
-    Loaders { loader, asked }
+    Loaders {
+        loader,
+        asked,
+        primed_latest: Default::default(),
+    }
 }
 
 /// Loaders for a subscription's events, which run as ordinary tasks outside any
@@ -60,6 +67,7 @@ pub fn spawned_loaders(db: DatabaseConnection, readers: Readers) -> Loaders {
     Loaders {
         loader,
         asked: Arc::default(),
+        primed_latest: Default::default(),
     }
 }
 
@@ -84,8 +92,40 @@ impl Loaders {
         &self,
         model: i64,
     ) -> Result<Option<node::Model>, Arc<RegistryError>> {
+        let primed = self
+            .primed_latest
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&model);
+        if let Some(latest) = primed {
+            return Ok(latest);
+        }
         self.asked.fetch_add(1, Ordering::SeqCst);
         self.loader.load_one(LatestVersionOf(model)).await
+    }
+
+    /// Reads the latest versions of `models` now, in one statement, for their
+    /// `latestVersion` fields to take: a list that knows its page selects them does this
+    /// instead of leaving a hundred resolvers to gather the same keys into a batch, and
+    /// each takes its own row instead of a copy out of the batch's answer.
+    pub async fn prime_latest(
+        &self,
+        db: &sea_orm::DatabaseConnection,
+        readers: &Readers,
+        models: &[i64],
+    ) -> Result<(), RegistryError> {
+        let rows = read_on!(db, readers, |conn| {
+            crate::registry::read::latest_versions(conn, models)
+        })
+        .await?;
+        let mut primed = self.primed_latest.lock().unwrap_or_else(|p| p.into_inner());
+        primed.extend(models.iter().map(|m| (*m, None)));
+        for row in rows {
+            if let Some(model) = row.parent_id {
+                primed.insert(model, Some(row));
+            }
+        }
+        Ok(())
     }
 
     /// A model's current aliases, a version's aliases, a release request's decisions:

@@ -95,6 +95,14 @@ pub async fn list<T: OutputType>(
     })
     .await
     .gql()?;
+    // dashboards list models with their latest versions: read those now, for the page
+    if kinds == [NodeKind::RegisteredModel] && items_select(ctx, "latestVersion") {
+        let models: Vec<i64> = page.items.iter().map(|n| n.id).collect();
+        ctx.loaders()
+            .prime_latest(&state.db, &state.readers, &models)
+            .await
+            .gql()?;
+    }
     let total = if wants_total(ctx) {
         read_on!(&state.db, &state.readers, |conn| read::count(
             conn, kinds, &filter
@@ -105,6 +113,13 @@ pub async fn list<T: OutputType>(
         0
     };
     build(page, order, total, wrap)
+}
+
+/// Whether the connection's items (`nodes`, or `edges { node }`) select `field`.
+fn items_select(ctx: &Context<'_>, field: &str) -> bool {
+    let look = ctx.look_ahead();
+    look.field("nodes").field(field).exists()
+        || look.field("edges").field("node").field(field).exists()
 }
 
 /// A top-level list sorted by a child's value (`registry::value_order`): one statement

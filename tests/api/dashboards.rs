@@ -10,7 +10,71 @@ on_both!(
     inference_services_are_found_by_environment_and_name,
     runs_sort_by_a_metric_or_a_parameter_and_page_through,
     artifact_filter_fields_combine_with_and,
+    model_lists_read_latest_versions_ahead_and_agree_with_one_model_reads,
 );
+
+/// `registeredModels` reads its page's latest versions ahead (one statement) instead of
+/// batching a hundred resolvers: every way of selecting the field (nodes, edges, twice
+/// under aliases, in a fragment) answers what a one-model read answers, for a model
+/// without versions and one whose newest version is archived too.
+async fn model_lists_read_latest_versions_ahead_and_agree_with_one_model_reads(app: &TestApp) {
+    let made = app
+        .ok(
+            r#"mutation {
+                a1: registerModel(input: {name: "ahead-a", version: "v1", uri: "s3://a/1"}) { id }
+                a2: registerModel(input: {name: "ahead-a", version: "v2", uri: "s3://a/2"}) { id }
+                b: createRegisteredModel(input: {name: "ahead-b"}) { id }
+                c1: registerModel(input: {name: "ahead-c", version: "v1", uri: "s3://c/1"}) { id }
+                c2: registerModel(input: {name: "ahead-c", version: "v2", uri: "s3://c/2"}) { id }
+            }"#,
+            json!({}),
+        )
+        .await;
+    app.ok(
+        "mutation($v: ID!) { updateModelVersion(id: $v, input: {state: ARCHIVED}) { id } }",
+        json!({"v": made["c2"]["id"]}),
+    )
+    .await;
+    let expected = json!({"ahead-a": "v2", "ahead-b": null, "ahead-c": "v1"});
+    for (name, latest) in expected.as_object().unwrap() {
+        let one = app
+            .ok(
+                "query($n: String!) { registeredModel(name: $n) { latestVersion { name } } }",
+                json!({"n": name}),
+            )
+            .await;
+        assert_eq!(
+            &one["registeredModel"]["latestVersion"]["name"], latest,
+            "{name}"
+        );
+    }
+    let listed = app
+        .ok(
+            r#"query { registeredModels(first: 10, filter: {name: {contains: "ahead-"}}) {
+                nodes { name latestVersion { name } again: latestVersion { name } ...Latest }
+                edges { node { name latestVersion { name } } } } }
+            fragment Latest on RegisteredModel { viaFragment: latestVersion { name } }"#,
+            json!({}),
+        )
+        .await;
+    let models = &listed["registeredModels"];
+    assert_eq!(models["nodes"].as_array().unwrap().len(), 3);
+    for (model, edge) in models["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(models["edges"].as_array().unwrap())
+    {
+        let latest = &expected[model["name"].as_str().unwrap()];
+        for field in ["latestVersion", "again", "viaFragment"] {
+            assert_eq!(&model[field]["name"], latest, "{field} of {model}");
+            if latest.is_null() {
+                assert!(model[field].is_null(), "{field} of {model}");
+            }
+        }
+        assert_eq!(&edge["node"]["latestVersion"]["name"], latest, "{edge}");
+    }
+}
 
 async fn metrics_and_parameters_are_one_hop_from_versions_and_runs(app: &TestApp) {
     let made = app

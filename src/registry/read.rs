@@ -83,33 +83,35 @@ pub async fn latest_version<E: Exec>(conn: &E, model: i64) -> Result<Option<node
 /// The latest version that is not archived of each model in `models` (by creation,
 /// then id), in one statement: each model's is the first entry of its range of the
 /// (parent, kind, creation, id) index, so a model costs one index probe however many
-/// versions it has, and only the rows returned are read whole.
+/// versions it has, and only the rows returned are read whole. PostgreSQL joins each
+/// model to its probe (`LATERAL`): given SQLite's form, it scanned and hashed the whole
+/// node table. SQLite has no `LATERAL`; it looks each probe's row up by id.
 pub async fn latest_versions<E: Exec>(conn: &E, models: &[i64]) -> Result<Vec<node::Model>> {
     if models.is_empty() {
         return Ok(Vec::new());
     }
     let backend = conn.backend();
-    let placeholder = match backend {
-        DbBackend::Postgres => "$1",
-        _ => "?",
+    let kind = NodeKind::ModelVersion.as_str();
+    let probe = |model: &str, columns: &str| {
+        format!(
+            r#"SELECT {columns} FROM "node" AS "v"
+               WHERE "v"."parent_id" = {model} AND "v"."kind" = '{kind}'
+                 AND "v"."state" <> 'ARCHIVED'
+               ORDER BY "v"."create_time" DESC, "v"."id" DESC LIMIT 1"#
+        )
     };
-    let model = match backend {
-        DbBackend::Postgres => "\"m\".\"value\"::bigint",
-        _ => "\"m\".\"value\"",
+    let sql = match backend {
+        DbBackend::Postgres => format!(
+            r#"SELECT "latest".* FROM json_array_elements_text($1::json) AS "m"
+               CROSS JOIN LATERAL ({}) AS "latest""#,
+            probe(r#""m"."value"::bigint"#, r#""v".*"#)
+        ),
+        _ => format!(
+            r#"SELECT "node".* FROM "node" WHERE "node"."id" IN (
+                 SELECT ({}) FROM json_each(?) AS "m")"#,
+            probe(r#""m"."value""#, r#""v"."id""#)
+        ),
     };
-    let list = match backend {
-        DbBackend::Postgres => format!("json_array_elements_text({placeholder}::json)"),
-        _ => format!("json_each({placeholder})"),
-    };
-    let sql = format!(
-        r#"SELECT "node".* FROM "node" WHERE "node"."id" IN (
-             SELECT (SELECT "v"."id" FROM "node" AS "v"
-                     WHERE "v"."parent_id" = {model} AND "v"."kind" = '{kind}'
-                       AND "v"."state" <> 'ARCHIVED'
-                     ORDER BY "v"."create_time" DESC, "v"."id" DESC LIMIT 1)
-             FROM {list} AS "m")"#,
-        kind = NodeKind::ModelVersion.as_str(),
-    );
     let statement =
         sea_orm::Statement::from_sql_and_values(backend, sql, [json_ids(models).into()]);
     Ok(conn.fetch(statement).await?)

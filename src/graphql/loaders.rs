@@ -105,26 +105,13 @@ impl Loaders {
     }
 
     /// Reads the latest versions of `models` now, in one statement, for their
-    /// `latestVersion` fields to take: a list that knows its page selects them does this
-    /// instead of leaving a hundred resolvers to gather the same keys into a batch, and
-    /// each takes its own row instead of a copy out of the batch's answer.
-    pub async fn prime_latest(
-        &self,
-        db: &sea_orm::DatabaseConnection,
-        readers: &Readers,
-        models: &[i64],
-    ) -> Result<(), RegistryError> {
-        let rows = read_on!(db, readers, |conn| {
-            crate::registry::read::latest_versions(conn, models)
-        })
-        .await?;
+    /// `latestVersion` fields to take: each takes its own row, once, instead of a copy
+    /// out of a batch's answer.
+    pub async fn prime_latest(&self, models: &[i64]) -> Result<(), RegistryError> {
+        let loader = self.loader.loader();
+        let mut found = latest_versions(&loader.db, &loader.readers, models).await?;
         let mut primed = self.primed_latest.lock().unwrap_or_else(|p| p.into_inner());
-        primed.extend(models.iter().map(|m| (*m, None)));
-        for row in rows {
-            if let Some(model) = row.parent_id {
-                primed.insert(model, Some(row));
-            }
-        }
+        primed.extend(models.iter().map(|m| (*m, found.remove(m))));
         Ok(())
     }
 
@@ -475,15 +462,28 @@ impl Loader<LatestVersionOf> for RegistryLoader {
         keys: &[LatestVersionOf],
     ) -> Result<HashMap<LatestVersionOf, Self::Value>, Self::Error> {
         let models: Vec<i64> = keys.iter().map(|k| k.0).collect();
-        let rows = read_on!(&self.db, &self.readers, |conn| {
-            crate::registry::read::latest_versions(conn, &models)
-        })
-        .await?;
-        Ok(rows
+        let found = latest_versions(&self.db, &self.readers, &models).await?;
+        Ok(found
             .into_iter()
-            .filter_map(|v| Some((LatestVersionOf(v.parent_id?), v)))
+            .map(|(model, v)| (LatestVersionOf(model), v))
             .collect())
     }
+}
+
+/// The latest version that is not archived of each of `models` that has one, by model.
+async fn latest_versions(
+    db: &DatabaseConnection,
+    readers: &Readers,
+    models: &[i64],
+) -> Result<HashMap<i64, node::Model>, RegistryError> {
+    let rows = read_on!(db, readers, |conn| {
+        crate::registry::read::latest_versions(conn, models)
+    })
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|v| Some((v.parent_id?, v)))
+        .collect())
 }
 
 /// The aliases naming a version.

@@ -7,7 +7,7 @@ use super::errors::GqlResult;
 use super::filters::{ModelVersionFilter, RegisteredModelFilter};
 use super::mutation::{create_node, list_filter, update_node};
 use super::nodes::{ModelVersion, RegisteredModel};
-use super::pagination::{Conn, list, page_args};
+use super::pagination::{Conn, items_select, list, list_reading_ahead, page_args};
 use super::types::*;
 use crate::registry::registered_model::{RegisterModel, register_model};
 use crate::registry::{NodeFields, NodeKind as RegKind, RegistryError, Result, read};
@@ -170,12 +170,21 @@ impl ModelQuery {
     ) -> async_graphql::Result<Conn<RegisteredModel>> {
         let kinds = [RegKind::RegisteredModel];
         let filter = list_filter(&filter, &kinds, &filter_query)?;
-        list(
+        // dashboards list models with their latest versions: read those with the page
+        let ahead = async |models: &[entity::node::Model]| {
+            if items_select(ctx, "latestVersion") {
+                let ids: Vec<i64> = models.iter().map(|m| m.id).collect();
+                ctx.loaders().prime_latest(&ids).await.gql()?;
+            }
+            Ok(())
+        };
+        list_reading_ahead(
             ctx,
             &kinds,
             filter,
             OrderBy::order(order_by),
             page_args(first, after, last, before),
+            ahead,
             |n| Ok(RegisteredModel(n)),
         )
         .await

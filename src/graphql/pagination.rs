@@ -88,6 +88,22 @@ pub async fn list<T: OutputType>(
     args: PageArgs,
     wrap: impl Fn(node::Model) -> Result<T>,
 ) -> async_graphql::Result<Conn<T>> {
+    list_reading_ahead(ctx, kinds, filter, order, args, async |_| Ok(()), wrap).await
+}
+
+/// `list`, with `ahead` given the page's items before any of their fields resolve: a
+/// list whose items' fields are read per item (`latestVersion`) reads them here for the
+/// whole page in one statement, instead of leaving a resolver per item to gather the
+/// same keys into a batch.
+pub async fn list_reading_ahead<T: OutputType>(
+    ctx: &Context<'_>,
+    kinds: &[NodeKind],
+    filter: Filter,
+    order: Order,
+    args: PageArgs,
+    ahead: impl AsyncFnOnce(&[node::Model]) -> async_graphql::Result<()>,
+    wrap: impl Fn(node::Model) -> Result<T>,
+) -> async_graphql::Result<Conn<T>> {
     let state = ctx.state();
     let limits = state.limits.page();
     let page = read_on!(&state.db, &state.readers, |conn| {
@@ -95,14 +111,7 @@ pub async fn list<T: OutputType>(
     })
     .await
     .gql()?;
-    // dashboards list models with their latest versions: read those now, for the page
-    if kinds == [NodeKind::RegisteredModel] && items_select(ctx, "latestVersion") {
-        let models: Vec<i64> = page.items.iter().map(|n| n.id).collect();
-        ctx.loaders()
-            .prime_latest(&state.db, &state.readers, &models)
-            .await
-            .gql()?;
-    }
+    ahead(&page.items).await?;
     let total = if wants_total(ctx) {
         read_on!(&state.db, &state.readers, |conn| read::count(
             conn, kinds, &filter
@@ -116,7 +125,7 @@ pub async fn list<T: OutputType>(
 }
 
 /// Whether the connection's items (`nodes`, or `edges { node }`) select `field`.
-fn items_select(ctx: &Context<'_>, field: &str) -> bool {
+pub fn items_select(ctx: &Context<'_>, field: &str) -> bool {
     let look = ctx.look_ahead();
     look.field("nodes").field(field).exists()
         || look.field("edges").field("node").field(field).exists()
@@ -133,14 +142,10 @@ pub async fn list_by_value<T: OutputType>(
     wrap: impl Fn(node::Model) -> Result<T>,
 ) -> async_graphql::Result<Conn<T>> {
     let state = ctx.state();
-    let (page, cursors) = crate::registry::value_order::list_by_value(
-        &state.db,
-        kinds,
-        &filter,
-        order,
-        &args,
-        state.limits.page(),
-    )
+    let limits = state.limits.page();
+    let (page, cursors) = read_on!(&state.db, &state.readers, |conn| {
+        crate::registry::value_order::list_by_value(conn, kinds, &filter, order, &args, limits)
+    })
     .await
     .gql()?;
     let total = if wants_total(ctx) {

@@ -6,13 +6,14 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use entity::node;
 use sea_orm::sea_query::{Condition, Expr, ExprTrait, Order as SqlOrder, SimpleExpr};
-use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::{Deserialize, Serialize};
 
 use super::error::{RegistryError, Result};
 use super::filter::Filter;
 use super::kind::NodeKind;
 use super::page::{Direction, Page, PageArgs, PageLimits};
+use crate::db::exec::{Exec, all};
 
 /// Which child value orders the list.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -149,8 +150,8 @@ impl ValueOrder {
 }
 
 /// One page of nodes of `kinds` matching `filter`, in `order`, and each item's cursor.
-pub async fn list_by_value<C: ConnectionTrait>(
-    conn: &C,
+pub async fn list_by_value<E: Exec>(
+    conn: &E,
     kinds: &[NodeKind],
     filter: &Filter,
     order: &ValueOrder,
@@ -186,7 +187,7 @@ pub async fn list_by_value<C: ConnectionTrait>(
     let mut finished = Page::default();
     let mut cursors = Vec::new();
     if plan.size > 0 {
-        let backend = conn.get_database_backend();
+        let backend = conn.backend();
         let forward = !plan.backward;
         let mut query = node::Entity::find().filter(filter.condition(kinds)?);
         if let Some(c) = &after {
@@ -208,13 +209,12 @@ pub async fn list_by_value<C: ConnectionTrait>(
             SqlOrder::Desc
         };
         let key = order.key(backend);
-        let rows = query
+        let query = query
             .order_by(Expr::expr(key.clone()).is_null(), nulls)
             .order_by(key, dir.clone())
             .order_by(node::Column::Id, dir)
-            .limit(plan.size + 1)
-            .all(conn)
-            .await?;
+            .limit(plan.size + 1);
+        let rows = all(conn, &query).await?;
         let mut page = plan.finish(rows);
         // has_previous / has_next as a cursor-bounded page says them
         if !plan.backward {
@@ -237,8 +237,8 @@ pub async fn list_by_value<C: ConnectionTrait>(
 }
 
 /// Each listed node's value, in one statement.
-async fn values_of<C: ConnectionTrait>(
-    conn: &C,
+async fn values_of<E: Exec>(
+    conn: &E,
     order: &ValueOrder,
     items: &[node::Model],
 ) -> Result<std::collections::HashMap<i64, SortValue>> {
@@ -252,7 +252,7 @@ async fn values_of<C: ConnectionTrait>(
     }
     let children = node::Entity::find()
         .filter(super::read::id_in(
-            conn.get_database_backend(),
+            conn.backend(),
             r#""node"."parent_id""#,
             &ids,
         ))
@@ -260,9 +260,8 @@ async fn values_of<C: ConnectionTrait>(
         .filter(sea_orm::ColumnTrait::eq(
             &node::Column::Name,
             order.name.as_str(),
-        ))
-        .all(conn)
-        .await?;
+        ));
+    let children: Vec<node::Model> = all(conn, &children).await?;
     Ok(children
         .into_iter()
         .filter_map(|c| {

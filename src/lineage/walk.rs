@@ -128,42 +128,46 @@ pub fn check_bounds(
 /// this many levels at once, and the visited sets are applied between chunks.
 const LEVELS_PER_STATEMENT: u32 = 5;
 
-/// Levels one statement walks from a frontier of `width` nodes. Through the sqlx driver a
-/// statement costs a hand-off between threads, so narrow frontiers walk several levels at
-/// once; a wide frontier revisits more within a chunk than a statement costs. A direct
-/// session's statements cost only their own work: one level each, so no node is expanded
-/// twice.
-fn levels_for(width: usize, direct: bool) -> u32 {
-    match (direct, width) {
-        (true, _) => 1,
-        (false, 0..=64) => LEVELS_PER_STATEMENT,
-        (false, 65..=512) => 2,
-        (false, _) => 1,
-    }
+/// How a walk reaches its store, which decides how many levels one statement walks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Route {
+    /// A direct SQLite session: a statement costs only its own work, so one level each,
+    /// and no node is expanded twice.
+    Direct,
+    /// SQLite through sqlx: each statement costs a hand-off between threads, so narrow
+    /// frontiers walk several levels at once (without a visited set inside the
+    /// statement, so a wide frontier revisits more within a chunk than a statement costs).
+    Sqlx,
+    /// PostgreSQL: a statement costs a round trip, and the statement keeps a visited set
+    /// itself ([`postgres_chunk_sql`]), so it walks every level left, up to a number of
+    /// nodes.
+    Postgres,
 }
 
-/// One chunk's statement: up to `levels` levels from the frontier in one recursive
-/// statement, each edge with the level (1-based) it was reached at, folded into one JSON
-/// row. Nodes in `exclude` (visited by every walk sharing the statement) are not expanded
-/// again; within the chunk an edge may come back at several levels, and the caller keeps
-/// the first way in, as a level-by-level walk does. Parameters: the frontier (a JSON
-/// array), then for more than one level the number of levels and the excluded ids (a JSON
-/// array). Zero levels asks for one level's edges as plain rows (for a walk: unless the
-/// walk keeps its edges, with only their ends filled in).
-fn chunk_sql(backend: DbBackend, direction: Direction, params: &WalkParams, levels: u32) -> String {
-    let (near, far) = match direction {
-        Direction::Upstream => ("target_id", "source_id"),
-        Direction::Downstream => ("source_id", "target_id"),
+fn levels_for(width: usize, route: Route, left: u32) -> u32 {
+    let levels = match (route, width) {
+        (Route::Direct, _) => 1,
+        (Route::Postgres, _) => left,
+        (Route::Sqlx, 0..=64) => LEVELS_PER_STATEMENT,
+        (Route::Sqlx, 65..=512) => 2,
+        (Route::Sqlx, _) => 1,
     };
-    let postgres = backend == DbBackend::Postgres;
-    let list = |n: u8| {
-        let placeholder = if postgres {
-            format!("${n}")
-        } else {
-            format!("?{n}")
-        };
-        ids_in(backend, &placeholder)
-    };
+    levels.min(left)
+}
+
+/// The most nodes one PostgreSQL statement reaches before it stops at the end of a level
+/// (the walk goes on with another): a walk asking for `first` nodes reads about that many
+/// more, not the whole graph below its depth.
+fn reach_per_statement(first: usize) -> i64 {
+    i64::try_from(first)
+        .unwrap_or(i64::MAX)
+        .saturating_add(1)
+        .max(64)
+}
+
+/// What a level reads beside the edge's ends: the far node's kind and creation time
+/// (joined only when a filter needs them), the join, and the edge filters.
+fn edge_filters(params: &WalkParams, far: &str) -> (String, String, String) {
     let join = params.as_of.is_some() || !params.node_kinds.is_empty();
     let (node_cols, join_sql) = if join {
         (
@@ -188,6 +192,32 @@ fn chunk_sql(backend: DbBackend, direction: Direction, params: &WalkParams, leve
             " AND e.\"create_time\" <= {t} AND n.\"create_time\" <= {t}"
         ));
     }
+    (node_cols, join_sql, filters)
+}
+
+/// One chunk's statement: up to `levels` levels from the frontier in one recursive
+/// statement, each edge with the level (1-based) it was reached at, folded into one JSON
+/// row. Nodes in `exclude` (visited by every walk sharing the statement) are not expanded
+/// again; within the chunk an edge may come back at several levels, and the caller keeps
+/// the first way in, as a level-by-level walk does. Parameters: the frontier (a JSON
+/// array), then for more than one level the number of levels and the excluded ids (a JSON
+/// array). Zero levels asks for one level's edges as plain rows (for a walk: unless the
+/// walk keeps its edges, with only their ends filled in).
+fn chunk_sql(backend: DbBackend, direction: Direction, params: &WalkParams, levels: u32) -> String {
+    let (near, far) = match direction {
+        Direction::Upstream => ("target_id", "source_id"),
+        Direction::Downstream => ("source_id", "target_id"),
+    };
+    let postgres = backend == DbBackend::Postgres;
+    let list = |n: u8| {
+        let placeholder = if postgres {
+            format!("${n}")
+        } else {
+            format!("?{n}")
+        };
+        ids_in(backend, &placeholder)
+    };
+    let (node_cols, join_sql, filters) = edge_filters(params, far);
     let properties = if params.edge_properties {
         r#"e."properties""#
     } else if postgres {
@@ -234,6 +264,44 @@ SELECT COALESCE({agg}({array}(id, source_id, target_id, kind, create_time, node_
     )
 }
 
+/// PostgreSQL's chunk: up to `$2` levels from the frontier (`$1`, a JSON array) in one
+/// recursive statement that carries the nodes seen so far (the frontier, the excluded
+/// ids `$3`, and every node reached) as an array, so each node is expanded once, at the
+/// first level it is reached, as a level-by-level walk expands it. It stops after a
+/// level once it has seen more than `$4` nodes (the frontier and the excluded count). One row: the edges (a JSON array, each
+/// with its level, as [`chunk_sql`]'s) and the number of levels walked.
+fn postgres_chunk_sql(direction: Direction, params: &WalkParams) -> String {
+    let (near, far) = match direction {
+        Direction::Upstream => ("target_id", "source_id"),
+        Direction::Downstream => ("source_id", "target_id"),
+    };
+    let (node_cols, join_sql, filters) = edge_filters(params, far);
+    let properties = if params.edge_properties {
+        r#"e."properties""#
+    } else {
+        "NULL::text"
+    };
+    format!(
+        r#"WITH RECURSIVE walk(frontier, seen, depth, edges) AS (
+SELECT f.ids, f.ids || x.ids, 0, NULL::text
+FROM (SELECT COALESCE(array_agg(value::bigint), '{{}}') AS ids FROM json_array_elements_text($1::json)) f,
+     (SELECT COALESCE(array_agg(value::bigint), '{{}}') AS ids FROM json_array_elements_text($3::json)) x
+UNION ALL
+SELECT n.ids, w.seen || n.ids, w.depth + 1, l.edges
+FROM walk w
+CROSS JOIN LATERAL (
+  SELECT string_agg(json_build_array(e."id", e."source_id", e."target_id", e."kind", e."create_time", {node_cols}, {properties}, w.depth + 1)::text, ',') AS edges,
+         array_agg(DISTINCT e."{far}") AS fars
+  FROM "lineage_edge" e{join_sql} WHERE e."{near}" = ANY(w.frontier){filters}) l
+CROSS JOIN LATERAL (
+  SELECT COALESCE(array_agg(f), '{{}}') AS ids
+  FROM (SELECT unnest(l.fars) EXCEPT SELECT unnest(w.seen)) AS found(f)) n
+WHERE w.depth < $2::int AND cardinality(w.frontier) > 0 AND cardinality(w.seen) <= $4::int
+)
+SELECT '[' || COALESCE(string_agg(edges, ','), '') || ']' AS edges, MAX(depth)::int AS levels FROM walk"#
+    )
+}
+
 /// The edges of a chunk's JSON row, each with its level.
 fn parse_chunk(text: Option<&str>) -> Result<Vec<(u32, WalkedEdge)>> {
     let Some(text) = text else {
@@ -274,27 +342,42 @@ fn parse_chunk(text: Option<&str>) -> Result<Vec<(u32, WalkedEdge)>> {
         .collect())
 }
 
-/// Runs one chunk through sea-orm.
+/// Runs one chunk through sea-orm: the edges found, each with its level, and the number
+/// of levels walked (fewer than asked when a PostgreSQL statement stopped at its reach).
 async fn chunk<C: ConnectionTrait>(
     conn: &C,
     request: &ChunkRequest,
     params: &WalkParams,
-) -> Result<Vec<(u32, WalkedEdge)>> {
+) -> Result<(Vec<(u32, WalkedEdge)>, u32)> {
     let backend = conn.get_database_backend();
     let mut values: Vec<sea_orm::Value> = vec![json_ids(&request.frontier).into()];
     if request.levels > 1 {
         values.push(i32::try_from(request.levels).unwrap_or(1).into());
         values.push(json_ids(&request.exclude).into());
     }
-    let sql = chunk_sql(backend, request.direction, params, request.levels);
+    let postgres = backend == DbBackend::Postgres && request.levels > 1;
+    let sql = if postgres {
+        let seen = request.frontier.len() + request.exclude.len();
+        let cap = reach_per_statement(params.first).saturating_add(seen as i64);
+        values.push(i32::try_from(cap).unwrap_or(i32::MAX).into());
+        postgres_chunk_sql(request.direction, params)
+    } else {
+        chunk_sql(backend, request.direction, params, request.levels)
+    };
     let row = conn
         .query_one_raw(Statement::from_sql_and_values(backend, sql, values))
         .await?;
-    let text: Option<String> = match row {
-        Some(row) => row.try_get("", "edges")?,
-        None => None,
+    let (text, levels): (Option<String>, Option<i32>) = match row {
+        Some(row) if postgres => (row.try_get("", "edges")?, row.try_get("", "levels")?),
+        Some(row) => (row.try_get("", "edges")?, None),
+        None => (None, None),
     };
-    parse_chunk(text.as_deref())
+    let walked = match levels {
+        // at least one level is walked (the reach counts the nodes seen at the start)
+        Some(levels) => u32::try_from(levels).unwrap_or(1).clamp(1, request.levels),
+        None => request.levels,
+    };
+    Ok((parse_chunk(text.as_deref())?, walked))
 }
 
 /// Runs one chunk in a direct SQLite session.
@@ -344,6 +427,7 @@ pub(crate) async fn step<C: ConnectionTrait>(
     };
     Ok(chunk(conn, &request, params)
         .await?
+        .0
         .into_iter()
         .map(|(_, edge)| edge)
         .collect())
@@ -365,10 +449,14 @@ pub async fn walk_groups<C: ConnectionTrait>(
     params: &WalkParams,
     start_times: &HashMap<i64, i64>,
 ) -> Result<Vec<WalkResult>> {
-    let mut walk = Walk::new(groups, params, start_times, false);
+    let route = match conn.get_database_backend() {
+        DbBackend::Postgres => Route::Postgres,
+        _ => Route::Sqlx,
+    };
+    let mut walk = Walk::new(groups, params, start_times, route);
     while let Some(request) = walk.next_request() {
-        let rows = chunk(conn, &request, params).await?;
-        walk.accept(&request, &rows);
+        let (rows, levels) = chunk(conn, &request, params).await?;
+        walk.accept(&request, &rows, levels);
     }
     Ok(walk.finish())
 }
@@ -380,10 +468,10 @@ pub fn walk_groups_direct(
     params: &WalkParams,
     start_times: &HashMap<i64, i64>,
 ) -> Result<Vec<WalkResult>> {
-    let mut walk = Walk::new(groups, params, start_times, true);
+    let mut walk = Walk::new(groups, params, start_times, Route::Direct);
     while let Some(request) = walk.next_request() {
         let rows = chunk_direct(session, &request, params)?;
-        walk.accept(&request, &rows);
+        walk.accept(&request, &rows, request.levels);
     }
     Ok(walk.finish())
 }
@@ -394,7 +482,7 @@ struct Walk<'a> {
     params: &'a WalkParams,
     groups: &'a [Vec<i64>],
     start_times: &'a HashMap<i64, i64>,
-    direct: bool,
+    route: Route,
     results: Vec<WalkResult>,
     /// Index into `params.directions` of the direction being walked.
     direction: usize,
@@ -408,13 +496,13 @@ impl<'a> Walk<'a> {
         groups: &'a [Vec<i64>],
         params: &'a WalkParams,
         start_times: &'a HashMap<i64, i64>,
-        direct: bool,
+        route: Route,
     ) -> Self {
         let mut walk = Self {
             params,
             groups,
             start_times,
-            direct,
+            route,
             results: groups
                 .iter()
                 .map(|g| WalkResult {
@@ -482,8 +570,11 @@ impl<'a> Walk<'a> {
             }
             frontier.sort_unstable();
             frontier.dedup();
-            let levels =
-                levels_for(frontier.len(), self.direct).min(self.params.max_depth - self.base);
+            let levels = levels_for(
+                frontier.len(),
+                self.route,
+                self.params.max_depth - self.base,
+            );
             // what every walk has seen already need not be expanded again for any of them
             // (a one-level chunk expands only the frontier)
             let exclude: Vec<i64> = match active.iter().min_by_key(|w| w.visited.len()) {
@@ -504,9 +595,12 @@ impl<'a> Walk<'a> {
         }
     }
 
-    /// Takes in the edges a chunk found.
-    fn accept(&mut self, request: &ChunkRequest, rows: &[(u32, WalkedEdge)]) {
-        let (direction, levels) = (request.direction, request.levels);
+    /// Takes in the edges a chunk found over `levels` levels. A chunk expands every node
+    /// it reaches above its last level (at the first level it reaches it, or at each
+    /// one), so each walker finds a node's edges by the node alone, whichever level the
+    /// chunk found them at: walkers sharing a chunk reach a node at different depths.
+    fn accept(&mut self, request: &ChunkRequest, rows: &[(u32, WalkedEdge)], levels: u32) {
+        let direction = request.direction;
         let node_kinds = &self.params.node_kinds;
         let listed =
             |kind: &str| node_kinds.is_empty() || node_kinds.iter().any(|k| k.as_str() == kind);
@@ -515,25 +609,25 @@ impl<'a> Walk<'a> {
             Direction::Upstream => (|e| e.target_id, |e| e.source_id),
             Direction::Downstream => (|e| e.source_id, |e| e.target_id),
         };
-        // the rows by level and near end (then as they came), so each frontier node finds
-        // its edges by binary search
-        let mut order: Vec<(u32, i64, usize)> = rows
+        // the rows by near end, far end and edge, each once (a chunk without a visited
+        // set returns a node's edges at every level it reached the node), so each
+        // frontier node finds its edges by binary search
+        let mut order: Vec<(i64, i64, i64, usize)> = rows
             .iter()
             .enumerate()
-            .map(|(i, (level, row))| (*level, near(row), i))
+            .map(|(i, (_, row))| (near(row), far(row), row.id, i))
             .collect();
         order.sort_unstable();
+        order.dedup_by_key(|&mut (n, f, id, _)| (n, f, id));
         for w in self.walkers.iter_mut().filter(|w| !w.done) {
             let mut current = std::mem::take(&mut w.frontier);
             for level in 1..=levels {
                 let depth = self.base + level;
                 let mut next = Vec::new();
                 for id in current {
-                    let from = order.partition_point(|&(l, n, _)| (l, n) < (level, id));
-                    let here = order[from..]
-                        .iter()
-                        .take_while(|&&(l, n, _)| (l, n) == (level, id));
-                    for &(_, _, i) in here {
+                    let from = order.partition_point(|&(n, ..)| n < id);
+                    let here = order[from..].iter().take_while(|&&(n, ..)| n == id);
+                    for &(.., i) in here {
                         let row = &rows[i].1;
                         if self.params.edges {
                             w.edges.push(row.clone());

@@ -92,7 +92,7 @@ pub async fn spawn_app_authenticating(
         counter.fetch_add(1, Ordering::SeqCst);
         if let Ok(mut log) = log.lock() {
             let start = sql.find(" FROM ").unwrap_or(0);
-            log.push(sql[start..].chars().take(200).collect());
+            log.push(sql[start..].chars().take(1000).collect());
         }
     });
     // statements through sea-orm, and those that direct SQLite sessions run

@@ -13,6 +13,7 @@ on_both!(
     registry_facts_make_edges_and_one_hop_fields,
     paths_and_walk_statement_counts,
     direct_and_sqlx_walks_agree,
+    nested_walks_match_an_in_memory_bfs,
 );
 
 /// A small deterministic generator (no external crate needed for test data).
@@ -713,4 +714,79 @@ async fn direct_and_sqlx_walks_agree(app: &TestApp) {
             );
         }
     }
+}
+
+/// Walks nested under every node of a list share their statements (one group per node):
+/// each group's answer is still its own BFS, on graphs where groups overlap and reach the
+/// same nodes at different depths.
+async fn nested_walks_match_an_in_memory_bfs(app: &TestApp) {
+    let mut checked = 0;
+    for (seed, cycles) in [(31u64, false), (37, true)] {
+        let g = random_graph(app, seed, cycles).await;
+        let mut rng = Lcg(seed * 7);
+        let ids: Vec<String> = g
+            .kinds
+            .keys()
+            .cloned()
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        for (depth, nested_depth) in [(2u32, 4u32), (1, 50), (3, 2)] {
+            let starts: Vec<String> = (0..3)
+                .map(|_| ids[rng.below(ids.len())].clone())
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            let query = format!(
+                r#"query($s: [ID!]!) {{ lineage(start: $s, direction: DOWNSTREAM, maxDepth: {depth}, first: 10000) {{
+                    nodes {{ node {{ id ... on LineageNode {{ upstream(maxDepth: {nested_depth}, first: 10000) {{
+                        truncated nodes {{ depth node {{ id }} }} edges {{ id }} }} }} }} }} }} }}"#
+            );
+            let data = app.ok(&query, json!({"s": starts})).await;
+            for entry in data["lineage"]["nodes"].as_array().unwrap() {
+                let id = entry["node"]["id"].as_str().unwrap().to_owned();
+                let up = &entry["node"]["upstream"];
+                assert_eq!(up["truncated"], false);
+                let nodes: BTreeSet<(String, u32, String)> = up["nodes"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|n| {
+                        (
+                            n["node"]["id"].as_str().unwrap().to_owned(),
+                            n["depth"].as_u64().unwrap() as u32,
+                            "UPSTREAM".to_owned(),
+                        )
+                    })
+                    .collect();
+                let edges: BTreeSet<String> = up["edges"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|e| e["id"].as_str().unwrap().to_owned())
+                    .collect();
+                let want = bfs(
+                    &g,
+                    std::slice::from_ref(&id),
+                    &["UPSTREAM"],
+                    nested_depth,
+                    &[],
+                    &[],
+                );
+                assert_eq!(
+                    nodes, want.0,
+                    "seed {seed}: nodes upstream of {id} (depth {nested_depth})"
+                );
+                assert_eq!(
+                    edges, want.1,
+                    "seed {seed}: edges upstream of {id} (depth {nested_depth})"
+                );
+                checked += want.0.len();
+            }
+        }
+    }
+    assert!(
+        checked > 100,
+        "the nested walks reached too little to test anything ({checked})"
+    );
 }

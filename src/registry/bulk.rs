@@ -6,16 +6,18 @@ use std::time::Instant;
 
 use entity::node;
 use sea_orm::ActiveValue::Set;
-use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait};
+use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait, FromQueryResult, QueryTrait};
 
 use super::edges::{EdgeKind, NewEdge, insert_edges};
 use super::error::{RegistryError, Result};
 use super::fields::{NodeFields, validate_name};
-use super::history::{Actor, NewChange, Operation, Write, begin};
+use super::history::{Actor, NewChange, Operation, Tx, Write, begin, committed};
 use super::kind::NodeKind;
 use super::read::find_by_name;
 use super::time::now_ms;
 use super::write::{create_in, note_version_number, version_number};
+use crate::db::direct::{DirectOptions, Session};
+use crate::db::exec::{On, all, rows_per_statement};
 
 const BATCH: usize = 1000;
 /// Parents of imported nodes that need one (versions, runs, services).
@@ -79,6 +81,125 @@ async fn container(
     Ok(created)
 }
 
+/// Runs `$work` (a future using the journaled transaction `$tx`) in one write
+/// transaction: in `$session`, a direct SQLite session, when there is one (its statements
+/// run on this thread and bind by position), else through sea-orm on `$db`.
+macro_rules! in_batch {
+    ($db:expr, $session:expr, |$tx:ident| $work:expr) => {
+        async {
+            match $session {
+                Some(session) => {
+                    let _turn = crate::db::writer::turn($db).await;
+                    session.execute("BEGIN IMMEDIATE", [])?;
+                    let $tx = Tx::new(On(session), Actor::cli());
+                    let written = async {
+                        let out = $work.await?;
+                        $tx.flush().await?;
+                        Ok::<_, RegistryError>(out)
+                    }
+                    .await;
+                    match written {
+                        Ok(out) => {
+                            session.execute("COMMIT", [])?;
+                            committed().notify_waiters();
+                            Ok::<_, RegistryError>(out)
+                        }
+                        Err(err) => {
+                            let _ = session.execute("ROLLBACK", []);
+                            Err(err)
+                        }
+                    }
+                }
+                None => {
+                    let $tx = begin($db, &Actor::cli()).await?;
+                    let out = $work.await?;
+                    $tx.commit().await?;
+                    Ok(out)
+                }
+            }
+        }
+        .await
+    };
+}
+
+/// The containers imported nodes that need a parent go under.
+struct Parents<'a> {
+    model: &'a node::Model,
+    experiment: &'a node::Model,
+    environment: &'a node::Model,
+}
+
+#[derive(FromQueryResult, serde::Deserialize)]
+struct Key {
+    id: i64,
+}
+
+/// Inserts `batch` (creation times from `first_time` on, one apart), recording each
+/// creation; the new ids, in order.
+async fn insert_nodes<E: Write>(
+    tx: &E,
+    batch: &[CsvNode],
+    first_time: i64,
+    parents: &Parents<'_>,
+) -> Result<Vec<i64>> {
+    let mut keys = Vec::with_capacity(batch.len());
+    // the columns set below
+    let per_statement = rows_per_statement(tx, 12, BATCH);
+    for chunk in batch.chunks(per_statement) {
+        let start = first_time + keys.len() as i64;
+        let rows = chunk.iter().enumerate().map(|(i, n)| {
+            let t = start + i as i64;
+            let parent = match n.kind {
+                NodeKind::ModelVersion => Some(parents.model),
+                NodeKind::ExperimentRun => Some(parents.experiment),
+                NodeKind::InferenceService => Some(parents.environment),
+                _ => None,
+            };
+            node::ActiveModel {
+                kind: Set(n.kind.as_str().to_owned()),
+                name: Set(n.name.clone()),
+                namespace: Set(String::new()),
+                parent_id: Set(parent.map(|p| p.id)),
+                parent_kind: Set(parent.map(|p| p.kind.clone())),
+                scope_id: Set(parent.map_or(0, |p| p.id)),
+                state: Set(n.kind.default_state().to_owned()),
+                custom_properties: Set("{}".to_owned()),
+                create_time: Set(t),
+                last_update_time: Set(t),
+                revision: Set(1),
+                registered_model_id: Set(
+                    (n.kind == NodeKind::InferenceService).then_some(parents.model.id)
+                ),
+                ..Default::default()
+            }
+        });
+        let mut insert = node::Entity::insert_many(rows);
+        insert.query().returning_col(node::Column::Id);
+        let added: Vec<Key> = all(tx, &insert).await?;
+        if added.len() != chunk.len() {
+            return Err(RegistryError::Internal(format!(
+                "inserted {} nodes, {} came back",
+                chunk.len(),
+                added.len()
+            )));
+        }
+        for (n, key) in chunk.iter().zip(&added) {
+            let mut after = serde_json::Map::new();
+            after.insert("name".into(), n.name.clone().into());
+            tx.record(NewChange {
+                operation: Operation::Create,
+                node_id: key.id,
+                node_kind: n.kind.as_str().to_owned(),
+                other_node_id: None,
+                before: None,
+                after: Some(after),
+            });
+        }
+        keys.extend(added.into_iter().map(|k| k.id));
+    }
+    Ok(keys)
+}
+
 /// Loads a graph; `progress(stage, done, total)` is called after every batch.
 pub async fn import_graph(
     db: &DatabaseConnection,
@@ -107,87 +228,19 @@ pub async fn import_graph(
         })
         .collect::<Result<_>>()?;
     let edges = read_csv(edges_csv, 3)?;
-    let model = container(db, NodeKind::RegisteredModel, NodeFields::default()).await?;
-    let experiment = container(db, NodeKind::Experiment, NodeFields::default()).await?;
-    let environment = container(db, NodeKind::ServingEnvironment, NodeFields::default()).await?;
-
-    // creation times follow the CSV order (ids are a topological order), ending now
-    let base = now_ms() - nodes.len() as i64;
-    let mut ids: HashMap<i64, (i64, NodeKind)> = HashMap::with_capacity(nodes.len());
-    for (b, batch) in nodes.chunks(BATCH * 10).enumerate() {
-        let txn = begin(db, &Actor::cli()).await?;
-        for (c, chunk) in batch.chunks(BATCH).enumerate() {
-            let rows = chunk.iter().enumerate().map(|(i, n)| {
-                let t = base + (b * BATCH * 10 + c * BATCH + i) as i64;
-                let parent = match n.kind {
-                    NodeKind::ModelVersion => Some(&model),
-                    NodeKind::ExperimentRun => Some(&experiment),
-                    NodeKind::InferenceService => Some(&environment),
-                    _ => None,
-                };
-                node::ActiveModel {
-                    kind: Set(n.kind.as_str().to_owned()),
-                    name: Set(n.name.clone()),
-                    namespace: Set(String::new()),
-                    parent_id: Set(parent.map(|p| p.id)),
-                    parent_kind: Set(parent.map(|p| p.kind.clone())),
-                    scope_id: Set(parent.map_or(0, |p| p.id)),
-                    state: Set(n.kind.default_state().to_owned()),
-                    custom_properties: Set("{}".to_owned()),
-                    create_time: Set(t),
-                    last_update_time: Set(t),
-                    revision: Set(1),
-                    registered_model_id: Set(
-                        (n.kind == NodeKind::InferenceService).then_some(model.id)
-                    ),
-                    ..Default::default()
-                }
-            });
-            let keys = node::Entity::insert_many(rows)
-                .exec_with_returning_keys(txn.conn())
-                .await?;
-            for (n, key) in chunk.iter().zip(keys) {
-                ids.insert(n.id, (key, n.kind));
-                let mut after = serde_json::Map::new();
-                after.insert("name".into(), n.name.clone().into());
-                txn.record(NewChange {
-                    operation: Operation::Create,
-                    node_id: key,
-                    node_kind: n.kind.as_str().to_owned(),
-                    other_node_id: None,
-                    before: None,
-                    after: Some(after),
-                });
-            }
-        }
-        txn.commit().await?;
-        progress(
-            "nodes",
-            (b * BATCH * 10 + batch.len()).min(nodes.len()),
-            nodes.len(),
-        );
-    }
-    // versions named with numbers: the next unnamed one comes after the highest
-    let highest = nodes
-        .iter()
-        .filter(|n| n.kind == NodeKind::ModelVersion)
-        .filter_map(|n| version_number(&n.name))
-        .max();
-    if let Some(number) = highest {
-        let txn = begin(db, &Actor::cli()).await?;
-        note_version_number(&txn, model.id, number).await?;
-        txn.commit().await?;
-    }
-    let mut new_edges = Vec::with_capacity(edges.len());
+    // every edge checked against the nodes file before anything is written
+    let kinds: HashMap<i64, NodeKind> = nodes.iter().map(|n| (n.id, n.kind)).collect();
+    let mut checked = Vec::with_capacity(edges.len());
     for (i, row) in edges.iter().enumerate() {
         let at = format!("{}:{}", edges_csv.display(), i + 2);
         let end = |cell: &str| -> Result<(i64, NodeKind)> {
             let csv_id: i64 = cell
                 .parse()
                 .map_err(|_| RegistryError::invalid(&at, "node id is not an integer"))?;
-            ids.get(&csv_id).copied().ok_or_else(|| {
+            let kind = kinds.get(&csv_id).copied().ok_or_else(|| {
                 RegistryError::invalid(&at, format!("node {csv_id} is not in the nodes file"))
-            })
+            })?;
+            Ok((csv_id, kind))
         };
         let (source, source_kind) = end(&row[0])?;
         let (target, target_kind) = end(&row[1])?;
@@ -200,29 +253,81 @@ pub async fn import_graph(
                 format!("{kind} cannot join a {source_kind} to a {target_kind}"),
             ));
         }
-        new_edges.push(NewEdge {
-            source,
-            target,
+        checked.push((source, target, kind));
+    }
+    drop(edges);
+    let model = container(db, NodeKind::RegisteredModel, NodeFields::default()).await?;
+    let experiment = container(db, NodeKind::Experiment, NodeFields::default()).await?;
+    let environment = container(db, NodeKind::ServingEnvironment, NodeFields::default()).await?;
+
+    // on a SQLite file, batches run in a session of the import's own, on this thread
+    let session = Session::open_writer(db, &DirectOptions::default())?;
+    let session = session.as_ref();
+    // creation times follow the CSV order (ids are a topological order), ending now
+    let base = now_ms() - nodes.len() as i64;
+    let parents = Parents {
+        model: &model,
+        experiment: &experiment,
+        environment: &environment,
+    };
+    // CSV id -> stored id
+    let mut ids: HashMap<i64, i64> = HashMap::with_capacity(nodes.len());
+    let mut done = 0;
+    for batch in nodes.chunks(BATCH * 10) {
+        let first_time = base + done as i64;
+        let keys = in_batch!(db, session, |tx| insert_nodes(
+            &tx, batch, first_time, &parents
+        ))?;
+        for (n, key) in batch.iter().zip(keys) {
+            ids.insert(n.id, key);
+        }
+        done += batch.len();
+        progress("nodes", done, nodes.len());
+    }
+    // versions named with numbers: the next unnamed one comes after the highest
+    let highest = nodes
+        .iter()
+        .filter(|n| n.kind == NodeKind::ModelVersion)
+        .filter_map(|n| version_number(&n.name))
+        .max();
+    if let Some(number) = highest {
+        let txn = begin(db, &Actor::cli()).await?;
+        note_version_number(&txn, model.id, number).await?;
+        txn.commit().await?;
+    }
+    let new_edges: Vec<NewEdge> = checked
+        .into_iter()
+        .map(|(source, target, kind)| NewEdge {
+            source: ids[&source],
+            target: ids[&target],
             kind,
             properties: None,
-        });
-    }
+        })
+        .collect();
     for (b, batch) in new_edges.chunks(BATCH * 20).enumerate() {
-        let txn = begin(db, &Actor::cli()).await?;
-        insert_edges(&txn, batch).await?;
-        txn.commit().await?;
+        in_batch!(db, session, |tx| insert_edges(&tx, batch))?;
         progress(
             "edges",
             (b * BATCH * 20 + batch.len()).min(new_edges.len()),
             new_edges.len(),
         );
     }
-    // fresh statistics, so the planner knows the tables' new sizes
-    let analyze = match db.get_database_backend() {
-        sea_orm::DbBackend::Postgres => "ANALYZE node; ANALYZE lineage_edge; ANALYZE node_property",
-        _ => "ANALYZE",
+    // fresh statistics, so the planner knows the tables' new sizes; on PostgreSQL also
+    // the visibility map, without which a walk's index-only scans visit the table for
+    // every edge until autovacuum comes by
+    // (one statement each: several in one message would run as one transaction, which
+    // VACUUM refuses)
+    let analyze: &[&str] = match db.get_database_backend() {
+        sea_orm::DbBackend::Postgres => &[
+            "VACUUM (ANALYZE) node",
+            "VACUUM (ANALYZE) lineage_edge",
+            "VACUUM (ANALYZE) node_property",
+        ],
+        _ => &["ANALYZE"],
     };
-    db.execute_unprepared(analyze).await?;
+    for statement in analyze {
+        db.execute_unprepared(statement).await?;
+    }
     Ok(ImportStats {
         nodes: nodes.len(),
         edges: new_edges.len(),

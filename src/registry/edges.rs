@@ -14,7 +14,7 @@ use super::history::{Actor, NewChange, Operation, Write, begin};
 use super::kind::NodeKind;
 use super::read::{find_nodes, kind_of};
 use super::time::now_ms;
-use crate::db::exec::{Exec, all};
+use crate::db::exec::{Exec, all, rows_per_statement};
 
 /// Edge kinds point the way data flows (downstream).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -142,7 +142,8 @@ pub async fn insert_edges<E: Write>(conn: &E, edges: &[NewEdge]) -> Result<()> {
         return Ok(());
     }
     let now = now_ms();
-    for chunk in edges.chunks(2000) {
+    // source, target, kind, properties, creation time
+    for chunk in edges.chunks(rows_per_statement(conn, 5, 2000)) {
         let rows = chunk.iter().map(|e| lineage_edge::ActiveModel {
             source_id: Set(e.source),
             target_id: Set(e.target),

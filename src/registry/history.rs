@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 
 use super::error::{RegistryError, Result};
 use super::time::now_ms;
-use crate::db::exec::{Exec, Row};
+use crate::db::exec::{Exec, Row, rows_per_statement};
 use crate::db::writer::WriterTurn;
 
 /// The door a write came through.
@@ -183,7 +183,8 @@ impl Journal {
                 ]
             })
             .collect();
-        for chunk in rows.chunks(500) {
+        let per_statement = rows_per_statement(exec, CHANGE_COLUMNS.len(), 500);
+        for chunk in rows.chunks(per_statement) {
             exec.run(insert_changes(exec.backend(), chunk)).await?;
         }
         Ok(())
@@ -355,6 +356,10 @@ impl<E: Exec> Exec for Tx<E> {
         self.exec.backend()
     }
 
+    fn bind_budget(&self) -> usize {
+        self.exec.bind_budget()
+    }
+
     async fn fetch<M: Row>(&self, stmt: Statement) -> crate::db::error::Result<Vec<M>> {
         self.exec.fetch(stmt).await
     }
@@ -406,6 +411,10 @@ impl WriteTx {
 impl Exec for WriteTx {
     fn backend(&self) -> DbBackend {
         self.tx.backend()
+    }
+
+    fn bind_budget(&self) -> usize {
+        self.tx.bind_budget()
     }
 
     async fn fetch<M: Row>(&self, stmt: Statement) -> crate::db::error::Result<Vec<M>> {

@@ -4,6 +4,7 @@ mod hardening;
 mod helpers;
 mod history;
 mod identity;
+mod import;
 
 mod backup;
 mod cli;

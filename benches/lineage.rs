@@ -7,7 +7,8 @@
 //!     [--depths 1,5,10,20,50] [--directions UPSTREAM,DOWNSTREAM]
 //!
 //! `--sqlite FILE` keeps the SQLite database in FILE, and a later run with the same FILE
-//! walks it without loading the graph again. `--via-sqlx` walks SQLite through the sqlx
+//! walks it without loading the graph again; `--pg-schema NAME` does the same for
+//! PostgreSQL (the graph stays in schema NAME). `--via-sqlx` walks SQLite through the sqlx
 //! driver instead of a direct session, to compare the two.
 // the server's allocator (src/main.rs), so the numbers are the server's
 #[global_allocator]
@@ -29,6 +30,7 @@ struct Args {
     edges: String,
     postgres: Option<String>,
     sqlite: Option<String>,
+    pg_schema: Option<String>,
     reps: usize,
     depths: Vec<u32>,
     directions: Vec<String>,
@@ -42,6 +44,7 @@ fn args() -> Args {
         edges: String::new(),
         postgres: None,
         sqlite: None,
+        pg_schema: None,
         reps: 3,
         depths: list(DEPTHS),
         directions: list("UPSTREAM,DOWNSTREAM"),
@@ -53,6 +56,7 @@ fn args() -> Args {
             "--edges" => a.edges = it.next().expect("--edges PATH"),
             "--postgres" => a.postgres = it.next(),
             "--sqlite" => a.sqlite = it.next(),
+            "--pg-schema" => a.pg_schema = it.next(),
             "--via-sqlx" => a.direct.via_sqlx = true,
             "--reps" => a.reps = it.next().and_then(|r| r.parse().ok()).expect("--reps N"),
             "--depths" => a.depths = list(&it.next().expect("--depths 1,5,...")),
@@ -214,13 +218,25 @@ async fn main() {
     run("SQLite", connect(&sqlite).await, &a).await;
     if let Some(url) = &a.postgres {
         let admin = connect(url).await;
-        let schema = format!("bench_{}", std::process::id());
-        admin
-            .execute_unprepared(&format!(
-                "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
-            ))
-            .await
-            .expect("schema");
+        let schema = match &a.pg_schema {
+            Some(kept) => {
+                admin
+                    .execute_unprepared(&format!("CREATE SCHEMA IF NOT EXISTS {kept}"))
+                    .await
+                    .expect("schema");
+                kept.clone()
+            }
+            None => {
+                let schema = format!("bench_{}", std::process::id());
+                admin
+                    .execute_unprepared(&format!(
+                        "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
+                    ))
+                    .await
+                    .expect("schema");
+                schema
+            }
+        };
         let sep = if url.contains('?') { '&' } else { '?' };
         run(
             "PostgreSQL",
@@ -228,6 +244,9 @@ async fn main() {
             &a,
         )
         .await;
+        if a.pg_schema.is_some() {
+            return;
+        }
         admin
             .execute_unprepared(&format!("DROP SCHEMA {schema} CASCADE"))
             .await

@@ -38,7 +38,7 @@ enum Key {
 
 /// Nodes named by events, as this writer last wrote or read them. It holds only while
 /// nobody else writes: on SQLite each batch first asks the database whether another
-/// connection has committed since the writer's last batch (`PRAGMA data_version`) and
+/// connection has committed since the writer's last batch (`data_version`) and
 /// starts over if so, since a run's externalId, status or facets may have changed
 /// through the API. Within a batch, a row changed by someone else makes the
 /// revision-guarded update fail with a conflict, and the batch is retried with the cache
@@ -201,28 +201,39 @@ async fn stage<E: Write>(
             start = end;
         }
     }
+    let version = match txn.backend() {
+        // the writer's own commits leave its connection's data_version as it was
+        DbBackend::Sqlite => version,
+        // the counter after this batch's own changes, if no one else's come between
+        _ => version.map(|v| v + txn.journal().len() as i64),
+    };
     Ok(Staged {
         nodes: batch.staged,
-        // the writer's own commits leave its connection's data_version as it was
         data_version: version,
     })
 }
 
-/// SQLite's count of commits by other connections as this connection sees it; None on
-/// other databases, where the cache is never kept.
+/// What tells the writer whether anyone else committed since its last batch. On SQLite
+/// the count of commits by other connections as this connection sees it (`PRAGMA
+/// data_version`). On PostgreSQL the change log's counter: every write of a node or an
+/// edge bumps it by its changes, so if it stands where the writer's last batch left it
+/// (what it read then plus the changes that batch wrote), no other writer, on this
+/// server or another, has changed anything since; a change that lands during a batch
+/// fails that batch's revision-guarded updates, or shows in the next batch's reading.
 async fn data_version<E: Exec>(txn: &E) -> Result<Option<i64>> {
     #[derive(FromQueryResult, serde::Deserialize)]
     struct Row {
         data_version: i64,
     }
-    if txn.backend() != DbBackend::Sqlite {
-        return Ok(None);
-    }
+    let sql = match txn.backend() {
+        DbBackend::Sqlite => "PRAGMA data_version",
+        DbBackend::Postgres => {
+            r#"SELECT "last_sequence" AS data_version FROM "change_counter" WHERE "id" = 1"#
+        }
+        _ => return Ok(None),
+    };
     let rows: Vec<Row> = txn
-        .fetch(Statement::from_string(
-            DbBackend::Sqlite,
-            "PRAGMA data_version",
-        ))
+        .fetch(Statement::from_string(txn.backend(), sql))
         .await?;
     Ok(rows.first().map(|r| r.data_version))
 }

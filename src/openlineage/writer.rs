@@ -8,8 +8,9 @@
 //! more than the statements. An event that fails takes nothing else down: a failed batch
 //! is written again event by event.
 //!
-//! On PostgreSQL a task on the server's runtime does the same through the pool, keeping
-//! nothing between batches (other servers write the same nodes). Each request writing its
+//! On PostgreSQL a task on the server's runtime does the same through the pool; its cache
+//! starts over whenever the change log shows another writer (here or on another server)
+//! committed. Each request writing its
 //! own event in a transaction of its own measured slower with 8 clients (447 events/s
 //! against 604-673): concurrent events insert the same datasets, so they waited on each
 //! other's row locks and retried, and every commit took the change counter's lock. SQLite
@@ -123,9 +124,10 @@ fn run(session: Session, mut queue: mpsc::Receiver<Job>) {
 }
 
 /// The PostgreSQL writer: until every handle is gone, takes what has queued up (up to
-/// MAX_BATCH events) and writes it in one transaction through the pool. It keeps no
-/// cache between batches: other servers may write the same nodes.
+/// MAX_BATCH events) and writes it in one transaction through the pool. Its cache holds
+/// only while the change log shows no one else wrote (`ingest::NodeCache`).
 async fn run_pooled(db: DatabaseConnection, mut queue: mpsc::Receiver<Job>) {
+    let mut cache = NodeCache::default();
     while let Some(job) = queue.recv().await {
         let mut jobs = vec![job];
         while jobs.len() < MAX_BATCH {
@@ -135,26 +137,21 @@ async fn run_pooled(db: DatabaseConnection, mut queue: mpsc::Receiver<Job>) {
             }
         }
         // a panic fails this batch's requests (their senders are dropped), not the writer
-        let _ = AssertUnwindSafe(write_jobs_pooled(&db, jobs))
+        let written = AssertUnwindSafe(write_jobs_pooled(&db, &mut cache, jobs))
             .catch_unwind()
             .await;
+        if written.is_err() {
+            cache = NodeCache::default();
+        }
     }
 }
 
-async fn write_jobs_pooled(db: &DatabaseConnection, jobs: Vec<Job>) {
+async fn write_jobs_pooled(db: &DatabaseConnection, cache: &mut NodeCache, jobs: Vec<Job>) {
     let events: Vec<(&Event, &Actor)> = jobs.iter().map(|(e, a, _)| (e, a)).collect();
-    let outcome = write_batch(db, &mut NodeCache::default(), &events).await;
-    let retry_alone = outcome
-        .as_ref()
-        .is_err_and(|err| caused_by_event(err) && jobs.len() > 1);
-    if !retry_alone {
-        for (_, _, done) in jobs {
-            let _ = done.send(outcome.clone());
-        }
-        return;
-    }
-    for (event, actor, done) in jobs {
-        let outcome = write_batch(db, &mut NodeCache::default(), &[(&event, &actor)]).await;
+    let outcome = write_batch(db, cache, &events).await;
+    drop(events);
+    for (event, actor, done) in answer(jobs, outcome) {
+        let outcome = write_batch(db, cache, &[(&event, &actor)]).await;
         let _ = done.send(outcome);
     }
 }
@@ -163,23 +160,28 @@ fn write_jobs(session: &Session, cache: &mut NodeCache, jobs: Vec<Job>) {
     let _turn = crate::db::writer::turn_blocking();
     let events: Vec<(&Event, &Actor)> = jobs.iter().map(|(e, a, _)| (e, a)).collect();
     let outcome = write_batch_direct(session, cache, &events);
-    // only an event's own fault is worth writing each event alone for; a database that
-    // fails (busy, I/O) fails the whole batch
-    let retry_alone = outcome
-        .as_ref()
-        .is_err_and(|err| caused_by_event(err) && jobs.len() > 1);
-    if !retry_alone {
-        for (_, _, done) in jobs {
-            // the request may have gone away; its event is written all the same
-            let _ = done.send(outcome.clone());
-        }
-        return;
-    }
-    // some event failed: write each alone so only the bad ones fail
-    for (event, actor, done) in jobs {
+    drop(events);
+    for (event, actor, done) in answer(jobs, outcome) {
         let outcome = write_batch_direct(session, cache, &[(&event, &actor)]);
         let _ = done.send(outcome);
     }
+}
+
+/// Gives every job of a batch the batch's outcome, or, when an event's own fault failed
+/// a batch of several, returns the jobs to write again each alone, so only the bad ones
+/// fail. A database that fails (busy, I/O) fails the whole batch.
+fn answer(jobs: Vec<Job>, outcome: Result<()>) -> Vec<Job> {
+    let retry_alone = outcome
+        .as_ref()
+        .is_err_and(|err| caused_by_event(err) && jobs.len() > 1);
+    if retry_alone {
+        return jobs;
+    }
+    for (_, _, done) in jobs {
+        // the request may have gone away; its event is written all the same
+        let _ = done.send(outcome.clone());
+    }
+    Vec::new()
 }
 
 /// Whether an event (rather than the database) caused this error when writing it.

@@ -154,6 +154,15 @@ impl Journal {
         self.lock().push((actor, change));
     }
 
+    /// How many changes are noted (and not yet written).
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(Arc<Actor>, NewChange)>> {
         self.changes.lock().unwrap_or_else(|e| e.into_inner())
     }

@@ -13,6 +13,7 @@ on_both!(
     openlineage_concurrent_events_fail_alone_and_see_other_writers,
     wide_events_write_their_datasets_in_bulk,
     marquez_not_found_names_the_node_as_asked,
+    two_servers_ingesting_one_store_see_each_others_writes,
 );
 
 const RUN: &str = "0192e2a5-7d6c-7a35-b4d0-1f6e2c1a9b01";
@@ -429,4 +430,100 @@ async fn marquez_not_found_names_the_node_as_asked(app: &TestApp) {
         "{text}"
     );
     assert!(!text.contains("Dataset {"), "{text}");
+}
+
+/// Two servers on one store, each with its own OpenLineage writer (and its cache): what
+/// one writes, the other's next batch sees, whether through GraphQL or OpenLineage.
+async fn two_servers_ingesting_one_store_see_each_others_writes(app: &TestApp) {
+    let other = app.server_via_sqlx().await;
+    let post_to = |base: String, body: Value| {
+        let client = app.client.clone();
+        async move {
+            let res = client
+                .post(format!("{base}/api/v1/lineage"))
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            (res.status().as_u16(), res.text().await.unwrap())
+        }
+    };
+    const RUN_A: &str = "0192e2a5-0000-7000-8000-00000000a001";
+    const RUN_B: &str = "0192e2a5-0000-7000-8000-00000000b001";
+    let ds = |name: &str| json!([{"namespace": "two", "name": name}]);
+    // the first server learns the run (its writer caches it)
+    let start = event("START", "2026-01-01T10:00:00Z", RUN_A, ds("in"), json!([]));
+    assert_eq!(post_to(app.base.clone(), start).await.0, 201);
+    let run = app
+        .ok(
+            r#"query($x: String) { experimentRuns(filter: {externalId: $x}) { nodes { id } } }"#,
+            json!({"x": RUN_A}),
+        )
+        .await["experimentRuns"]["nodes"][0]["id"]
+        .clone();
+    // the second server renames it through GraphQL
+    let renamed = app
+        .gql_text_at(
+            &other,
+            r#"mutation($id: ID!) { updateExperimentRun(id: $id, input: {externalId: "renamed-a"}) { id } }"#,
+            json!({"id": run}),
+        )
+        .await;
+    assert!(!renamed.contains("\"errors\""), "{renamed}");
+    // an event for the old runId must not land on the renamed run
+    let late = event(
+        "RUNNING",
+        "2026-01-01T10:01:00Z",
+        RUN_A,
+        ds("late"),
+        json!([]),
+    );
+    let (status, text) = post_to(app.base.clone(), late).await;
+    assert_eq!(status, 409, "{text}");
+    // both servers ingest events of one run: one run, both inputs, the last state
+    let b_start = event("START", "2026-01-01T11:00:00Z", RUN_B, ds("b1"), json!([]));
+    assert_eq!(post_to(other.clone(), b_start).await.0, 201);
+    let a_running = event(
+        "RUNNING",
+        "2026-01-01T11:01:00Z",
+        RUN_B,
+        ds("b2"),
+        json!([]),
+    );
+    assert_eq!(post_to(app.base.clone(), a_running).await.0, 201);
+    let b_done = event(
+        "COMPLETE",
+        "2026-01-01T11:02:00Z",
+        RUN_B,
+        json!([]),
+        ds("b-out"),
+    );
+    assert_eq!(post_to(other.clone(), b_done).await.0, 201);
+    let again = event(
+        "RUNNING",
+        "2026-01-01T11:01:30Z",
+        RUN_B,
+        ds("b3"),
+        json!([]),
+    );
+    assert_eq!(post_to(app.base.clone(), again).await.0, 201);
+    let data = app
+        .ok(
+            r#"query($x: String) { experimentRuns(filter: {externalId: $x}) { nodes { status inputs { name } outputs { name } } } }"#,
+            json!({"x": RUN_B}),
+        )
+        .await;
+    let runs = data["experimentRuns"]["nodes"].as_array().unwrap();
+    assert_eq!(runs.len(), 1, "{data}");
+    let mut inputs: Vec<&str> = runs[0]["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["name"].as_str().unwrap())
+        .collect();
+    inputs.sort_unstable();
+    assert_eq!(inputs, ["b1", "b2", "b3"]);
+    assert_eq!(runs[0]["outputs"], json!([{"name": "b-out"}]));
+    // COMPLETE came before the later-posted, earlier-timed RUNNING: the run stays done
+    assert_eq!(runs[0]["status"], "FINISHED", "{data}");
 }

@@ -200,6 +200,126 @@ async fn insert_nodes<E: Write>(
     Ok(keys)
 }
 
+/// Writes the nodes, then the checked edges (CSV ids), in batches; the number of edges.
+async fn load(
+    db: &DatabaseConnection,
+    nodes: &[CsvNode],
+    checked: Vec<(i64, i64, EdgeKind)>,
+    [model, experiment, environment]: [&node::Model; 3],
+    progress: &mut impl FnMut(&str, usize, usize),
+) -> Result<usize> {
+    // on a SQLite file, batches run in a session of the import's own, on this thread
+    let session = Session::open_writer(db, &DirectOptions::default())?;
+    let session = session.as_ref();
+    // creation times follow the CSV order (ids are a topological order), ending now
+    let base = now_ms() - nodes.len() as i64;
+    let parents = Parents {
+        model,
+        experiment,
+        environment,
+    };
+    // CSV id -> stored id
+    let mut ids: HashMap<i64, i64> = HashMap::with_capacity(nodes.len());
+    let mut done = 0;
+    for batch in nodes.chunks(BATCH * 10) {
+        let first_time = base + done as i64;
+        let keys = in_batch!(db, session, |tx| insert_nodes(
+            &tx, batch, first_time, &parents
+        ))?;
+        for (n, key) in batch.iter().zip(keys) {
+            ids.insert(n.id, key);
+        }
+        done += batch.len();
+        progress("nodes", done, nodes.len());
+    }
+    // versions named with numbers: the next unnamed one comes after the highest
+    let highest = nodes
+        .iter()
+        .filter(|n| n.kind == NodeKind::ModelVersion)
+        .filter_map(|n| version_number(&n.name))
+        .max();
+    if let Some(number) = highest {
+        let txn = begin(db, &Actor::cli()).await?;
+        note_version_number(&txn, model.id, number).await?;
+        txn.commit().await?;
+    }
+    let new_edges: Vec<NewEdge> = checked
+        .into_iter()
+        .map(|(source, target, kind)| NewEdge {
+            source: ids[&source],
+            target: ids[&target],
+            kind,
+            properties: None,
+        })
+        .collect();
+    for (b, batch) in new_edges.chunks(BATCH * 20).enumerate() {
+        in_batch!(db, session, |tx| insert_edges(&tx, batch))?;
+        progress(
+            "edges",
+            (b * BATCH * 20 + batch.len()).min(new_edges.len()),
+            new_edges.len(),
+        );
+    }
+    Ok(new_edges.len())
+}
+
+/// Nodes in the store now.
+async fn existing_nodes(db: &DatabaseConnection) -> Result<i64> {
+    #[derive(FromQueryResult)]
+    struct Count {
+        n: i64,
+    }
+    let found = Count::find_by_statement(sea_orm::Statement::from_string(
+        db.get_database_backend(),
+        r#"SELECT COUNT(*) AS n FROM "node""#,
+    ))
+    .one(db)
+    .await?;
+    Ok(found.map_or(0, |c| c.n))
+}
+
+/// The tables an import fills.
+const FILLED: [&str; 3] = ["node", "lineage_edge", "change"];
+
+/// Drops the secondary indexes of the tables an import fills that enforce nothing (not
+/// unique, not keys) and returns the statements that create them again, as the store
+/// has them.
+async fn defer_indexes(db: &DatabaseConnection) -> Result<Vec<String>> {
+    #[derive(FromQueryResult)]
+    struct Index {
+        name: String,
+        definition: String,
+    }
+    let tables = FILLED.map(|t| format!("'{t}'")).join(", ");
+    let sql = match db.get_database_backend() {
+        sea_orm::DbBackend::Postgres => format!(
+            "SELECT indexname AS name, indexdef AS definition FROM pg_indexes
+             WHERE schemaname = current_schema() AND tablename IN ({tables})
+               AND indexdef NOT LIKE 'CREATE UNIQUE %'"
+        ),
+        _ => format!(
+            "SELECT name, sql AS definition FROM sqlite_master
+             WHERE type = 'index' AND tbl_name IN ({tables}) AND sql IS NOT NULL
+               AND sql NOT LIKE 'CREATE UNIQUE %'"
+        ),
+    };
+    let indexes = Index::find_by_statement(sea_orm::Statement::from_string(
+        db.get_database_backend(),
+        sql,
+    ))
+    .all(db)
+    .await?;
+    let mut creates = Vec::with_capacity(indexes.len());
+    for index in indexes {
+        // names come from the store's own catalogue, quoted as identifiers
+        let name = index.name.replace('"', "\"\"");
+        db.execute_unprepared(&format!(r#"DROP INDEX "{name}""#))
+            .await?;
+        creates.push(index.definition);
+    }
+    Ok(creates)
+}
+
 /// Loads a graph; `progress(stage, done, total)` is called after every batch.
 pub async fn import_graph(
     db: &DatabaseConnection,
@@ -260,58 +380,27 @@ pub async fn import_graph(
     let experiment = container(db, NodeKind::Experiment, NodeFields::default()).await?;
     let environment = container(db, NodeKind::ServingEnvironment, NodeFields::default()).await?;
 
-    // on a SQLite file, batches run in a session of the import's own, on this thread
-    let session = Session::open_writer(db, &DirectOptions::default())?;
-    let session = session.as_ref();
-    // creation times follow the CSV order (ids are a topological order), ending now
-    let base = now_ms() - nodes.len() as i64;
-    let parents = Parents {
-        model: &model,
-        experiment: &experiment,
-        environment: &environment,
+    // into a store smaller than the graph, the tables' secondary indexes are built once
+    // after the load, from sorted data, instead of taking a random insert per row
+    let deferred = if existing_nodes(db).await? < nodes.len() as i64 {
+        defer_indexes(db).await?
+    } else {
+        Vec::new()
     };
-    // CSV id -> stored id
-    let mut ids: HashMap<i64, i64> = HashMap::with_capacity(nodes.len());
-    let mut done = 0;
-    for batch in nodes.chunks(BATCH * 10) {
-        let first_time = base + done as i64;
-        let keys = in_batch!(db, session, |tx| insert_nodes(
-            &tx, batch, first_time, &parents
-        ))?;
-        for (n, key) in batch.iter().zip(keys) {
-            ids.insert(n.id, key);
-        }
-        done += batch.len();
-        progress("nodes", done, nodes.len());
+    let loaded = load(
+        db,
+        &nodes,
+        checked,
+        [&model, &experiment, &environment],
+        &mut progress,
+    )
+    .await;
+    // built again whether the load finished or not
+    for (i, create) in deferred.iter().enumerate() {
+        db.execute_unprepared(create).await?;
+        progress("indexes", i + 1, deferred.len());
     }
-    // versions named with numbers: the next unnamed one comes after the highest
-    let highest = nodes
-        .iter()
-        .filter(|n| n.kind == NodeKind::ModelVersion)
-        .filter_map(|n| version_number(&n.name))
-        .max();
-    if let Some(number) = highest {
-        let txn = begin(db, &Actor::cli()).await?;
-        note_version_number(&txn, model.id, number).await?;
-        txn.commit().await?;
-    }
-    let new_edges: Vec<NewEdge> = checked
-        .into_iter()
-        .map(|(source, target, kind)| NewEdge {
-            source: ids[&source],
-            target: ids[&target],
-            kind,
-            properties: None,
-        })
-        .collect();
-    for (b, batch) in new_edges.chunks(BATCH * 20).enumerate() {
-        in_batch!(db, session, |tx| insert_edges(&tx, batch))?;
-        progress(
-            "edges",
-            (b * BATCH * 20 + batch.len()).min(new_edges.len()),
-            new_edges.len(),
-        );
-    }
+    let edge_count = loaded?;
     // fresh statistics, so the planner knows the tables' new sizes; on PostgreSQL also
     // the visibility map, without which a walk's index-only scans visit the table for
     // every edge until autovacuum comes by
@@ -330,7 +419,7 @@ pub async fn import_graph(
     }
     Ok(ImportStats {
         nodes: nodes.len(),
-        edges: new_edges.len(),
+        edges: edge_count,
         seconds: started.elapsed().as_secs_f64(),
     })
 }

@@ -64,6 +64,7 @@ async fn an_imported_graph_answers_as_its_files_say(app: &TestApp) {
     assert_eq!(files.nodes.len() as u64, generated.nodes);
     let nodes_before = app.count_rows("node").await;
     let changes_before = app.count_rows("change").await;
+    let indexes_before = indexes(app).await;
     let stats = import_graph(
         &app.db,
         &dir.path().join("nodes.csv"),
@@ -74,6 +75,8 @@ async fn an_imported_graph_answers_as_its_files_say(app: &TestApp) {
     .expect("import");
     assert_eq!(stats.nodes as u64, generated.nodes);
     assert_eq!(stats.edges as u64, generated.edges);
+    // a load into a small store builds the secondary indexes after: all there again
+    assert_eq!(indexes(app).await, indexes_before);
     // the three containers, then every node; one change per node and per edge
     let containers = 3;
     assert_eq!(
@@ -151,6 +154,35 @@ async fn an_imported_graph_answers_as_its_files_say(app: &TestApp) {
         );
         assert_eq!(got, want, "upstream of {}", version["name"]);
     }
+}
+
+/// The definitions of the indexes on the tables an import fills, sorted.
+async fn indexes(app: &TestApp) -> Vec<String> {
+    use sea_orm::ConnectionTrait;
+    let sql = match app.db.get_database_backend() {
+        sea_orm::DbBackend::Postgres => {
+            "SELECT indexdef AS d FROM pg_indexes WHERE schemaname = current_schema() \
+             AND tablename IN ('node', 'lineage_edge', 'change') ORDER BY 1"
+        }
+        _ => {
+            "SELECT COALESCE(sql, name) AS d FROM sqlite_master WHERE type = 'index' \
+             AND tbl_name IN ('node', 'lineage_edge', 'change') ORDER BY 1"
+        }
+    };
+    let rows = app
+        .db
+        .query_all_raw(sea_orm::Statement::from_string(
+            app.db.get_database_backend(),
+            sql,
+        ))
+        .await
+        .unwrap();
+    let found: Vec<String> = rows
+        .iter()
+        .map(|r| r.try_get::<String>("", "d").unwrap())
+        .collect();
+    assert!(found.len() >= 10, "{found:?}");
+    found
 }
 
 async fn a_bad_edge_is_refused_before_anything_is_written(app: &TestApp) {

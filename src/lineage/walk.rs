@@ -268,8 +268,9 @@ SELECT COALESCE({agg}({array}(id, source_id, target_id, kind, create_time, node_
 /// recursive statement that carries the nodes seen so far (the frontier, the excluded
 /// ids `$3`, and every node reached) as an array, so each node is expanded once, at the
 /// first level it is reached, as a level-by-level walk expands it. It stops after a
-/// level once it has seen more than `$4` nodes (the frontier and the excluded count). One row: the edges (a JSON array, each
-/// with its level, as [`chunk_sql`]'s) and the number of levels walked.
+/// level once it has seen more than `$4` nodes (the frontier and the excluded count).
+/// One row: the edges (a JSON array, each with its level, as [`chunk_sql`]'s) and the
+/// number of levels walked.
 fn postgres_chunk_sql(direction: Direction, params: &WalkParams) -> String {
     let (near, far) = match direction {
         Direction::Upstream => ("target_id", "source_id"),

@@ -154,6 +154,33 @@ describe("the web UI", () => {
     await page.screenshot({ path: `${SHOTS}/lineage-path.png`, fullPage: true });
   });
 
+  it("keeps every drawn node visible while path ends are picked again and again", async () => {
+    const data = await server.gql(`{ datasets(filter: {name: {eq: "customer-events-raw"}}) { nodes { id } } }`);
+    const raw = data.datasets.nodes[0].id;
+    const { page } = await pageAs(server.tokens.editor);
+    await page.goto(`${server.base}/lineage/${raw}?direction=DOWNSTREAM&depth=3`);
+    const drawn = [...(await nodeIds(page))];
+    expect(drawn.length).toBeGreaterThan(2);
+    await page.check("text=click picks path ends");
+    // each pick re-renders the drawing while React Flow may still be measuring nodes
+    for (let round = 0; round < 24; round++) {
+      await page.click(`[data-node-id="${raw}"] .lineage-kind`);
+      await page.click(`[data-node-id="${drawn[1 + (round % (drawn.length - 1))]}"] .lineage-kind`);
+    }
+    const hidden = () =>
+      page.$$eval(".react-flow__node", (els) =>
+        els.filter((e) => getComputedStyle(e).visibility !== "visible").map((e) => e.getAttribute("data-id")),
+      );
+    await page
+      .waitForFunction(
+        () => [...document.querySelectorAll(".react-flow__node")].every((e) => getComputedStyle(e).visibility === "visible"),
+        undefined,
+        { timeout: 5000 },
+      )
+      .catch(() => undefined);
+    expect(await hidden()).toEqual([]);
+  });
+
   it("lets a second person approve a release, and the alias moves", async () => {
     const data = await server.gql(`{ registeredModel(name: "churn-classifier") { id versions(first: 10) { nodes { id name } } } }`);
     const model = data.registeredModel;

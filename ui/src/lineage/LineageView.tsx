@@ -11,20 +11,28 @@ import {
   ReactFlow,
 } from "@xyflow/react";
 import "@xyflow/react/dist/style.css";
-import { useEffect, useMemo, useState } from "react";
+import { createContext, useContext, useEffect, useMemo, useState } from "react";
 import { Link } from "react-router";
 import { kindLabel, pageOf } from "../format";
 import type { GNode, Graph } from "./graph";
 import { layout, NODE_WIDTH, nodeHeight, type Position } from "./layout";
 
-type CardData = {
-  node: GNode;
-  highlighted: boolean;
-  selected: boolean;
-};
+type CardData = { node: GNode };
+
+/**
+ * What is marked on the drawing (a path, picked nodes). Cards read it from here, not from
+ * their node objects: React Flow forgets a node's measured size whenever it is handed a
+ * new node object and hides the node until it measures it again, and a mark that changed
+ * while a measurement was in flight could leave a node hidden for good. So node objects
+ * change only with a new layout, which remounts the view anyway.
+ */
+const Marks = createContext<{ highlight?: ReadonlySet<string>; selected?: ReadonlySet<string> }>({});
 
 function NodeCard({ data }: NodeProps<Node<CardData>>) {
-  const { node, highlighted, selected } = data;
+  const { node } = data;
+  const marks = useContext(Marks);
+  const highlighted = marks.highlight?.has(node.id) ?? false;
+  const selected = marks.selected?.has(node.id) ?? false;
   const classes = ["lineage-node", `kind-${node.kind.toLowerCase()}`];
   if (highlighted) classes.push("on-path");
   if (selected) classes.push("selected");
@@ -81,11 +89,13 @@ export interface LineageViewProps {
 }
 
 export function LineageView({ graph, highlight, selected, onNodeClick, height = 520 }: LineageViewProps) {
-  const [positions, setPositions] = useState<Map<string, Position> | null>(null);
+  // the graph drawn and its positions change together: the previous drawing stays until
+  // the next layout is ready
+  const [laidOut, setLaidOut] = useState<{ graph: Graph; positions: Map<string, Position> } | null>(null);
   useEffect(() => {
     let current = true;
-    layout(graph).then((p) => {
-      if (current) setPositions(p);
+    layout(graph).then((positions) => {
+      if (current) setLaidOut({ graph, positions });
     });
     return () => {
       current = false;
@@ -94,53 +104,54 @@ export function LineageView({ graph, highlight, selected, onNodeClick, height = 
 
   const nodes: Node<CardData>[] = useMemo(
     () =>
-      [...graph.nodes.values()].map((n) => ({
-        id: n.id,
-        type: "card",
-        position: positions?.get(n.id) ?? { x: 0, y: 0 },
-        data: {
-          node: n,
-          highlighted: highlight?.has(n.id) ?? false,
-          selected: selected?.has(n.id) ?? false,
-        },
-        draggable: false,
-      })),
-    [graph, positions, highlight, selected],
+      laidOut
+        ? [...laidOut.graph.nodes.values()].map((n) => ({
+            id: n.id,
+            type: "card",
+            position: laidOut.positions.get(n.id) ?? { x: 0, y: 0 },
+            data: { node: n },
+            draggable: false,
+          }))
+        : [],
+    [laidOut],
   );
-  const edges: Edge[] = useMemo(
-    () =>
-      [...graph.edges.values()]
-        .filter((e) => graph.nodes.has(e.source) && graph.nodes.has(e.target))
-        .map((e) => ({
-          id: e.id,
-          source: e.source,
-          target: e.target,
-          label: e.kind.toLowerCase().replace(/_/g, " "),
-          className: highlight?.has(e.id) ? "on-path" : undefined,
-          animated: highlight?.has(e.id) ?? false,
-        })),
-    [graph, highlight],
-  );
+  const marks = useMemo(() => ({ highlight, selected }), [highlight, selected]);
+  const edges: Edge[] = useMemo(() => {
+    if (!laidOut) return [];
+    const drawn = laidOut.graph;
+    return [...drawn.edges.values()]
+      .filter((e) => drawn.nodes.has(e.source) && drawn.nodes.has(e.target))
+      .map((e) => ({
+        id: e.id,
+        source: e.source,
+        target: e.target,
+        label: e.kind.toLowerCase().replace(/_/g, " "),
+        className: highlight?.has(e.id) ? "on-path" : undefined,
+        animated: highlight?.has(e.id) ?? false,
+      }));
+  }, [laidOut, highlight]);
 
   return (
     <div className="lineage-canvas" style={{ height }} data-testid="lineage-graph" data-nodes={graph.nodes.size}>
-      {positions && (
-        <ReactFlow
-          // a new layout is fitted to the view afresh
-          key={layoutKey(positions)}
-          nodes={nodes}
-          edges={edges}
-          nodeTypes={nodeTypes}
-          fitView
-          fitViewOptions={{ maxZoom: 1, padding: 0.08 }}
-          minZoom={0.05}
-          onlyRenderVisibleElements={graph.nodes.size > 200}
-          onNodeClick={(_, node) => onNodeClick?.(node.id)}
-          proOptions={{ hideAttribution: true }}
-        >
-          <Background />
-          <Controls showInteractive={false} />
-        </ReactFlow>
+      {laidOut && (
+        <Marks.Provider value={marks}>
+          <ReactFlow
+            // a new layout is fitted to the view afresh
+            key={layoutKey(laidOut.positions)}
+            nodes={nodes}
+            edges={edges}
+            nodeTypes={nodeTypes}
+            fitView
+            fitViewOptions={{ maxZoom: 1, padding: 0.08 }}
+            minZoom={0.05}
+            onlyRenderVisibleElements={laidOut.graph.nodes.size > 200}
+            onNodeClick={(_, node) => onNodeClick?.(node.id)}
+            proOptions={{ hideAttribution: true }}
+          >
+            <Background />
+            <Controls showInteractive={false} />
+          </ReactFlow>
+        </Marks.Provider>
       )}
     </div>
   );

@@ -115,6 +115,7 @@ export function LineagePage() {
   });
 
   const start = data?.node;
+  const startId = start?.id;
   const full = useMemo(() => {
     if (!data || !start) return null;
     let graph = fromWalks([start], [data.lineage]);
@@ -141,6 +142,11 @@ export function LineagePage() {
   const highlight = useMemo(
     () => (pathResult.data?.lineagePath ? pathMembers(pathResult.data.lineagePath) : undefined),
     [pathResult.data],
+  );
+
+  const selected = useMemo(
+    () => new Set([...(startId ? [startId] : []), ...(from ? [from] : []), ...(to ? [to] : [])]),
+    [startId, from, to],
   );
 
   const onNodeClick = async (id: string) => {
@@ -250,7 +256,7 @@ export function LineagePage() {
       <LineageView
         graph={shown}
         highlight={highlight}
-        selected={new Set([start.id, ...(from ? [from] : []), ...(to ? [to] : [])])}
+        selected={selected}
         onNodeClick={onNodeClick}
         height={640}
       />

@@ -17,10 +17,10 @@ use serde_json::{Map, Value};
 
 use super::event::{DatasetRef, Event, JobRef, RunEvent};
 use crate::db::direct::Session;
-use crate::db::exec::{Exec, On, all, now};
+use crate::db::exec::{Exec, all, now};
 use crate::registry::edges::{EdgeKind, NewEdge, insert_edges};
 use crate::registry::filter::like_escape;
-use crate::registry::history::{Actor, Tx, Write, begin};
+use crate::registry::history::{Actor, Write, begin, on_session};
 use crate::registry::read::{find_by_external_id, find_by_name, kind_of};
 use crate::registry::write::{create_datasets_in, create_in, create_under, update_from};
 use crate::registry::{NodeFields, NodeKind, RegistryError, Result};
@@ -38,7 +38,7 @@ enum Key {
 
 /// Nodes named by events, as this writer last wrote or read them. It holds only while
 /// nobody else writes: on SQLite each batch first asks the database whether another
-/// connection has committed since the writer's last batch (`data_version`) and
+/// connection has committed since the writer's last batch ([`write_mark`]) and
 /// starts over if so, since a run's externalId, status or facets may have changed
 /// through the API. Within a batch, a row changed by someone else makes the
 /// revision-guarded update fail with a conflict, and the batch is retried with the cache
@@ -46,8 +46,8 @@ enum Key {
 #[derive(Default)]
 pub struct NodeCache {
     nodes: HashMap<Key, node::Model>,
-    /// `PRAGMA data_version` after the writer's last commit.
-    data_version: Option<i64>,
+    /// Where others' writes stood after the writer's last batch ([`write_mark`]).
+    write_mark: Option<i64>,
 }
 
 const CACHE_CAPACITY: usize = 100_000;
@@ -61,7 +61,7 @@ impl NodeCache {
             self.nodes.clear();
         }
         self.nodes.extend(staged.nodes);
-        self.data_version = staged.data_version;
+        self.write_mark = staged.write_mark;
     }
 
     fn clear(&mut self) {
@@ -116,36 +116,21 @@ pub fn write_batch_direct(
     };
     let mut attempt = 0;
     loop {
-        session.execute("BEGIN IMMEDIATE", [])?;
-        let tx = Tx::new(On(session), (*first).clone());
-        let staged = now(async {
-            let staged = stage(&tx, cache, events).await?;
-            tx.flush().await?;
-            Ok(staged)
-        })
+        let written = now(on_session(session, (*first).clone(), async |tx| {
+            stage(tx, cache, events).await
+        }))
         .map_err(RegistryError::from)
         .and_then(|staged| staged);
-        let committed = staged.and_then(|staged| {
-            session.execute("COMMIT", [])?;
-            crate::registry::history::committed().notify_waiters();
-            Ok(staged)
-        });
-        match committed {
+        match written {
             Ok(staged) => {
                 cache.absorb(staged);
                 return Ok(());
             }
             Err(err) if retryable(&err) && attempt < 3 => {
-                session.execute("ROLLBACK", [])?;
                 cache.clear();
                 attempt += 1;
             }
-            Err(err) => {
-                if session.in_transaction().unwrap_or(true) {
-                    let _ = session.execute("ROLLBACK", []);
-                }
-                return Err(err);
-            }
+            Err(err) => return Err(err),
         }
     }
 }
@@ -162,7 +147,7 @@ fn retryable(err: &RegistryError) -> bool {
 /// What a batch wrote or read, kept in the cache once it commits.
 struct Staged {
     nodes: HashMap<Key, node::Model>,
-    data_version: Option<i64>,
+    write_mark: Option<i64>,
 }
 
 /// Applies `events` inside the caller's transaction, edges last in one statement.
@@ -171,8 +156,8 @@ async fn stage<E: Write>(
     cache: &mut NodeCache,
     events: &[(&Event, &Actor)],
 ) -> Result<Staged> {
-    let version = data_version(txn).await?;
-    if version.is_none() || version != cache.data_version {
+    let mark = write_mark(txn).await?;
+    if mark.is_none() || mark != cache.write_mark {
         cache.clear();
     }
     let mut batch = Batch {
@@ -201,15 +186,15 @@ async fn stage<E: Write>(
             start = end;
         }
     }
-    let version = match txn.backend() {
+    let mark = match txn.backend() {
         // the writer's own commits leave its connection's data_version as it was
-        DbBackend::Sqlite => version,
+        DbBackend::Sqlite => mark,
         // the counter after this batch's own changes, if no one else's come between
-        _ => version.map(|v| v + txn.journal().len() as i64),
+        _ => mark.map(|v| v + txn.journal().noted() as i64),
     };
     Ok(Staged {
         nodes: batch.staged,
-        data_version: version,
+        write_mark: mark,
     })
 }
 
@@ -220,22 +205,22 @@ async fn stage<E: Write>(
 /// (what it read then plus the changes that batch wrote), no other writer, on this
 /// server or another, has changed anything since; a change that lands during a batch
 /// fails that batch's revision-guarded updates, or shows in the next batch's reading.
-async fn data_version<E: Exec>(txn: &E) -> Result<Option<i64>> {
+async fn write_mark<E: Exec>(txn: &E) -> Result<Option<i64>> {
     #[derive(FromQueryResult, serde::Deserialize)]
     struct Row {
-        data_version: i64,
+        mark: i64,
     }
     let sql = match txn.backend() {
-        DbBackend::Sqlite => "PRAGMA data_version",
+        DbBackend::Sqlite => "SELECT data_version AS mark FROM pragma_data_version",
         DbBackend::Postgres => {
-            r#"SELECT "last_sequence" AS data_version FROM "change_counter" WHERE "id" = 1"#
+            r#"SELECT "last_sequence" AS mark FROM "change_counter" WHERE "id" = 1"#
         }
         _ => return Ok(None),
     };
     let rows: Vec<Row> = txn
         .fetch(Statement::from_string(txn.backend(), sql))
         .await?;
-    Ok(rows.first().map(|r| r.data_version))
+    Ok(rows.first().map(|r| r.mark))
 }
 
 /// One batch's transaction: nodes it wrote or read (kept only if it commits) and the

@@ -11,13 +11,13 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait, FromQueryResult,
 use super::edges::{EdgeKind, NewEdge, insert_edges};
 use super::error::{RegistryError, Result};
 use super::fields::{NodeFields, validate_name};
-use super::history::{Actor, NewChange, Operation, Tx, Write, begin, committed};
+use super::history::{Actor, NewChange, Operation, Write, begin};
 use super::kind::NodeKind;
 use super::read::find_by_name;
 use super::time::now_ms;
 use super::write::{create_in, note_version_number, version_number};
 use crate::db::direct::{DirectOptions, Session};
-use crate::db::exec::{On, all, rows_per_statement};
+use crate::db::exec::{all, rows_per_statement};
 
 const BATCH: usize = 1000;
 /// The import's own SQLite session: a 256 MB page cache, a checkpoint every 32,768 pages.
@@ -95,30 +95,15 @@ macro_rules! in_batch {
             match $session {
                 Some(session) => {
                     let _turn = crate::db::writer::turn($db).await;
-                    session.execute("BEGIN IMMEDIATE", [])?;
-                    let $tx = Tx::new(On(session), Actor::cli());
-                    let written = async {
-                        let out = $work.await?;
-                        $tx.flush().await?;
-                        Ok::<_, RegistryError>(out)
-                    }
-                    .await;
-                    match written {
-                        Ok(out) => {
-                            session.execute("COMMIT", [])?;
-                            committed().notify_waiters();
-                            Ok::<_, RegistryError>(out)
-                        }
-                        Err(err) => {
-                            let _ = session.execute("ROLLBACK", []);
-                            Err(err)
-                        }
-                    }
+                    super::history::on_session(session, Actor::cli(), async |$tx| $work.await).await
                 }
                 None => {
-                    let $tx = begin($db, &Actor::cli()).await?;
-                    let out = $work.await?;
-                    $tx.commit().await?;
+                    let txn = begin($db, &Actor::cli()).await?;
+                    let out = {
+                        let $tx = &txn;
+                        $work.await?
+                    };
+                    txn.commit().await?;
                     Ok(out)
                 }
             }
@@ -227,7 +212,7 @@ async fn load(
     for batch in nodes.chunks(BATCH * 10) {
         let first_time = base + done as i64;
         let keys = in_batch!(db, session, |tx| insert_nodes(
-            &tx, batch, first_time, &parents
+            tx, batch, first_time, &parents
         ))?;
         for (n, key) in batch.iter().zip(keys) {
             ids.insert(n.id, key);
@@ -256,7 +241,7 @@ async fn load(
         })
         .collect();
     for (b, batch) in new_edges.chunks(BATCH * 20).enumerate() {
-        in_batch!(db, session, |tx| insert_edges(&tx, batch))?;
+        in_batch!(db, session, |tx| insert_edges(tx, batch))?;
         progress(
             "edges",
             (b * BATCH * 20 + batch.len()).min(new_edges.len()),

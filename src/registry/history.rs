@@ -14,7 +14,8 @@ use serde_json::{Map, Value};
 
 use super::error::{RegistryError, Result};
 use super::time::now_ms;
-use crate::db::exec::{Exec, Row, rows_per_statement};
+use crate::db::direct::Session;
+use crate::db::exec::{Exec, On, Row, rows_per_statement};
 use crate::db::writer::WriterTurn;
 
 /// The door a write came through.
@@ -155,12 +156,8 @@ impl Journal {
     }
 
     /// How many changes are noted (and not yet written).
-    pub fn len(&self) -> usize {
+    pub fn noted(&self) -> usize {
         self.lock().len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(Arc<Actor>, NewChange)>> {
@@ -438,6 +435,38 @@ impl Exec for WriteTx {
 impl Write for WriteTx {
     fn journal(&self) -> &Journal {
         &self.tx.journal
+    }
+}
+
+/// Runs `work` as one write transaction on a direct SQLite session, whose statements run
+/// on this thread (the caller holds the SQLite writer turn): `BEGIN IMMEDIATE`, the work
+/// on a journaled transaction, its changes written, `COMMIT`, the change feed woken.
+/// Anything failing rolls the transaction back.
+pub async fn on_session<T>(
+    session: &Session,
+    actor: Actor,
+    work: impl AsyncFnOnce(&Tx<On<'_, Session>>) -> Result<T>,
+) -> Result<T> {
+    session.execute("BEGIN IMMEDIATE", [])?;
+    let tx = Tx::new(On(session), actor);
+    let written = async {
+        let out = work(&tx).await?;
+        tx.flush().await?;
+        session.execute("COMMIT", [])?;
+        Ok(out)
+    }
+    .await;
+    match written {
+        Ok(out) => {
+            committed().notify_waiters();
+            Ok(out)
+        }
+        Err(err) => {
+            if session.in_transaction().unwrap_or(true) {
+                let _ = session.execute("ROLLBACK", []);
+            }
+            Err(err)
+        }
     }
 }
 

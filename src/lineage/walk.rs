@@ -196,7 +196,7 @@ fn edge_filters(params: &WalkParams, far: &str) -> (String, String, String) {
 }
 
 /// One chunk's statement: up to `levels` levels from the frontier in one recursive
-/// statement, each edge with the level (1-based) it was reached at, folded into one JSON
+/// statement (SQLite; PostgreSQL's several levels are [`postgres_chunk_sql`]), each edge with the level (1-based) it was reached at, folded into one JSON
 /// row. Nodes in `exclude` (visited by every walk sharing the statement) are not expanded
 /// again; within the chunk an edge may come back at several levels, and the caller keeps
 /// the first way in, as a level-by-level walk does. Parameters: the frontier (a JSON
@@ -225,10 +225,10 @@ fn chunk_sql(backend: DbBackend, direction: Direction, params: &WalkParams, leve
     } else {
         "NULL"
     };
-    let (agg, array, cast, levels_param) = if postgres {
-        ("json_agg", "json_build_array", "::text", "$2::int")
+    let (agg, array, cast) = if postgres {
+        ("json_agg", "json_build_array", "::text")
     } else {
-        ("json_group_array", "json_array", "", "?2")
+        ("json_group_array", "json_array", "")
     };
     if levels == 0 {
         // rows, not one JSON row: a direct session reads rows without a hand-off each;
@@ -250,6 +250,11 @@ fn chunk_sql(backend: DbBackend, direction: Direction, params: &WalkParams, leve
             first = list(1),
         );
     }
+    // several levels: SQLite's recursive form (PostgreSQL's is [`postgres_chunk_sql`])
+    debug_assert!(
+        !postgres,
+        "PostgreSQL walks several levels in postgres_chunk_sql"
+    );
     let cols =
         format!(r#"e."id", e."source_id", e."target_id", e."kind", e."create_time", {properties}"#);
     format!(
@@ -257,8 +262,8 @@ fn chunk_sql(backend: DbBackend, direction: Direction, params: &WalkParams, leve
 SELECT {cols}, {node_cols}, 1 FROM "lineage_edge" e{join_sql} WHERE e."{near}" IN ({first}){filters}
 UNION
 SELECT {cols}, {node_cols}, w.depth + 1 FROM walk w JOIN "lineage_edge" e ON e."{near}" = w.{far}{join_sql}
-WHERE w.depth < {levels_param} AND w.{far} NOT IN ({excluded}){filters})
-SELECT COALESCE({agg}({array}(id, source_id, target_id, kind, create_time, node_kind, node_create_time, properties, depth)){cast}, '[]') AS edges FROM walk"#,
+WHERE w.depth < ?2 AND w.{far} NOT IN ({excluded}){filters})
+SELECT COALESCE(json_group_array(json_array(id, source_id, target_id, kind, create_time, node_kind, node_create_time, properties, depth)), '[]') AS edges FROM walk"#,
         first = list(1),
         excluded = list(3),
     )

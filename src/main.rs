@@ -6,7 +6,10 @@ use modelgraph::config::{DatabaseArgs, ServeArgs};
 use modelgraph::{AppState, db, graphql};
 
 /// mimalloc: a request builds and drops thousands of small values (GraphQL responses,
-/// rows), and glibc's allocator spent a tenth of a lineage walk's time on them.
+/// rows), and glibc's allocator spent a tenth of a lineage walk's time on them. Built
+/// without transparent huge pages (`no_thp` in Cargo.toml): mimalloc asks the kernel for
+/// them on its arenas, and each arena touched then sits in memory in 2 MiB pieces, 14 of
+/// an idle server's 36 MB (24 MB without).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

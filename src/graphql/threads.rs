@@ -6,16 +6,16 @@
 //! left 1 GB behind. Here operations queue for one of `--max-concurrent-operations`
 //! threads instead.
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 type Job = Box<dyn FnOnce() + Send>;
 
 #[derive(Clone)]
 pub struct OperationThreads {
-    queue: mpsc::Sender<Job>,
+    queue: flume::Sender<Job>,
     load: Arc<Load>,
 }
 
@@ -35,20 +35,15 @@ impl OperationThreads {
             0 => std::thread::available_parallelism().map_or(2, usize::from),
             n => n,
         };
-        let (queue, jobs) = mpsc::channel::<Job>(1024);
-        let jobs = Arc::new(Mutex::new(jobs));
+        // a queue every thread takes from: a job wakes one idle thread (a receiver shared
+        // behind a lock woke a second one, to wait on the queue in the first one's place)
+        let (queue, jobs) = flume::bounded::<Job>(1024);
         for n in 0..count {
             let jobs = jobs.clone();
             let spawned = std::thread::Builder::new()
                 .name(format!("graphql-{n}"))
                 .spawn(move || {
-                    loop {
-                        // one thread waits on the queue at a time; the others on the lock
-                        let job = jobs
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .blocking_recv();
-                        let Some(job) = job else { break };
+                    while let Ok(job) = jobs.recv() {
                         // a panicking operation fails its own request, not the thread
                         let _ = catch_unwind(AssertUnwindSafe(job));
                     }
@@ -87,7 +82,7 @@ impl OperationThreads {
             let _running = Running(load);
             let _ = done.send(f());
         });
-        self.queue.send(job).await.ok()?;
+        self.queue.send_async(job).await.ok()?;
         outcome.await.ok()
     }
 }

@@ -5,7 +5,9 @@
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
 
-use async_graphql::parser::types::{ExecutableDocument, OperationType, Selection, SelectionSet};
+use async_graphql::parser::types::{
+    ExecutableDocument, Field, OperationType, Selection, SelectionSet,
+};
 use lru::LruCache;
 
 /// Distinct query texts kept.
@@ -90,6 +92,34 @@ pub fn nul_argument(request: &mut async_graphql::Request) -> Option<String> {
         }
     }
     let document = request.parsed_query().ok()?;
+    let mut found = None;
+    any_field(document, |field| {
+        for (name, value) in &field.arguments {
+            if value_has_nul(&value.node) {
+                found = Some(format!("{}.{}", field.name.node, name.node));
+                return true;
+            }
+        }
+        false
+    });
+    found
+}
+
+/// Fields that walk lineage: their work grows with the graph, not with a page size.
+const WALKS: [&str; 4] = ["lineage", "lineagePath", "upstream", "downstream"];
+
+/// Whether `request` asks for a lineage walk anywhere (in any operation or fragment); also
+/// true when its text does not parse (execution reports that).
+pub fn walks(request: &mut async_graphql::Request) -> bool {
+    let Ok(document) = request.parsed_query() else {
+        return true;
+    };
+    any_field(document, |field| WALKS.contains(&field.name.node.as_str()))
+}
+
+/// Whether `test` holds for any field the document selects, in its operations and
+/// fragments, at any depth.
+fn any_field(document: &ExecutableDocument, mut test: impl FnMut(&Field) -> bool) -> bool {
     let mut sets: Vec<&SelectionSet> = document
         .operations
         .iter()
@@ -106,10 +136,8 @@ pub fn nul_argument(request: &mut async_graphql::Request) -> Option<String> {
         for selection in &set.items {
             match &selection.node {
                 Selection::Field(field) => {
-                    for (name, value) in &field.node.arguments {
-                        if value_has_nul(&value.node) {
-                            return Some(format!("{}.{}", field.node.name.node, name.node));
-                        }
+                    if test(&field.node) {
+                        return true;
                     }
                     sets.push(&field.node.selection_set.node);
                 }
@@ -120,7 +148,7 @@ pub fn nul_argument(request: &mut async_graphql::Request) -> Option<String> {
             }
         }
     }
-    None
+    false
 }
 
 /// `$name(value)`: whether a value of type `$value` (arguments as written, or variables)
@@ -230,6 +258,27 @@ mod tests {
     }
 
     use super::*;
+
+    #[test]
+    fn walks_are_found_anywhere_in_a_document() {
+        let walks = |q: &str| super::walks(&mut async_graphql::Request::new(q));
+        assert!(!walks(
+            "{ registeredModels(first: 100) { nodes { id latestVersion { id } } } }"
+        ));
+        assert!(!walks("{ modelVersions { nodes { name } } }"));
+        assert!(walks("{ lineage(start: [\"1\"]) { nodes { depth } } }"));
+        assert!(walks(
+            "{ a: lineagePath(from: \"1\", to: \"2\") { length } }"
+        ));
+        assert!(walks(
+            "{ node(id: \"1\") { ... on ModelVersion { upstream(maxDepth: 3) { id } } } }"
+        ));
+        assert!(walks(
+            "query { modelVersions { nodes { ...F } } } fragment F on ModelVersion { downstream { id } }"
+        ));
+        // a text that does not parse is not answered inline either
+        assert!(walks("{ unclosed"));
+    }
 
     #[test]
     fn nesting_counts_brackets_outside_strings_and_comments() {

@@ -1,13 +1,19 @@
 //! Batched loads for nested fields: one statement per field per nesting level, whatever
 //! the number of parents.
 use std::collections::HashMap;
+use std::future::{Future, poll_fn};
 use std::hash::{Hash, Hasher};
+use std::pin::pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::Poll;
 use std::time::Duration;
 
 use async_graphql::dataloader::{DataLoader, Loader};
 use entity::{model_alias, node, release_decision};
+use futures_util::StreamExt;
+use futures_util::future::BoxFuture;
+use futures_util::stream::FuturesUnordered;
 use sea_orm::DatabaseConnection;
 
 use crate::db::direct::{Readers, read_on};
@@ -21,8 +27,9 @@ use crate::registry::{Filter, NodeKind, Order, RegistryError};
 
 /// One request's loaders.
 ///
-/// Batches run as local tasks of the request's own thread (see `graphql::execute`) and
-/// start only once the resolvers stopped asking for keys: a batch waits, yielding to the
+/// Batches run beside the operation, in one thread: as local tasks of an operation
+/// thread, or within the request's own task for reads without walks ([`inline`]; see
+/// `graphql::execute`). They start only once the resolvers stopped asking for keys: a batch waits, yielding to the
 /// resolvers, until the count of keys asked for holds still across two turns. So one
 /// nested field costs one statement per nesting level however slowly resolvers run,
 /// where a timer would split batches in a debug build or on a busy machine.
@@ -34,12 +41,59 @@ pub struct Loaders {
     primed_latest: std::sync::Mutex<HashMap<i64, Option<node::Model>>>,
 }
 
+/// Loaders for an operation on an operation thread: batches are local tasks there.
 pub fn loaders(db: DatabaseConnection, readers: Readers) -> Loaders {
+    quiet_loaders(db, readers, |batch| {
+        tokio::task::spawn_local(batch);
+    })
+}
+
+/// Batches an operation answered on its request's own task runs beside it ([`inline`]).
+pub type Inbox = Arc<std::sync::Mutex<Vec<BoxFuture<'static, ()>>>>;
+
+/// Loaders for an operation run by [`inline`]: their batches go into `inbox`.
+pub fn inline_loaders(db: DatabaseConnection, readers: Readers, inbox: Inbox) -> Loaders {
+    quiet_loaders(db, readers, move |batch| {
+        inbox.lock().unwrap_or_else(|p| p.into_inner()).push(batch);
+    })
+}
+
+/// Runs `operation` and the batches its loaders put in `inbox`, all within this one
+/// future: as with local tasks, a batch's turns come between the resolvers' turns, so it
+/// still waits for them to stop asking for keys.
+pub async fn inline<F: Future>(operation: F, inbox: Inbox) -> F::Output {
+    let mut operation = pin!(operation);
+    let mut batches = FuturesUnordered::new();
+    poll_fn(move |cx| {
+        loop {
+            if let Poll::Ready(out) = operation.as_mut().poll(cx) {
+                return Poll::Ready(out);
+            }
+            batches.extend(std::mem::take(
+                &mut *inbox.lock().unwrap_or_else(|p| p.into_inner()),
+            ));
+            while let Poll::Ready(Some(())) = batches.poll_next_unpin(cx) {}
+            // a batch that finished may have queued the next level's batch
+            if inbox.lock().unwrap_or_else(|p| p.into_inner()).is_empty() {
+                return Poll::Pending;
+            }
+        }
+    })
+    .await
+}
+
+/// Loaders whose batches `spawn` runs: each batch yields until the keys asked for hold
+/// still across two turns, then loads them all.
+fn quiet_loaders(
+    db: DatabaseConnection,
+    readers: Readers,
+    spawn: impl Fn(BoxFuture<'static, ()>) + Send + Sync + 'static,
+) -> Loaders {
     let asked = Arc::new(AtomicUsize::new(0));
     let seen = asked.clone();
     let loader = DataLoader::new(RegistryLoader { db, readers }, move |batch| {
         let seen = seen.clone();
-        tokio::task::spawn_local(async move {
+        spawn(Box::pin(async move {
             let mut last = seen.load(Ordering::SeqCst);
             let mut quiet = 0;
             while quiet < 2 {
@@ -49,7 +103,7 @@ pub fn loaders(db: DatabaseConnection, readers: Readers) -> Loaders {
                 last = now;
             }
             batch.await;
-        });
+        }));
     })
     .delay(Duration::ZERO);
     Loaders {

@@ -66,6 +66,13 @@ impl OperationThreads {
         )
     }
 
+    /// Counts an operation answered outside the threads (a read on its request's own
+    /// task) as running until the guard drops.
+    pub fn count_running(&self) -> Running {
+        self.load.running.fetch_add(1, Ordering::Relaxed);
+        Running(self.load.clone())
+    }
+
     /// Runs `f` on one of the threads once one is free; None if it panicked.
     pub async fn run<R: Send + 'static>(
         &self,
@@ -95,7 +102,8 @@ impl Drop for Waiting {
     }
 }
 
-struct Running(Arc<Load>);
+/// An operation counted as running, until dropped.
+pub struct Running(Arc<Load>);
 
 impl Drop for Running {
     fn drop(&mut self) {

@@ -5,9 +5,7 @@
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
 
-use async_graphql::parser::types::{
-    ExecutableDocument, Field, OperationType, Selection, SelectionSet,
-};
+use async_graphql::parser::types::{ExecutableDocument, OperationType, Selection, SelectionSet};
 use lru::LruCache;
 
 /// Distinct query texts kept.
@@ -62,93 +60,116 @@ pub fn nesting(text: &str) -> usize {
     deepest
 }
 
-/// The type of the operation `request` runs (its `operationName`, or its only one);
-/// `None` when the text does not parse or names no such operation (execution then
-/// reports that).
-pub fn operation_type(request: &mut async_graphql::Request) -> Option<OperationType> {
-    let name = request.operation_name.clone();
-    let document = request.parsed_query().ok()?;
-    let mut operations = document.operations.iter();
-    let found = match name.as_deref() {
-        Some(name) => operations.find(|(n, _)| n.is_some_and(|n| n.as_str() == name)),
-        None => {
-            let only = operations.next();
-            if operations.next().is_some() {
-                return None;
-            }
-            only
-        }
-    };
-    found.map(|(_, op)| op.node.ty)
+/// What the server checks of a query before running it, found in one pass over its
+/// document and kept with it: each request then only looks it up.
+#[derive(Debug)]
+pub struct Shape {
+    /// Each operation's name and type.
+    operations: Vec<(Option<String>, OperationType)>,
+    /// The first argument written in the text with a NUL in a string (`field.argument`).
+    nul_argument: Option<String>,
+    /// Whether any field, in any operation or fragment, walks lineage.
+    walks: bool,
 }
 
-/// The argument (or variable) of `request` holding a string with a NUL in it, if any.
-/// No store holds one (writes refuse them) and PostgreSQL cannot even compare one, so a
-/// read asking for one is refused before it runs, naming where it is.
-pub fn nul_argument(request: &mut async_graphql::Request) -> Option<String> {
-    for (name, value) in request.variables.iter() {
-        if const_has_nul(value) {
-            return Some(format!("${name}"));
-        }
-    }
-    let document = request.parsed_query().ok()?;
-    let mut found = None;
-    any_field(document, |field| {
-        for (name, value) in &field.arguments {
-            if value_has_nul(&value.node) {
-                found = Some(format!("{}.{}", field.name.node, name.node));
-                return true;
-            }
-        }
-        false
-    });
-    found
-}
-
-/// Fields that walk lineage: their work grows with the graph, not with a page size.
+/// Fields that walk lineage: their work grows with the graph, not with a page size. A
+/// test checks that every field of the schema taking a `maxDepth` is here.
 const WALKS: [&str; 4] = ["lineage", "lineagePath", "upstream", "downstream"];
 
-/// Whether `request` asks for a lineage walk anywhere (in any operation or fragment); also
-/// true when its text does not parse (execution reports that).
-pub fn walks(request: &mut async_graphql::Request) -> bool {
-    let Ok(document) = request.parsed_query() else {
-        return true;
-    };
-    any_field(document, |field| WALKS.contains(&field.name.node.as_str()))
-}
-
-/// Whether `test` holds for any field the document selects, in its operations and
-/// fragments, at any depth.
-fn any_field(document: &ExecutableDocument, mut test: impl FnMut(&Field) -> bool) -> bool {
-    let mut sets: Vec<&SelectionSet> = document
-        .operations
-        .iter()
-        .map(|(_, op)| &op.node.selection_set.node)
-        .collect();
-    sets.extend(
-        document
-            .fragments
-            .values()
-            .map(|f| &f.node.selection_set.node),
-    );
-    // an explicit stack: brackets nest at most MAX_NESTING deep, but no recursion anyway
-    while let Some(set) = sets.pop() {
-        for selection in &set.items {
-            match &selection.node {
-                Selection::Field(field) => {
-                    if test(&field.node) {
-                        return true;
-                    }
-                    sets.push(&field.node.selection_set.node);
-                }
-                Selection::InlineFragment(fragment) => {
-                    sets.push(&fragment.node.selection_set.node);
-                }
-                Selection::FragmentSpread(_) => {}
-            }
+impl Shape {
+    /// The shape of a text that does not parse: no operations, and a walk, so that it is
+    /// left to the operation threads, where execution reports the syntax error.
+    fn unparsed() -> Self {
+        Self {
+            operations: Vec::new(),
+            nul_argument: None,
+            walks: true,
         }
     }
-    false
+
+    fn of(document: &ExecutableDocument) -> Self {
+        let operations = document
+            .operations
+            .iter()
+            .map(|(name, op)| (name.map(|n| n.to_string()), op.node.ty))
+            .collect();
+        let mut sets: Vec<&SelectionSet> = document
+            .operations
+            .iter()
+            .map(|(_, op)| &op.node.selection_set.node)
+            .collect();
+        sets.extend(
+            document
+                .fragments
+                .values()
+                .map(|f| &f.node.selection_set.node),
+        );
+        let (mut nul_argument, mut walks) = (None, false);
+        // an explicit stack: brackets nest at most MAX_NESTING deep, but no recursion anyway
+        while let Some(set) = sets.pop() {
+            for selection in &set.items {
+                match &selection.node {
+                    Selection::Field(field) => {
+                        let field = &field.node;
+                        walks |= WALKS.contains(&field.name.node.as_str());
+                        if nul_argument.is_none() {
+                            nul_argument = field
+                                .arguments
+                                .iter()
+                                .find(|(_, value)| value_has_nul(&value.node))
+                                .map(|(name, _)| format!("{}.{}", field.name.node, name.node));
+                        }
+                        sets.push(&field.selection_set.node);
+                    }
+                    Selection::InlineFragment(fragment) => {
+                        sets.push(&fragment.node.selection_set.node);
+                    }
+                    Selection::FragmentSpread(_) => {}
+                }
+            }
+        }
+        Self {
+            operations,
+            nul_argument,
+            walks,
+        }
+    }
+
+    /// The type of the operation `request` runs (its `operationName`, or its only one);
+    /// `None` when the text does not parse or names no such operation (execution then
+    /// reports that).
+    pub fn operation_type(&self, request: &async_graphql::Request) -> Option<OperationType> {
+        let mut operations = self.operations.iter();
+        let found = match request.operation_name.as_deref() {
+            Some(name) => operations.find(|(n, _)| n.as_deref() == Some(name)),
+            None => {
+                let only = operations.next();
+                if operations.next().is_some() {
+                    return None;
+                }
+                only
+            }
+        };
+        found.map(|(_, ty)| *ty)
+    }
+
+    /// The argument (or variable) of `request` holding a string with a NUL in it, if any.
+    /// No store holds one (writes refuse them) and PostgreSQL cannot even compare one, so
+    /// a read asking for one is refused before it runs, naming where it is.
+    pub fn nul_argument(&self, request: &async_graphql::Request) -> Option<String> {
+        request
+            .variables
+            .iter()
+            .find(|(_, value)| const_has_nul(value))
+            .map(|(name, _)| format!("${name}"))
+            .or_else(|| self.nul_argument.clone())
+    }
+
+    /// Whether the request asks for a lineage walk anywhere; also true when its text does
+    /// not parse.
+    pub fn walks(&self) -> bool {
+        self.walks
+    }
 }
 
 /// `$name(value)`: whether a value of type `$value` (arguments as written, or variables)
@@ -182,9 +203,11 @@ macro_rules! has_nul {
 has_nul!(value_has_nul, async_graphql_value::Value);
 has_nul!(const_has_nul, async_graphql::Value);
 
+type Kept = (ExecutableDocument, Arc<Shape>);
+
 #[derive(Clone)]
 pub struct Documents {
-    parsed: Arc<Mutex<LruCache<String, ExecutableDocument>>>,
+    parsed: Arc<Mutex<LruCache<String, Kept>>>,
 }
 
 impl Default for Documents {
@@ -196,26 +219,36 @@ impl Default for Documents {
 }
 
 impl Documents {
-    /// Gives `request` its parsed document: a kept one, or one parsed now (and kept).
-    /// A text that does not parse is left for the schema to report.
-    pub fn prepare(&self, mut request: async_graphql::Request) -> async_graphql::Request {
-        if request.query.len() > LONGEST {
-            return request;
-        }
+    /// Gives `request` its parsed document (a kept one, or one parsed now and kept), and
+    /// returns the document's shape. A text that does not parse is left for the schema
+    /// to report.
+    pub fn prepare(
+        &self,
+        mut request: async_graphql::Request,
+    ) -> (async_graphql::Request, Arc<Shape>) {
         let kept = self.parsed().get(&request.query).cloned();
-        match kept {
-            Some(document) => request.set_parsed_query(document),
-            None => {
-                if let Ok(document) = request.parsed_query() {
-                    let document = document.clone();
-                    self.parsed().put(request.query.clone(), document);
-                }
-            }
+        if let Some((document, shape)) = kept {
+            request.set_parsed_query(document);
+            return (request, shape);
         }
-        request
+        let keep = request.query.len() <= LONGEST;
+        let text = if keep {
+            request.query.clone()
+        } else {
+            String::new()
+        };
+        let Ok(document) = request.parsed_query() else {
+            return (request, Arc::new(Shape::unparsed()));
+        };
+        let shape = Arc::new(Shape::of(document));
+        if keep {
+            let kept = (document.clone(), shape.clone());
+            self.parsed().put(text, kept);
+        }
+        (request, shape)
     }
 
-    fn parsed(&self) -> std::sync::MutexGuard<'_, LruCache<String, ExecutableDocument>> {
+    fn parsed(&self) -> std::sync::MutexGuard<'_, LruCache<String, Kept>> {
         // the cache holds only finished documents: one left by a panicking thread is fine
         self.parsed.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -259,9 +292,15 @@ mod tests {
 
     use super::*;
 
+    fn shape(query: &str) -> Arc<Shape> {
+        Documents::default()
+            .prepare(async_graphql::Request::new(query))
+            .1
+    }
+
     #[test]
     fn walks_are_found_anywhere_in_a_document() {
-        let walks = |q: &str| super::walks(&mut async_graphql::Request::new(q));
+        let walks = |q: &str| shape(q).walks();
         assert!(!walks(
             "{ registeredModels(first: 100) { nodes { id latestVersion { id } } } }"
         ));
@@ -281,6 +320,58 @@ mod tests {
     }
 
     #[test]
+    fn every_field_taking_a_max_depth_is_a_walk() {
+        // a walk's work grows with the graph: one missed here would run on the request's
+        // task, outside the operation threads that bound how many walks run at once
+        let sdl = crate::graphql::sdl();
+        // (subscriptions are not run through `execute`: they have their own bounds)
+        let (mut found, mut in_subscription) = (std::collections::BTreeSet::new(), false);
+        for line in sdl.lines() {
+            if !line.starts_with(char::is_whitespace) && !line.is_empty() {
+                in_subscription = line.starts_with("type Subscription");
+            }
+            if let Some((name, args)) = line.trim_start().split_once('(')
+                && args.contains("maxDepth:")
+                && !in_subscription
+            {
+                found.insert(name.to_owned());
+            }
+        }
+        let listed: std::collections::BTreeSet<String> =
+            WALKS.iter().map(|s| s.to_string()).collect();
+        assert_eq!(found, listed);
+    }
+
+    #[test]
+    fn operation_types_and_nul_arguments_come_from_the_kept_shape() {
+        let documents = Documents::default();
+        let text = "query A { registeredModels(filter: {name: \"a\\u0000\"}) { totalCount } } \
+                    mutation B { deleteWebhook(id: \"1\") }";
+        let named = |name: &str| async_graphql::Request::new(text).operation_name(name);
+        let (request, shape) = documents.prepare(named("A"));
+        assert_eq!(shape.operation_type(&request), Some(OperationType::Query));
+        assert_eq!(
+            shape.nul_argument(&request).as_deref(),
+            Some("registeredModels.filter")
+        );
+        let (request, shape) = documents.prepare(named("B"));
+        assert_eq!(
+            shape.operation_type(&request),
+            Some(OperationType::Mutation)
+        );
+        // two operations and no name: no operation to run
+        let (request, shape) = documents.prepare(async_graphql::Request::new(text));
+        assert_eq!(shape.operation_type(&request), None);
+        // a variable is checked per request, before the text's own arguments
+        let variables = async_graphql::Variables::from_json(serde_json::json!({"v": "x\u{0}"}));
+        let (request, shape) = documents.prepare(
+            async_graphql::Request::new("query ($v: String) { registeredModel(name: $v) { id } }")
+                .variables(variables),
+        );
+        assert_eq!(shape.nul_argument(&request).as_deref(), Some("$v"));
+    }
+
+    #[test]
     fn nesting_counts_brackets_outside_strings_and_comments() {
         assert_eq!(nesting("{ a { b(x: [1, {y: 2}]) } }"), 5);
         assert_eq!(nesting("{ a(s: \"{{{[[[(((\") }"), 2);
@@ -297,16 +388,17 @@ mod tests {
     fn a_text_is_parsed_once_and_its_document_reused() {
         let documents = Documents::default();
         let query = "{ lineage(start: [\"1\"]) { truncated } }";
-        let mut first = documents.prepare(async_graphql::Request::new(query));
+        let (mut first, _) = documents.prepare(async_graphql::Request::new(query));
         assert_eq!(documents.parsed().len(), 1);
-        let mut second = documents.prepare(async_graphql::Request::new(query));
+        let (mut second, _) = documents.prepare(async_graphql::Request::new(query));
         assert_eq!(documents.parsed().len(), 1);
         assert_eq!(
             format!("{:?}", first.parsed_query().unwrap()),
             format!("{:?}", second.parsed_query().unwrap())
         );
         // bad text is not kept, and is left for the schema to report
-        let mut bad = documents.prepare(async_graphql::Request::new("{ lineage("));
+        let (mut bad, shape) = documents.prepare(async_graphql::Request::new("{ lineage("));
+        assert!(shape.walks());
         assert_eq!(documents.parsed().len(), 1);
         assert!(bad.parsed_query().is_err());
     }

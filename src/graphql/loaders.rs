@@ -29,10 +29,11 @@ use crate::registry::{Filter, NodeKind, Order, RegistryError};
 ///
 /// Batches run beside the operation, in one thread: as local tasks of an operation
 /// thread, or within the request's own task for reads without walks ([`inline`]; see
-/// `graphql::execute`). They start only once the resolvers stopped asking for keys: a batch waits, yielding to the
-/// resolvers, until the count of keys asked for holds still across two turns. So one
-/// nested field costs one statement per nesting level however slowly resolvers run,
-/// where a timer would split batches in a debug build or on a busy machine.
+/// `graphql::execute`). They start only once the resolvers stopped asking for keys: a
+/// batch waits, yielding to the resolvers, until the count of keys asked for holds still
+/// across two turns. So one nested field costs one statement per nesting level however
+/// slowly resolvers run, where a timer would split batches in a debug build or on a busy
+/// machine.
 pub struct Loaders {
     loader: DataLoader<RegistryLoader>,
     asked: Arc<AtomicUsize>,

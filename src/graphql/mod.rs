@@ -392,8 +392,8 @@ pub async fn execute(
 ) -> async_graphql::Response {
     let state = state.clone();
     let handle = tokio::runtime::Handle::current();
-    let mut request = state.documents.prepare(request);
-    let reads = documents::operation_type(&mut request) != Some(OperationType::Mutation);
+    let (request, shape) = state.documents.prepare(request);
+    let reads = shape.operation_type(&request) != Some(OperationType::Mutation);
     // every operation of a batch is checked; fields needing more carry a RoleGuard
     let needed = if reads { Role::Reader } else { Role::Editor };
     if let Err(err) = principal.require(needed) {
@@ -401,65 +401,60 @@ pub async fn execute(
     }
     let principal = principal.clone();
     // (a mutation's inputs are checked field by field where they are written)
-    if reads && let Some(at) = documents::nul_argument(&mut request) {
+    if reads && let Some(at) = shape.nul_argument(&request) {
         return error_response(
             format!("{at}: may not contain NUL characters"),
             ErrorCode::InvalidInput,
         );
     }
     let budget = state.limits.request_timeout;
-    if reads && !documents::walks(&mut request) {
+    // the request with what its resolvers read from the context
+    let with_data = move |state: AppState, loaders: loaders::Loaders| {
+        request.data(state).data(principal).data(loaders)
+    };
+    let outcome = if reads && !shape.walks() {
         // a read without walks is bounded by page sizes and the complexity bound: it is
         // answered on this task, its loaders' batches polled beside it, with no hand-off
         // to an operation thread and back (two thread wakes, more than a small read costs)
         let _running = state.operation_threads.count_running();
         let inbox = loaders::Inbox::default();
-        let request = request
-            .data(state.clone())
-            .data(principal)
-            .data(loaders::inline_loaders(
-                state.db.clone(),
-                state.readers.clone(),
-                inbox.clone(),
-            ));
+        let loaders =
+            loaders::inline_loaders(state.db.clone(), state.readers.clone(), inbox.clone());
+        let request = with_data(state.clone(), loaders);
         let operation = loaders::inline(state.schema.execute(request), inbox);
-        let answered = AssertUnwindSafe(tokio::time::timeout(budget, operation)).catch_unwind();
-        return match answered.await {
-            Ok(Ok(response)) => response,
-            Ok(Err(_elapsed)) => over_budget(budget),
-            Err(_panic) => {
-                tracing::error!("a GraphQL operation panicked");
-                error_response("internal error", ErrorCode::Internal)
-            }
-        };
-    }
-    let queued = tokio::time::Instant::now();
-    let threads = state.operation_threads.clone();
-    let outcome = threads
-        .run(move || {
-            let left = budget.saturating_sub(queued.elapsed());
-            let request = request
-                .data(state.clone())
-                .data(principal)
-                .data(loaders::loaders(state.db.clone(), state.readers.clone()));
-            let local = tokio::task::LocalSet::new();
-            // a local task, not run_until's own future: local tasks take turns in one
-            // queue, which is what lets a batch wait for the resolvers (see `loaders`);
-            // dropping the LocalSet when the budget runs out drops them all
-            handle.block_on(local.run_until(async move {
-                let operation =
-                    tokio::task::spawn_local(async move { state.schema.execute(request).await });
-                tokio::time::timeout(left, operation).await
-            }))
-        })
-        .await;
+        AssertUnwindSafe(tokio::time::timeout(budget, operation))
+            .catch_unwind()
+            .await
+            .ok()
+    } else {
+        let queued = tokio::time::Instant::now();
+        let threads = state.operation_threads.clone();
+        threads
+            .run(move || {
+                let left = budget.saturating_sub(queued.elapsed());
+                let loaders = loaders::loaders(state.db.clone(), state.readers.clone());
+                let request = with_data(state.clone(), loaders);
+                let local = tokio::task::LocalSet::new();
+                // a local task, not run_until's own future: local tasks take turns in one
+                // queue, which is what lets a batch wait for the resolvers (see `loaders`);
+                // dropping the LocalSet when the budget runs out drops them all
+                handle.block_on(local.run_until(async move {
+                    let operation =
+                        tokio::task::spawn_local(
+                            async move { state.schema.execute(request).await },
+                        );
+                    // a local task fails to join only by panicking
+                    tokio::time::timeout(left, async { operation.await.ok() })
+                        .await
+                        .transpose()
+                }))
+            })
+            .await
+            .flatten()
+    };
     match outcome {
-        Some(Ok(Ok(response))) => response,
+        Some(Ok(response)) => response,
         Some(Err(_elapsed)) => over_budget(budget),
-        Some(Ok(Err(err))) => {
-            tracing::error!(error = %err, "GraphQL execution failed");
-            error_response("internal error", ErrorCode::Internal)
-        }
         None => {
             tracing::error!("a GraphQL operation panicked");
             error_response("internal error", ErrorCode::Internal)

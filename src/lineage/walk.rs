@@ -196,8 +196,8 @@ fn edge_filters(params: &WalkParams, far: &str) -> (String, String, String) {
 }
 
 /// One chunk's statement: up to `levels` levels from the frontier in one recursive
-/// statement (SQLite; PostgreSQL's several levels are [`postgres_chunk_sql`]), each edge with the level (1-based) it was reached at, folded into one JSON
-/// row. Nodes in `exclude` (visited by every walk sharing the statement) are not expanded
+/// statement (SQLite; PostgreSQL's several levels are [`postgres_chunk_sql`]), each edge
+/// with the level (1-based) it was reached at, folded into one JSON row. Nodes in `exclude` (visited by every walk sharing the statement) are not expanded
 /// again; within the chunk an edge may come back at several levels, and the caller keeps
 /// the first way in, as a level-by-level walk does. Parameters: the frontier (a JSON
 /// array), then for more than one level the number of levels and the excluded ids (a JSON

@@ -67,17 +67,8 @@ function NodeCard({ data }: NodeProps<Node<CardData>>) {
 
 const nodeTypes = { card: NodeCard };
 
-const layouts = new WeakMap<object, number>();
-let laidOut = 0;
-/** A number per layout result, to remount (and so refit) the view when it changes. */
-function layoutKey(positions: object): number {
-  let key = layouts.get(positions);
-  if (key === undefined) {
-    key = ++laidOut;
-    layouts.set(positions, key);
-  }
-  return key;
-}
+/** Layouts made so far: each gets the next number, its key (see below). */
+let layoutsMade = 0;
 
 export interface LineageViewProps {
   graph: Graph;
@@ -91,11 +82,13 @@ export interface LineageViewProps {
 export function LineageView({ graph, highlight, selected, onNodeClick, height = 520 }: LineageViewProps) {
   // the graph drawn and its positions change together: the previous drawing stays until
   // the next layout is ready
-  const [laidOut, setLaidOut] = useState<{ graph: Graph; positions: Map<string, Position> } | null>(null);
+  const [laidOut, setLaidOut] = useState<{ graph: Graph; positions: Map<string, Position>; key: number } | null>(
+    null,
+  );
   useEffect(() => {
     let current = true;
     layout(graph).then((positions) => {
-      if (current) setLaidOut({ graph, positions });
+      if (current) setLaidOut({ graph, positions, key: ++layoutsMade });
     });
     return () => {
       current = false;
@@ -137,7 +130,7 @@ export function LineageView({ graph, highlight, selected, onNodeClick, height = 
         <Marks.Provider value={marks}>
           <ReactFlow
             // a new layout is fitted to the view afresh
-            key={layoutKey(laidOut.positions)}
+            key={laidOut.key}
             nodes={nodes}
             edges={edges}
             nodeTypes={nodeTypes}

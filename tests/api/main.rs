@@ -24,6 +24,7 @@ mod pagination;
 mod readme;
 mod release;
 mod rest;
+mod round_trips;
 mod schema_file;
 mod shutdown;
 mod spec;

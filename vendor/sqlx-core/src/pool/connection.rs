@@ -311,7 +311,13 @@ impl<DB: Database> Floating<DB, Live<DB>> {
         // returned to the pool; also of course, if it was dropped due to an error
         // this is simply a band-aid as SQLx-next connections should be able
         // to recover from cancellations
-        if let Err(error) = self.raw.ping().await {
+        // modelgraph patch: finish what is pending (a dropped query's rows, a rollback a
+        // dropped transaction queued) rather than ping: a clean connection goes back
+        // without a round trip. Upstream pings every connection on every release, which
+        // doubled the statements a PostgreSQL server answered and kept the connection
+        // out of the pool for a round trip after each use. Liveness is checked when a
+        // connection is taken after idling (`test_before_acquire`), as before.
+        if let Err(error) = self.raw.flush().await {
             tracing::warn!(
                 %error,
                 "error occurred while testing the connection on-release",

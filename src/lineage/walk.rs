@@ -12,7 +12,7 @@ use foldhash::HashMapExt;
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
 use crate::db::direct::Session;
-use crate::db::ids::{ids_in, json_ids};
+use crate::db::ids::{ids_in, in_ids, json_ids};
 use crate::registry::edges::EdgeKind;
 use crate::registry::kind::NodeKind;
 use crate::registry::{RegistryError, Result};
@@ -209,14 +209,14 @@ fn chunk_sql(backend: DbBackend, direction: Direction, params: &WalkParams, leve
         Direction::Downstream => ("source_id", "target_id"),
     };
     let postgres = backend == DbBackend::Postgres;
-    let list = |n: u8| {
-        let placeholder = if postgres {
+    let placeholder = |n: u8| {
+        if postgres {
             format!("${n}")
         } else {
             format!("?{n}")
-        };
-        ids_in(backend, &placeholder)
+        }
     };
+    let list = |n: u8| ids_in(backend, &placeholder(n));
     let (node_cols, join_sql, filters) = edge_filters(params, far);
     let properties = if params.edge_properties {
         r#"e."properties""#
@@ -239,15 +239,15 @@ fn chunk_sql(backend: DbBackend, direction: Direction, params: &WalkParams, leve
             r#"0, e."source_id", e."target_id", '', 0"#
         };
         return format!(
-            r#"SELECT {edge_cols}, {node_cols}, {properties} FROM "lineage_edge" e{join_sql} WHERE e."{near}" IN ({first}){filters}"#,
-            first = list(1),
+            r#"SELECT {edge_cols}, {node_cols}, {properties} FROM "lineage_edge" e{join_sql} WHERE {first}{filters}"#,
+            first = in_ids(backend, &format!(r#"e."{near}""#), &placeholder(1)),
         );
     }
     if levels == 1 {
         // one level needs no recursion: the frontier's edges, straight off the index
         return format!(
-            r#"SELECT COALESCE({agg}({array}(e."id", e."source_id", e."target_id", e."kind", e."create_time", {node_cols}, {properties}, 1)){cast}, '[]') AS edges FROM "lineage_edge" e{join_sql} WHERE e."{near}" IN ({first}){filters}"#,
-            first = list(1),
+            r#"SELECT COALESCE({agg}({array}(e."id", e."source_id", e."target_id", e."kind", e."create_time", {node_cols}, {properties}, 1)){cast}, '[]') AS edges FROM "lineage_edge" e{join_sql} WHERE {first}{filters}"#,
+            first = in_ids(backend, &format!(r#"e."{near}""#), &placeholder(1)),
         );
     }
     // several levels: SQLite's recursive form (PostgreSQL's is [`postgres_chunk_sql`])

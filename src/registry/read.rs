@@ -11,7 +11,7 @@ use super::filter::Filter;
 use super::kind::NodeKind;
 use super::page::{Direction, Order, Page, PageArgs, PageLimits};
 use crate::db::exec::{Exec, all, first};
-use crate::db::ids::{ids_in, json_ids};
+use crate::db::ids::{in_ids, json_ids};
 
 pub async fn find_node<E: Exec>(conn: &E, id: i64) -> Result<Option<node::Model>> {
     Ok(first(conn, &node::Entity::find_by_id(id).limit(1)).await?)
@@ -24,10 +24,7 @@ pub fn id_in(backend: DbBackend, column: &str, ids: &[i64]) -> Expr {
         DbBackend::Postgres => "$1",
         _ => "?",
     };
-    Expr::cust_with_values(
-        format!("{column} IN ({})", ids_in(backend, placeholder)),
-        [json_ids(ids)],
-    )
+    Expr::cust_with_values(in_ids(backend, column, placeholder), [json_ids(ids)])
 }
 
 /// Nodes by id, in one statement; missing ids are simply absent.

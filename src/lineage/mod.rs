@@ -13,7 +13,7 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 use crate::db::direct::{Readers, Session};
 use crate::db::ids::{in_ids, json_ids};
 use crate::registry::{NodeKind, RegistryError, Result};
-use walk::{walk_groups, walk_groups_direct};
+use walk::{walk_groups, walk_groups_direct, walk_groups_summarised};
 
 /// What a walk tells of a node it lists; whoever shows more loads the node.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -56,7 +56,8 @@ impl Walked {
 
 /// Walks each group of start nodes (a group walks together); `field` names the start
 /// argument in errors. Statements: one for the starts, one per level and direction, one
-/// for the nodes found. On SQLite all of them run in one direct session.
+/// for the nodes found. On SQLite all of them run in one direct session; on PostgreSQL
+/// the walk's statements read the nodes found.
 pub async fn walk_nodes(
     db: &DatabaseConnection,
     readers: &Readers,
@@ -83,15 +84,20 @@ pub async fn walk_nodes(
         None if params.as_of.is_none() => {
             // a round trip costs more than a short walk: without asOf the walk needs
             // nothing from the start nodes, so both go at once, on two connections (a
-            // start that does not exist walks nowhere, and is reported all the same)
+            // start that does not exist walks nowhere, and is reported all the same); on
+            // PostgreSQL the walk's statements summarise the nodes they reach, so no
+            // statement follows them
             let unused = HashMap::new();
-            let (starts, results) = tokio::try_join!(
+            let (starts, (results, read_by_walk)) = tokio::try_join!(
                 summaries(db, &ids),
-                walk_groups(db, groups, params, &unused)
+                walk_groups_summarised(db, groups, params, &unused)
             )?;
-            let starts = start_nodes(starts, &ids, field)?;
-            let found = summaries(db, &unlisted(&results, &starts)).await?;
-            (starts, results, found)
+            let mut nodes = start_nodes(starts, &ids, field)?;
+            for text in &read_by_walk {
+                nodes.extend(parse_summaries(text)?.into_iter().map(|n| (n.id, n)));
+            }
+            let rest = summaries(db, &unlisted(&results, &nodes)).await?;
+            (nodes, results, rest)
         }
         None => {
             let starts = start_nodes(summaries(db, &ids).await?, &ids, field)?;
@@ -227,10 +233,15 @@ async fn summaries<C: ConnectionTrait>(conn: &C, ids: &[i64]) -> Result<Vec<Node
         Some(row) => row.try_get("", "nodes")?,
         None => None,
     };
-    let Some(text) = text else {
-        return Ok(Vec::new());
-    };
-    serde_json::from_str::<Vec<(i64, String, String, i64)>>(&text)
+    match text {
+        Some(text) => parse_summaries(&text),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// Summaries folded into one JSON array of `[id, kind, name, create_time]`.
+fn parse_summaries(text: &str) -> Result<Vec<NodeSummary>> {
+    serde_json::from_str::<Vec<(i64, String, String, i64)>>(text)
         .map_err(|e| RegistryError::Internal(format!("node summaries came back as bad JSON: {e}")))?
         .into_iter()
         .map(summary)

@@ -276,7 +276,7 @@ SELECT COALESCE(json_group_array(json_array(id, source_id, target_id, kind, crea
 /// level once it has seen more than `$4` nodes (the frontier and the excluded count).
 /// One row: the edges (a JSON array, each with its level, as [`chunk_sql`]'s) and the
 /// number of levels walked.
-fn postgres_chunk_sql(direction: Direction, params: &WalkParams) -> String {
+fn postgres_chunk_sql(direction: Direction, params: &WalkParams, summarise: bool) -> String {
     let (near, far) = match direction {
         Direction::Upstream => ("target_id", "source_id"),
         Direction::Downstream => ("source_id", "target_id"),
@@ -286,6 +286,13 @@ fn postgres_chunk_sql(direction: Direction, params: &WalkParams) -> String {
         r#"e."properties""#
     } else {
         "NULL::text"
+    };
+    // every level's new nodes are its frontier: their summaries, as [`super::summaries`]
+    // reads them, so that the walk needs no statement after it
+    let nodes = if summarise {
+        r#", (SELECT COALESCE(json_agg(json_build_array(n."id", n."kind", n."name", n."create_time"))::text, '[]') FROM "node" n WHERE n."id" = ANY(ARRAY(SELECT unnest(w.frontier) FROM walk w WHERE w.depth > 0))) AS nodes"#
+    } else {
+        ""
     };
     format!(
         r#"WITH RECURSIVE walk(frontier, seen, depth, edges) AS (
@@ -304,7 +311,7 @@ CROSS JOIN LATERAL (
   FROM (SELECT unnest(l.fars) EXCEPT SELECT unnest(w.seen)) AS found(f)) n
 WHERE w.depth < $2::int AND cardinality(w.frontier) > 0 AND cardinality(w.seen) <= $4::int
 )
-SELECT '[' || COALESCE(string_agg(edges, ','), '') || ']' AS edges, MAX(depth)::int AS levels FROM walk"#
+SELECT '[' || COALESCE(string_agg(edges, ','), '') || ']' AS edges, MAX(depth)::int AS levels{nodes} FROM walk"#
     )
 }
 
@@ -348,42 +355,53 @@ fn parse_chunk(text: Option<&str>) -> Result<Vec<(u32, WalkedEdge)>> {
         .collect())
 }
 
-/// Runs one chunk through sea-orm: the edges found, each with its level, and the number
-/// of levels walked (fewer than asked when a PostgreSQL statement stopped at its reach).
+/// What one chunk found: the edges, each with its level; the number of levels walked
+/// (fewer than asked when a PostgreSQL statement stopped at its reach); and, when asked
+/// for on PostgreSQL, the summaries of the nodes it reached (a JSON array).
+type Chunk = (Vec<(u32, WalkedEdge)>, u32, Option<String>);
+
+/// Runs one chunk through sea-orm. On PostgreSQL a chunk asked to `summarise` the nodes
+/// it reaches takes PostgreSQL's form even for one level.
 async fn chunk<C: ConnectionTrait>(
     conn: &C,
     request: &ChunkRequest,
     params: &WalkParams,
-) -> Result<(Vec<(u32, WalkedEdge)>, u32)> {
+    summarise: bool,
+) -> Result<Chunk> {
     let backend = conn.get_database_backend();
+    let postgres = backend == DbBackend::Postgres && (request.levels > 1 || summarise);
     let mut values: Vec<sea_orm::Value> = vec![json_ids(&request.frontier).into()];
-    if request.levels > 1 {
+    if request.levels > 1 || postgres {
         values.push(i32::try_from(request.levels).unwrap_or(1).into());
         values.push(json_ids(&request.exclude).into());
     }
-    let postgres = backend == DbBackend::Postgres && request.levels > 1;
     let sql = if postgres {
         let seen = request.frontier.len() + request.exclude.len();
         let cap = reach_per_statement(params.first).saturating_add(seen as i64);
         values.push(i32::try_from(cap).unwrap_or(i32::MAX).into());
-        postgres_chunk_sql(request.direction, params)
+        postgres_chunk_sql(request.direction, params, summarise)
     } else {
         chunk_sql(backend, request.direction, params, request.levels)
     };
     let row = conn
         .query_one_raw(Statement::from_sql_and_values(backend, sql, values))
         .await?;
-    let (text, levels): (Option<String>, Option<i32>) = match row {
-        Some(row) if postgres => (row.try_get("", "edges")?, row.try_get("", "levels")?),
-        Some(row) => (row.try_get("", "edges")?, None),
-        None => (None, None),
+    let (text, levels, nodes): (Option<String>, Option<i32>, Option<String>) = match row {
+        Some(row) if postgres && summarise => (
+            row.try_get("", "edges")?,
+            row.try_get("", "levels")?,
+            row.try_get("", "nodes")?,
+        ),
+        Some(row) if postgres => (row.try_get("", "edges")?, row.try_get("", "levels")?, None),
+        Some(row) => (row.try_get("", "edges")?, None, None),
+        None => (None, None, None),
     };
     let walked = match levels {
         // at least one level is walked (the reach counts the nodes seen at the start)
         Some(levels) => u32::try_from(levels).unwrap_or(1).clamp(1, request.levels),
         None => request.levels,
     };
-    Ok((parse_chunk(text.as_deref())?, walked))
+    Ok((parse_chunk(text.as_deref())?, walked, nodes))
 }
 
 /// Runs one chunk in a direct SQLite session.
@@ -431,7 +449,7 @@ pub(crate) async fn step<C: ConnectionTrait>(
         levels: 1,
         exclude: Vec::new(),
     };
-    Ok(chunk(conn, &request, params)
+    Ok(chunk(conn, &request, params, false)
         .await?
         .0
         .into_iter()
@@ -455,16 +473,41 @@ pub async fn walk_groups<C: ConnectionTrait>(
     params: &WalkParams,
     start_times: &HashMap<i64, i64>,
 ) -> Result<Vec<WalkResult>> {
+    Ok(walk_groups_with(conn, groups, params, start_times, false)
+        .await?
+        .0)
+}
+
+/// As [`walk_groups`], and on PostgreSQL the summaries of the nodes reached, read by the
+/// walk's own statements (JSON arrays, one per statement); none on SQLite.
+pub async fn walk_groups_summarised<C: ConnectionTrait>(
+    conn: &C,
+    groups: &[Vec<i64>],
+    params: &WalkParams,
+    start_times: &HashMap<i64, i64>,
+) -> Result<(Vec<WalkResult>, Vec<String>)> {
+    walk_groups_with(conn, groups, params, start_times, true).await
+}
+
+async fn walk_groups_with<C: ConnectionTrait>(
+    conn: &C,
+    groups: &[Vec<i64>],
+    params: &WalkParams,
+    start_times: &HashMap<i64, i64>,
+    summarise: bool,
+) -> Result<(Vec<WalkResult>, Vec<String>)> {
     let route = match conn.get_database_backend() {
         DbBackend::Postgres => Route::Postgres,
         _ => Route::Sqlx,
     };
     let mut walk = Walk::new(groups, params, start_times, route);
+    let mut summaries = Vec::new();
     while let Some(request) = walk.next_request() {
-        let (rows, levels) = chunk(conn, &request, params).await?;
+        let (rows, levels, nodes) = chunk(conn, &request, params, summarise).await?;
         walk.accept(&request, &rows, levels);
+        summaries.extend(nodes);
     }
-    Ok(walk.finish())
+    Ok((walk.finish(), summaries))
 }
 
 /// As [`walk_groups`], in a direct SQLite session.

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use modelgraph::config::DatabaseArgs;
-use modelgraph::db;
+use modelgraph::config::{DatabaseArgs, Limits};
+use modelgraph::{AppState, db, graphql};
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -52,8 +52,18 @@ impl Wire {
     }
 
     async fn connect(&self, max_connections: u32) -> DatabaseConnection {
+        self.connect_to(&self.url, max_connections).await
+    }
+
+    /// Connects through the proxy, the schema search path `schema`.
+    async fn connect_in(&self, schema: &str, max_connections: u32) -> DatabaseConnection {
+        let url = format!("{}&options=-c%20search_path%3D{schema}", self.url);
+        self.connect_to(&url, max_connections).await
+    }
+
+    async fn connect_to(&self, url: &str, max_connections: u32) -> DatabaseConnection {
         db::connect(&DatabaseArgs {
-            database_url: self.url.clone(),
+            database_url: url.to_owned(),
             log_sql: false,
             max_connections,
             connect_timeout: Duration::from_secs(5),
@@ -154,4 +164,79 @@ async fn a_statement_given_up_mid_way_leaves_its_connection_clean() {
             .expect("a row");
         assert_eq!(row.try_get::<i32>("", "n").unwrap(), n);
     }
+}
+
+#[tokio::test]
+async fn a_postgresql_walk_costs_two_round_trips() {
+    // the start nodes' summaries beside the walk, and the walk's one statement, which
+    // also summarises the nodes it reaches (five levels here)
+    let wire = Wire::start().await;
+    let admin = wire.connect(1).await;
+    let schema = format!("mg_{}", uuid::Uuid::new_v4().simple());
+    admin
+        .execute_unprepared(&format!("CREATE SCHEMA {schema}"))
+        .await
+        .expect("create schema");
+    let db = wire.connect_in(&schema, 2).await;
+    db::migrate(&db).await.expect("migrate");
+    let state = AppState::new(db.clone(), Limits::default());
+    let run = |query: String| {
+        let state = state.clone();
+        async move {
+            let response = graphql::execute(
+                &state,
+                &modelgraph::auth::Principal::open(),
+                async_graphql::Request::new(query),
+            )
+            .await;
+            assert!(response.errors.is_empty(), "{:?}", response.errors);
+            response.data.into_json().unwrap()
+        }
+    };
+    let mut ids = Vec::new();
+    for n in 0..6 {
+        let made = run(format!(
+            r#"mutation {{ createDataset(input: {{name: "d{n}"}}) {{ id }} }}"#
+        ))
+        .await;
+        ids.push(made["createDataset"]["id"].as_str().unwrap().to_owned());
+    }
+    let edges: Vec<String> = ids
+        .windows(2)
+        .map(|w| {
+            format!(
+                r#"{{source: "{}", target: "{}", kind: DERIVED_FROM}}"#,
+                w[0], w[1]
+            )
+        })
+        .collect();
+    run(format!(
+        "mutation {{ addLineageEdges(edges: [{}]) {{ id }} }}",
+        edges.join(", ")
+    ))
+    .await;
+    let walk = format!(
+        r#"{{ lineage(start: ["{}"], direction: UPSTREAM, maxDepth: 10) {{ nodes {{ depth node {{ id name }} }} }} }}"#,
+        ids[5]
+    );
+    // the fewest of several walks: a connection prepares each text once, the first time
+    // it runs it
+    let mut fewest = u64::MAX;
+    for _ in 0..6 {
+        let before = wire.settled().await;
+        let data = run(walk.clone()).await;
+        fewest = fewest.min(wire.settled().await - before);
+        let names: Vec<&str> = data["lineage"]["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["node"]["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["d4", "d3", "d2", "d1", "d0"]);
+    }
+    admin
+        .execute_unprepared(&format!("DROP SCHEMA {schema} CASCADE"))
+        .await
+        .expect("drop schema");
+    assert_eq!(fewest, 2, "a five-level walk took {fewest} round trips");
 }

@@ -197,9 +197,10 @@ fn edge_filters(params: &WalkParams, far: &str) -> (String, String, String) {
 
 /// One chunk's statement: up to `levels` levels from the frontier in one recursive
 /// statement (SQLite; PostgreSQL's several levels are [`postgres_chunk_sql`]), each edge
-/// with the level (1-based) it was reached at, folded into one JSON row. Nodes in `exclude` (visited by every walk sharing the statement) are not expanded
-/// again; within the chunk an edge may come back at several levels, and the caller keeps
-/// the first way in, as a level-by-level walk does. Parameters: the frontier (a JSON
+/// with the level (1-based) it was reached at, folded into one JSON row. Nodes in
+/// `exclude` (visited by every walk sharing the statement) are not expanded again;
+/// within the chunk an edge may come back at several levels, and the caller keeps the
+/// first way in, as a level-by-level walk does. Parameters: the frontier (a JSON
 /// array), then for more than one level the number of levels and the excluded ids (a JSON
 /// array). Zero levels asks for one level's edges as plain rows (for a walk: unless the
 /// walk keeps its edges, with only their ends filled in).
@@ -274,8 +275,8 @@ SELECT COALESCE(json_group_array(json_array(id, source_id, target_id, kind, crea
 /// ids `$3`, and every node reached) as an array, so each node is expanded once, at the
 /// first level it is reached, as a level-by-level walk expands it. It stops after a
 /// level once it has seen more than `$4` nodes (the frontier and the excluded count).
-/// One row: the edges (a JSON array, each with its level, as [`chunk_sql`]'s) and the
-/// number of levels walked.
+/// One row: the edges (a JSON array, each with its level, as [`chunk_sql`]'s), the
+/// number of levels walked, and with `summarise` the summaries of the nodes reached.
 fn postgres_chunk_sql(direction: Direction, params: &WalkParams, summarise: bool) -> String {
     let (near, far) = match direction {
         Direction::Upstream => ("target_id", "source_id"),

@@ -81,29 +81,31 @@ pub async fn walk_nodes(
         .await?;
     let (mut nodes, results, found) = match direct {
         Some(done) => done,
-        None if params.as_of.is_none() => {
+        None => {
             // a round trip costs more than a short walk: without asOf the walk needs
             // nothing from the start nodes, so both go at once, on two connections (a
             // start that does not exist walks nowhere, and is reported all the same); on
             // PostgreSQL the walk's statements summarise the nodes they reach, so no
             // statement follows them
-            let unused = HashMap::new();
-            let (starts, (results, read_by_walk)) = tokio::try_join!(
-                summaries(db, &ids),
-                walk_groups_summarised(db, groups, params, &unused)
-            )?;
+            let no_times = HashMap::new();
+            let (starts, (results, read_by_walk)) = match params.as_of {
+                None => tokio::try_join!(
+                    summaries(db, &ids),
+                    walk_groups_summarised(db, groups, params, &no_times)
+                )?,
+                Some(_) => {
+                    let starts = summaries(db, &ids).await?;
+                    let times = starts.iter().map(|n| (n.id, n.create_time)).collect();
+                    let walked = walk_groups_summarised(db, groups, params, &times).await?;
+                    (starts, walked)
+                }
+            };
             let mut nodes = start_nodes(starts, &ids, field)?;
             for text in &read_by_walk {
                 nodes.extend(parse_summaries(text)?.into_iter().map(|n| (n.id, n)));
             }
             let rest = summaries(db, &unlisted(&results, &nodes)).await?;
             (nodes, results, rest)
-        }
-        None => {
-            let starts = start_nodes(summaries(db, &ids).await?, &ids, field)?;
-            let results = walk_groups(db, groups, params, &create_times(&starts)).await?;
-            let found = summaries(db, &unlisted(&results, &starts)).await?;
-            (starts, results, found)
         }
     };
     nodes.reserve(found.len());

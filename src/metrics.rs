@@ -132,6 +132,14 @@ pub async fn render(state: &crate::AppState) -> String {
                 pool.options().get_max_connections(),
             )
         }
+        DbBackend::MySql => {
+            let pool = db.get_mysql_connection_pool();
+            (
+                pool.size(),
+                pool.num_idle() as u32,
+                pool.options().get_max_connections(),
+            )
+        }
         _ => (0, 0, 0),
     };
     metrics::gauge!("modelgraph_db_pool_connections", "state" => "in_use")

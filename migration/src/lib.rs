@@ -1,4 +1,6 @@
-//! Schema migrations, one file per migration; a landed migration is never edited.
+//! Schema migrations, one file per migration; a landed migration is never edited for a
+//! store it has run on (MySQL/MariaDB, added later, got its own column types in
+//! [`mysql`]).
 pub use sea_orm_migration::prelude::*;
 
 mod m20261126_000001_registry;
@@ -9,6 +11,7 @@ mod m20261130_000005_identity_history;
 mod m20261130_000006_release;
 mod m20261130_000007_webhooks;
 mod m20261201_000008_latest_version_index;
+mod mysql;
 
 pub struct Migrator;
 

@@ -2,6 +2,8 @@
 //! custom-property index used by filters, and the lineage edge table.
 use sea_orm_migration::{prelude::*, schema::*};
 
+use crate::mysql::{indexed_text, key_text};
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -206,7 +208,7 @@ impl MigrationTrait for Migration {
                 Table::create()
                     .table(NodeProperty::Table)
                     .col(big_integer(NodeProperty::NodeId))
-                    .col(text(NodeProperty::Key))
+                    .col(key_text(manager, NodeProperty::Key, 255))
                     .col(string_len(NodeProperty::ValueType, 8))
                     .col(big_integer_null(NodeProperty::IntValue))
                     .col(double_null(NodeProperty::DoubleValue))
@@ -233,7 +235,7 @@ impl MigrationTrait for Migration {
                     .name("ix_node_property_key_string")
                     .table(NodeProperty::Table)
                     .col(NodeProperty::Key)
-                    .col(NodeProperty::StringValue)
+                    .col(indexed_text(manager, NodeProperty::StringValue, 255))
                     .to_owned(),
             )
             .await?;

@@ -33,7 +33,7 @@ impl MigrationTrait for Migration {
                     .col(big_pk_auto(MetricHistory::Id))
                     .col(big_integer(MetricHistory::RunId))
                     .col(big_integer(MetricHistory::MetricId))
-                    .col(text(MetricHistory::Name))
+                    .col(crate::mysql::key_text(manager, MetricHistory::Name, 255))
                     .col(double_null(MetricHistory::Value))
                     .col(big_integer_null(MetricHistory::Step))
                     .col(big_integer_null(MetricHistory::Timestamp))

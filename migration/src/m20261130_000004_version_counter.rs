@@ -50,10 +50,12 @@ impl MigrationTrait for Migration {
         // names of 1-18 digits are numbers (19 could overflow a BIGINT)
         let numbered = match manager.get_database_backend() {
             DbBackend::Postgres => r#""name" ~ '^[0-9]{1,18}$'"#,
+            DbBackend::MySql => r#""name" REGEXP '^[0-9]{1,18}$'"#,
             _ => r#"length("name") BETWEEN 1 AND 18 AND "name" NOT GLOB '*[^0-9]*'"#,
         };
         let cast = match manager.get_database_backend() {
             DbBackend::Postgres => "BIGINT",
+            DbBackend::MySql => "SIGNED",
             _ => "INTEGER",
         };
         manager

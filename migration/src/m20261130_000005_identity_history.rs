@@ -72,8 +72,8 @@ impl MigrationTrait for Migration {
             .create_table(
                 Table::create()
                     .table(RoleGrant::Table)
-                    .col(text(RoleGrant::Subject))
-                    .col(text(RoleGrant::Role))
+                    .col(crate::mysql::key_text(manager, RoleGrant::Subject, 512))
+                    .col(crate::mysql::key_text(manager, RoleGrant::Role, 64))
                     .col(big_integer(RoleGrant::GrantedAt))
                     .col(text(RoleGrant::GrantedBy))
                     .primary_key(Index::create().col(RoleGrant::Subject).col(RoleGrant::Role))

@@ -55,7 +55,7 @@ impl MigrationTrait for Migration {
                 Table::create()
                     .table(ModelAlias::Table)
                     .col(big_integer(ModelAlias::ModelId))
-                    .col(text(ModelAlias::Alias))
+                    .col(crate::mysql::key_text(manager, ModelAlias::Alias, 63))
                     // none while a protected alias waits for its first release
                     .col(big_integer_null(ModelAlias::VersionId))
                     .col(text(ModelAlias::SetBy))
@@ -99,7 +99,7 @@ impl MigrationTrait for Migration {
                     .col(big_integer(ReleaseRequest::ModelId))
                     .col(big_integer(ReleaseRequest::VersionId))
                     .col(text(ReleaseRequest::Alias))
-                    .col(text(ReleaseRequest::State))
+                    .col(crate::mysql::key_text(manager, ReleaseRequest::State, 32))
                     .col(text_null(ReleaseRequest::Note))
                     .col(text(ReleaseRequest::RequestedBy))
                     .col(big_integer(ReleaseRequest::RequestedAt))
@@ -128,7 +128,11 @@ impl MigrationTrait for Migration {
                 Table::create()
                     .table(ReleaseDecision::Table)
                     .col(big_integer(ReleaseDecision::RequestId))
-                    .col(text(ReleaseDecision::DecidedBy))
+                    .col(crate::mysql::key_text(
+                        manager,
+                        ReleaseDecision::DecidedBy,
+                        512,
+                    ))
                     .col(big_integer(ReleaseDecision::At))
                     .col(boolean(ReleaseDecision::Approve))
                     .col(text_null(ReleaseDecision::Note))

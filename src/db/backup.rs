@@ -5,7 +5,8 @@
 //! target, checked (`PRAGMA integrity_check`), and only then renamed into place, so a
 //! failed backup never leaves a damaged file under the name asked for. A restore checks
 //! the copy the same way, and that it is a modelgraph store, before writing any page.
-//! PostgreSQL stores are backed up with `pg_dump` (README, "Backups").
+//! PostgreSQL stores are backed up with `pg_dump`, MySQL/MariaDB ones with `mariadb-dump`
+//! (README, "Backups").
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -17,6 +18,13 @@ pub fn store_file(database_url: &str) -> Result<PathBuf, String> {
         return Err(
             "backup and restore copy SQLite stores; back PostgreSQL up with pg_dump \
                     and pg_restore (README, \"Backups\")"
+                .into(),
+        );
+    }
+    if database_url.starts_with("mysql") || database_url.starts_with("mariadb") {
+        return Err(
+            "backup and restore copy SQLite stores; back MySQL/MariaDB up with \
+                    mariadb-dump --single-transaction (README, \"Backups\")"
                 .into(),
         );
     }

@@ -12,6 +12,11 @@ pub enum DbError {
     /// A row named a row that does not exist.
     #[error("a foreign key refused the row")]
     ForeignKey,
+    /// The transaction lost to a concurrent one and was rolled back: a deadlock, a
+    /// serialization failure, a lock not granted in time, or on a Galera cluster a
+    /// certification conflict (reported as a deadlock). Running it again may succeed.
+    #[error("the transaction lost to a concurrent one: {0}")]
+    Contention(String),
     /// Anything else: the driver's text, for the logs.
     #[error("{0}")]
     Other(String),
@@ -67,6 +72,16 @@ impl Constraint {
             .map_or(Self::Unknown, |(c, _, _)| *c)
     }
 
+    /// From MySQL/MariaDB's "Duplicate entry '...' for key 'name'" (MySQL 8 writes
+    /// `table.name`).
+    fn by_mysql_message(message: &str) -> Self {
+        let key = message
+            .rsplit_once(" for key '")
+            .and_then(|(_, rest)| rest.strip_suffix('\''))
+            .unwrap_or_default();
+        Self::by_name(key.rsplit('.').next().unwrap_or(key))
+    }
+
     /// From SQLite's "UNIQUE constraint failed: table.col, table.col".
     fn by_sqlite_message(message: &str) -> Self {
         let columns = message
@@ -84,19 +99,34 @@ impl From<DbErr> for DbError {
         if let DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) = &err
             && let sea_orm::sqlx::Error::Database(db) = e.deref()
         {
+            let mysql = db.try_downcast_ref::<sea_orm::sqlx::mysql::MySqlDatabaseError>();
             match db.kind() {
                 sea_orm::sqlx::error::ErrorKind::UniqueViolation => {
-                    return Self::Unique(match db.constraint() {
-                        Some(name) => Constraint::by_name(name),
-                        None => Constraint::by_sqlite_message(db.message()),
+                    return Self::Unique(match (db.constraint(), mysql) {
+                        (Some(name), _) => Constraint::by_name(name),
+                        (None, Some(_)) => Constraint::by_mysql_message(db.message()),
+                        (None, None) => Constraint::by_sqlite_message(db.message()),
                     });
                 }
                 sea_orm::sqlx::error::ErrorKind::ForeignKeyViolation => return Self::ForeignKey,
                 _ => {}
             }
+            let code = db.code();
+            let number = mysql.map(|e| e.number());
+            if is_contention(code.as_deref(), number) {
+                return Self::Contention(db.message().to_owned());
+            }
         }
         Self::Other(err.to_string())
     }
+}
+
+/// PostgreSQL's serialization failure (40001), deadlock (40P01) and lock not available
+/// (55P03); MySQL/MariaDB's deadlock (1213, SQLSTATE 40001, also Galera's certification
+/// failure) and lock wait timeout (1205).
+fn is_contention(sqlstate: Option<&str>, mysql_number: Option<u16>) -> bool {
+    matches!(sqlstate, Some("40001" | "40P01" | "55P03"))
+        || matches!(mysql_number, Some(1205 | 1213))
 }
 
 impl From<rusqlite::Error> for DbError {
@@ -164,5 +194,32 @@ mod tests {
             assert_eq!(constraint.name(), name);
         }
         assert_eq!(Constraint::by_name("pk_node_property"), Constraint::Unknown);
+    }
+
+    #[test]
+    fn mysql_duplicates_name_their_key() {
+        assert_eq!(
+            Constraint::by_mysql_message("Duplicate entry 'a-0--x' for key 'ux_node_name'"),
+            Constraint::NodeName
+        );
+        assert_eq!(
+            Constraint::by_mysql_message(
+                "Duplicate entry '1-2-INPUT' for key 'lineage_edge.ux_lineage_edge'"
+            ),
+            Constraint::LineageEdge
+        );
+        assert_eq!(
+            Constraint::by_mysql_message("Duplicate entry '7' for key 'PRIMARY'"),
+            Constraint::Unknown
+        );
+    }
+
+    #[test]
+    fn contention_is_known_on_both_servers() {
+        assert!(is_contention(Some("40P01"), None));
+        assert!(is_contention(Some("40001"), Some(1213)));
+        assert!(is_contention(Some("HY000"), Some(1205)));
+        assert!(!is_contention(Some("23505"), None));
+        assert!(!is_contention(Some("42000"), Some(1064)));
     }
 }

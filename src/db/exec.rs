@@ -112,9 +112,27 @@ impl<E: Exec> Exec for On<'_, E> {
     }
 }
 
+/// `query` built for `backend`. sea-query's MySQL builder leaves `RETURNING` out (MySQL
+/// has none); MariaDB has it on INSERT and DELETE, so there the clause is taken from the
+/// PostgreSQL build of the same statement: column names in double quotes, which MySQL
+/// connections read as identifiers (`ANSI_QUOTES`, `db::connect`). An UPDATE that wants
+/// its rows back reads them after it on MySQL/MariaDB (`registry::write`).
+pub fn build(backend: DbBackend, query: &impl QueryTrait) -> Statement {
+    let mut stmt = query.build(backend);
+    if backend == DbBackend::MySql
+        && (stmt.sql.starts_with("INSERT") || stmt.sql.starts_with("DELETE"))
+    {
+        let postgres = query.build(DbBackend::Postgres).sql;
+        if let Some(at) = postgres.rfind(" RETURNING ") {
+            stmt.sql.push_str(&postgres[at..]);
+        }
+    }
+    stmt
+}
+
 /// All rows of a sea-orm query built for `exec`'s backend.
 pub async fn all<M: Row, E: Exec>(exec: &E, query: &impl QueryTrait) -> Result<Vec<M>> {
-    exec.fetch(query.build(exec.backend())).await
+    exec.fetch(build(exec.backend(), query)).await
 }
 
 /// The first row of a sea-orm query (give it a LIMIT 1).
@@ -124,7 +142,7 @@ pub async fn first<M: Row, E: Exec>(exec: &E, query: &impl QueryTrait) -> Result
 
 /// Runs a sea-orm statement built for `exec`'s backend.
 pub async fn run<E: Exec>(exec: &E, query: &impl QueryTrait) -> Result<u64> {
-    exec.run(query.build(exec.backend())).await
+    exec.run(build(exec.backend(), query)).await
 }
 
 fn bind_values(stmt: &Statement) -> Result<Vec<rusqlite::types::Value>> {

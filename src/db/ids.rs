@@ -15,6 +15,9 @@ pub fn ids_in(backend: DbBackend, placeholder: &str) -> String {
         DbBackend::Postgres => {
             format!("SELECT value::bigint FROM json_array_elements_text({placeholder}::json)")
         }
+        DbBackend::MySql => format!(
+            r#"SELECT "value" FROM JSON_TABLE({placeholder}, '$[*]' COLUMNS ("value" BIGINT PATH '$')) AS "ids""#
+        ),
         _ => format!("SELECT value FROM json_each({placeholder})"),
     }
 }

@@ -1,5 +1,6 @@
-//! Connecting to SQLite or PostgreSQL and migrating; SQLite gets WAL, a busy timeout and
-//! foreign keys.
+//! Connecting to SQLite, PostgreSQL or MySQL/MariaDB and migrating; SQLite gets WAL, a
+//! busy timeout and foreign keys, MySQL/MariaDB standard SQL quoting and PostgreSQL's
+//! isolation level.
 pub mod backup;
 pub mod direct;
 pub mod error;
@@ -111,6 +112,7 @@ fn pool_options(args: &DatabaseArgs) -> ConnectOptions {
         .map_sqlx_sqlite_pool_opts(|o| {
             o.after_connect(|conn, _| Box::pin(direct::stable_plans_sqlx(conn)))
         })
+        .map_sqlx_mysql_pool_opts(|o| o.after_connect(|conn, _| Box::pin(mysql_session(conn))))
         .map_sqlx_sqlite_opts(|o| {
             o.journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
@@ -126,18 +128,53 @@ fn pool_options(args: &DatabaseArgs) -> ConnectOptions {
     opts
 }
 
+/// Every MySQL/MariaDB connection reads the SQL the other stores read: identifiers in
+/// double quotes (`ANSI_QUOTES`; the statements written by hand quote that way), and
+/// PostgreSQL's isolation level, READ COMMITTED, so a transaction's reads see what others
+/// committed before them, as the registry's revision checks and counters expect.
+async fn mysql_session(
+    conn: &mut sea_orm::sqlx::MySqlConnection,
+) -> Result<(), sea_orm::sqlx::Error> {
+    use sea_orm::sqlx::Executor;
+    conn.execute("SET SESSION sql_mode = CONCAT(@@sql_mode, ',ANSI_QUOTES')")
+        .await?;
+    conn.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
+        .await?;
+    Ok(())
+}
+
 async fn connect_pool(args: &DatabaseArgs) -> Result<DatabaseConnection, DbErr> {
     Database::connect(pool_options(args)).await
 }
 
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
+    if db.get_database_backend() == DbBackend::MySql {
+        // tables created from here on compare text byte for byte, as on SQLite and
+        // PostgreSQL: MySQL's default collation folds case, and "Model" and "model"
+        // would be one name
+        use sea_orm::ConnectionTrait;
+        db.execute_unprepared("ALTER DATABASE CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
+            .await?;
+    }
     Migrator::up(db, None).await
+}
+
+/// The `n`th (from 1) bound parameter as `backend` spells it: `$n` on PostgreSQL, `?n`
+/// on SQLite, and on MySQL/MariaDB `?`, which binds by position only (a statement that
+/// uses a parameter twice there binds its value twice).
+pub fn param(backend: DbBackend, n: usize) -> String {
+    match backend {
+        DbBackend::Postgres => format!("${n}"),
+        DbBackend::MySql => "?".to_owned(),
+        _ => format!("?{n}"),
+    }
 }
 
 pub fn backend_name(db: &DatabaseConnection) -> &'static str {
     match db.get_database_backend() {
         DbBackend::Sqlite => "sqlite",
         DbBackend::Postgres => "postgres",
+        DbBackend::MySql => "mysql",
         _ => "other",
     }
 }

@@ -169,21 +169,20 @@ fn unlisted(results: &[WalkResult], known: &Summaries) -> Vec<i64> {
 }
 
 fn summary_sql(backend: DbBackend, folded: bool) -> String {
-    let placeholder = if backend == DbBackend::Postgres {
-        "$1"
-    } else {
-        "?1"
-    };
+    let placeholder = crate::db::param(backend, 1);
     let columns = r#""id", "kind", "name", "create_time""#;
     let from = format!(
         r#"FROM "node" WHERE {}"#,
-        in_ids(backend, r#""id""#, placeholder)
+        in_ids(backend, r#""id""#, &placeholder)
     );
     match (folded, backend) {
         (false, _) => format!("SELECT {columns} {from}"),
         (true, DbBackend::Postgres) => format!(
             "SELECT COALESCE(json_agg(json_build_array({columns}))::text, '[]') AS nodes {from}"
         ),
+        (true, DbBackend::MySql) => {
+            format!("SELECT COALESCE(JSON_ARRAYAGG(JSON_ARRAY({columns})), '[]') AS nodes {from}")
+        }
         (true, _) => format!(
             "SELECT COALESCE(json_group_array(json_array({columns})), '[]') AS nodes {from}"
         ),

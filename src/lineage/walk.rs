@@ -142,11 +142,13 @@ enum Route {
     /// itself ([`postgres_chunk_sql`]), so it walks every level left, up to a number of
     /// nodes.
     Postgres,
+    /// MySQL/MariaDB: one level per statement, the visited sets applied between them.
+    Mysql,
 }
 
 fn levels_for(width: usize, route: Route, left: u32) -> u32 {
     let levels = match (route, width) {
-        (Route::Direct, _) => 1,
+        (Route::Direct | Route::Mysql, _) => 1,
         (Route::Postgres, _) => left,
         (Route::Sqlx, 0..=64) => LEVELS_PER_STATEMENT,
         (Route::Sqlx, 65..=512) => 2,
@@ -210,14 +212,8 @@ fn chunk_sql(backend: DbBackend, direction: Direction, params: &WalkParams, leve
         Direction::Downstream => ("source_id", "target_id"),
     };
     let postgres = backend == DbBackend::Postgres;
-    let placeholder = |n: u8| {
-        if postgres {
-            format!("${n}")
-        } else {
-            format!("?{n}")
-        }
-    };
-    let list = |n: u8| ids_in(backend, &placeholder(n));
+    let placeholder = |n: usize| crate::db::param(backend, n);
+    let list = |n: usize| ids_in(backend, &placeholder(n));
     let (node_cols, join_sql, filters) = edge_filters(params, far);
     let properties = if params.edge_properties {
         r#"e."properties""#
@@ -226,10 +222,10 @@ fn chunk_sql(backend: DbBackend, direction: Direction, params: &WalkParams, leve
     } else {
         "NULL"
     };
-    let (agg, array, cast) = if postgres {
-        ("json_agg", "json_build_array", "::text")
-    } else {
-        ("json_group_array", "json_array", "")
+    let (agg, array, cast) = match backend {
+        DbBackend::Postgres => ("json_agg", "json_build_array", "::text"),
+        DbBackend::MySql => ("JSON_ARRAYAGG", "JSON_ARRAY", ""),
+        _ => ("json_group_array", "json_array", ""),
     };
     if levels == 0 {
         // rows, not one JSON row: a direct session reads rows without a hand-off each;
@@ -253,8 +249,8 @@ fn chunk_sql(backend: DbBackend, direction: Direction, params: &WalkParams, leve
     }
     // several levels: SQLite's recursive form (PostgreSQL's is [`postgres_chunk_sql`])
     debug_assert!(
-        !postgres,
-        "PostgreSQL walks several levels in postgres_chunk_sql"
+        backend == DbBackend::Sqlite,
+        "PostgreSQL walks several levels in postgres_chunk_sql, MySQL one at a time"
     );
     let cols =
         format!(r#"e."id", e."source_id", e."target_id", e."kind", e."create_time", {properties}"#);
@@ -499,6 +495,7 @@ async fn walk_groups_with<C: ConnectionTrait>(
 ) -> Result<(Vec<WalkResult>, Vec<String>)> {
     let route = match conn.get_database_backend() {
         DbBackend::Postgres => Route::Postgres,
+        DbBackend::MySql => Route::Mysql,
         _ => Route::Sqlx,
     };
     let mut walk = Walk::new(groups, params, start_times, route);

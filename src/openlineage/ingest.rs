@@ -200,7 +200,7 @@ async fn stage<E: Write>(
 
 /// What tells the writer whether anyone else committed since its last batch. On SQLite
 /// the count of commits by other connections as this connection sees it (`PRAGMA
-/// data_version`). On PostgreSQL the change log's counter: every write of a node or an
+/// data_version`). On PostgreSQL and MySQL/MariaDB the change log's counter: every write of a node or an
 /// edge bumps it by its changes, so if it stands where the writer's last batch left it
 /// (what it read then plus the changes that batch wrote), no other writer, on this
 /// server or another, has changed anything since; a change that lands during a batch
@@ -212,7 +212,7 @@ async fn write_mark<E: Exec>(txn: &E) -> Result<Option<i64>> {
     }
     let sql = match txn.backend() {
         DbBackend::Sqlite => "SELECT data_version AS mark FROM pragma_data_version",
-        DbBackend::Postgres => {
+        DbBackend::Postgres | DbBackend::MySql => {
             r#"SELECT "last_sequence" AS mark FROM "change_counter" WHERE "id" = 1"#
         }
         _ => return Ok(None),

@@ -69,11 +69,11 @@ impl Ingester {
     }
 }
 
-/// Starts the writer: on PostgreSQL a task on the server's runtime; on a SQLite file a
+/// Starts the writer: on PostgreSQL and MySQL/MariaDB a task on the server's runtime; on a SQLite file a
 /// thread with a connection of its own. None on SQLite in memory, or if that connection
 /// cannot be opened.
 fn start(db: &DatabaseConnection, direct: &DirectOptions) -> Option<mpsc::Sender<Job>> {
-    if db.get_database_backend() == DbBackend::Postgres {
+    if db.get_database_backend() != DbBackend::Sqlite {
         let runtime = tokio::runtime::Handle::try_current().ok()?;
         let (tx, rx) = mpsc::channel(QUEUE);
         runtime.spawn(run_pooled(db.clone(), rx));

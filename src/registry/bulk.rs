@@ -301,6 +301,9 @@ async fn defer_indexes(db: &DatabaseConnection, session: Option<&Session>) -> Re
     }
     let tables = FILLED.map(|t| format!("'{t}'")).join(", ");
     let sql = match db.get_database_backend() {
+        // InnoDB keeps an index a foreign key uses whatever is asked, and rebuilds the
+        // others table by table: MySQL/MariaDB loads with its indexes in place
+        sea_orm::DbBackend::MySql => return Ok(Vec::new()),
         sea_orm::DbBackend::Postgres => format!(
             "SELECT indexname AS name, indexdef AS definition FROM pg_indexes
              WHERE schemaname = current_schema() AND tablename IN ({tables})
@@ -431,6 +434,7 @@ pub async fn import_graph(
             "VACUUM (ANALYZE) lineage_edge",
             "VACUUM (ANALYZE) node_property",
         ],
+        sea_orm::DbBackend::MySql => &[r#"ANALYZE TABLE "node", "lineage_edge", "node_property""#],
         _ => &["ANALYZE"],
     };
     for statement in analyze {

@@ -6,15 +6,17 @@ use std::str::FromStr;
 
 use entity::{lineage_edge, node};
 use sea_orm::ActiveValue::Set;
-use sea_orm::sea_query::Query;
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, Iterable, QueryFilter, QueryTrait};
+use sea_orm::sea_query::{OnConflict, Query};
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, DbBackend, EntityTrait, Iterable, QueryFilter, QueryTrait,
+};
 
 use super::error::{RegistryError, Result};
 use super::history::{Actor, NewChange, Operation, Write, begin};
 use super::kind::NodeKind;
 use super::read::{find_nodes, kind_of};
 use super::time::now_ms;
-use crate::db::exec::{Exec, all, rows_per_statement};
+use crate::db::exec::{Exec, all, build, rows_per_statement};
 
 /// Edge kinds point the way data flows (downstream).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -152,16 +154,31 @@ pub async fn insert_edges<E: Write>(conn: &E, edges: &[NewEdge]) -> Result<()> {
             create_time: Set(now),
             ..Default::default()
         });
-        let mut insert = lineage_edge::Entity::insert_many(rows).on_conflict_do_nothing_on([
-            lineage_edge::Column::SourceId,
-            lineage_edge::Column::TargetId,
-            lineage_edge::Column::Kind,
-        ]);
+        let mut insert = lineage_edge::Entity::insert_many(rows);
+        let mysql = conn.backend() == DbBackend::MySql;
+        if !mysql {
+            insert.query().on_conflict(
+                OnConflict::columns([
+                    lineage_edge::Column::SourceId,
+                    lineage_edge::Column::TargetId,
+                    lineage_edge::Column::Kind,
+                ])
+                .do_nothing()
+                .to_owned(),
+            );
+        }
         insert
             .query()
             .returning(Query::returning().columns(lineage_edge::Column::iter()));
+        let mut statement = build(conn.backend(), &insert);
+        if mysql {
+            // MariaDB returns the rows an ON DUPLICATE KEY UPDATE kept too; INSERT IGNORE
+            // returns only the new ones (it would also skip an edge to a missing node, but
+            // nodes are never deleted and these ends were checked)
+            statement.sql = statement.sql.replacen("INSERT ", "INSERT IGNORE ", 1);
+        }
         // only the edges new to the store come back: a known edge is no change
-        let added: Vec<lineage_edge::Model> = all(conn, &insert).await?;
+        let added: Vec<lineage_edge::Model> = conn.fetch(statement).await?;
         for edge in &added {
             conn.record(edge_change(Operation::EdgeAdd, edge, None));
         }

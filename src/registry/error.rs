@@ -118,6 +118,9 @@ impl From<DbError> for RegistryError {
                 .to_owned(),
             ),
             DbError::ForeignKey => Self::invalid("id", "refers to an object that does not exist"),
+            DbError::Contention(_) => Self::Conflict(
+                "another write to the same objects won at the same time: retry".to_owned(),
+            ),
             DbError::Other(detail) => Self::Internal(detail),
         }
     }

@@ -191,7 +191,9 @@ impl Journal {
             .collect();
         let per_statement = rows_per_statement(exec, CHANGE_COLUMNS.len(), 500);
         for chunk in rows.chunks(per_statement) {
-            exec.run(insert_changes(exec.backend(), chunk)).await?;
+            for statement in insert_changes(exec.backend(), chunk) {
+                exec.run(statement).await?;
+            }
         }
         Ok(())
     }
@@ -216,12 +218,17 @@ const CHANGE_COLUMNS: [(&str, &str); 9] = [
 /// wake-up: its payload (the sequence in the sender's schema) is not ours to trust.
 pub const CHANNEL: &str = "modelgraph_changes";
 
-/// One statement that numbers and inserts `rows`, numbered after the last change:
+/// The statements that number and insert `rows`, numbered after the last change:
 /// on SQLite from the highest sequence (writers hold the file's write lock in turn, so
 /// no two transactions number at once); on PostgreSQL from the counter row, bumped in the
 /// same statement, whose lock (held until commit) orders concurrent writers, and a
-/// NOTIFY on [`CHANNEL`] goes out with the commit.
-fn insert_changes(backend: DbBackend, rows: &[Vec<sea_orm::Value>]) -> Statement {
+/// NOTIFY on [`CHANNEL`] goes out with the commit. MySQL/MariaDB bumps the counter row
+/// in a statement of its own, keeping the new value as the connection's
+/// `LAST_INSERT_ID()`, which the insert then numbers from.
+fn insert_changes(backend: DbBackend, rows: &[Vec<sea_orm::Value>]) -> Vec<Statement> {
+    if backend == DbBackend::MySql {
+        return insert_changes_mysql(rows);
+    }
     let postgres = backend == DbBackend::Postgres;
     let mut values = Vec::with_capacity(rows.len() * (CHANGE_COLUMNS.len() + 1) + 1);
     let mut next = 0usize;
@@ -283,7 +290,36 @@ fn insert_changes(backend: DbBackend, rows: &[Vec<sea_orm::Value>]) -> Statement
             tuples = tuples.join(", "),
         )
     };
-    Statement::from_sql_and_values(backend, sql, values)
+    vec![Statement::from_sql_and_values(backend, sql, values)]
+}
+
+fn insert_changes_mysql(rows: &[Vec<sea_orm::Value>]) -> Vec<Statement> {
+    let backend = DbBackend::MySql;
+    let count = rows.len() as i64;
+    let bump = Statement::from_sql_and_values(
+        backend,
+        r#"UPDATE "change_counter" SET "last_sequence" = LAST_INSERT_ID("last_sequence" + ?)
+           WHERE "id" = 1"#,
+        [count.into()],
+    );
+    let marks = vec!["?"; CHANGE_COLUMNS.len()].join(", ");
+    let tuples: Vec<String> = (1..=count)
+        .map(|k| format!("(LAST_INSERT_ID() - {count} + {k}, {marks})"))
+        .collect();
+    let columns: Vec<String> = CHANGE_COLUMNS
+        .iter()
+        .map(|(c, _)| format!(r#""{c}""#))
+        .collect();
+    let insert = Statement::from_sql_and_values(
+        backend,
+        format!(
+            r#"INSERT INTO "change" ("sequence", {}) VALUES {}"#,
+            columns.join(", "),
+            tuples.join(", ")
+        ),
+        rows.iter().flatten().cloned(),
+    );
+    vec![bump, insert]
 }
 
 #[derive(FromQueryResult, serde::Deserialize)]

@@ -20,11 +20,8 @@ pub async fn find_node<E: Exec>(conn: &E, id: i64) -> Result<Option<node::Model>
 /// `column IN (ids)` with the ids as one JSON parameter (`db::ids`). `column` is a
 /// quoted, qualified column.
 pub fn id_in(backend: DbBackend, column: &str, ids: &[i64]) -> Expr {
-    let placeholder = match backend {
-        DbBackend::Postgres => "$1",
-        _ => "?",
-    };
-    Expr::cust_with_values(in_ids(backend, column, placeholder), [json_ids(ids)])
+    let placeholder = crate::db::param(backend, 1);
+    Expr::cust_with_values(in_ids(backend, column, &placeholder), [json_ids(ids)])
 }
 
 /// Nodes by id, in one statement; missing ids are simply absent.
@@ -82,7 +79,7 @@ pub async fn latest_version<E: Exec>(conn: &E, model: i64) -> Result<Option<node
 /// (parent, kind, creation, id) index, so a model costs one index probe however many
 /// versions it has, and only the rows returned are read whole. PostgreSQL joins each
 /// model to its probe (`LATERAL`): given SQLite's form, it scanned and hashed the whole
-/// node table. SQLite has no `LATERAL`; it looks each probe's row up by id.
+/// node table. SQLite and MariaDB have no `LATERAL`; they look each probe's row up by id.
 pub async fn latest_versions<E: Exec>(conn: &E, models: &[i64]) -> Result<Vec<node::Model>> {
     if models.is_empty() {
         return Ok(Vec::new());
@@ -105,8 +102,9 @@ pub async fn latest_versions<E: Exec>(conn: &E, models: &[i64]) -> Result<Vec<no
         ),
         _ => format!(
             r#"SELECT "node".* FROM "node" WHERE "node"."id" IN (
-                 SELECT ({}) FROM json_each(?) AS "m")"#,
-            probe(r#""m"."value""#, r#""v"."id""#)
+                 SELECT ({}) FROM ({}) AS "m")"#,
+            probe(r#""m"."value""#, r#""v"."id""#),
+            crate::db::ids::ids_in(backend, "?")
         ),
     };
     let statement =

@@ -70,11 +70,11 @@ impl State {
     }
 }
 
-/// The model, its row locked on PostgreSQL until the transaction ends: alias changes of
+/// The model, its row locked on PostgreSQL and MySQL/MariaDB until the transaction ends: alias changes of
 /// one model take turns, so each records the alias as the one before it left it.
 async fn model_of<E: Write>(txn: &E, model_id: i64) -> Result<node::Model> {
     let mut query = node::Entity::find_by_id(model_id);
-    if txn.backend() == sea_orm::DbBackend::Postgres {
+    if txn.backend() != sea_orm::DbBackend::Sqlite {
         query = query.lock_exclusive();
     }
     let found: Option<node::Model> = first(txn, &query).await?;
@@ -468,10 +468,10 @@ fn request_change(
     }
 }
 
-/// A pending request, locked for this decision (PostgreSQL: other decisions on it wait).
+/// A pending request, locked for this decision (PostgreSQL, MySQL/MariaDB: other decisions on it wait).
 async fn pending(txn: &WriteTx, id: i64) -> Result<release_request::Model> {
     let mut query = release_request::Entity::find_by_id(id);
-    if txn.backend() == sea_orm::DbBackend::Postgres {
+    if txn.backend() != sea_orm::DbBackend::Sqlite {
         query = query.lock_exclusive();
     }
     let request: release_request::Model = first(txn, &query)

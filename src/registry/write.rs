@@ -249,13 +249,22 @@ pub async fn update_from<E: Write>(
         ..Default::default()
     };
     fields.apply(&mut row);
-    // RETURNING gives the updated row in the same statement
     let mut update = node::Entity::update_many()
         .set(row)
         .filter(node::Column::Id.eq(id))
         .filter(node::Column::Revision.eq(current.revision));
-    QueryTrait::query(&mut update).returning(all_columns());
-    let updated = first(txn, &update).await?.ok_or_else(|| {
+    let updated = if txn.backend() == sea_orm::DbBackend::MySql {
+        // MariaDB has no UPDATE ... RETURNING: the row is read back in this transaction
+        match run(txn, &update).await? {
+            0 => None,
+            _ => find_node(txn, id).await?,
+        }
+    } else {
+        // RETURNING gives the updated row in the same statement
+        QueryTrait::query(&mut update).returning(all_columns());
+        first(txn, &update).await?
+    };
+    let updated = updated.ok_or_else(|| {
         RegistryError::Conflict(format!(
             "{} {id} was changed by another writer: reload it and retry",
             kind.label()
@@ -396,17 +405,23 @@ pub(crate) async fn expect_kind<E: Exec>(
     Ok(node)
 }
 
-/// The next integer name for a version of `model_id` ("1", "2", ...). On PostgreSQL the
-/// model's row is locked first, until the transaction ends: concurrent unnamed creates
-/// under one model then take turns for the number instead of all taking the same one
-/// and failing on the unique name (SQLite's writers take turns already).
-/// The next number of `model_id`'s versions, from its counter row, bumped in the
-/// caller's transaction: one statement however many versions the model has, and on
-/// PostgreSQL the row's lock orders writers numbering the same model at once.
+/// The next number of `model_id`'s versions ("1", "2", ...), from its counter row, bumped
+/// in the caller's transaction: one statement however many versions the model has, and
+/// on PostgreSQL and MySQL/MariaDB the row's lock orders writers numbering the same model
+/// at once (SQLite's writers take turns already).
 async fn next_version_name<E: Exec>(txn: &E, model_id: i64) -> Result<String> {
-    let sql = r#"INSERT INTO "version_counter" ("model_id", "last_number") VALUES (P1, 1)
-        ON CONFLICT ("model_id") DO UPDATE SET "last_number" = "version_counter"."last_number" + 1
-        RETURNING "last_number""#;
+    let sql = match txn.backend() {
+        sea_orm::DbBackend::MySql => {
+            r#"INSERT INTO "version_counter" ("model_id", "last_number") VALUES (P1, 1)
+            ON DUPLICATE KEY UPDATE "last_number" = "last_number" + 1
+            RETURNING "last_number""#
+        }
+        _ => {
+            r#"INSERT INTO "version_counter" ("model_id", "last_number") VALUES (P1, 1)
+            ON CONFLICT ("model_id") DO UPDATE SET "last_number" = "version_counter"."last_number" + 1
+            RETURNING "last_number""#
+        }
+    };
     let rows: Vec<LastNumber> = txn
         .fetch(counter_statement(txn, sql, vec![model_id.into()]))
         .await?;
@@ -432,10 +447,18 @@ pub(super) async fn note_version_number<E: Exec>(
     model_id: i64,
     number: i64,
 ) -> Result<()> {
-    let sql = r#"INSERT INTO "version_counter" ("model_id", "last_number") VALUES (P1, P2)
-        ON CONFLICT ("model_id") DO UPDATE SET "last_number" = CASE
-            WHEN "excluded"."last_number" > "version_counter"."last_number"
-            THEN "excluded"."last_number" ELSE "version_counter"."last_number" END"#;
+    let sql = match txn.backend() {
+        sea_orm::DbBackend::MySql => {
+            r#"INSERT INTO "version_counter" ("model_id", "last_number") VALUES (P1, P2)
+            ON DUPLICATE KEY UPDATE "last_number" = GREATEST("last_number", VALUES("last_number"))"#
+        }
+        _ => {
+            r#"INSERT INTO "version_counter" ("model_id", "last_number") VALUES (P1, P2)
+            ON CONFLICT ("model_id") DO UPDATE SET "last_number" = CASE
+                WHEN "excluded"."last_number" > "version_counter"."last_number"
+                THEN "excluded"."last_number" ELSE "version_counter"."last_number" END"#
+        }
+    };
     let values = vec![model_id.into(), number.into()];
     txn.run(counter_statement(txn, sql, values)).await?;
     Ok(())
@@ -457,13 +480,8 @@ struct LastNumber {
 /// `sql` with its `P<n>` placeholders in the backend's spelling.
 fn counter_statement<E: Exec>(txn: &E, sql: &str, values: Vec<sea_orm::Value>) -> Statement {
     let backend = txn.backend();
-    let mark = if backend == sea_orm::DbBackend::Postgres {
-        "$"
-    } else {
-        "?"
-    };
     let sql = sql
-        .replace("P1", &format!("{mark}1"))
-        .replace("P2", &format!("{mark}2"));
+        .replace("P1", &crate::db::param(backend, 1))
+        .replace("P2", &crate::db::param(backend, 2));
     Statement::from_sql_and_values(backend, sql, values)
 }

@@ -2,7 +2,9 @@
 //! to open an unauthenticated server to the network.
 use std::process::{Command, Output};
 
-use crate::helpers::{Backend, postgres_url};
+use crate::helpers::{
+    Backend, STORES, mysql_database, mysql_database_url, mysql_url, postgres_url,
+};
 
 pub(crate) fn modelgraph(args: &[&str], database_url: &str) -> Output {
     Command::new(env!("CARGO_BIN_EXE_modelgraph"))
@@ -17,12 +19,14 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-/// A fresh database for the binary: a SQLite file, or a PostgreSQL schema of its own.
-/// Made and dropped outside any async runtime.
+/// A fresh database for the binary: a SQLite file, a PostgreSQL schema of its own, or a
+/// MySQL/MariaDB database of its own. Made and dropped outside any async runtime.
 pub(crate) struct Store {
     pub(crate) url: String,
     _dir: Option<tempfile::TempDir>,
     pub(crate) schema: Option<String>,
+    /// The admin URL and statement that drop the schema or database.
+    drop: Option<(String, String)>,
 }
 
 impl Store {
@@ -35,6 +39,7 @@ impl Store {
                     url,
                     _dir: Some(dir),
                     schema: None,
+                    drop: None,
                 }
             }
             Backend::Postgres => {
@@ -45,7 +50,18 @@ impl Store {
                 Self {
                     url: format!("{base}{sep}options=-c%20search_path%3D{schema}"),
                     _dir: None,
+                    drop: Some((base, format!("DROP SCHEMA {schema} CASCADE"))),
                     schema: Some(schema),
+                }
+            }
+            Backend::Mysql => {
+                let (name, create, drop) = mysql_database();
+                psql(&mysql_url(), &create);
+                Self {
+                    url: mysql_database_url(&name),
+                    _dir: None,
+                    schema: None,
+                    drop: Some((mysql_url(), drop)),
                 }
             }
         }
@@ -54,12 +70,13 @@ impl Store {
 
 impl Drop for Store {
     fn drop(&mut self) {
-        if let Some(schema) = &self.schema {
-            psql(&postgres_url(), &format!("DROP SCHEMA {schema} CASCADE"));
+        if let Some((url, sql)) = &self.drop {
+            psql(url, sql);
         }
     }
 }
 
+/// Runs one statement on the database at `url` (any store sea-orm reaches).
 fn psql(url: &str, sql: &str) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -74,7 +91,7 @@ fn psql(url: &str, sql: &str) {
 
 #[test]
 fn tokens_are_made_listed_and_revoked_from_the_cli() {
-    for backend in [Backend::Sqlite, Backend::Postgres] {
+    for backend in STORES {
         let store = Store::new(backend);
         // the first token must be an ADMIN's
         let refused = modelgraph(

@@ -1,5 +1,6 @@
-//! Spawns the real server on port 0 against a fresh database (a SQLite file, or a
-//! PostgreSQL schema of its own) and talks HTTP to it.
+//! Spawns the real server on port 0 against a fresh database (a SQLite file, a
+//! PostgreSQL schema of its own, or a MySQL/MariaDB database of its own) and talks HTTP
+//! to it.
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -14,7 +15,11 @@ use serde_json::{Value, json};
 pub enum Backend {
     Sqlite,
     Postgres,
+    Mysql,
 }
+
+/// Every store a suite runs on.
+pub const STORES: [Backend; 3] = [Backend::Sqlite, Backend::Postgres, Backend::Mysql];
 
 pub struct TestApp {
     pub base: String,
@@ -23,8 +28,8 @@ pub struct TestApp {
     limits: Limits,
     statements: Arc<AtomicU64>,
     statement_log: Arc<std::sync::Mutex<Vec<String>>>,
-    /// A PostgreSQL test's admin connection and schema, dropped when the test ends,
-    /// passed or not.
+    /// A PostgreSQL or MySQL test's admin connection and the statement that drops its
+    /// schema or database, run when the test ends, passed or not.
     cleanup: Option<(DatabaseConnection, String)>,
     _dir: Option<tempfile::TempDir>,
     /// Each server's stop signal.
@@ -38,6 +43,38 @@ pub fn postgres_url() -> String {
              (e.g. postgres://postgres@127.0.0.1:5432/test)"
         )
     })
+}
+
+pub fn mysql_url() -> String {
+    std::env::var("MODELGRAPH_TEST_MYSQL_URL").unwrap_or_else(|_| {
+        panic!(
+            "MODELGRAPH_TEST_MYSQL_URL is not set: every suite runs on MySQL/MariaDB too \
+             (e.g. mysql://root@127.0.0.1:3306/test)"
+        )
+    })
+}
+
+/// The server's URL with `database` in place of the database it names.
+pub fn mysql_database_url(database: &str) -> String {
+    let mut url = url::Url::parse(&mysql_url()).expect("MODELGRAPH_TEST_MYSQL_URL parses");
+    url.set_path(&format!("/{database}"));
+    url.to_string()
+}
+
+/// A new MySQL/MariaDB database's name, and the statements that create and drop it.
+pub fn mysql_database() -> (String, String, String) {
+    let name = format!("mg_{}", uuid::Uuid::new_v4().simple());
+    let create = format!("CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin");
+    let drop = format!("DROP DATABASE IF EXISTS {name}");
+    (name, create, drop)
+}
+
+/// The URL a test's cleanup connects to for `backend`.
+fn admin_url(backend: Backend) -> String {
+    match backend {
+        Backend::Mysql => mysql_url(),
+        _ => postgres_url(),
+    }
 }
 
 async fn connect(url: &str) -> DatabaseConnection {
@@ -81,7 +118,21 @@ pub async fn spawn_app_authenticating(
                 .expect("create schema");
             let sep = if url.contains('?') { '&' } else { '?' };
             let scoped = format!("{url}{sep}options=-c%20search_path%3D{schema}");
-            (connect(&scoped).await, None, Some((admin, schema)))
+            let drop = format!("DROP SCHEMA {schema} CASCADE");
+            (connect(&scoped).await, None, Some((admin, drop)))
+        }
+        Backend::Mysql => {
+            let admin = connect(&mysql_url()).await;
+            let (name, create, drop) = mysql_database();
+            admin
+                .execute_unprepared(&create)
+                .await
+                .expect("create database");
+            (
+                connect(&mysql_database_url(&name)).await,
+                None,
+                Some((admin, drop)),
+            )
         }
     };
     let statements = Arc::new(AtomicU64::new(0));
@@ -211,7 +262,7 @@ impl TestApp {
             .db
             .query_one_raw(sea_orm::Statement::from_string(
                 self.db.get_database_backend(),
-                format!("SELECT COUNT(*) AS n FROM {table}"),
+                format!(r#"SELECT COUNT(*) AS n FROM "{table}""#),
             ))
             .await
             .expect("count")
@@ -280,23 +331,24 @@ impl TestApp {
     /// Stops the servers and drops a PostgreSQL test's schema.
     pub async fn finish(mut self) {
         self.stop_servers();
-        if let Some((admin, schema)) = self.cleanup.take() {
-            let _ = admin
-                .execute_unprepared(&format!("DROP SCHEMA {schema} CASCADE"))
-                .await;
+        if let Some((admin, drop)) = self.cleanup.take() {
+            let _ = admin.execute_unprepared(&drop).await;
         }
     }
 }
 
 impl Drop for TestApp {
-    /// A test that panicked never reached `finish`: its schema is dropped here, through
-    /// a connection on a runtime of its own (a destructor cannot await).
+    /// A test that panicked never reached `finish`: its schema or database is dropped
+    /// here, through a connection on a runtime of its own (a destructor cannot await).
     fn drop(&mut self) {
         self.stop_servers();
-        let Some((_, schema)) = self.cleanup.take() else {
+        let Some((admin, drop)) = self.cleanup.take() else {
             return;
         };
-        let url = postgres_url();
+        let url = admin_url(match admin.get_database_backend() {
+            sea_orm::DbBackend::MySql => Backend::Mysql,
+            _ => Backend::Postgres,
+        });
         let dropped = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -305,7 +357,7 @@ impl Drop for TestApp {
             runtime.block_on(async {
                 connect(&url)
                     .await
-                    .execute_unprepared(&format!("DROP SCHEMA {schema} CASCADE"))
+                    .execute_unprepared(&drop)
                     .await
                     .map(|_| ())
             })
@@ -317,7 +369,7 @@ impl Drop for TestApp {
     }
 }
 
-/// Runs one async test body on SQLite and on PostgreSQL.
+/// Runs one async test body on every store: SQLite, PostgreSQL and MySQL/MariaDB.
 #[macro_export]
 macro_rules! on_both {
     ($($name:ident),* $(,)?) => {
@@ -335,6 +387,13 @@ macro_rules! on_both {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn postgres() {
                     let app = spawn_app(Backend::Postgres).await;
+                    super::$name(&app).await;
+                    app.finish().await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn mysql() {
+                    let app = spawn_app(Backend::Mysql).await;
                     super::$name(&app).await;
                     app.finish().await;
                 }

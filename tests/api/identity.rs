@@ -323,7 +323,7 @@ async fn the_first_token_must_be_an_admins(app: &TestApp) {
 /// subjects get roles from grants.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_proxy_header_counts_only_when_trusted() {
-    for backend in [Backend::Sqlite, Backend::Postgres] {
+    for backend in crate::helpers::STORES {
         let trusting = AuthConfig {
             trusted_proxy_header: Some("kubeflow-userid".parse().unwrap()),
             ..Default::default()

@@ -164,6 +164,13 @@ async fn indexes(app: &TestApp) -> Vec<String> {
             "SELECT indexdef AS d FROM pg_indexes WHERE schemaname = current_schema() \
              AND tablename IN ('node', 'lineage_edge', 'change') ORDER BY 1"
         }
+        sea_orm::DbBackend::MySql => {
+            "SELECT CONCAT(table_name, '.', index_name, ': ', \
+             GROUP_CONCAT(column_name ORDER BY seq_in_index)) AS d \
+             FROM information_schema.statistics WHERE table_schema = DATABASE() \
+             AND table_name IN ('node', 'lineage_edge', 'change') \
+             GROUP BY table_name, index_name ORDER BY 1"
+        }
         _ => {
             "SELECT COALESCE(sql, name) AS d FROM sqlite_master WHERE type = 'index' \
              AND tbl_name IN ('node', 'lineage_edge', 'change') ORDER BY 1"

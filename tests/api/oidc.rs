@@ -14,7 +14,7 @@ use ring::rand::SystemRandom;
 use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, spawn_app_authenticating};
+use crate::helpers::spawn_app_authenticating;
 use crate::identity::gql_as;
 
 const ISSUER: &str = "https://issuer.test";
@@ -123,7 +123,7 @@ async fn oidc_tokens_are_checked_against_the_issuers_keys() {
     let stranger = es256("ec-1"); // same kid as a published key, another key
     let published = Arc::new(Mutex::new(vec![ec.jwk.clone(), rsa.jwk.clone()]));
     let jwks_url = jwks_server(published.clone()).await;
-    for backend in [Backend::Sqlite, Backend::Postgres] {
+    for backend in crate::helpers::STORES {
         let config = AuthConfig {
             oidc: Some(OidcConfig {
                 issuer: ISSUER.into(),

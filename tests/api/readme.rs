@@ -47,6 +47,8 @@ const RUN_HERE: &[&str] = &[
     "postgres",
     "sqlite-backup",
     "postgres-backup",
+    "mysql",
+    "mysql-backup",
     "other-commands",
 ];
 
@@ -396,6 +398,110 @@ fn the_postgres_commands_run_as_written() {
         answer["data"]["registeredModel"]["name"], "kept",
         "{answer}"
     );
+    let more =
+        shell.graphql(r#"mutation { createRegisteredModel(input: {name: "after"}) { id } }"#);
+    assert!(more["errors"].is_null(), "{more}");
+    shell.stop();
+}
+
+/// A MySQL/MariaDB database of its own for a README test, dropped at the end.
+struct MysqlDatabase {
+    name: String,
+    drop: String,
+}
+
+impl MysqlDatabase {
+    fn new() -> Self {
+        let (name, create, drop) = crate::helpers::mysql_database();
+        mariadb(&create);
+        Self { name, drop }
+    }
+
+    /// What a `mariadb` or `mariadb-dump` run by the README's lines needs to reach the
+    /// test server, as the clients read it from the environment.
+    fn client_env(&self) -> Vec<(String, String)> {
+        let url = url::Url::parse(&crate::helpers::mysql_url()).expect("a MySQL URL");
+        let mut env = vec![
+            ("DATABASE".to_owned(), self.name.clone()),
+            (
+                "DATABASE_URL".to_owned(),
+                crate::helpers::mysql_database_url(&self.name),
+            ),
+            (
+                "MYSQL_HOST".to_owned(),
+                url.host_str().unwrap_or("127.0.0.1").to_owned(),
+            ),
+            (
+                "MYSQL_TCP_PORT".to_owned(),
+                url.port().unwrap_or(3306).to_string(),
+            ),
+            ("USER".to_owned(), url.username().to_owned()),
+        ];
+        if let Some(password) = url.password() {
+            env.push(("MYSQL_PWD".to_owned(), password.to_owned()));
+        }
+        env
+    }
+}
+
+impl Drop for MysqlDatabase {
+    fn drop(&mut self) {
+        mariadb(&self.drop);
+    }
+}
+
+/// One statement through the `mariadb` client, as the test server's admin.
+fn mariadb(sql: &str) {
+    let url = url::Url::parse(&crate::helpers::mysql_url()).expect("a MySQL URL");
+    let mut command = Command::new("mariadb");
+    command
+        .args(["-h", url.host_str().unwrap_or("127.0.0.1")])
+        .args(["-P", &url.port().unwrap_or(3306).to_string()])
+        .args(["-u", url.username(), "-e", sql]);
+    if let Some(password) = url.password() {
+        command.env("MYSQL_PWD", password);
+    }
+    let out = command.output().unwrap();
+    assert!(out.status.success(), "{sql}: {}", said(&out));
+}
+
+/// The MySQL/MariaDB serve line, then the backup: dumped while the server runs, the
+/// database lost and made again empty, restored, and served again with what it held
+/// (names that differ only in case stay two names).
+#[test]
+fn the_mysql_commands_run_as_written() {
+    let database = MysqlDatabase::new();
+    let mut shell = Shell::new();
+    shell.env.extend(database.client_env());
+    let serve = block("mysql");
+    assert_eq!(serve.len(), 1, "{serve:?}");
+    shell.serve(&serve[0]);
+    for name in ["kept", "Kept"] {
+        let made = shell.graphql(&format!(
+            r#"mutation {{ createRegisteredModel(input: {{name: "{name}"}}) {{ id }} }}"#
+        ));
+        assert!(made["errors"].is_null(), "{made}");
+    }
+
+    let steps = block("mysql-backup");
+    assert_eq!(steps.len(), 2, "{steps:?}");
+    assert!(steps[0].starts_with("mariadb-dump "), "{steps:?}");
+    assert!(steps[1].starts_with("mariadb "), "{steps:?}");
+    shell.run(&steps[0]);
+    shell.stop();
+    assert!(Path::new(&shell.work.path().join("modelgraph.sql")).is_file());
+    mariadb(&format!("DROP DATABASE {}", database.name));
+    mariadb(&format!(
+        "CREATE DATABASE {} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin",
+        database.name
+    ));
+    shell.run(&steps[1]);
+    shell.serve(&serve[0]);
+    let answer = shell.graphql(
+        r#"{ a: registeredModel(name: "kept") { name } b: registeredModel(name: "Kept") { name } }"#,
+    );
+    assert_eq!(answer["data"]["a"]["name"], "kept", "{answer}");
+    assert_eq!(answer["data"]["b"]["name"], "Kept", "{answer}");
     let more =
         shell.graphql(r#"mutation { createRegisteredModel(input: {name: "after"}) { id } }"#);
     assert!(more["errors"].is_null(), "{more}");

@@ -264,6 +264,11 @@ macro_rules! on_both_stores {
                 fn postgres() {
                     super::run(Backend::Postgres, super::$name);
                 }
+
+                #[test]
+                fn mysql() {
+                    super::run(Backend::Mysql, super::$name);
+                }
             }
         )*
     };

@@ -17,6 +17,7 @@ import os
 import socket
 import subprocess
 import time
+import urllib.parse
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,7 +44,7 @@ SPEC_PREFIX = "/api/model_registry/v1alpha3"
 PREFIXES = ("/api/model_registry/v1alpha3", "/api/model_registry/v1")
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
-BACKENDS = ("sqlite", "postgres")
+BACKENDS = ("sqlite", "postgres", "mysql")
 
 READY_TIMEOUT_S = 30.0
 HTTP_TIMEOUT_S = 30.0
@@ -103,6 +104,37 @@ def psql(url: str, sql: str) -> None:
     )
     if res.returncode != 0:
         raise RuntimeError(f"psql {sql!r} failed against {url}: {res.stderr.strip() or res.stdout.strip()}")
+
+
+# --------------------------------------------------------------------------- MySQL / MariaDB
+
+
+def mysql_url() -> str:
+    url = os.environ.get("MODELGRAPH_TEST_MYSQL_URL")
+    if not url:
+        raise RuntimeError(
+            "MODELGRAPH_TEST_MYSQL_URL is not set: every suite runs on MySQL/MariaDB too "
+            "(e.g. mysql://root@127.0.0.1:3306/test)"
+        )
+    return url
+
+
+def mysql(url: str, sql: str) -> None:
+    """Run one statement through the mariadb client; raise with its message on failure."""
+    parts = urllib.parse.urlsplit(url)
+    args = ["mariadb", "-h", parts.hostname or "127.0.0.1", "-P", str(parts.port or 3306)]
+    args += ["-u", urllib.parse.unquote(parts.username or "root")]
+    env = dict(os.environ)
+    if parts.password:
+        env["MYSQL_PWD"] = urllib.parse.unquote(parts.password)
+    res = subprocess.run(args + ["-e", sql], capture_output=True, text=True, timeout=60, env=env)
+    if res.returncode != 0:
+        raise RuntimeError(f"mariadb {sql!r} failed against {url}: {res.stderr.strip() or res.stdout.strip()}")
+
+
+def mysql_database_url(database: str) -> str:
+    parts = urllib.parse.urlsplit(mysql_url())
+    return urllib.parse.urlunsplit(parts._replace(path=f"/{database}"))
 
 
 # --------------------------------------------------------------------------- server
@@ -186,6 +218,7 @@ class ServerProcess:
     tokens: dict[str, str] = field(default_factory=dict)
     _proc: subprocess.Popen | None = None
     _schema: str | None = None
+    _database: str | None = None
     _log_path: Path | None = None
     _log_file: Any = field(default=None, repr=False)
 
@@ -207,6 +240,14 @@ class ServerProcess:
             psql(base, f"CREATE SCHEMA {self._schema}")
             sep = "&" if "?" in base else "?"
             self.database_url = f"{base}{sep}options=-c%20search_path%3D{self._schema}"
+        elif self.backend == "mysql":
+            try:
+                mysql(mysql_url(), "SELECT 1")
+            except (RuntimeError, FileNotFoundError, subprocess.TimeoutExpired) as e:
+                raise RuntimeError(f"MySQL/MariaDB at MODELGRAPH_TEST_MYSQL_URL is unreachable: {e}") from e
+            self._database = f"mg_py_{uuid.uuid4().hex[:16]}"
+            mysql(mysql_url(), f"CREATE DATABASE {self._database} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
+            self.database_url = mysql_database_url(self._database)
         else:
             raise ValueError(f"unknown backend {self.backend!r}")
 
@@ -293,6 +334,9 @@ class ServerProcess:
         if self._schema:
             psql(postgres_url(), f"DROP SCHEMA IF EXISTS {self._schema} CASCADE")
             self._schema = None
+        if self._database:
+            mysql(mysql_url(), f"DROP DATABASE IF EXISTS {self._database}")
+            self._database = None
 
     def stop(self) -> None:
         # A server that died under the tests is a failure worth seeing, not a quiet teardown.

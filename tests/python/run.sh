@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Python interop suites against the real modelgraph binary, on SQLite and PostgreSQL:
+# Python interop suites against the real modelgraph binary, on SQLite, PostgreSQL and
+# MySQL/MariaDB:
 #   1. the real Kubeflow client, model-registry 0.3.18 (calls /api/model_registry/v1)
 #   2. the real Kubeflow client, model-registry 0.3.14 (calls /api/model_registry/v1alpha3)
 #   3. the REST contract against the published OpenAPI spec (both prefixes)
@@ -10,7 +11,8 @@
 # Each client version gets its own venv (tests/python/.venv-<version>, not in git).
 #
 # Needs: the server built (target/debug/modelgraph, or $CARGO_TARGET_DIR/debug/modelgraph,
-# or $MODELGRAPH_BIN), MODELGRAPH_TEST_POSTGRES_URL, psql, python3 (>= 3.10).
+# or $MODELGRAPH_BIN), MODELGRAPH_TEST_POSTGRES_URL, psql, MODELGRAPH_TEST_MYSQL_URL, the
+# mariadb client, python3 (>= 3.10).
 # Exits non-zero when any suite fails or runs no test. Ends with one "N passed, N failed"
 # line summed over all suites.
 set -euo pipefail
@@ -46,6 +48,10 @@ if [ -z "${MODELGRAPH_TEST_POSTGRES_URL:-}" ]; then
 fi
 if ! psql "$MODELGRAPH_TEST_POSTGRES_URL" -qAt -c 'SELECT 1' >/dev/null; then
   echo "run.sh: PostgreSQL at MODELGRAPH_TEST_POSTGRES_URL is unreachable" >&2
+  exit 1
+fi
+if [ -z "${MODELGRAPH_TEST_MYSQL_URL:-}" ]; then
+  echo "run.sh: MODELGRAPH_TEST_MYSQL_URL is not set (every suite runs on MySQL/MariaDB too)" >&2
   exit 1
 fi
 spec="$repo_root/../shared/reference/kubeflow-model-registry.openapi.yaml"

@@ -26,6 +26,7 @@ mod release;
 mod rest;
 mod round_trips;
 mod schema_file;
+mod servers;
 mod shutdown;
 mod spec;
 mod subscriptions;

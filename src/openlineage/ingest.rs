@@ -140,7 +140,7 @@ pub fn write_batch_direct(
 fn retryable(err: &RegistryError) -> bool {
     matches!(
         err,
-        RegistryError::AlreadyExists(_) | RegistryError::Conflict(_)
+        RegistryError::AlreadyExists(_) | RegistryError::Conflict(_) | RegistryError::Contention(_)
     )
 }
 

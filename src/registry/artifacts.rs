@@ -7,7 +7,7 @@ use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOr
 use super::edges::{EdgeKind, NewEdge, insert_edges};
 use super::error::{RegistryError, Result};
 use super::fields::NodeFields;
-use super::history::{Actor, begin};
+use super::history::{Actor, transact};
 use super::kind::NodeKind;
 use super::read::{find_by_name, find_node, kind_of};
 use super::time::now_ms;
@@ -24,72 +24,73 @@ pub async fn upsert_artifact(
     owner_kind: NodeKind,
     owner: i64,
     kind: NodeKind,
-    mut fields: NodeFields,
+    fields: NodeFields,
     existing: Option<i64>,
 ) -> Result<(node::Model, bool)> {
-    let txn = begin(db, actor).await?;
-    let field = if owner_kind == NodeKind::ModelVersion {
-        "modelversionId"
-    } else {
-        "experimentrunId"
-    };
-    expect_kind(&txn, owner, owner_kind, field).await?;
-    let target = match existing {
-        Some(id) => {
-            let found = find_node(&txn, id)
-                .await?
-                .ok_or_else(|| RegistryError::not_found(format!("artifact {id}")))?;
-            let found_kind = kind_of(&found)?;
-            if !found_kind.is_artifact() {
-                return Err(RegistryError::not_found(format!("artifact {id}")));
+    transact!(db, actor, |txn| {
+        let mut fields = fields.clone();
+        let field = if owner_kind == NodeKind::ModelVersion {
+            "modelversionId"
+        } else {
+            "experimentrunId"
+        };
+        expect_kind(txn, owner, owner_kind, field).await?;
+        let target = match existing {
+            Some(id) => {
+                let found = find_node(txn, id)
+                    .await?
+                    .ok_or_else(|| RegistryError::not_found(format!("artifact {id}")))?;
+                let found_kind = kind_of(&found)?;
+                if !found_kind.is_artifact() {
+                    return Err(RegistryError::not_found(format!("artifact {id}")));
+                }
+                if found_kind != kind {
+                    return Err(RegistryError::invalid(
+                        "artifactType",
+                        format!("artifact {id} is a {found_kind}, not a {kind}"),
+                    ));
+                }
+                Some(found)
             }
-            if found_kind != kind {
-                return Err(RegistryError::invalid(
-                    "artifactType",
-                    format!("artifact {id} is a {found_kind}, not a {kind}"),
-                ));
+            None => match &fields.name {
+                Some(name) => find_by_name(txn, kind, owner, "", name).await?,
+                None => None,
+            },
+        };
+        let (artifact, created) = match target {
+            Some(found) => {
+                fields.name = None;
+                let updated = update_in(txn, kind, found.id, fields, None).await?;
+                if updated.parent_id != Some(owner) {
+                    let edge = if owner_kind == NodeKind::ModelVersion {
+                        NewEdge {
+                            source: updated.id,
+                            target: owner,
+                            kind: EdgeKind::PartOf,
+                            properties: None,
+                        }
+                    } else {
+                        NewEdge {
+                            source: updated.id,
+                            target: owner,
+                            kind: EdgeKind::Input,
+                            properties: None,
+                        }
+                    };
+                    insert_edges(txn, &[edge]).await?;
+                }
+                (updated, false)
             }
-            Some(found)
-        }
-        None => match &fields.name {
-            Some(name) => find_by_name(&txn, kind, owner, "", name).await?,
-            None => None,
-        },
-    };
-    let (artifact, created) = match target {
-        Some(found) => {
-            fields.name = None;
-            let updated = update_in(&txn, kind, found.id, fields, None).await?;
-            if updated.parent_id != Some(owner) {
-                let edge = if owner_kind == NodeKind::ModelVersion {
-                    NewEdge {
-                        source: updated.id,
-                        target: owner,
-                        kind: EdgeKind::PartOf,
-                        properties: None,
-                    }
-                } else {
-                    NewEdge {
-                        source: updated.id,
-                        target: owner,
-                        kind: EdgeKind::Input,
-                        properties: None,
-                    }
-                };
-                insert_edges(&txn, &[edge]).await?;
+            None => {
+                fields.parent_id = Some(owner);
+                (create_in(txn, kind, fields).await?, true)
             }
-            (updated, false)
+        };
+        if kind == NodeKind::Metric && owner_kind == NodeKind::ExperimentRun {
+            record_metric(txn, owner, &artifact).await?;
         }
-        None => {
-            fields.parent_id = Some(owner);
-            (create_in(&txn, kind, fields).await?, true)
-        }
-    };
-    if kind == NodeKind::Metric && owner_kind == NodeKind::ExperimentRun {
-        record_metric(&txn, owner, &artifact).await?;
-    }
-    txn.commit().await?;
-    Ok((artifact, created))
+        Ok((artifact, created))
+    })
 }
 
 /// Appends a metric's current value to its run's history.

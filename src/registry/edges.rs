@@ -12,7 +12,7 @@ use sea_orm::{
 };
 
 use super::error::{RegistryError, Result};
-use super::history::{Actor, NewChange, Operation, Write, begin};
+use super::history::{Actor, NewChange, Operation, Write, transact};
 use super::kind::NodeKind;
 use super::read::{find_nodes, kind_of};
 use super::time::now_ms;
@@ -242,10 +242,10 @@ pub async fn add_edges(
     actor: &Actor,
     edges: Vec<NewEdge>,
 ) -> Result<Vec<lineage_edge::Model>> {
-    let txn = begin(db, actor).await?;
-    let result = add_edges_in(&txn, &edges, "edges").await?;
-    txn.commit().await?;
-    Ok(result)
+    transact!(db, actor, |txn| {
+        let result = add_edges_in(txn, &edges, "edges").await?;
+        Ok(result)
+    })
 }
 
 pub async fn add_edges_in<E: Write>(
@@ -282,40 +282,40 @@ pub async fn add_edges_in<E: Write>(
 
 /// Removes edges by id, all or none: an unknown id removes nothing.
 pub async fn remove_edges(db: &DatabaseConnection, actor: &Actor, ids: Vec<i64>) -> Result<u64> {
-    let txn = begin(db, actor).await?;
-    let mut wanted = ids.clone();
-    wanted.sort_unstable();
-    wanted.dedup();
-    let found = lineage_edge::Entity::find()
-        .filter(lineage_edge::Column::Id.is_in(wanted.clone()))
-        .all(txn.conn())
-        .await?;
-    if found.len() != wanted.len() {
-        let missing = wanted
-            .iter()
-            .find(|id| !found.iter().any(|e| e.id == **id))
-            .copied()
-            .unwrap_or_default();
-        return Err(RegistryError::not_found(format!(
-            "ids: lineage edge {missing}"
-        )));
-    }
-    let result = lineage_edge::Entity::delete_many()
-        .filter(lineage_edge::Column::Id.is_in(wanted))
-        .exec(txn.conn())
-        .await?;
-    let ends: Vec<i64> = found.iter().map(|e| e.source_id).collect();
-    let kinds: HashMap<i64, String> = find_nodes(&txn, &ends)
-        .await?
-        .into_iter()
-        .map(|n| (n.id, n.kind))
-        .collect();
-    for edge in &found {
-        let kind = kinds.get(&edge.source_id).map(String::as_str);
-        txn.record(edge_change(Operation::EdgeRemove, edge, kind));
-    }
-    txn.commit().await?;
-    Ok(result.rows_affected)
+    transact!(db, actor, |txn| {
+        let mut wanted = ids.clone();
+        wanted.sort_unstable();
+        wanted.dedup();
+        let found = lineage_edge::Entity::find()
+            .filter(lineage_edge::Column::Id.is_in(wanted.clone()))
+            .all(txn.conn())
+            .await?;
+        if found.len() != wanted.len() {
+            let missing = wanted
+                .iter()
+                .find(|id| !found.iter().any(|e| e.id == **id))
+                .copied()
+                .unwrap_or_default();
+            return Err(RegistryError::not_found(format!(
+                "ids: lineage edge {missing}"
+            )));
+        }
+        let result = lineage_edge::Entity::delete_many()
+            .filter(lineage_edge::Column::Id.is_in(wanted))
+            .exec(txn.conn())
+            .await?;
+        let ends: Vec<i64> = found.iter().map(|e| e.source_id).collect();
+        let kinds: HashMap<i64, String> = find_nodes(txn, &ends)
+            .await?
+            .into_iter()
+            .map(|n| (n.id, n.kind))
+            .collect();
+        for edge in &found {
+            let kind = kinds.get(&edge.source_id).map(String::as_str);
+            txn.record(edge_change(Operation::EdgeRemove, edge, kind));
+        }
+        Ok(result.rows_affected)
+    })
 }
 
 /// The edge a new node implies by where it was created: an artifact under a version is

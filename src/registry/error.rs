@@ -13,6 +13,11 @@ pub enum RegistryError {
     InvalidInput { field: String, message: String },
     #[error("{0}")]
     Conflict(String),
+    /// The transaction lost to a concurrent one (a deadlock, a serialization failure, a
+    /// Galera certification conflict): `CONFLICT` to clients, and running the whole
+    /// transaction again may succeed (`registry::history::transact!` does).
+    #[error("{0}")]
+    Contention(String),
     #[error("{0}")]
     LimitExceeded(String),
     /// No credential, or one that does not check out.
@@ -80,7 +85,7 @@ impl RegistryError {
             Self::NotFound(_) => ErrorCode::NotFound,
             Self::AlreadyExists(_) => ErrorCode::AlreadyExists,
             Self::InvalidInput { .. } => ErrorCode::InvalidInput,
-            Self::Conflict(_) => ErrorCode::Conflict,
+            Self::Conflict(_) | Self::Contention(_) => ErrorCode::Conflict,
             Self::LimitExceeded(_) => ErrorCode::LimitExceeded,
             Self::Unauthenticated(_) => ErrorCode::Unauthenticated,
             Self::Forbidden(_) => ErrorCode::Forbidden,
@@ -118,7 +123,7 @@ impl From<DbError> for RegistryError {
                 .to_owned(),
             ),
             DbError::ForeignKey => Self::invalid("id", "refers to an object that does not exist"),
-            DbError::Contention(_) => Self::Conflict(
+            DbError::Contention(_) => Self::Contention(
                 "another write to the same objects won at the same time: retry".to_owned(),
             ),
             DbError::Other(detail) => Self::Internal(detail),

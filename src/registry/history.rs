@@ -722,6 +722,60 @@ pub async fn changes(
         .await?)
 }
 
+/// How many times [`transact!`] runs a transaction that keeps losing to concurrent ones.
+const ATTEMPTS: u32 = 16;
+
+/// Runs `$body` in a write transaction for `$actor` and commits it; when the transaction
+/// loses to a concurrent one (a deadlock or serialization failure, or on a Galera
+/// cluster a certification conflict, which a node reports at commit), runs it again
+/// from the start, after a short pause that grows with each attempt, up to [`ATTEMPTS`]
+/// times. The body is an async block's: it may use `?` and `return`, and must write only
+/// through `$txn`, a `&WriteTx` (a macro, not a function taking a closure, so that the
+/// body's future stays `Send` for the resolvers that await it).
+macro_rules! transact {
+    ($db:expr, $actor:expr, |$txn:ident| $body:block) => {{
+        let mut attempt = 1;
+        loop {
+            let txn = $crate::registry::history::begin($db, $actor).await?;
+            let outcome: $crate::registry::error::Result<_> = {
+                let $txn = &txn;
+                async { $body }.await
+            };
+            let outcome = $crate::registry::history::finish(txn, outcome).await;
+            if !$crate::registry::history::again(&outcome, &mut attempt).await {
+                break outcome;
+            }
+        }
+    }};
+}
+pub(crate) use transact;
+
+/// Commits `txn` after work that succeeded, rolls it back after work that failed (whose
+/// error stays the answer, even if the rollback fails too).
+pub async fn finish<T>(txn: WriteTx, outcome: Result<T>) -> Result<T> {
+    match outcome {
+        Ok(value) => txn.commit().await.map(|()| value),
+        Err(err) => {
+            let _ = txn.rollback().await;
+            Err(err)
+        }
+    }
+}
+
+/// Whether a transaction that ended with `outcome` on attempt `attempt` runs again: it
+/// lost to a concurrent one and attempts are left. Pauses first, and counts the attempt.
+pub async fn again<T>(outcome: &Result<T>, attempt: &mut u32) -> bool {
+    if !matches!(outcome, Err(RegistryError::Contention(_))) || *attempt >= ATTEMPTS {
+        return false;
+    }
+    // 2 to 64 ms, and as much again at random, so that writers that collided spread out
+    let step = 2u64.pow((*attempt).min(6));
+    let jitter = u64::from(uuid::Uuid::new_v4().as_bytes()[0]) % step;
+    tokio::time::sleep(std::time::Duration::from_millis(step + jitter)).await;
+    *attempt += 1;
+    true
+}
+
 /// Begins a write transaction for `actor` (on SQLite, with the write lock taken at
 /// BEGIN, so a transaction that reads before writing never fails to upgrade it).
 pub async fn begin(db: &DatabaseConnection, actor: &Actor) -> Result<WriteTx> {

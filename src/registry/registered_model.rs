@@ -6,7 +6,7 @@ use sea_orm::DatabaseConnection;
 use super::edges::{EdgeKind, NewEdge, add_edges_in};
 use super::error::{RegistryError, Result};
 use super::fields::{NodeFields, validate_name};
-use super::history::{Actor, begin};
+use super::history::{Actor, transact};
 use super::kind::NodeKind;
 use super::props::Props;
 use super::read::find_by_name;
@@ -59,78 +59,78 @@ async fn register_once(
     actor: &Actor,
     input: &RegisterModel,
 ) -> Result<node::Model> {
-    let txn = begin(db, actor).await?;
-    let model = match find_by_name(&txn, NodeKind::RegisteredModel, 0, "", &input.name).await? {
-        Some(model) => model,
-        None => {
-            let fields = NodeFields {
-                name: Some(input.name.clone()),
-                owner: input.owner.clone().or_else(|| input.author.clone()),
-                description: input.description.clone(),
-                ..Default::default()
-            };
-            create_in(&txn, NodeKind::RegisteredModel, fields).await?
+    transact!(db, actor, |txn| {
+        let model = match find_by_name(txn, NodeKind::RegisteredModel, 0, "", &input.name).await? {
+            Some(model) => model,
+            None => {
+                let fields = NodeFields {
+                    name: Some(input.name.clone()),
+                    owner: input.owner.clone().or_else(|| input.author.clone()),
+                    description: input.description.clone(),
+                    ..Default::default()
+                };
+                create_in(txn, NodeKind::RegisteredModel, fields).await?
+            }
+        };
+        if let Some(version) = &input.version
+            && find_by_name(txn, NodeKind::ModelVersion, model.id, "", version)
+                .await?
+                .is_some()
+        {
+            return Err(RegistryError::AlreadyExists(format!(
+                "registered model {:?} already has a version {version:?}",
+                input.name
+            )));
         }
-    };
-    if let Some(version) = &input.version
-        && find_by_name(&txn, NodeKind::ModelVersion, model.id, "", version)
-            .await?
-            .is_some()
-    {
-        return Err(RegistryError::AlreadyExists(format!(
-            "registered model {:?} already has a version {version:?}",
-            input.name
-        )));
-    }
-    let version = create_in(
-        &txn,
-        NodeKind::ModelVersion,
-        NodeFields {
-            name: input.version.clone(),
-            parent_id: Some(model.id),
-            owner: input.author.clone(),
-            description: input.version_description.clone(),
-            custom_properties: input.custom_properties.clone(),
-            ..Default::default()
-        },
-    )
-    .await?;
-    create_in(
-        &txn,
-        NodeKind::ModelArtifact,
-        NodeFields {
-            name: Some(input.name.clone()),
-            parent_id: Some(version.id),
-            uri: Some(input.uri.clone()),
-            model_format_name: input.model_format_name.clone(),
-            model_format_version: input.model_format_version.clone(),
-            storage_key: input.storage_key.clone(),
-            storage_path: input.storage_path.clone(),
-            service_account_name: input.service_account_name.clone(),
-            ..Default::default()
-        },
-    )
-    .await?;
-    let mut edges: Vec<NewEdge> = input
-        .derived_from
-        .iter()
-        .map(|base| NewEdge {
-            source: *base,
-            target: version.id,
-            kind: EdgeKind::DerivedFrom,
-            properties: None,
-        })
-        .collect();
-    if let Some(run) = input.produced_by_run {
-        expect_kind(&txn, run, NodeKind::ExperimentRun, "producedByRun").await?;
-        edges.push(NewEdge {
-            source: run,
-            target: version.id,
-            kind: EdgeKind::Output,
-            properties: None,
-        });
-    }
-    add_edges_in(&txn, &edges, "derivedFrom").await?;
-    txn.commit().await?;
-    Ok(version)
+        let version = create_in(
+            txn,
+            NodeKind::ModelVersion,
+            NodeFields {
+                name: input.version.clone(),
+                parent_id: Some(model.id),
+                owner: input.author.clone(),
+                description: input.version_description.clone(),
+                custom_properties: input.custom_properties.clone(),
+                ..Default::default()
+            },
+        )
+        .await?;
+        create_in(
+            txn,
+            NodeKind::ModelArtifact,
+            NodeFields {
+                name: Some(input.name.clone()),
+                parent_id: Some(version.id),
+                uri: Some(input.uri.clone()),
+                model_format_name: input.model_format_name.clone(),
+                model_format_version: input.model_format_version.clone(),
+                storage_key: input.storage_key.clone(),
+                storage_path: input.storage_path.clone(),
+                service_account_name: input.service_account_name.clone(),
+                ..Default::default()
+            },
+        )
+        .await?;
+        let mut edges: Vec<NewEdge> = input
+            .derived_from
+            .iter()
+            .map(|base| NewEdge {
+                source: *base,
+                target: version.id,
+                kind: EdgeKind::DerivedFrom,
+                properties: None,
+            })
+            .collect();
+        if let Some(run) = input.produced_by_run {
+            expect_kind(txn, run, NodeKind::ExperimentRun, "producedByRun").await?;
+            edges.push(NewEdge {
+                source: run,
+                target: version.id,
+                kind: EdgeKind::Output,
+                properties: None,
+            });
+        }
+        add_edges_in(txn, &edges, "derivedFrom").await?;
+        Ok(version)
+    })
 }

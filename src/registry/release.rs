@@ -11,7 +11,7 @@ use sea_orm::{
 use serde_json::{Map, Value};
 
 use super::error::{RegistryError, Result};
-use super::history::{Actor, NewChange, Operation, Write, WriteTx, begin};
+use super::history::{Actor, NewChange, Operation, Write, WriteTx, transact};
 use super::kind::NodeKind;
 use super::read::find_node;
 use super::time::now_ms;
@@ -176,28 +176,30 @@ pub async fn set_alias(
     version_id: i64,
 ) -> Result<model_alias::Model> {
     validate_alias(alias)?;
-    let txn = begin(db, actor).await?;
-    let model = model_of(&txn, model_id).await?;
-    let version = version_of(&txn, version_id, "versionId").await?;
-    if version.parent_id != Some(model.id) {
-        return Err(RegistryError::invalid(
-            "versionId",
-            format!("model version {version_id} is not a version of registered model {model_id}"),
-        ));
-    }
-    if alias_row(&txn, model.id, alias)
-        .await?
-        .is_some_and(|row| row.protected)
-    {
-        return Err(RegistryError::Forbidden(format!(
-            "alias {alias:?} is protected: it moves only through an approved release request \
-             (requestRelease)"
-        )));
-    }
-    move_alias(&txn, &model, alias, &version, &actor.subject).await?;
-    let row = alias_row(&txn, model.id, alias).await?;
-    txn.commit().await?;
-    row.ok_or_else(|| RegistryError::Internal("an alias just set is missing".into()))
+    transact!(db, actor, |txn| {
+        let model = model_of(txn, model_id).await?;
+        let version = version_of(txn, version_id, "versionId").await?;
+        if version.parent_id != Some(model.id) {
+            return Err(RegistryError::invalid(
+                "versionId",
+                format!(
+                    "model version {version_id} is not a version of registered model {model_id}"
+                ),
+            ));
+        }
+        if alias_row(txn, model.id, alias)
+            .await?
+            .is_some_and(|row| row.protected)
+        {
+            return Err(RegistryError::Forbidden(format!(
+                "alias {alias:?} is protected: it moves only through an approved release request \
+                 (requestRelease)"
+            )));
+        }
+        move_alias(txn, &model, alias, &version, &actor.subject).await?;
+        let row = alias_row(txn, model.id, alias).await?;
+        row.ok_or_else(|| RegistryError::Internal("an alias just set is missing".into()))
+    })
 }
 
 /// `removeModelAlias`: whether the alias named a version. A protected alias is not
@@ -209,29 +211,29 @@ pub async fn remove_alias(
     alias: &str,
 ) -> Result<bool> {
     validate_alias(alias)?;
-    let txn = begin(db, actor).await?;
-    let model = model_of(&txn, model_id).await?;
-    let Some(row) = alias_row(&txn, model.id, alias).await? else {
-        return Ok(false);
-    };
-    if row.protected {
-        return Err(RegistryError::Forbidden(format!(
-            "alias {alias:?} is protected: it is not removed by hand"
-        )));
-    }
-    let delete = model_alias::Entity::delete_many()
-        .filter(model_alias::Column::ModelId.eq(model.id))
-        .filter(model_alias::Column::Alias.eq(alias));
-    run(&txn, &delete).await?;
-    txn.record(alias_change(
-        Operation::AliasRemove,
-        &model,
-        alias,
-        row.version_id,
-        None,
-    ));
-    txn.commit().await?;
-    Ok(true)
+    transact!(db, actor, |txn| {
+        let model = model_of(txn, model_id).await?;
+        let Some(row) = alias_row(txn, model.id, alias).await? else {
+            return Ok(false);
+        };
+        if row.protected {
+            return Err(RegistryError::Forbidden(format!(
+                "alias {alias:?} is protected: it is not removed by hand"
+            )));
+        }
+        let delete = model_alias::Entity::delete_many()
+            .filter(model_alias::Column::ModelId.eq(model.id))
+            .filter(model_alias::Column::Alias.eq(alias));
+        run(txn, &delete).await?;
+        txn.record(alias_change(
+            Operation::AliasRemove,
+            &model,
+            alias,
+            row.version_id,
+            None,
+        ));
+        Ok(true)
+    })
 }
 
 /// `protectAlias` (ADMIN): from now on the alias moves only through release requests
@@ -250,44 +252,44 @@ pub async fn protect_alias(
             "must be between 1 and 10",
         ));
     }
-    let txn = begin(db, actor).await?;
-    let model = model_of(&txn, model_id).await?;
-    let before = alias_row(&txn, model.id, alias).await?;
-    let row = model_alias::ActiveModel {
-        model_id: Set(model.id),
-        alias: Set(alias.to_owned()),
-        version_id: Set(before.as_ref().and_then(|b| b.version_id)),
-        set_by: Set(before
-            .as_ref()
-            .map_or_else(|| actor.subject.clone(), |b| b.set_by.clone())),
-        set_at: Set(before.as_ref().map_or_else(now_ms, |b| b.set_at)),
-        protected: Set(true),
-        required_approvals: Set(required_approvals),
-    };
-    let upsert = model_alias::Entity::insert(row).on_conflict(
-        OnConflict::columns([model_alias::Column::ModelId, model_alias::Column::Alias])
-            .update_columns([
-                model_alias::Column::Protected,
-                model_alias::Column::RequiredApprovals,
-            ])
-            .to_owned(),
-    );
-    run(&txn, &upsert).await?;
-    let mut after = Map::new();
-    after.insert("alias".into(), alias.into());
-    after.insert("protected".into(), true.into());
-    after.insert("required_approvals".into(), required_approvals.into());
-    txn.record(NewChange {
-        operation: Operation::Update,
-        node_id: model.id,
-        node_kind: model.kind.clone(),
-        other_node_id: None,
-        before: None,
-        after: Some(after),
-    });
-    let row = alias_row(&txn, model.id, alias).await?;
-    txn.commit().await?;
-    row.ok_or_else(|| RegistryError::Internal("a protected alias is missing".into()))
+    transact!(db, actor, |txn| {
+        let model = model_of(txn, model_id).await?;
+        let before = alias_row(txn, model.id, alias).await?;
+        let row = model_alias::ActiveModel {
+            model_id: Set(model.id),
+            alias: Set(alias.to_owned()),
+            version_id: Set(before.as_ref().and_then(|b| b.version_id)),
+            set_by: Set(before
+                .as_ref()
+                .map_or_else(|| actor.subject.clone(), |b| b.set_by.clone())),
+            set_at: Set(before.as_ref().map_or_else(now_ms, |b| b.set_at)),
+            protected: Set(true),
+            required_approvals: Set(required_approvals),
+        };
+        let upsert = model_alias::Entity::insert(row).on_conflict(
+            OnConflict::columns([model_alias::Column::ModelId, model_alias::Column::Alias])
+                .update_columns([
+                    model_alias::Column::Protected,
+                    model_alias::Column::RequiredApprovals,
+                ])
+                .to_owned(),
+        );
+        run(txn, &upsert).await?;
+        let mut after = Map::new();
+        after.insert("alias".into(), alias.into());
+        after.insert("protected".into(), true.into());
+        after.insert("required_approvals".into(), required_approvals.into());
+        txn.record(NewChange {
+            operation: Operation::Update,
+            node_id: model.id,
+            node_kind: model.kind.clone(),
+            other_node_id: None,
+            before: None,
+            after: Some(after),
+        });
+        let row = alias_row(txn, model.id, alias).await?;
+        row.ok_or_else(|| RegistryError::Internal("a protected alias is missing".into()))
+    })
 }
 
 /// The aliases of many models at once, and of many versions (for `ModelVersion.aliases`).
@@ -406,42 +408,42 @@ pub async fn request_release(
 ) -> Result<release_request::Model> {
     validate_alias(alias)?;
     super::fields::check_len("note", &note, 64 * 1024)?;
-    let txn = begin(db, actor).await?;
-    let version = version_of(&txn, version_id, "versionId").await?;
-    if archived(&version) {
-        return Err(RegistryError::invalid(
-            "versionId",
-            format!("model version {version_id} is ARCHIVED: it can't be released"),
+    transact!(db, actor, |txn| {
+        let version = version_of(txn, version_id, "versionId").await?;
+        if archived(&version) {
+            return Err(RegistryError::invalid(
+                "versionId",
+                format!("model version {version_id} is ARCHIVED: it can't be released"),
+            ));
+        }
+        let model_id = version
+            .parent_id
+            .ok_or_else(|| RegistryError::Internal("a version without a model".into()))?;
+        let model = model_of(txn, model_id).await?;
+        let row = release_request::ActiveModel {
+            model_id: Set(model.id),
+            version_id: Set(version.id),
+            alias: Set(alias.to_owned()),
+            state: Set(State::Pending.as_str().to_owned()),
+            note: Set(note.clone()),
+            requested_by: Set(actor.subject.clone()),
+            requested_at: Set(now_ms()),
+            decided_at: Set(None),
+            ..Default::default()
+        };
+        let mut insert = release_request::Entity::insert(row);
+        insert.query().returning_all();
+        let request: release_request::Model = first(txn, &insert)
+            .await?
+            .ok_or_else(|| RegistryError::Internal("an insert returned no row".into()))?;
+        txn.record(request_change(
+            Operation::ReleaseRequest,
+            &model,
+            &request,
+            note.clone(),
         ));
-    }
-    let model_id = version
-        .parent_id
-        .ok_or_else(|| RegistryError::Internal("a version without a model".into()))?;
-    let model = model_of(&txn, model_id).await?;
-    let row = release_request::ActiveModel {
-        model_id: Set(model.id),
-        version_id: Set(version.id),
-        alias: Set(alias.to_owned()),
-        state: Set(State::Pending.as_str().to_owned()),
-        note: Set(note.clone()),
-        requested_by: Set(actor.subject.clone()),
-        requested_at: Set(now_ms()),
-        decided_at: Set(None),
-        ..Default::default()
-    };
-    let mut insert = release_request::Entity::insert(row);
-    insert.query().returning_all();
-    let request: release_request::Model = first(&txn, &insert)
-        .await?
-        .ok_or_else(|| RegistryError::Internal("an insert returned no row".into()))?;
-    txn.record(request_change(
-        Operation::ReleaseRequest,
-        &model,
-        &request,
-        note,
-    ));
-    txn.commit().await?;
-    Ok(request)
+        Ok(request)
+    })
 }
 
 fn request_change(
@@ -512,76 +514,76 @@ pub async fn decide(
     note: Option<String>,
 ) -> Result<release_request::Model> {
     super::fields::check_len("note", &note, 64 * 1024)?;
-    let txn = begin(db, actor).await?;
-    let mut request = pending(&txn, id).await?;
-    if request.requested_by == actor.subject {
-        return Err(RegistryError::Forbidden(format!(
-            "release request {id} is yours: another person must decide it"
-        )));
-    }
-    let earlier: Vec<release_decision::Model> = all(
-        &txn,
-        &release_decision::Entity::find().filter(release_decision::Column::RequestId.eq(id)),
-    )
-    .await?;
-    if earlier.iter().any(|d| d.decided_by == actor.subject) {
-        return Err(RegistryError::Conflict(format!(
-            "{} has already decided release request {id}",
-            actor.subject
-        )));
-    }
-    let version = version_of(&txn, request.version_id, "versionId").await?;
-    if approve && archived(&version) {
-        return Err(RegistryError::invalid(
-            "id",
-            format!(
-                "model version {} is ARCHIVED: it can't be released",
-                version.id
-            ),
-        ));
-    }
-    let model = model_of(&txn, request.model_id).await?;
-    let now = now_ms();
-    let decision = release_decision::ActiveModel {
-        request_id: Set(id),
-        decided_by: Set(actor.subject.clone()),
-        at: Set(now),
-        approve: Set(approve),
-        note: Set(note.clone()),
-    };
-    run(&txn, &release_decision::Entity::insert(decision)).await?;
-    let approvals = earlier.iter().filter(|d| d.approve).count() + usize::from(approve);
-    let required = alias_row(&txn, model.id, &request.alias)
-        .await?
-        .map_or(1, |row| row.required_approvals.max(1)) as usize;
-    let new_state = if !approve {
-        Some(State::Rejected)
-    } else if approvals >= required {
-        Some(State::Approved)
-    } else {
-        None
-    };
-    if let Some(state) = new_state {
-        let update = release_request::Entity::update_many()
-            .col_expr(release_request::Column::State, state.as_str().into())
-            .col_expr(release_request::Column::DecidedAt, now.into())
-            .filter(release_request::Column::Id.eq(id));
-        run(&txn, &update).await?;
-        request.state = state.as_str().to_owned();
-        request.decided_at = Some(now);
-    }
-    let operation = if approve {
-        Operation::ReleaseApprove
-    } else {
-        Operation::ReleaseReject
-    };
-    txn.record(request_change(operation, &model, &request, note));
-    if new_state == Some(State::Approved) {
-        // (a protected alias stays protected: the upsert moves only the version)
-        move_alias(&txn, &model, &request.alias, &version, &actor.subject).await?;
-    }
-    txn.commit().await?;
-    Ok(request)
+    transact!(db, actor, |txn| {
+        let mut request = pending(txn, id).await?;
+        if request.requested_by == actor.subject {
+            return Err(RegistryError::Forbidden(format!(
+                "release request {id} is yours: another person must decide it"
+            )));
+        }
+        let earlier: Vec<release_decision::Model> = all(
+            txn,
+            &release_decision::Entity::find().filter(release_decision::Column::RequestId.eq(id)),
+        )
+        .await?;
+        if earlier.iter().any(|d| d.decided_by == actor.subject) {
+            return Err(RegistryError::Conflict(format!(
+                "{} has already decided release request {id}",
+                actor.subject
+            )));
+        }
+        let version = version_of(txn, request.version_id, "versionId").await?;
+        if approve && archived(&version) {
+            return Err(RegistryError::invalid(
+                "id",
+                format!(
+                    "model version {} is ARCHIVED: it can't be released",
+                    version.id
+                ),
+            ));
+        }
+        let model = model_of(txn, request.model_id).await?;
+        let now = now_ms();
+        let decision = release_decision::ActiveModel {
+            request_id: Set(id),
+            decided_by: Set(actor.subject.clone()),
+            at: Set(now),
+            approve: Set(approve),
+            note: Set(note.clone()),
+        };
+        run(txn, &release_decision::Entity::insert(decision)).await?;
+        let approvals = earlier.iter().filter(|d| d.approve).count() + usize::from(approve);
+        let required = alias_row(txn, model.id, &request.alias)
+            .await?
+            .map_or(1, |row| row.required_approvals.max(1)) as usize;
+        let new_state = if !approve {
+            Some(State::Rejected)
+        } else if approvals >= required {
+            Some(State::Approved)
+        } else {
+            None
+        };
+        if let Some(state) = new_state {
+            let update = release_request::Entity::update_many()
+                .col_expr(release_request::Column::State, state.as_str().into())
+                .col_expr(release_request::Column::DecidedAt, now.into())
+                .filter(release_request::Column::Id.eq(id));
+            run(txn, &update).await?;
+            request.state = state.as_str().to_owned();
+            request.decided_at = Some(now);
+        }
+        let operation = if approve {
+            Operation::ReleaseApprove
+        } else {
+            Operation::ReleaseReject
+        };
+        txn.record(request_change(operation, &model, &request, note.clone()));
+        if new_state == Some(State::Approved) {
+            // (a protected alias stays protected: the upsert moves only the version)
+            move_alias(txn, &model, &request.alias, &version, &actor.subject).await?;
+        }
+        Ok(request)
+    })
 }
 
 /// `cancelRelease`: only the requester, only while pending.
@@ -590,34 +592,34 @@ pub async fn cancel(
     actor: &Actor,
     id: i64,
 ) -> Result<release_request::Model> {
-    let txn = begin(db, actor).await?;
-    let mut request = pending(&txn, id).await?;
-    if request.requested_by != actor.subject {
-        return Err(RegistryError::Forbidden(format!(
-            "only {} may cancel release request {id}",
-            request.requested_by
-        )));
-    }
-    let model = model_of(&txn, request.model_id).await?;
-    let now = now_ms();
-    let update = release_request::Entity::update_many()
-        .col_expr(
-            release_request::Column::State,
-            State::Cancelled.as_str().into(),
-        )
-        .col_expr(release_request::Column::DecidedAt, now.into())
-        .filter(release_request::Column::Id.eq(id));
-    run(&txn, &update).await?;
-    request.state = State::Cancelled.as_str().to_owned();
-    request.decided_at = Some(now);
-    txn.record(request_change(
-        Operation::ReleaseCancel,
-        &model,
-        &request,
-        None,
-    ));
-    txn.commit().await?;
-    Ok(request)
+    transact!(db, actor, |txn| {
+        let mut request = pending(txn, id).await?;
+        if request.requested_by != actor.subject {
+            return Err(RegistryError::Forbidden(format!(
+                "only {} may cancel release request {id}",
+                request.requested_by
+            )));
+        }
+        let model = model_of(txn, request.model_id).await?;
+        let now = now_ms();
+        let update = release_request::Entity::update_many()
+            .col_expr(
+                release_request::Column::State,
+                State::Cancelled.as_str().into(),
+            )
+            .col_expr(release_request::Column::DecidedAt, now.into())
+            .filter(release_request::Column::Id.eq(id));
+        run(txn, &update).await?;
+        request.state = State::Cancelled.as_str().to_owned();
+        request.decided_at = Some(now);
+        txn.record(request_change(
+            Operation::ReleaseCancel,
+            &model,
+            &request,
+            None,
+        ));
+        Ok(request)
+    })
 }
 
 /// Release requests, newest first, below the id `before` when given.

@@ -6,7 +6,7 @@ use sea_orm::DatabaseConnection;
 use super::edges::{EdgeKind, NewEdge, add_edges_in};
 use super::error::{RegistryError, Result};
 use super::fields::NodeFields;
-use super::history::{Actor, begin};
+use super::history::{Actor, transact};
 use super::kind::NodeKind;
 use super::read::find_by_name;
 use super::write::{create_in, expect_kind, update_in};
@@ -44,110 +44,110 @@ pub async fn record_run(
     actor: &Actor,
     req: RecordRun,
 ) -> Result<node::Model> {
-    let txn = begin(db, actor).await?;
-    let run = match req.run_id {
-        Some(id) => {
-            let mut fields = req.run.clone();
-            fields.name = None;
-            update_in(&txn, NodeKind::ExperimentRun, id, fields, None).await?
+    transact!(db, actor, |txn| {
+        let run = match req.run_id {
+            Some(id) => {
+                let mut fields = req.run.clone();
+                fields.name = None;
+                update_in(txn, NodeKind::ExperimentRun, id, fields, None).await?
+            }
+            None => {
+                let experiment = match (req.experiment_id, &req.experiment_name) {
+                    (Some(id), _) => {
+                        expect_kind(txn, id, NodeKind::Experiment, "experimentId").await?
+                    }
+                    (None, Some(name)) => {
+                        match find_by_name(txn, NodeKind::Experiment, 0, "", name).await? {
+                            Some(e) => e,
+                            None => {
+                                let fields = NodeFields {
+                                    name: Some(name.clone()),
+                                    owner: req.run.owner.clone(),
+                                    ..Default::default()
+                                };
+                                create_in(txn, NodeKind::Experiment, fields).await?
+                            }
+                        }
+                    }
+                    (None, None) => {
+                        return Err(RegistryError::invalid(
+                            "experimentId",
+                            "give experimentId or experimentName (or id to add to a run)",
+                        ));
+                    }
+                };
+                let mut fields = req.run.clone();
+                fields.parent_id = Some(experiment.id);
+                create_in(txn, NodeKind::ExperimentRun, fields).await?
+            }
+        };
+        for output in &req.outputs {
+            let mut fields = output.fields.clone();
+            fields.parent_id = Some(run.id);
+            create_in(txn, output.kind, fields).await?;
         }
-        None => {
-            let experiment = match (req.experiment_id, &req.experiment_name) {
+        let mut edges: Vec<NewEdge> = req
+            .inputs
+            .iter()
+            .map(|id| NewEdge {
+                source: *id,
+                target: run.id,
+                kind: EdgeKind::Input,
+                properties: None,
+            })
+            .collect();
+        for v in &req.output_model_versions {
+            let model = match (v.registered_model_id, &v.registered_model_name) {
                 (Some(id), _) => {
-                    expect_kind(&txn, id, NodeKind::Experiment, "experimentId").await?
+                    expect_kind(txn, id, NodeKind::RegisteredModel, "registeredModelId").await?
                 }
                 (None, Some(name)) => {
-                    match find_by_name(&txn, NodeKind::Experiment, 0, "", name).await? {
-                        Some(e) => e,
+                    match find_by_name(txn, NodeKind::RegisteredModel, 0, "", name).await? {
+                        Some(m) => m,
                         None => {
                             let fields = NodeFields {
                                 name: Some(name.clone()),
-                                owner: req.run.owner.clone(),
+                                owner: v.fields.owner.clone(),
                                 ..Default::default()
                             };
-                            create_in(&txn, NodeKind::Experiment, fields).await?
+                            create_in(txn, NodeKind::RegisteredModel, fields).await?
                         }
                     }
                 }
                 (None, None) => {
                     return Err(RegistryError::invalid(
-                        "experimentId",
-                        "give experimentId or experimentName (or id to add to a run)",
+                        "outputModelVersions.registeredModelId",
+                        "give registeredModelId or registeredModelName",
                     ));
                 }
             };
-            let mut fields = req.run.clone();
-            fields.parent_id = Some(experiment.id);
-            create_in(&txn, NodeKind::ExperimentRun, fields).await?
-        }
-    };
-    for output in &req.outputs {
-        let mut fields = output.fields.clone();
-        fields.parent_id = Some(run.id);
-        create_in(&txn, output.kind, fields).await?;
-    }
-    let mut edges: Vec<NewEdge> = req
-        .inputs
-        .iter()
-        .map(|id| NewEdge {
-            source: *id,
-            target: run.id,
-            kind: EdgeKind::Input,
-            properties: None,
-        })
-        .collect();
-    for v in &req.output_model_versions {
-        let model = match (v.registered_model_id, &v.registered_model_name) {
-            (Some(id), _) => {
-                expect_kind(&txn, id, NodeKind::RegisteredModel, "registeredModelId").await?
+            let mut fields = v.fields.clone();
+            fields.parent_id = Some(model.id);
+            let version = create_in(txn, NodeKind::ModelVersion, fields).await?;
+            if let Some(artifact) = &v.artifact {
+                let mut fields = artifact.clone();
+                fields.parent_id = Some(version.id);
+                fields.name.get_or_insert_with(|| model.name.clone());
+                create_in(txn, NodeKind::ModelArtifact, fields).await?;
             }
-            (None, Some(name)) => {
-                match find_by_name(&txn, NodeKind::RegisteredModel, 0, "", name).await? {
-                    Some(m) => m,
-                    None => {
-                        let fields = NodeFields {
-                            name: Some(name.clone()),
-                            owner: v.fields.owner.clone(),
-                            ..Default::default()
-                        };
-                        create_in(&txn, NodeKind::RegisteredModel, fields).await?
-                    }
-                }
-            }
-            (None, None) => {
-                return Err(RegistryError::invalid(
-                    "outputModelVersions.registeredModelId",
-                    "give registeredModelId or registeredModelName",
-                ));
-            }
-        };
-        let mut fields = v.fields.clone();
-        fields.parent_id = Some(model.id);
-        let version = create_in(&txn, NodeKind::ModelVersion, fields).await?;
-        if let Some(artifact) = &v.artifact {
-            let mut fields = artifact.clone();
-            fields.parent_id = Some(version.id);
-            fields.name.get_or_insert_with(|| model.name.clone());
-            create_in(&txn, NodeKind::ModelArtifact, fields).await?;
+            edges.push(NewEdge {
+                source: run.id,
+                target: version.id,
+                kind: EdgeKind::Output,
+                properties: None,
+            });
         }
-        edges.push(NewEdge {
-            source: run.id,
-            target: version.id,
-            kind: EdgeKind::Output,
-            properties: None,
-        });
-    }
-    for (kind, list) in [
-        (NodeKind::Metric, &req.metrics),
-        (NodeKind::Parameter, &req.parameters),
-    ] {
-        for fields in list {
-            let mut fields = fields.clone();
-            fields.parent_id = Some(run.id);
-            create_in(&txn, kind, fields).await?;
+        for (kind, list) in [
+            (NodeKind::Metric, &req.metrics),
+            (NodeKind::Parameter, &req.parameters),
+        ] {
+            for fields in list {
+                let mut fields = fields.clone();
+                fields.parent_id = Some(run.id);
+                create_in(txn, kind, fields).await?;
+            }
         }
-    }
-    add_edges_in(&txn, &edges, "inputs").await?;
-    txn.commit().await?;
-    Ok(run)
+        add_edges_in(txn, &edges, "inputs").await?;
+        Ok(run)
+    })
 }

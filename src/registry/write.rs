@@ -11,7 +11,7 @@ use sea_orm::{
 use super::edges::{EdgeKind, NewEdge, implied_edges, insert_edges};
 use super::error::{RegistryError, Result};
 use super::fields::NodeFields;
-use super::history::{self, Actor, Write, begin};
+use super::history::{self, Actor, Write, transact};
 use super::kind::NodeKind;
 use super::props::property_rows;
 use super::read::{Served, find_node, kind_of, served, served_version};
@@ -31,10 +31,10 @@ pub async fn create(
     kind: NodeKind,
     fields: NodeFields,
 ) -> Result<node::Model> {
-    let txn = begin(db, actor).await?;
-    let model = create_in(&txn, kind, fields).await?;
-    txn.commit().await?;
-    Ok(model)
+    transact!(db, actor, |txn| {
+        let model = create_in(txn, kind, fields.clone()).await?;
+        Ok(model)
+    })
 }
 
 /// Creates a node inside the caller's transaction.
@@ -193,10 +193,10 @@ pub async fn update(
     fields: NodeFields,
     expected_revision: Option<i64>,
 ) -> Result<node::Model> {
-    let txn = begin(db, actor).await?;
-    let model = update_in(&txn, kind, id, fields, expected_revision).await?;
-    txn.commit().await?;
-    Ok(model)
+    transact!(db, actor, |txn| {
+        let model = update_in(txn, kind, id, fields.clone(), expected_revision).await?;
+        Ok(model)
+    })
 }
 
 pub async fn update_in<E: Write>(
@@ -264,8 +264,11 @@ pub async fn update_from<E: Write>(
         QueryTrait::query(&mut update).returning(all_columns());
         first(txn, &update).await?
     };
+    // another transaction updated the row between this one's read and its write: the
+    // whole transaction runs again (`history::transact!`) and reads it afresh, where an
+    // expected revision then conflicts and an update without one applies
     let updated = updated.ok_or_else(|| {
-        RegistryError::Conflict(format!(
+        RegistryError::Contention(format!(
             "{} {id} was changed by another writer: reload it and retry",
             kind.label()
         ))

@@ -261,6 +261,24 @@ async fn servers_keep_one_servers_guarantees(url: &str, count: usize) {
     );
     assert_eq!(now["registeredModel"]["aliases"][0]["versionId"], left);
 
+    // updates that expect no revision all land, one after another
+    let plain = join_all((0..8).map(|i| {
+        let (client, base, model) = (&client, &bases[i % count], &model);
+        async move {
+            call(
+                client,
+                base,
+                "mutation($m: ID!, $d: String) { updateRegisteredModel(id: $m, input: {description: $d}) { revision } }",
+                json!({"m": model, "d": format!("plain {i}")}),
+            )
+            .await
+        }
+    }))
+    .await;
+    for body in &plain {
+        ok(body, "an update without an expected revision");
+    }
+
     // one winner among updates that all expect the same revision
     let revision = ok(
         &call(

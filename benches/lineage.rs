@@ -3,12 +3,13 @@
 //! nodes at several depths, through the GraphQL schema in-process and over HTTP.
 //!
 //! cargo bench --bench lineage -- --nodes DIR/nodes.csv --edges DIR/edges.csv \
-//!     [--postgres postgres://postgres@127.0.0.1:5432/test] [--reps 3] [--sqlite FILE] \
-//!     [--depths 1,5,10,20,50] [--directions UPSTREAM,DOWNSTREAM]
+//!     [--postgres postgres://postgres@127.0.0.1:5432/test] [--mysql mysql://root@127.0.0.1:3306/test] \
+//!     [--reps 3] [--sqlite FILE] [--depths 1,5,10,20,50] [--directions UPSTREAM,DOWNSTREAM]
 //!
 //! `--sqlite FILE` keeps the SQLite database in FILE, and a later run with the same FILE
 //! walks it without loading the graph again; `--pg-schema NAME` does the same for
-//! PostgreSQL (the graph stays in schema NAME). `--via-sqlx` walks SQLite through the sqlx
+//! PostgreSQL (the graph stays in schema NAME), `--my-database NAME` for MySQL/MariaDB
+//! (the graph stays in database NAME). `--via-sqlx` walks SQLite through the sqlx
 //! driver instead of a direct session, to compare the two.
 // the server's allocator (src/main.rs), so the numbers are the server's
 #[global_allocator]
@@ -31,6 +32,8 @@ struct Args {
     postgres: Option<String>,
     sqlite: Option<String>,
     pg_schema: Option<String>,
+    mysql: Option<String>,
+    my_database: Option<String>,
     reps: usize,
     depths: Vec<u32>,
     directions: Vec<String>,
@@ -45,6 +48,8 @@ fn args() -> Args {
         postgres: None,
         sqlite: None,
         pg_schema: None,
+        mysql: None,
+        my_database: None,
         reps: 3,
         depths: list(DEPTHS),
         directions: list("UPSTREAM,DOWNSTREAM"),
@@ -57,6 +62,8 @@ fn args() -> Args {
             "--postgres" => a.postgres = it.next(),
             "--sqlite" => a.sqlite = it.next(),
             "--pg-schema" => a.pg_schema = it.next(),
+            "--mysql" => a.mysql = it.next(),
+            "--my-database" => a.my_database = it.next(),
             "--via-sqlx" => a.direct.via_sqlx = true,
             "--reps" => a.reps = it.next().and_then(|r| r.parse().ok()).expect("--reps N"),
             "--depths" => a.depths = list(&it.next().expect("--depths 1,5,...")),
@@ -66,7 +73,7 @@ fn args() -> Args {
     }
     if a.nodes.is_empty() || a.edges.is_empty() {
         eprintln!(
-            "usage: cargo bench --bench lineage -- --nodes nodes.csv --edges edges.csv [--postgres URL] [--reps N]"
+            "usage: cargo bench --bench lineage -- --nodes nodes.csv --edges edges.csv [--postgres URL] [--mysql URL] [--reps N]"
         );
         std::process::exit(2);
     }
@@ -244,12 +251,33 @@ async fn main() {
             &a,
         )
         .await;
-        if a.pg_schema.is_some() {
-            return;
+        if a.pg_schema.is_none() {
+            admin
+                .execute_unprepared(&format!("DROP SCHEMA {schema} CASCADE"))
+                .await
+                .expect("drop");
         }
+    }
+    if let Some(url) = &a.mysql {
+        let admin = connect(url).await;
+        let name = a
+            .my_database
+            .clone()
+            .unwrap_or_else(|| format!("bench_{}", std::process::id()));
         admin
-            .execute_unprepared(&format!("DROP SCHEMA {schema} CASCADE"))
+            .execute_unprepared(&format!(
+                "CREATE DATABASE IF NOT EXISTS {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
+            ))
             .await
-            .expect("drop");
+            .expect("database");
+        let mut scoped = url::Url::parse(url).expect("a MySQL URL");
+        scoped.set_path(&format!("/{name}"));
+        run("MariaDB", connect(scoped.as_str()).await, &a).await;
+        if a.my_database.is_none() {
+            admin
+                .execute_unprepared(&format!("DROP DATABASE {name}"))
+                .await
+                .expect("drop");
+        }
     }
 }

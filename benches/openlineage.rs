@@ -2,7 +2,7 @@
 //! read two datasets and write one, with a schema facet) over HTTP to a server on a fresh
 //! database, from several concurrent clients, and prints events per second.
 //!
-//! cargo bench --bench openlineage -- [--events 20000] [--clients 8] [--postgres URL]
+//! cargo bench --bench openlineage -- [--events 20000] [--clients 8] [--postgres URL] [--mysql URL]
 // the server's allocator (src/main.rs), so the numbers are the server's
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -101,10 +101,22 @@ async fn run(label: &str, url: &str, events: usize, clients: usize) {
     );
 }
 
+/// A connection to the server at `url` that makes and drops the run's schema or database.
+async fn admin(url: &str) -> sea_orm::DatabaseConnection {
+    db::connect(&DatabaseArgs {
+        database_url: url.to_owned(),
+        log_sql: false,
+        max_connections: 2,
+        connect_timeout: std::time::Duration::from_secs(5),
+    })
+    .await
+    .expect("connect")
+}
+
 #[tokio::main]
 async fn main() {
     let mut args = std::env::args().skip(1);
-    let (mut events, mut clients, mut postgres) = (20_000usize, 8usize, None);
+    let (mut events, mut clients, mut postgres, mut mysql) = (20_000usize, 8usize, None, None);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--events" => {
@@ -120,6 +132,7 @@ async fn main() {
                     .expect("--clients N")
             }
             "--postgres" => postgres = args.next(),
+            "--mysql" => mysql = args.next(),
             _ => {}
         }
     }
@@ -133,14 +146,7 @@ async fn main() {
     )
     .await;
     if let Some(url) = postgres {
-        let conn = db::connect(&DatabaseArgs {
-            database_url: url.clone(),
-            log_sql: false,
-            max_connections: 2,
-            connect_timeout: std::time::Duration::from_secs(5),
-        })
-        .await
-        .expect("connect");
+        let conn = admin(&url).await;
         let schema = format!("olbench_{}", std::process::id());
         conn.execute_unprepared(&format!("CREATE SCHEMA {schema}"))
             .await
@@ -154,6 +160,21 @@ async fn main() {
         )
         .await;
         conn.execute_unprepared(&format!("DROP SCHEMA {schema} CASCADE"))
+            .await
+            .expect("drop");
+    }
+    if let Some(url) = mysql {
+        let conn = admin(&url).await;
+        let name = format!("olbench_{}", std::process::id());
+        conn.execute_unprepared(&format!(
+            "CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
+        ))
+        .await
+        .expect("database");
+        let mut scoped = url::Url::parse(&url).expect("a MySQL URL");
+        scoped.set_path(&format!("/{name}"));
+        run("MariaDB", scoped.as_str(), events, clients).await;
+        conn.execute_unprepared(&format!("DROP DATABASE {name}"))
             .await
             .expect("drop");
     }

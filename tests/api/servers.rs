@@ -4,14 +4,11 @@
 //! mid-write loses nothing it acknowledged while the others keep serving. On PostgreSQL
 //! and MariaDB, with two and with four servers.
 use std::collections::{BTreeSet, HashSet};
-use std::future::Future;
 use std::time::Duration;
 
 use futures_util::future::join_all;
 use serde_json::{Value, json};
 
-use crate::cli::Store;
-use crate::helpers::Backend;
 use crate::webhooks::Server;
 
 macro_rules! on_shared_stores {
@@ -22,28 +19,16 @@ macro_rules! on_shared_stores {
 
                 #[test]
                 fn postgres() {
-                    super::run(Backend::Postgres, super::$name);
+                    crate::webhooks::run(Backend::Postgres, super::$name);
                 }
 
                 #[test]
                 fn mysql() {
-                    super::run(Backend::Mysql, super::$name);
+                    crate::webhooks::run(Backend::Mysql, super::$name);
                 }
             }
         )*
     };
-}
-
-fn run<F: Future<Output = ()>>(backend: Backend, test: impl FnOnce(String) -> F) {
-    let store = Store::new(backend);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(test(store.url.clone()));
-    drop(runtime);
-    drop(store);
 }
 
 on_shared_stores!(
@@ -108,7 +93,7 @@ async fn servers_keep_one_servers_guarantees(url: &str, count: usize) {
 
     // versions with and without names through every server at once, each read back
     // through the server that made it; and names asked for twice, through two servers
-    const CREATES: usize = 400;
+    const CREATES: usize = 800;
     const CONTESTED: usize = 10;
     let mut creates = Vec::new();
     for i in 0..CREATES {
@@ -262,19 +247,7 @@ async fn servers_keep_one_servers_guarantees(url: &str, count: usize) {
     assert_eq!(now["registeredModel"]["aliases"][0]["versionId"], left);
 
     // updates that expect no revision all land, one after another
-    let plain = join_all((0..8).map(|i| {
-        let (client, base, model) = (&client, &bases[i % count], &model);
-        async move {
-            call(
-                client,
-                base,
-                "mutation($m: ID!, $d: String) { updateRegisteredModel(id: $m, input: {description: $d}) { revision } }",
-                json!({"m": model, "d": format!("plain {i}")}),
-            )
-            .await
-        }
-    }))
-    .await;
+    let plain = update_at_once(&client, &bases, &model, None).await;
     for body in &plain {
         ok(body, "an update without an expected revision");
     }
@@ -292,19 +265,7 @@ async fn servers_keep_one_servers_guarantees(url: &str, count: usize) {
     )["registeredModel"]["revision"]
         .as_i64()
         .unwrap();
-    let updates = join_all((0..8).map(|i| {
-        let (client, base, model) = (&client, &bases[i % count], &model);
-        async move {
-            call(
-                client,
-                base,
-                "mutation($m: ID!, $d: String, $r: Int) { updateRegisteredModel(id: $m, input: {description: $d}, expectedRevision: $r) { revision } }",
-                json!({"m": model, "d": format!("by {i}"), "r": revision}),
-            )
-            .await
-        }
-    }))
-    .await;
+    let updates = update_at_once(&client, &bases, &model, Some(revision)).await;
     let codes: Vec<Option<String>> = updates.iter().map(code).collect();
     assert_eq!(
         codes.iter().filter(|c| c.is_none()).count(),
@@ -337,6 +298,29 @@ async fn servers_keep_one_servers_guarantees(url: &str, count: usize) {
     assert!(sequences.len() > CREATES, "{}", sequences.len());
     let want: Vec<i64> = (1..=sequences.len() as i64).collect();
     assert_eq!(sequences, want, "gap-free");
+}
+
+/// Eight updates of `model`'s description at once, spread over the servers, each
+/// expecting `revision` (or none): their answers.
+async fn update_at_once(
+    client: &reqwest::Client,
+    bases: &[String],
+    model: &str,
+    revision: Option<i64>,
+) -> Vec<Value> {
+    join_all((0..8).map(|i| {
+        let base = &bases[i % bases.len()];
+        async move {
+            call(
+                client,
+                base,
+                "mutation($m: ID!, $d: String, $r: Int) { updateRegisteredModel(id: $m, input: {description: $d}, expectedRevision: $r) { revision } }",
+                json!({"m": model, "d": format!("update {i}"), "r": revision}),
+            )
+            .await
+        }
+    }))
+    .await
 }
 
 async fn a_killed_server_loses_no_acknowledged_write(url: String) {

@@ -274,7 +274,9 @@ macro_rules! on_both_stores {
     };
 }
 
-fn run<F: Future<Output = ()>>(backend: Backend, test: impl FnOnce(String) -> F) {
+/// Runs `test` with the URL of a fresh database on `backend`, on a runtime of its own
+/// (the database is made and dropped outside it).
+pub(crate) fn run<F: Future<Output = ()>>(backend: Backend, test: impl FnOnce(String) -> F) {
     let store = Store::new(backend);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

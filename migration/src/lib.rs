@@ -11,6 +11,7 @@ mod m20261130_000005_identity_history;
 mod m20261130_000006_release;
 mod m20261130_000007_webhooks;
 mod m20261201_000008_latest_version_index;
+mod m20261201_000009_mysql_lookup_indexes;
 mod mysql;
 
 pub struct Migrator;
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000006_release::Migration),
             Box::new(m20261130_000007_webhooks::Migration),
             Box::new(m20261201_000008_latest_version_index::Migration),
+            Box::new(m20261201_000009_mysql_lookup_indexes::Migration),
         ]
     }
 }

@@ -142,17 +142,18 @@ enum Route {
     /// itself ([`postgres_chunk_sql`]), so it walks every level left, up to a number of
     /// nodes.
     Postgres,
-    /// MySQL/MariaDB: one level per statement, the visited sets applied between them.
+    /// MySQL/MariaDB: a statement costs a round trip, and SQLite's recursive form walks
+    /// several levels at once while the frontier is narrow, as through sqlx.
     Mysql,
 }
 
 fn levels_for(width: usize, route: Route, left: u32) -> u32 {
     let levels = match (route, width) {
-        (Route::Direct | Route::Mysql, _) => 1,
+        (Route::Direct, _) => 1,
         (Route::Postgres, _) => left,
-        (Route::Sqlx, 0..=64) => LEVELS_PER_STATEMENT,
-        (Route::Sqlx, 65..=512) => 2,
-        (Route::Sqlx, _) => 1,
+        (Route::Sqlx | Route::Mysql, 0..=64) => LEVELS_PER_STATEMENT,
+        (Route::Sqlx | Route::Mysql, 65..=512) => 2,
+        (Route::Sqlx | Route::Mysql, _) => 1,
     };
     levels.min(left)
 }
@@ -198,8 +199,8 @@ fn edge_filters(params: &WalkParams, far: &str) -> (String, String, String) {
 }
 
 /// One chunk's statement: up to `levels` levels from the frontier in one recursive
-/// statement (SQLite; PostgreSQL's several levels are [`postgres_chunk_sql`]), each edge
-/// with the level (1-based) it was reached at, folded into one JSON row. Nodes in
+/// statement (SQLite, MariaDB; PostgreSQL's several levels are [`postgres_chunk_sql`]),
+/// each edge with the level (1-based) it was reached at, folded into one JSON row. Nodes in
 /// `exclude` (visited by every walk sharing the statement) are not expanded again;
 /// within the chunk an edge may come back at several levels, and the caller keeps the
 /// first way in, as a level-by-level walk does. Parameters: the frontier (a JSON
@@ -247,10 +248,12 @@ fn chunk_sql(backend: DbBackend, direction: Direction, params: &WalkParams, leve
             first = in_ids(backend, &format!(r#"e."{near}""#), &placeholder(1)),
         );
     }
-    // several levels: SQLite's recursive form (PostgreSQL's is [`postgres_chunk_sql`])
+    // several levels: SQLite's and MariaDB's recursive form (PostgreSQL's is
+    // [`postgres_chunk_sql`]); MariaDB binds by position, in the order the parameters
+    // appear: the frontier, the levels, the excluded ids
     debug_assert!(
-        backend == DbBackend::Sqlite,
-        "PostgreSQL walks several levels in postgres_chunk_sql, MySQL one at a time"
+        !postgres,
+        "PostgreSQL walks several levels in postgres_chunk_sql"
     );
     let cols =
         format!(r#"e."id", e."source_id", e."target_id", e."kind", e."create_time", {properties}"#);
@@ -259,9 +262,10 @@ fn chunk_sql(backend: DbBackend, direction: Direction, params: &WalkParams, leve
 SELECT {cols}, {node_cols}, 1 FROM "lineage_edge" e{join_sql} WHERE e."{near}" IN ({first}){filters}
 UNION
 SELECT {cols}, {node_cols}, w.depth + 1 FROM walk w JOIN "lineage_edge" e ON e."{near}" = w.{far}{join_sql}
-WHERE w.depth < ?2 AND w.{far} NOT IN ({excluded}){filters})
-SELECT COALESCE(json_group_array(json_array(id, source_id, target_id, kind, create_time, node_kind, node_create_time, properties, depth)), '[]') AS edges FROM walk"#,
+WHERE w.depth < {levels} AND w.{far} NOT IN ({excluded}){filters})
+SELECT COALESCE({agg}({array}(id, source_id, target_id, kind, create_time, node_kind, node_create_time, properties, depth)), '[]') AS edges FROM walk"#,
         first = list(1),
+        levels = placeholder(2),
         excluded = list(3),
     )
 }

@@ -162,19 +162,8 @@ async fn servers_keep_one_servers_guarantees(url: &str, count: usize) {
         CREATES / 2,
         "unnamed versions got distinct numbers"
     );
-    let listed = ok(
-        &call(
-            &client,
-            &bases[count - 1],
-            "query($m: ID!) { registeredModel(id: $m) { versions(first: 1000) { nodes { id name } } } }",
-            json!({"m": model}),
-        )
-        .await,
-        "the versions",
-    );
-    let stored: Vec<String> = listed["registeredModel"]["versions"]["nodes"]
-        .as_array()
-        .unwrap()
+    let listed = versions(&client, &bases[count - 1], &model).await;
+    let stored: Vec<String> = listed
         .iter()
         .map(|v| v["name"].as_str().unwrap().to_owned())
         .collect();
@@ -191,9 +180,7 @@ async fn servers_keep_one_servers_guarantees(url: &str, count: usize) {
 
     // one alias moved by every server at once: each move is recorded as the one before
     // it left the alias
-    let versions: Vec<String> = listed["registeredModel"]["versions"]["nodes"]
-        .as_array()
-        .unwrap()
+    let versions: Vec<String> = listed
         .iter()
         .take(20)
         .map(|v| v["id"].as_str().unwrap().to_owned())
@@ -300,6 +287,24 @@ async fn servers_keep_one_servers_guarantees(url: &str, count: usize) {
     assert_eq!(sequences, want, "gap-free");
 }
 
+/// The versions of `model`, as the server at `base` lists them (`id` and `name`).
+async fn versions(client: &reqwest::Client, base: &str, model: &str) -> Vec<Value> {
+    let listed = ok(
+        &call(
+            client,
+            base,
+            "query($m: ID!) { registeredModel(id: $m) { versions(first: 1000) { nodes { id name } } } }",
+            json!({"m": model}),
+        )
+        .await,
+        "the versions",
+    );
+    listed["registeredModel"]["versions"]["nodes"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
 /// Eight updates of `model`'s description at once, spread over the servers, each
 /// expecting `revision` (or none): their answers.
 async fn update_at_once(
@@ -376,19 +381,8 @@ async fn a_killed_server_loses_no_acknowledged_write(url: String) {
         !acknowledged.is_empty(),
         "the writers wrote before the kill"
     );
-    let listed = ok(
-        &call(
-            &client,
-            &survivor.base,
-            "query($m: ID!) { registeredModel(id: $m) { versions(first: 1000) { nodes { name } } } }",
-            json!({"m": model}),
-        )
-        .await,
-        "the versions",
-    );
-    let stored: HashSet<String> = listed["registeredModel"]["versions"]["nodes"]
-        .as_array()
-        .unwrap()
+    let stored: HashSet<String> = versions(&client, &survivor.base, &model)
+        .await
         .iter()
         .map(|v| v["name"].as_str().unwrap().to_owned())
         .collect();

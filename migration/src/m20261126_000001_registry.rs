@@ -2,7 +2,7 @@
 //! custom-property index used by filters, and the lineage edge table.
 use sea_orm_migration::{prelude::*, schema::*};
 
-use crate::mysql::{indexed_text, key_text};
+use crate::mysql::{byte_wise_text, indexed_text, key_text};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -89,6 +89,7 @@ enum LineageEdge {
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        byte_wise_text(manager).await?;
         manager
             .create_table(
                 Table::create()

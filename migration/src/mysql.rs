@@ -24,6 +24,19 @@ pub fn indexed_text<T: IntoIden>(manager: &SchemaManager, col: T, chars: u32) ->
     }
 }
 
+/// Makes the tables created after it compare text byte for byte, as on SQLite and
+/// PostgreSQL: MySQL's default collation folds case, and "Model" and "model" would be
+/// one name. Run once, before the first table.
+pub async fn byte_wise_text(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
+    if is_mysql(manager) {
+        manager
+            .get_connection()
+            .execute_unprepared("ALTER DATABASE CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
+            .await?;
+    }
+    Ok(())
+}
+
 pub fn is_mysql(manager: &SchemaManager) -> bool {
     manager.get_database_backend() == DbBackend::MySql
 }

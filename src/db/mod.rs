@@ -148,14 +148,6 @@ async fn connect_pool(args: &DatabaseArgs) -> Result<DatabaseConnection, DbErr> 
 }
 
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
-    if db.get_database_backend() == DbBackend::MySql {
-        // tables created from here on compare text byte for byte, as on SQLite and
-        // PostgreSQL: MySQL's default collation folds case, and "Model" and "model"
-        // would be one name
-        use sea_orm::ConnectionTrait;
-        db.execute_unprepared("ALTER DATABASE CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
-            .await?;
-    }
     Migrator::up(db, None).await
 }
 

@@ -20,8 +20,12 @@ pub async fn find_node<E: Exec>(conn: &E, id: i64) -> Result<Option<node::Model>
 /// `column IN (ids)` with the ids as one JSON parameter (`db::ids`). `column` is a
 /// quoted, qualified column.
 pub fn id_in(backend: DbBackend, column: &str, ids: &[i64]) -> Expr {
-    let placeholder = crate::db::param(backend, 1);
-    Expr::cust_with_values(in_ids(backend, column, &placeholder), [json_ids(ids)])
+    // sea-query's own placeholder, which it numbers within the statement it joins
+    let placeholder = match backend {
+        DbBackend::Postgres => "$1",
+        _ => "?",
+    };
+    Expr::cust_with_values(in_ids(backend, column, placeholder), [json_ids(ids)])
 }
 
 /// Nodes by id, in one statement; missing ids are simply absent.

@@ -45,7 +45,7 @@ impl Store {
             Backend::Postgres => {
                 let base = postgres_url();
                 let schema = format!("mg_{}", uuid::Uuid::new_v4().simple());
-                psql(&base, &format!("CREATE SCHEMA {schema}"));
+                admin_sql(&base, &format!("CREATE SCHEMA {schema}"));
                 let sep = if base.contains('?') { '&' } else { '?' };
                 Self {
                     url: format!("{base}{sep}options=-c%20search_path%3D{schema}"),
@@ -56,7 +56,7 @@ impl Store {
             }
             Backend::Mysql => {
                 let (name, create, drop) = mysql_database();
-                psql(&mysql_url(), &create);
+                admin_sql(&mysql_url(), &create);
                 Self {
                     url: mysql_database_url(&name),
                     _dir: None,
@@ -71,13 +71,13 @@ impl Store {
 impl Drop for Store {
     fn drop(&mut self) {
         if let Some((url, sql)) = &self.drop {
-            psql(url, sql);
+            admin_sql(url, sql);
         }
     }
 }
 
 /// Runs one statement on the database at `url` (any store sea-orm reaches).
-fn psql(url: &str, sql: &str) {
+fn admin_sql(url: &str, sql: &str) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -50,6 +50,17 @@ async fn call(client: &reqwest::Client, base: &str, query: &str, variables: Valu
         .expect("a JSON body")
 }
 
+/// The `data` of a request to `base` that must succeed (`what` names it if it fails).
+async fn data(
+    client: &reqwest::Client,
+    base: &str,
+    query: &str,
+    variables: Value,
+    what: &str,
+) -> Value {
+    ok(&call(client, base, query, variables).await, what)
+}
+
 /// The error code of a body, or None when it has no errors.
 fn code(body: &Value) -> Option<String> {
     body["errors"][0]["extensions"]["code"]
@@ -152,8 +163,8 @@ async fn servers_keep_one_servers_guarantees(url: &str, count: usize) {
             .collect();
         let won: Vec<&&Value> = tries.iter().filter(|b| code(b).is_none()).collect();
         assert_eq!(won.len(), 1, "{name}: {tries:?}");
-        let lost: Vec<Option<String>> = tries.iter().filter_map(|b| code(b).map(Some)).collect();
-        assert_eq!(lost, vec![Some("ALREADY_EXISTS".to_owned())], "{name}");
+        let lost: Vec<String> = tries.iter().filter_map(|b| code(b)).collect();
+        assert_eq!(lost, ["ALREADY_EXISTS"], "{name}");
         names.push(name);
     }
     let numbered: BTreeSet<i64> = names.iter().filter_map(|n| n.parse().ok()).collect();
@@ -201,16 +212,14 @@ async fn servers_keep_one_servers_guarantees(url: &str, count: usize) {
     for body in &moves {
         ok(body, "an alias move");
     }
-    let log = ok(
-        &call(
-            &client,
-            &bases[0],
-            "query($m: ID!) { changes(first: 1000, filter: {nodeIds: [$m], operations: [ALIAS_SET]}) { nodes { sequence before after } } }",
-            json!({"m": model}),
-        )
-        .await,
+    let log = data(
+        &client,
+        &bases[0],
+        "query($m: ID!) { changes(first: 1000, filter: {nodeIds: [$m], operations: [ALIAS_SET]}) { nodes { sequence before after } } }",
+        json!({"m": model}),
         "the alias log",
-    );
+    )
+    .await;
     let mut left = Value::Null;
     // the log lists the newest first
     let mut alias_moves = log["changes"]["nodes"].as_array().unwrap().clone();
@@ -221,16 +230,14 @@ async fn servers_keep_one_servers_guarantees(url: &str, count: usize) {
         assert_eq!(change["before"]["versionId"], left, "{change}");
         left = change["after"]["versionId"].clone();
     }
-    let now = ok(
-        &call(
-            &client,
-            &bases[count - 1],
-            r#"query($m: ID!) { registeredModel(id: $m) { aliases { alias versionId } } }"#,
-            json!({"m": model}),
-        )
-        .await,
+    let now = data(
+        &client,
+        &bases[count - 1],
+        r#"query($m: ID!) { registeredModel(id: $m) { aliases { alias versionId } } }"#,
+        json!({"m": model}),
         "the alias",
-    );
+    )
+    .await;
     assert_eq!(now["registeredModel"]["aliases"][0]["versionId"], left);
 
     // updates that expect no revision all land, one after another
@@ -240,16 +247,14 @@ async fn servers_keep_one_servers_guarantees(url: &str, count: usize) {
     }
 
     // one winner among updates that all expect the same revision
-    let revision = ok(
-        &call(
-            &client,
-            &bases[0],
-            "query($m: ID!) { registeredModel(id: $m) { revision } }",
-            json!({"m": model}),
-        )
-        .await,
+    let revision = data(
+        &client,
+        &bases[0],
+        "query($m: ID!) { registeredModel(id: $m) { revision } }",
+        json!({"m": model}),
         "the revision",
-    )["registeredModel"]["revision"]
+    )
+    .await["registeredModel"]["revision"]
         .as_i64()
         .unwrap();
     let updates = update_at_once(&client, &bases, &model, Some(revision)).await;
@@ -265,16 +270,14 @@ async fn servers_keep_one_servers_guarantees(url: &str, count: usize) {
     );
 
     // the change log: every sequence once, none missing
-    let all = ok(
-        &call(
-            &client,
-            &bases[count - 1],
-            "{ changes(first: 1000) { nodes { sequence } } }",
-            json!({}),
-        )
-        .await,
+    let all = data(
+        &client,
+        &bases[count - 1],
+        "{ changes(first: 1000) { nodes { sequence } } }",
+        json!({}),
         "the log",
-    );
+    )
+    .await;
     let mut sequences: Vec<i64> = all["changes"]["nodes"]
         .as_array()
         .unwrap()
@@ -289,16 +292,14 @@ async fn servers_keep_one_servers_guarantees(url: &str, count: usize) {
 
 /// The versions of `model`, as the server at `base` lists them (`id` and `name`).
 async fn versions(client: &reqwest::Client, base: &str, model: &str) -> Vec<Value> {
-    let listed = ok(
-        &call(
-            client,
-            base,
-            "query($m: ID!) { registeredModel(id: $m) { versions(first: 1000) { nodes { id name } } } }",
-            json!({"m": model}),
-        )
-        .await,
+    let listed = data(
+        client,
+        base,
+        "query($m: ID!) { registeredModel(id: $m) { versions(first: 1000) { nodes { id name } } } }",
+        json!({"m": model}),
         "the versions",
-    );
+    )
+    .await;
     listed["registeredModel"]["versions"]["nodes"]
         .as_array()
         .unwrap()

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::Poll;
 use std::time::Duration;
 
+use crate::registry::columns::NodeColumns;
 use async_graphql::dataloader::{DataLoader, Loader};
 use entity::{model_alias, node, release_decision};
 use futures_util::StreamExt;
@@ -37,10 +38,14 @@ use crate::registry::{Filter, NodeKind, Order, RegistryError};
 pub struct Loaders {
     loader: DataLoader<RegistryLoader>,
     asked: Arc<AtomicUsize>,
-    /// Latest versions a list read ahead for the models on its page (`prime_latest`):
-    /// taken by the first `latest_version` of each model, before any batch.
-    primed_latest: std::sync::Mutex<HashMap<i64, Option<node::Model>>>,
+    /// Latest versions lists read ahead for the models on their pages (`prime_latest`),
+    /// with the columns each read: each is taken by the first `latest_version` of its
+    /// model that reads no other column, before any batch.
+    primed_latest: std::sync::Mutex<HashMap<i64, Vec<Primed>>>,
 }
+
+/// A latest version read ahead (or its absence), and the columns read of it.
+type Primed = (NodeColumns, Option<node::Model>);
 
 /// Loaders for an operation on an operation thread: batches are local tasks there.
 pub fn loaders(db: DatabaseConnection, readers: Readers) -> Loaders {
@@ -142,16 +147,28 @@ impl Loaders {
         self.loader.load_one(key).await
     }
 
-    /// A model's latest version that is not archived, if any.
+    /// A model's latest version that is not archived, if any, whole.
     pub async fn latest_version(
         &self,
         model: i64,
     ) -> Result<Option<node::Model>, Arc<RegistryError>> {
-        let primed = self
-            .primed_latest
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&model);
+        self.latest_version_reading(model, NodeColumns::ALL).await
+    }
+
+    /// A model's latest version that is not archived, if any, for a caller that reads
+    /// `columns` of it only.
+    pub async fn latest_version_reading(
+        &self,
+        model: i64,
+        columns: NodeColumns,
+    ) -> Result<Option<node::Model>, Arc<RegistryError>> {
+        let primed = {
+            let mut primed = self.primed_latest.lock().unwrap_or_else(|p| p.into_inner());
+            primed.get_mut(&model).and_then(|rows| {
+                let at = rows.iter().position(|(read, _)| read.covers(columns))?;
+                Some(rows.swap_remove(at).1)
+            })
+        };
         if let Some(latest) = primed {
             return Ok(latest);
         }
@@ -159,14 +176,23 @@ impl Loaders {
         self.loader.load_one(LatestVersionOf(model)).await
     }
 
-    /// Reads the latest versions of `models` now, in one statement, for their
-    /// `latestVersion` fields to take: each takes its own row, once, instead of a copy
-    /// out of a batch's answer.
-    pub async fn prime_latest(&self, models: &[i64]) -> Result<(), RegistryError> {
+    /// Reads the latest versions of `models` now, `columns` of each, in one statement,
+    /// for their `latestVersion` fields to take: each takes its own row, once, instead
+    /// of a copy out of a batch's answer.
+    pub async fn prime_latest(
+        &self,
+        models: &[i64],
+        columns: NodeColumns,
+    ) -> Result<(), RegistryError> {
         let loader = self.loader.loader();
-        let mut found = latest_versions(&loader.db, &loader.readers, models).await?;
+        let mut found = latest_versions(&loader.db, &loader.readers, models, columns).await?;
         let mut primed = self.primed_latest.lock().unwrap_or_else(|p| p.into_inner());
-        primed.extend(models.iter().map(|m| (*m, found.remove(m))));
+        for model in models {
+            primed
+                .entry(*model)
+                .or_default()
+                .push((columns, found.remove(model)));
+        }
         Ok(())
     }
 
@@ -517,7 +543,7 @@ impl Loader<LatestVersionOf> for RegistryLoader {
         keys: &[LatestVersionOf],
     ) -> Result<HashMap<LatestVersionOf, Self::Value>, Self::Error> {
         let models: Vec<i64> = keys.iter().map(|k| k.0).collect();
-        let found = latest_versions(&self.db, &self.readers, &models).await?;
+        let found = latest_versions(&self.db, &self.readers, &models, NodeColumns::ALL).await?;
         Ok(found
             .into_iter()
             .map(|(model, v)| (LatestVersionOf(model), v))
@@ -530,9 +556,10 @@ async fn latest_versions(
     db: &DatabaseConnection,
     readers: &Readers,
     models: &[i64],
+    columns: NodeColumns,
 ) -> Result<HashMap<i64, node::Model>, RegistryError> {
     let rows = read_on!(db, readers, |conn| {
-        crate::registry::read::latest_versions(conn, models)
+        crate::registry::read::latest_versions_of(conn, models, columns)
     })
     .await?;
     Ok(rows

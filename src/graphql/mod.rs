@@ -14,6 +14,7 @@ use futures_util::FutureExt;
 
 pub mod access;
 mod artifacts;
+mod columns;
 pub mod documents;
 pub mod errors;
 mod experiments;

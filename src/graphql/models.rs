@@ -174,7 +174,8 @@ impl ModelQuery {
         let ahead = async |models: &[entity::node::Model]| {
             if items_select(ctx, "latestVersion") {
                 let ids: Vec<i64> = models.iter().map(|m| m.id).collect();
-                ctx.loaders().prime_latest(&ids).await.gql()?;
+                let columns = super::columns::item_child_read(ctx, "latestVersion");
+                ctx.loaders().prime_latest(&ids, columns).await.gql()?;
             }
             Ok(())
         };

@@ -106,8 +106,10 @@ pub async fn list_reading_ahead<T: OutputType>(
 ) -> async_graphql::Result<Conn<T>> {
     let state = ctx.state();
     let limits = state.limits.page();
+    // only the columns the items' selection reads
+    let columns = super::columns::items_read(ctx);
     let page = read_on!(&state.db, &state.readers, |conn| {
-        read::list(conn, kinds, &filter, order, &args, limits)
+        read::list_of(conn, kinds, &filter, order, &args, limits, columns)
     })
     .await
     .gql()?;

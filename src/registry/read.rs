@@ -6,6 +6,7 @@ use sea_orm::{
     QuerySelect,
 };
 
+use super::columns::NodeColumns;
 use super::error::{RegistryError, Result};
 use super::filter::Filter;
 use super::kind::NodeKind;
@@ -85,6 +86,15 @@ pub async fn latest_version<E: Exec>(conn: &E, model: i64) -> Result<Option<node
 /// model to its probe (`LATERAL`): given SQLite's form, it scanned and hashed the whole
 /// node table. SQLite and MariaDB have no `LATERAL`; they look each probe's row up by id.
 pub async fn latest_versions<E: Exec>(conn: &E, models: &[i64]) -> Result<Vec<node::Model>> {
+    latest_versions_of(conn, models, NodeColumns::ALL).await
+}
+
+/// `latest_versions`, reading `columns` of each version only (`registry::columns`).
+pub async fn latest_versions_of<E: Exec>(
+    conn: &E,
+    models: &[i64],
+    columns: NodeColumns,
+) -> Result<Vec<node::Model>> {
     if models.is_empty() {
         return Ok(Vec::new());
     }
@@ -100,13 +110,15 @@ pub async fn latest_versions<E: Exec>(conn: &E, models: &[i64]) -> Result<Vec<no
     };
     let sql = match backend {
         DbBackend::Postgres => format!(
-            r#"SELECT "latest".* FROM json_array_elements_text($1::json) AS "m"
+            r#"SELECT {} FROM json_array_elements_text($1::json) AS "m"
                CROSS JOIN LATERAL ({}) AS "latest""#,
+            columns.sql(backend, "latest"),
             probe(r#""m"."value"::bigint"#, r#""v".*"#)
         ),
         _ => format!(
-            r#"SELECT "node".* FROM "node" WHERE "node"."id" IN (
+            r#"SELECT {} FROM "node" WHERE "node"."id" IN (
                  SELECT ({}) FROM ({}) AS "m")"#,
+            columns.sql(backend, "node"),
             probe(r#""m"."value""#, r#""v"."id""#),
             crate::db::ids::ids_in(backend, "?")
         ),
@@ -175,13 +187,27 @@ pub async fn list<E: Exec>(
     page: &PageArgs,
     limits: PageLimits,
 ) -> Result<Page> {
+    list_of(conn, kinds, filter, order, page, limits, NodeColumns::ALL).await
+}
+
+/// `list`, reading `columns` of each node only (`registry::columns`).
+pub async fn list_of<E: Exec>(
+    conn: &E,
+    kinds: &[NodeKind],
+    filter: &Filter,
+    order: Order,
+    page: &PageArgs,
+    limits: PageLimits,
+    columns: NodeColumns,
+) -> Result<Page> {
     super::filter_query::check_bare_properties(conn, kinds, &filter.query_properties).await?;
     let plan = page.plan(order, limits)?;
     if plan.size == 0 {
         return Ok(plan.finish(Vec::new()));
     }
     let forward = !plan.backward;
-    let mut query = node::Entity::find()
+    let mut query = columns
+        .select(conn.backend(), node::Entity::find())
         .filter(filter.condition(kinds)?)
         .filter(plan.condition(order));
     if order.field != super::page::OrderField::Id {

@@ -11,7 +11,73 @@ on_both!(
     runs_sort_by_a_metric_or_a_parameter_and_page_through,
     artifact_filter_fields_combine_with_and,
     model_lists_read_latest_versions_ahead_and_agree_with_one_model_reads,
+    lists_reading_some_columns_agree_with_whole_reads,
 );
+
+/// Lists read only the columns their selection shows (`graphql::columns`): every field
+/// that narrows a read answers what a one-model read (every column) answers, beside a
+/// field that does not narrow, and two lists under aliases whose latest versions read
+/// different columns each get theirs.
+async fn lists_reading_some_columns_agree_with_whole_reads(app: &TestApp) {
+    app.ok(
+        r#"mutation {
+            m: createRegisteredModel(input: {name: "narrow-m", externalId: "narrow-ext",
+                description: "about", owner: "ana", readme: "read me",
+                customProperties: {team: "ml", epochs: 3}}) { id }
+            v: registerModel(input: {name: "narrow-m", version: "v1", uri: "s3://n/1",
+                author: "bo", versionDescription: "first", customProperties: {acc: 0.5}}) { id }
+        }"#,
+        json!({}),
+    )
+    .await;
+    let version = "id kind name externalId description customProperties createTime lastUpdateTime revision state author __typename";
+    let model = "id kind name externalId description owner customProperties createTime lastUpdateTime revision state __typename";
+    let one = app
+        .ok(
+            &format!(
+                r#"{{ registeredModel(name: "narrow-m") {{ {model} readme
+                    latestVersion {{ {version} registeredModelId }} }} }}"#
+            ),
+            json!({}),
+        )
+        .await;
+    let whole = &one["registeredModel"];
+    let listed = app
+        .ok(
+            &format!(
+                r#"{{ narrow: registeredModels(filter: {{name: {{eq: "narrow-m"}}}}) {{
+                        nodes {{ {model} latestVersion {{ {version} }} }} }}
+                    ids: registeredModels(filter: {{name: {{eq: "narrow-m"}}}}) {{
+                        edges {{ cursor node {{ id latestVersion {{ id }} }} }} }}
+                    wide: registeredModels(filter: {{name: {{eq: "narrow-m"}}}}) {{
+                        nodes {{ readme latestVersion {{ registeredModelId }} }} }} }}"#
+            ),
+            json!({}),
+        )
+        .await;
+    let narrow = &listed["narrow"]["nodes"][0];
+    for field in model.split(' ') {
+        assert_eq!(narrow[field], whole[field], "registered model {field}");
+    }
+    for field in version.split(' ') {
+        assert_eq!(
+            narrow["latestVersion"][field], whole["latestVersion"][field],
+            "latest version {field}"
+        );
+    }
+    assert_eq!(narrow["externalId"], "narrow-ext");
+    assert_eq!(narrow["owner"], "ana");
+    assert_eq!(narrow["latestVersion"]["author"], "bo");
+    assert_eq!(narrow["latestVersion"]["description"], "first");
+    let ids = &listed["ids"]["edges"][0]["node"];
+    assert_eq!(ids["latestVersion"]["id"], whole["latestVersion"]["id"]);
+    let wide = &listed["wide"]["nodes"][0];
+    assert_eq!(wide["readme"], "read me");
+    assert_eq!(
+        wide["latestVersion"]["registeredModelId"],
+        whole["latestVersion"]["registeredModelId"]
+    );
+}
 
 /// `registeredModels` reads its page's latest versions ahead (one statement) instead of
 /// batching a hundred resolvers: every way of selecting the field (nodes, edges, twice

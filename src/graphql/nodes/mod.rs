@@ -263,7 +263,13 @@ node_type!(
         }
         /// The most recently created version that is not archived.
         async fn latest_version(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<ModelVersion>> {
-            latest_version(ctx, self.0.id).await.map(|v| v.map(ModelVersion))
+            // the row the list read ahead, if it read what this selection reads
+            let columns = crate::graphql::columns::read_by(ctx.field().selection_set());
+            ctx.loaders()
+                .latest_version_reading(self.0.id, columns)
+                .await
+                .gql()
+                .map(|v| v.map(ModelVersion))
         }
         /// Its aliases, by name; with `asOf`, as they stood then (from the change log):
         /// which version was `production` at time T.

@@ -1,0 +1,149 @@
+//! Which of the node table's columns a read fetches. A node row has 53 columns, most of
+//! them NULL for any one kind, and a list read spent most of its time having SQLite
+//! produce, and the driver decode, columns that its response never showed. A read
+//! that knows what its caller will look at (a GraphQL list, from its selection) asks for
+//! those columns only; every other field of the `node::Model` it hands back is `None`.
+//!
+//! Every read takes the columns a `node::Model` cannot be without (its NOT NULL ones)
+//! and the parent's id and kind, which rows are grouped and checked by. A caller that
+//! cannot say what it will read asks for [`NodeColumns::ALL`].
+use entity::node;
+use sea_orm::sea_query::Expr;
+use sea_orm::{DbBackend, IdenStatic, Iterable, QuerySelect, Select};
+
+/// A set of the node table's columns, one bit per column in `node::Column` order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct NodeColumns(u64);
+
+/// The columns every read takes.
+const REQUIRED: [node::Column; 12] = [
+    node::Column::Id,
+    node::Column::Kind,
+    node::Column::Name,
+    node::Column::Namespace,
+    node::Column::ParentId,
+    node::Column::ParentKind,
+    node::Column::ScopeId,
+    node::Column::State,
+    node::Column::CustomProperties,
+    node::Column::CreateTime,
+    node::Column::LastUpdateTime,
+    node::Column::Revision,
+];
+
+impl NodeColumns {
+    /// Every column.
+    pub const ALL: Self = Self(u64::MAX);
+
+    /// The column's bit: its place in the enum, which is the table's column order.
+    const fn bit(column: node::Column) -> u64 {
+        1 << column as u64
+    }
+
+    /// The columns every read takes, and no other.
+    pub const fn required() -> Self {
+        let mut bits = 0;
+        let mut at = 0;
+        while at < REQUIRED.len() {
+            bits |= Self::bit(REQUIRED[at]);
+            at += 1;
+        }
+        Self(bits)
+    }
+
+    /// These columns and `column`.
+    pub fn with(self, column: node::Column) -> Self {
+        Self(self.0 | Self::bit(column))
+    }
+
+    /// These columns and `other`'s.
+    pub fn union(self, other: Self) -> Self {
+        Self(self.0 | other.0)
+    }
+
+    /// Whether every column of `other` is one of these.
+    pub fn covers(self, other: Self) -> bool {
+        other.0 & !self.0 == 0
+    }
+
+    pub fn is_all(self) -> bool {
+        node::Column::iter().all(|c| self.has(c))
+    }
+
+    fn has(self, column: node::Column) -> bool {
+        self.0 & Self::bit(column) != 0
+    }
+
+    /// `select` reading these columns only. SQLite's direct sessions read a column a
+    /// statement lacks as NULL; sea-orm's rows need every column by name, so on the
+    /// other stores each left-out column is selected as a NULL.
+    pub fn select(self, backend: DbBackend, select: Select<node::Entity>) -> Select<node::Entity> {
+        if self.is_all() {
+            return select;
+        }
+        let mut select = select.select_only();
+        for column in node::Column::iter() {
+            if self.has(column) {
+                select = select.column(column);
+            } else if backend != DbBackend::Sqlite {
+                select = select.expr_as(Expr::cust("NULL"), column.as_str());
+            }
+        }
+        select
+    }
+
+    /// The same as a select list of a raw statement, over the table aliased `table`.
+    pub fn sql(self, backend: DbBackend, table: &str) -> String {
+        if self.is_all() {
+            return format!(r#""{table}".*"#);
+        }
+        let mut list = Vec::new();
+        for column in node::Column::iter() {
+            let name = column.as_str();
+            if self.has(column) {
+                list.push(format!(r#""{table}"."{name}""#));
+            } else if backend != DbBackend::Sqlite {
+                list.push(format!(r#"NULL AS "{name}""#));
+            }
+        }
+        list.join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_column_has_a_bit_in_table_order() {
+        assert!(node::Column::iter().count() <= 64);
+        for (at, column) in node::Column::iter().enumerate() {
+            assert_eq!(NodeColumns::bit(column), 1 << at, "{}", column.as_str());
+        }
+    }
+
+    #[test]
+    fn sets_grow_and_cover() {
+        let required = NodeColumns::required();
+        assert!(!required.is_all());
+        assert!(NodeColumns::ALL.is_all());
+        let with_owner = required.with(node::Column::Owner);
+        assert!(with_owner.covers(required));
+        assert!(!required.covers(with_owner));
+        assert!(NodeColumns::ALL.covers(with_owner));
+        assert_eq!(required.union(with_owner), with_owner);
+        let every = node::Column::iter().fold(required, NodeColumns::with);
+        assert!(every.is_all());
+    }
+
+    #[test]
+    fn left_out_columns_are_nulls_except_on_sqlite() {
+        let some = NodeColumns::required().with(node::Column::Owner);
+        let sqlite = some.sql(DbBackend::Sqlite, "v");
+        assert!(sqlite.contains(r#""v"."owner""#) && !sqlite.contains("NULL"));
+        assert!(!sqlite.contains(r#""uri""#));
+        let postgres = some.sql(DbBackend::Postgres, "v");
+        assert!(postgres.contains(r#"NULL AS "uri""#));
+        assert_eq!(NodeColumns::ALL.sql(DbBackend::Postgres, "v"), r#""v".*"#);
+    }
+}

@@ -74,9 +74,11 @@ impl NodeColumns {
         self.0 & Self::bit(column) != 0
     }
 
-    /// `select` reading these columns only. SQLite's direct sessions read a column a
-    /// statement lacks as NULL; sea-orm's rows need every column by name, so on the
-    /// other stores each left-out column is selected as a NULL.
+    /// `select` reading these columns only. Rows are mapped to fields by column name,
+    /// and a field whose column a statement lacks reads as NULL (in direct sessions, and
+    /// through sea-orm for `Option` fields); on PostgreSQL and MariaDB each left-out
+    /// column is selected as a NULL all the same, so the rows a store hands back have
+    /// the table's shape whichever way they are read.
     pub fn select(self, backend: DbBackend, select: Select<node::Entity>) -> Select<node::Entity> {
         if self.is_all() {
             return select;

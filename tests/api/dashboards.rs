@@ -17,7 +17,8 @@ on_both!(
 /// Lists read only the columns their selection shows (`graphql::columns`): every field
 /// that narrows a read answers what a one-model read (every column) answers, beside a
 /// field that does not narrow, and two lists under aliases whose latest versions read
-/// different columns each get theirs.
+/// different columns each get theirs; a server reading through sqlx only (no direct
+/// SQLite session) answers the same.
 async fn lists_reading_some_columns_agree_with_whole_reads(app: &TestApp) {
     app.ok(
         r#"mutation {
@@ -42,19 +43,19 @@ async fn lists_reading_some_columns_agree_with_whole_reads(app: &TestApp) {
         )
         .await;
     let whole = &one["registeredModel"];
-    let listed = app
-        .ok(
-            &format!(
-                r#"{{ narrow: registeredModels(filter: {{name: {{eq: "narrow-m"}}}}) {{
-                        nodes {{ {model} latestVersion {{ {version} }} }} }}
-                    ids: registeredModels(filter: {{name: {{eq: "narrow-m"}}}}) {{
-                        edges {{ cursor node {{ id latestVersion {{ id }} }} }} }}
-                    wide: registeredModels(filter: {{name: {{eq: "narrow-m"}}}}) {{
-                        nodes {{ readme latestVersion {{ registeredModelId }} }} }} }}"#
-            ),
-            json!({}),
-        )
-        .await;
+    let lists = format!(
+        r#"{{ narrow: registeredModels(filter: {{name: {{eq: "narrow-m"}}}}) {{
+                nodes {{ {model} latestVersion {{ {version} }} }} }}
+            ids: registeredModels(filter: {{name: {{eq: "narrow-m"}}}}) {{
+                edges {{ cursor node {{ id latestVersion {{ id }} }} }} }}
+            wide: registeredModels(filter: {{name: {{eq: "narrow-m"}}}}) {{
+                nodes {{ readme latestVersion {{ registeredModelId }} }} }} }}"#
+    );
+    let listed = app.ok(&lists, json!({})).await;
+    let via_sqlx = app.server_via_sqlx().await;
+    let again: serde_json::Value =
+        serde_json::from_str(&app.gql_text_at(&via_sqlx, &lists, json!({})).await).unwrap();
+    assert_eq!(again["data"], listed, "through sqlx only");
     let narrow = &listed["narrow"]["nodes"][0];
     for field in model.split(' ') {
         assert_eq!(narrow[field], whole[field], "registered model {field}");

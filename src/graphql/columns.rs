@@ -49,13 +49,14 @@ pub fn items_read(ctx: &Context<'_>) -> NodeColumns {
 }
 
 /// The columns the `child` field of the connection's items reads of the node it
-/// resolves to (a model's `latestVersion`).
-pub fn item_child_read(ctx: &Context<'_>, child: &str) -> NodeColumns {
-    let mut columns = NodeColumns::required();
+/// resolves to (a model's `latestVersion`), or None when no item selects `child`.
+pub fn item_child_read(ctx: &Context<'_>, child: &str) -> Option<NodeColumns> {
+    let mut read = None;
     for item in items(ctx.field()) {
         for field in item.selection_set().filter(|f| f.name() == child) {
-            columns = columns.union(read_by(field.selection_set()));
+            let columns = read.unwrap_or_else(NodeColumns::required);
+            read = Some(columns.union(read_by(field.selection_set())));
         }
     }
-    columns
+    read
 }

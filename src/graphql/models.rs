@@ -7,7 +7,7 @@ use super::errors::GqlResult;
 use super::filters::{ModelVersionFilter, RegisteredModelFilter};
 use super::mutation::{create_node, list_filter, update_node};
 use super::nodes::{ModelVersion, RegisteredModel};
-use super::pagination::{Conn, items_select, list, list_reading_ahead, page_args};
+use super::pagination::{Conn, list, list_reading_ahead, page_args};
 use super::types::*;
 use crate::registry::registered_model::{RegisterModel, register_model};
 use crate::registry::{NodeFields, NodeKind as RegKind, RegistryError, Result, read};
@@ -172,9 +172,8 @@ impl ModelQuery {
         let filter = list_filter(&filter, &kinds, &filter_query)?;
         // dashboards list models with their latest versions: read those with the page
         let ahead = async |models: &[entity::node::Model]| {
-            if items_select(ctx, "latestVersion") {
+            if let Some(columns) = super::columns::item_child_read(ctx, "latestVersion") {
                 let ids: Vec<i64> = models.iter().map(|m| m.id).collect();
-                let columns = super::columns::item_child_read(ctx, "latestVersion");
                 ctx.loaders().prime_latest(&ids, columns).await.gql()?;
             }
             Ok(())

@@ -126,13 +126,6 @@ pub async fn list_reading_ahead<T: OutputType>(
     build(page, order, total, wrap)
 }
 
-/// Whether the connection's items (`nodes`, or `edges { node }`) select `field`.
-pub fn items_select(ctx: &Context<'_>, field: &str) -> bool {
-    let look = ctx.look_ahead();
-    look.field("nodes").field(field).exists()
-        || look.field("edges").field("node").field(field).exists()
-}
-
 /// A top-level list sorted by a child's value (`registry::value_order`): one statement
 /// for the page, one for the items' values, one more for `totalCount` if selected.
 pub async fn list_by_value<T: OutputType>(

@@ -8,8 +8,7 @@
 //! and the parent's id and kind, which rows are grouped and checked by. A caller that
 //! cannot say what it will read asks for [`NodeColumns::ALL`].
 use entity::node;
-use sea_orm::sea_query::Expr;
-use sea_orm::{DbBackend, IdenStatic, Iterable, QuerySelect, Select};
+use sea_orm::{IdenStatic, Iterable, QuerySelect, Select};
 
 /// A set of the node table's columns, one bit per column in `node::Column` order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -67,47 +66,38 @@ impl NodeColumns {
     }
 
     pub fn is_all(self) -> bool {
-        node::Column::iter().all(|c| self.has(c))
+        self.covers(Self::TABLE)
     }
 
-    fn has(self, column: node::Column) -> bool {
-        self.0 & Self::bit(column) != 0
+    /// Every column of the table, and no other bit: the bits up to the last column's
+    /// (a unit test checks that it is the last).
+    const TABLE: Self = Self((Self::bit(node::Column::ParentRunId) << 1) - 1);
+
+    /// The columns of the set, in table order.
+    fn columns(self) -> impl Iterator<Item = node::Column> {
+        node::Column::iter().filter(move |&c| self.0 & Self::bit(c) != 0)
     }
 
     /// `select` reading these columns only. Rows are mapped to fields by column name,
-    /// and a field whose column a statement lacks reads as NULL (in direct sessions, and
-    /// through sea-orm for `Option` fields); on PostgreSQL and MariaDB each left-out
-    /// column is selected as a NULL all the same, so the rows a store hands back have
-    /// the table's shape whichever way they are read.
-    pub fn select(self, backend: DbBackend, select: Select<node::Entity>) -> Select<node::Entity> {
+    /// and a field whose column a statement lacks reads as `None`: in direct SQLite
+    /// sessions, and through sea-orm, which reads a column a row lacks as `None` for
+    /// `Option` fields (every column outside `REQUIRED` is one).
+    pub fn select(self, select: Select<node::Entity>) -> Select<node::Entity> {
         if self.is_all() {
             return select;
         }
-        let mut select = select.select_only();
-        for column in node::Column::iter() {
-            if self.has(column) {
-                select = select.column(column);
-            } else if backend != DbBackend::Sqlite {
-                select = select.expr_as(Expr::cust("NULL"), column.as_str());
-            }
-        }
-        select
+        select.select_only().columns(self.columns())
     }
 
     /// The same as a select list of a raw statement, over the table aliased `table`.
-    pub fn sql(self, backend: DbBackend, table: &str) -> String {
+    pub fn sql(self, table: &str) -> String {
         if self.is_all() {
             return format!(r#""{table}".*"#);
         }
-        let mut list = Vec::new();
-        for column in node::Column::iter() {
-            let name = column.as_str();
-            if self.has(column) {
-                list.push(format!(r#""{table}"."{name}""#));
-            } else if backend != DbBackend::Sqlite {
-                list.push(format!(r#"NULL AS "{name}""#));
-            }
-        }
+        let list: Vec<String> = self
+            .columns()
+            .map(|c| format!(r#""{table}"."{}""#, c.as_str()))
+            .collect();
         list.join(", ")
     }
 }
@@ -122,6 +112,12 @@ mod tests {
         for (at, column) in node::Column::iter().enumerate() {
             assert_eq!(NodeColumns::bit(column), 1 << at, "{}", column.as_str());
         }
+        let every = node::Column::iter().fold(NodeColumns(0), NodeColumns::with);
+        assert_eq!(
+            every,
+            NodeColumns::TABLE,
+            "TABLE must end at the last column"
+        );
     }
 
     #[test]
@@ -139,13 +135,14 @@ mod tests {
     }
 
     #[test]
-    fn left_out_columns_are_nulls_except_on_sqlite() {
+    fn select_lists_name_the_set_only() {
         let some = NodeColumns::required().with(node::Column::Owner);
-        let sqlite = some.sql(DbBackend::Sqlite, "v");
-        assert!(sqlite.contains(r#""v"."owner""#) && !sqlite.contains("NULL"));
-        assert!(!sqlite.contains(r#""uri""#));
-        let postgres = some.sql(DbBackend::Postgres, "v");
-        assert!(postgres.contains(r#"NULL AS "uri""#));
-        assert_eq!(NodeColumns::ALL.sql(DbBackend::Postgres, "v"), r#""v".*"#);
+        let list = some.sql("v");
+        assert!(list.contains(r#""v"."owner""#) && list.contains(r#""v"."id""#));
+        assert!(!list.contains(r#""uri""#));
+        assert_eq!(list.matches(", ").count(), REQUIRED.len());
+        assert_eq!(NodeColumns::ALL.sql("v"), r#""v".*"#);
+        let every = node::Column::iter().fold(NodeColumns::required(), NodeColumns::with);
+        assert_eq!(every.sql("v"), r#""v".*"#);
     }
 }

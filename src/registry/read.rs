@@ -112,13 +112,13 @@ pub async fn latest_versions_of<E: Exec>(
         DbBackend::Postgres => format!(
             r#"SELECT {} FROM json_array_elements_text($1::json) AS "m"
                CROSS JOIN LATERAL ({}) AS "latest""#,
-            columns.sql(backend, "latest"),
+            columns.sql("latest"),
             probe(r#""m"."value"::bigint"#, r#""v".*"#)
         ),
         _ => format!(
             r#"SELECT {} FROM "node" WHERE "node"."id" IN (
                  SELECT ({}) FROM ({}) AS "m")"#,
-            columns.sql(backend, "node"),
+            columns.sql("node"),
             probe(r#""m"."value""#, r#""v"."id""#),
             crate::db::ids::ids_in(backend, "?")
         ),
@@ -207,7 +207,7 @@ pub async fn list_of<E: Exec>(
     }
     let forward = !plan.backward;
     let mut query = columns
-        .select(conn.backend(), node::Entity::find())
+        .select(node::Entity::find())
         .filter(filter.condition(kinds)?)
         .filter(plan.condition(order));
     if order.field != super::page::OrderField::Id {

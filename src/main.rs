@@ -295,6 +295,11 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 (stats.nodes + stats.edges) as f64 / stats.seconds.max(1e-9),
                 rates.join(", ")
             );
+            if stats.reference_checks == modelgraph::registry::bulk::ReferenceChecks::Skipped {
+                println!(
+                    "every reference was checked before loading; PostgreSQL's row-by-row foreign-key checks were skipped"
+                );
+            }
         }
         Command::GenGraph(args) => {
             let shape = modelgraph::gen_graph::Shape {

@@ -6,6 +6,7 @@ pub mod direct;
 pub mod error;
 pub mod exec;
 pub mod ids;
+pub mod recordset;
 pub mod rows;
 pub mod writer;
 

@@ -144,6 +144,9 @@ pub async fn insert_edges<E: Write>(conn: &E, edges: &[NewEdge]) -> Result<()> {
         return Ok(());
     }
     let now = now_ms();
+    if conn.backend() == DbBackend::Postgres {
+        return insert_edges_postgres(conn, edges, now).await;
+    }
     // source, target, kind, properties, creation time
     for chunk in edges.chunks(rows_per_statement(conn, 5, 2000)) {
         let rows = chunk.iter().map(|e| lineage_edge::ActiveModel {
@@ -177,6 +180,51 @@ pub async fn insert_edges<E: Write>(conn: &E, edges: &[NewEdge]) -> Result<()> {
             // nodes are never deleted and these ends were checked)
             statement.sql = statement.sql.replacen("INSERT ", "INSERT IGNORE ", 1);
         }
+        // only the edges new to the store come back: a known edge is no change
+        let added: Vec<lineage_edge::Model> = conn.fetch(statement).await?;
+        for edge in &added {
+            conn.record(edge_change(Operation::EdgeAdd, edge, None));
+        }
+    }
+    Ok(())
+}
+
+/// The columns an edge is written with, and their PostgreSQL types.
+const EDGE_COLUMNS: [(&str, &str); 5] = [
+    ("source_id", "bigint"),
+    ("target_id", "bigint"),
+    ("kind", "text"),
+    ("properties", "text"),
+    ("create_time", "bigint"),
+];
+
+/// `insert_edges` on PostgreSQL: each chunk as one JSON recordset (`db::recordset`).
+async fn insert_edges_postgres<E: Write>(conn: &E, edges: &[NewEdge], now: i64) -> Result<()> {
+    use crate::db::recordset::{ROWS_PER_STATEMENT, json_rows, names, recordset};
+    let sql = format!(
+        r#"INSERT INTO "lineage_edge" ({columns}) SELECT {picked} FROM {rows}
+           ON CONFLICT ("source_id", "target_id", "kind") DO NOTHING
+           RETURNING "id", {columns}"#,
+        columns = names("", &EDGE_COLUMNS),
+        picked = names("v", &EDGE_COLUMNS),
+        rows = recordset("$1", "v", &EDGE_COLUMNS),
+    );
+    for chunk in edges.chunks(ROWS_PER_STATEMENT) {
+        let rows: Vec<[sea_orm::Value; 5]> = chunk
+            .iter()
+            .map(|e| {
+                [
+                    e.source.into(),
+                    e.target.into(),
+                    e.kind.as_str().into(),
+                    e.properties.as_ref().map(|p| p.to_string()).into(),
+                    now.into(),
+                ]
+            })
+            .collect();
+        let json = json_rows(&EDGE_COLUMNS, rows.iter().map(|r| r.as_slice()));
+        let statement =
+            sea_orm::Statement::from_sql_and_values(DbBackend::Postgres, &sql, [json.into()]);
         // only the edges new to the store come back: a known edge is no change
         let added: Vec<lineage_edge::Model> = conn.fetch(statement).await?;
         for edge in &added {

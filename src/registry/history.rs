@@ -189,7 +189,11 @@ impl Journal {
                 ]
             })
             .collect();
-        let per_statement = rows_per_statement(exec, CHANGE_COLUMNS.len(), 500);
+        let per_statement = match exec.backend() {
+            // one parameter however many rows (`db::recordset`)
+            DbBackend::Postgres => crate::db::recordset::ROWS_PER_STATEMENT,
+            _ => rows_per_statement(exec, CHANGE_COLUMNS.len(), 500),
+        };
         for chunk in rows.chunks(per_statement) {
             for statement in insert_changes(exec.backend(), chunk) {
                 exec.run(statement).await?;
@@ -226,71 +230,76 @@ pub const CHANNEL: &str = "modelgraph_changes";
 /// in a statement of its own, keeping the new value as the connection's
 /// `LAST_INSERT_ID()`, which the insert then numbers from.
 fn insert_changes(backend: DbBackend, rows: &[Vec<sea_orm::Value>]) -> Vec<Statement> {
-    if backend == DbBackend::MySql {
-        return insert_changes_mysql(rows);
+    match backend {
+        DbBackend::MySql => insert_changes_mysql(rows),
+        DbBackend::Postgres => vec![insert_changes_postgres(rows)],
+        _ => vec![insert_changes_sqlite(rows)],
     }
-    let postgres = backend == DbBackend::Postgres;
-    let mut values = Vec::with_capacity(rows.len() * (CHANGE_COLUMNS.len() + 1) + 1);
+}
+
+/// PostgreSQL: the rows as one JSON recordset (`db::recordset`), each with its place
+/// `k`, numbered after the counter row bumped by their count in the same statement.
+fn insert_changes_postgres(rows: &[Vec<sea_orm::Value>]) -> Statement {
+    use crate::db::recordset::{json_rows, names, recordset};
+    let mut columns = vec![("k", "bigint")];
+    columns.extend(CHANGE_COLUMNS);
+    let numbered: Vec<Vec<sea_orm::Value>> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, row)| {
+            let mut cells = Vec::with_capacity(row.len() + 1);
+            cells.push(sea_orm::Value::from(i as i64 + 1));
+            cells.extend(row.iter().cloned());
+            cells
+        })
+        .collect();
+    let values = [
+        sea_orm::Value::from(rows.len() as i64),
+        json_rows(&columns, numbered.iter().map(Vec::as_slice)).into(),
+    ];
+    let sql = format!(
+        r#"WITH c AS (UPDATE "change_counter" SET "last_sequence" = "last_sequence" + $1::bigint
+             WHERE "id" = 1 RETURNING "last_sequence"),
+           n AS (SELECT pg_notify('{CHANNEL}', c."last_sequence"::text) FROM c)
+           INSERT INTO "change" ("sequence", {columns})
+           SELECT c."last_sequence" - $1::bigint + v."k", {picked}
+           FROM c, n, {rows}"#,
+        columns = names("", &CHANGE_COLUMNS),
+        picked = names("v", &CHANGE_COLUMNS),
+        rows = recordset("$2", "v", &columns),
+    );
+    Statement::from_sql_and_values(DbBackend::Postgres, sql, values)
+}
+
+/// SQLite: a `VALUES` list, numbered after the highest sequence.
+fn insert_changes_sqlite(rows: &[Vec<sea_orm::Value>]) -> Statement {
+    let mut values = Vec::with_capacity(rows.len() * CHANGE_COLUMNS.len());
     let mut next = 0usize;
-    let mut mark = |cast: &str| {
-        next += 1;
-        if postgres {
-            format!("${next}::{cast}")
-        } else {
-            format!("?{next}")
-        }
-    };
-    // PostgreSQL bumps the counter by the row count, bound first
-    let count_mark = if postgres {
-        values.push(sea_orm::Value::from(rows.len() as i64));
-        mark("bigint")
-    } else {
-        String::new()
-    };
     let tuples: Vec<String> = rows
         .iter()
         .enumerate()
         .map(|(i, row)| {
             let mut cells = vec![format!("{}", i + 1)];
-            for ((_, cast), value) in CHANGE_COLUMNS.iter().zip(row) {
-                cells.push(mark(cast));
+            for value in row.iter().take(CHANGE_COLUMNS.len()) {
+                next += 1;
+                cells.push(format!("?{next}"));
                 values.push(value.clone());
             }
             format!("({})", cells.join(", "))
         })
         .collect();
-    let columns: Vec<String> = CHANGE_COLUMNS
-        .iter()
-        .map(|(c, _)| format!(r#""{c}""#))
+    let picked: Vec<String> = (2..=CHANGE_COLUMNS.len() + 1)
+        .map(|n| format!("v.column{n}"))
         .collect();
-    let columns = columns.join(", ");
-    let sql = if postgres {
-        let names: Vec<&str> = CHANGE_COLUMNS.iter().map(|(c, _)| *c).collect();
-        let picked: Vec<String> = names.iter().map(|c| format!(r#"v."{c}""#)).collect();
-        format!(
-            r#"WITH c AS (UPDATE "change_counter" SET "last_sequence" = "last_sequence" + {count_mark}
-                 WHERE "id" = 1 RETURNING "last_sequence"),
-               n AS (SELECT pg_notify('{CHANNEL}', c."last_sequence"::text) FROM c)
-               INSERT INTO "change" ("sequence", {columns})
-               SELECT c."last_sequence" - {count_mark} + v.k, {picked}
-               FROM c, n, (VALUES {tuples}) AS v(k, {names})"#,
-            picked = picked.join(", "),
-            tuples = tuples.join(", "),
-            names = names.join(", "),
-        )
-    } else {
-        let picked: Vec<String> = (2..=CHANGE_COLUMNS.len() + 1)
-            .map(|n| format!("v.column{n}"))
-            .collect();
-        format!(
-            r#"INSERT INTO "change" ("sequence", {columns})
-               SELECT (SELECT COALESCE(MAX("sequence"), 0) FROM "change") + v.column1, {picked}
-               FROM (VALUES {tuples}) AS v"#,
-            picked = picked.join(", "),
-            tuples = tuples.join(", "),
-        )
-    };
-    vec![Statement::from_sql_and_values(backend, sql, values)]
+    let sql = format!(
+        r#"INSERT INTO "change" ("sequence", {columns})
+           SELECT (SELECT COALESCE(MAX("sequence"), 0) FROM "change") + v.column1, {picked}
+           FROM (VALUES {tuples}) AS v"#,
+        columns = crate::db::recordset::names("", &CHANGE_COLUMNS),
+        picked = picked.join(", "),
+        tuples = tuples.join(", "),
+    );
+    Statement::from_sql_and_values(DbBackend::Sqlite, sql, values)
 }
 
 fn insert_changes_mysql(rows: &[Vec<sea_orm::Value>]) -> Vec<Statement> {

@@ -77,7 +77,7 @@ fn admin_url(backend: Backend) -> String {
     }
 }
 
-async fn connect(url: &str) -> DatabaseConnection {
+pub async fn connect(url: &str) -> DatabaseConnection {
     db::connect(&DatabaseArgs {
         database_url: url.to_owned(),
         log_sql: false,

@@ -1,11 +1,14 @@
 //! `import-graph`'s bulk path: a generated graph loads whole (nodes, edges, one change
 //! each), walks over it agree with the files, and a bad file is refused naming its line,
-//! with nothing written.
+//! with nothing written. On PostgreSQL a superuser's import skips the per-row reference
+//! checks inside its own transactions only, and a role that may not skip them imports
+//! with them.
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 
 use modelgraph::gen_graph::{Shape, generate};
-use modelgraph::registry::bulk::import_graph;
+use modelgraph::registry::bulk::{ReferenceChecks, import_graph};
+use sea_orm::{ConnectionTrait, DbBackend};
 use serde_json::json;
 
 use crate::helpers::TestApp;
@@ -75,6 +78,16 @@ async fn an_imported_graph_answers_as_its_files_say(app: &TestApp) {
     .expect("import");
     assert_eq!(stats.nodes as u64, generated.nodes);
     assert_eq!(stats.edges as u64, generated.edges);
+    // the test role is a superuser: PostgreSQL's row-by-row reference checks are skipped
+    let postgres = app.db.get_database_backend() == DbBackend::Postgres;
+    let want = match postgres {
+        true => ReferenceChecks::Skipped,
+        false => ReferenceChecks::Checked,
+    };
+    assert_eq!(stats.reference_checks, want);
+    if postgres {
+        references_are_still_checked(&app.db).await;
+    }
     // a load into a small store builds the secondary indexes after: all there again
     assert_eq!(indexes(app).await, indexes_before);
     // the three containers, then every node; one change per node and per edge
@@ -153,6 +166,91 @@ async fn an_imported_graph_answers_as_its_files_say(app: &TestApp) {
             "version {csv_id} has no lineage in the files"
         );
         assert_eq!(got, want, "upstream of {}", version["name"]);
+    }
+}
+
+/// Edges to nodes that do not exist are refused on every pooled connection at once: the
+/// import skipped the checks inside its own transactions, not for the connections after.
+async fn references_are_still_checked(db: &sea_orm::DatabaseConnection) {
+    let attempts = (0..8).map(|i| async move {
+        let txn = sea_orm::TransactionTrait::begin(db).await.unwrap();
+        let sql = format!(
+            "INSERT INTO lineage_edge (source_id, target_id, kind, create_time) \
+             VALUES ({}, {}, 'INPUT', 0)",
+            -1 - i,
+            -100 - i
+        );
+        let refused = txn
+            .execute_unprepared(&sql)
+            .await
+            .expect_err("a dangling edge");
+        txn.rollback().await.unwrap();
+        refused.to_string()
+    });
+    for refused in futures_util::future::join_all(attempts).await {
+        assert!(refused.contains("foreign key"), "{refused}");
+    }
+}
+
+/// On PostgreSQL, a role that may not set `session_replication_role` (no superuser)
+/// imports with every row checked, and the import is whole all the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_role_that_may_not_skip_reference_checks_imports_with_them() {
+    let url = crate::helpers::postgres_url();
+    let admin = sea_orm::Database::connect(&url).await.unwrap();
+    let name = format!("mg_importer_{}", uuid::Uuid::new_v4().simple());
+    for sql in [
+        format!("CREATE ROLE {name} LOGIN NOSUPERUSER"),
+        format!("CREATE SCHEMA {name} AUTHORIZATION {name}"),
+    ] {
+        admin.execute_unprepared(&sql).await.unwrap();
+    }
+    // the same server and database, as the new role, in its own schema
+    let rest = url.split_once('@').map_or(url.as_str(), |(_, rest)| rest);
+    let sep = if rest.contains('?') { '&' } else { '?' };
+    let as_role = format!("postgres://{name}@{rest}{sep}options=-c%20search_path%3D{name}");
+    let outcome = async {
+        let db = crate::helpers::connect(&as_role).await;
+        modelgraph::db::migrate(&db).await.expect("migrate");
+        let dir = tempfile::tempdir().unwrap();
+        let shape = Shape {
+            runs: 300,
+            seed: 3,
+            ..Shape::default()
+        };
+        let generated = generate(&shape, dir.path(), |_| {}).unwrap();
+        let stats = import_graph(
+            &db,
+            &dir.path().join("nodes.csv"),
+            &dir.path().join("edges.csv"),
+            |_, _, _| {},
+        )
+        .await
+        .expect("import as a role that is not a superuser");
+        assert_eq!(stats.reference_checks, ReferenceChecks::Checked);
+        assert_eq!(stats.edges as u64, generated.edges);
+        let edges = db
+            .query_one_raw(sea_orm::Statement::from_string(
+                DbBackend::Postgres,
+                "SELECT COUNT(*) AS n FROM lineage_edge",
+            ))
+            .await
+            .unwrap()
+            .unwrap()
+            .try_get::<i64>("", "n")
+            .unwrap();
+        assert_eq!(edges as u64, generated.edges);
+        db.close().await.unwrap();
+    };
+    let result = futures_util::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(outcome)).await;
+    for sql in [
+        format!("DROP SCHEMA {name} CASCADE"),
+        format!("DROP ROLE {name}"),
+    ] {
+        admin.execute_unprepared(&sql).await.unwrap();
+    }
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
     }
 }
 

@@ -240,7 +240,7 @@ const NODE_COLUMNS: [(&str, &str); 12] = [
     ("registered_model_id", "bigint"),
 ];
 
-/// `insert_nodes` on PostgreSQL: the batch as one JSON recordset (`db::recordset`). Each
+/// `insert_nodes` on PostgreSQL: the batch as column arrays (`db::recordset`). Each
 /// node's creation time is its own within the batch, so the ids that come back are
 /// matched to the nodes by it rather than by the order rows come back in.
 async fn insert_nodes_postgres<E: Write>(
@@ -249,7 +249,7 @@ async fn insert_nodes_postgres<E: Write>(
     first_time: i64,
     parents: &Parents<'_>,
 ) -> Result<Vec<i64>> {
-    use crate::db::recordset::{json_rows, names, recordset};
+    use crate::db::recordset::{column_arrays, names, unnest};
     #[derive(FromQueryResult, serde::Deserialize)]
     struct Created {
         id: i64,
@@ -284,11 +284,11 @@ async fn insert_nodes_postgres<E: Write>(
            ORDER BY v."create_time" RETURNING "id", "create_time""#,
         columns = names("", &NODE_COLUMNS),
         picked = names("v", &NODE_COLUMNS),
-        rows = recordset("$1", "v", &NODE_COLUMNS),
+        rows = unnest(1, "v", &NODE_COLUMNS),
     );
-    let json = json_rows(&NODE_COLUMNS, rows.iter().map(|r| r.as_slice()));
+    let arrays = column_arrays(&NODE_COLUMNS, rows.iter().map(|r| r.as_slice()));
     let statement =
-        sea_orm::Statement::from_sql_and_values(sea_orm::DbBackend::Postgres, sql, [json.into()]);
+        sea_orm::Statement::from_sql_and_values(sea_orm::DbBackend::Postgres, sql, arrays);
     let mut created: Vec<Created> = tx.fetch(statement).await?;
     if created.len() != batch.len() {
         return Err(RegistryError::Internal(format!(

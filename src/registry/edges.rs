@@ -198,16 +198,16 @@ const EDGE_COLUMNS: [(&str, &str); 5] = [
     ("create_time", "bigint"),
 ];
 
-/// `insert_edges` on PostgreSQL: each chunk as one JSON recordset (`db::recordset`).
+/// `insert_edges` on PostgreSQL: each chunk as column arrays (`db::recordset`).
 async fn insert_edges_postgres<E: Write>(conn: &E, edges: &[NewEdge], now: i64) -> Result<()> {
-    use crate::db::recordset::{ROWS_PER_STATEMENT, json_rows, names, recordset};
+    use crate::db::recordset::{ROWS_PER_STATEMENT, column_arrays, names, unnest};
     let sql = format!(
         r#"INSERT INTO "lineage_edge" ({columns}) SELECT {picked} FROM {rows}
            ON CONFLICT ("source_id", "target_id", "kind") DO NOTHING
            RETURNING "id", {columns}"#,
         columns = names("", &EDGE_COLUMNS),
         picked = names("v", &EDGE_COLUMNS),
-        rows = recordset("$1", "v", &EDGE_COLUMNS),
+        rows = unnest(1, "v", &EDGE_COLUMNS),
     );
     for chunk in edges.chunks(ROWS_PER_STATEMENT) {
         let rows: Vec<[sea_orm::Value; 5]> = chunk
@@ -222,9 +222,8 @@ async fn insert_edges_postgres<E: Write>(conn: &E, edges: &[NewEdge], now: i64) 
                 ]
             })
             .collect();
-        let json = json_rows(&EDGE_COLUMNS, rows.iter().map(|r| r.as_slice()));
-        let statement =
-            sea_orm::Statement::from_sql_and_values(DbBackend::Postgres, &sql, [json.into()]);
+        let arrays = column_arrays(&EDGE_COLUMNS, rows.iter().map(|r| r.as_slice()));
+        let statement = sea_orm::Statement::from_sql_and_values(DbBackend::Postgres, &sql, arrays);
         // only the edges new to the store come back: a known edge is no change
         let added: Vec<lineage_edge::Model> = conn.fetch(statement).await?;
         for edge in &added {

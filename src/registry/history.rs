@@ -190,7 +190,7 @@ impl Journal {
             })
             .collect();
         let per_statement = match exec.backend() {
-            // one parameter however many rows (`db::recordset`)
+            // a parameter a column however many rows (`db::recordset`)
             DbBackend::Postgres => crate::db::recordset::ROWS_PER_STATEMENT,
             _ => rows_per_statement(exec, CHANGE_COLUMNS.len(), 500),
         };
@@ -237,10 +237,10 @@ fn insert_changes(backend: DbBackend, rows: &[Vec<sea_orm::Value>]) -> Vec<State
     }
 }
 
-/// PostgreSQL: the rows as one JSON recordset (`db::recordset`), each with its place
-/// `k`, numbered after the counter row bumped by their count in the same statement.
+/// PostgreSQL: the rows as column arrays (`db::recordset`), each with its place `k`,
+/// numbered after the counter row bumped by their count in the same statement.
 fn insert_changes_postgres(rows: &[Vec<sea_orm::Value>]) -> Statement {
-    use crate::db::recordset::{json_rows, names, recordset};
+    use crate::db::recordset::{column_arrays, names, unnest};
     let mut columns = vec![("k", "bigint")];
     columns.extend(CHANGE_COLUMNS);
     let numbered: Vec<Vec<sea_orm::Value>> = rows
@@ -253,10 +253,8 @@ fn insert_changes_postgres(rows: &[Vec<sea_orm::Value>]) -> Statement {
             cells
         })
         .collect();
-    let values = [
-        sea_orm::Value::from(rows.len() as i64),
-        json_rows(&columns, numbered.iter().map(Vec::as_slice)).into(),
-    ];
+    let mut values = vec![sea_orm::Value::from(rows.len() as i64)];
+    values.extend(column_arrays(&columns, numbered.iter().map(Vec::as_slice)));
     let sql = format!(
         r#"WITH c AS (UPDATE "change_counter" SET "last_sequence" = "last_sequence" + $1::bigint
              WHERE "id" = 1 RETURNING "last_sequence"),
@@ -266,7 +264,7 @@ fn insert_changes_postgres(rows: &[Vec<sea_orm::Value>]) -> Statement {
            FROM c, n, {rows}"#,
         columns = names("", &CHANGE_COLUMNS),
         picked = names("v", &CHANGE_COLUMNS),
-        rows = recordset("$2", "v", &columns),
+        rows = unnest(2, "v", &columns),
     );
     Statement::from_sql_and_values(DbBackend::Postgres, sql, values)
 }

@@ -323,3 +323,62 @@ async fn a_bad_edge_is_refused_before_anything_is_written(app: &TestApp) {
     assert_eq!(app.count_rows("change").await, changes_before);
     assert_eq!(app.count_rows("lineage_edge").await, 0);
 }
+
+/// The column arrays bulk writes bind (`db::recordset`) come back from PostgreSQL as the
+/// values they were made of: quotes, backslashes, commas, braces, the text NULL, empty
+/// text, non-ASCII text, JSON, real NULLs and large numbers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn column_arrays_read_back_as_their_values_on_postgres() {
+    use modelgraph::db::recordset::{column_arrays, names, unnest};
+    use sea_orm::Value;
+    let db = crate::helpers::connect(&crate::helpers::postgres_url()).await;
+    let columns = [("n", "bigint"), ("t", "text")];
+    let texts = [
+        Some(r#"a "quoted" \ back\slash"#),
+        Some("commas, {braces}, (parens)"),
+        Some("NULL"),
+        Some(""),
+        Some("ünïcödé ✓ 模型"),
+        Some(r#"{"x": [1, "two"], "y": null}"#),
+        None,
+        Some("  spaced  "),
+    ];
+    let rows: Vec<Vec<Value>> = texts
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let n = if i == 6 {
+                None
+            } else {
+                Some(i64::MAX - i as i64)
+            };
+            vec![n.into(), t.map(str::to_owned).into()]
+        })
+        .collect();
+    let sql = format!(
+        "SELECT {} FROM {}",
+        names("v", &columns),
+        unnest(1, "v", &columns)
+    );
+    let arrays = column_arrays(&columns, rows.iter().map(Vec::as_slice));
+    let back = db
+        .query_all_raw(sea_orm::Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            sql,
+            arrays,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(back.len(), texts.len());
+    for (i, (row, want)) in back.iter().zip(texts).enumerate() {
+        let n: Option<i64> = row.try_get("", "n").unwrap();
+        let t: Option<String> = row.try_get("", "t").unwrap();
+        let want_n = if i == 6 {
+            None
+        } else {
+            Some(i64::MAX - i as i64)
+        };
+        assert_eq!(n, want_n, "row {i}");
+        assert_eq!(t.as_deref(), want, "row {i}");
+    }
+}

@@ -9,7 +9,9 @@ use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 
 use sea_orm::sea_query::Value;
-use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, QueryTrait, Statement};
+use sea_orm::{
+    ConnectionTrait, DbBackend, FromQueryResult, QueryTrait, Statement, StatementBuilder,
+};
 use serde::de::DeserializeOwned;
 
 use super::direct::Session;
@@ -118,11 +120,16 @@ impl<E: Exec> Exec for On<'_, E> {
 /// connections read as identifiers (`ANSI_QUOTES`, `db::connect`). An UPDATE that wants
 /// its rows back reads them after it on MySQL/MariaDB (`registry::write`).
 pub fn build(backend: DbBackend, query: &impl QueryTrait) -> Statement {
-    let mut stmt = query.build(backend);
+    build_statement(backend, query.as_query())
+}
+
+/// [`build`] for a sea-query statement.
+pub fn build_statement(backend: DbBackend, query: &impl StatementBuilder) -> Statement {
+    let mut stmt = query.build(&backend);
     if backend == DbBackend::MySql
         && (stmt.sql.starts_with("INSERT") || stmt.sql.starts_with("DELETE"))
     {
-        let postgres = query.build(DbBackend::Postgres).sql;
+        let postgres = query.build(&DbBackend::Postgres).sql;
         if let Some(at) = postgres.rfind(" RETURNING ") {
             stmt.sql.push_str(&postgres[at..]);
         }

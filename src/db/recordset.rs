@@ -14,11 +14,11 @@ use sea_orm::Value;
 /// megabytes.
 pub const ROWS_PER_STATEMENT: usize = 5000;
 
-/// `rows` (values in `columns` order) as one array literal per column, the parameters
-/// [`unnest`] reads.
-pub fn column_arrays<'a>(
-    columns: &[(&str, &str)],
-    rows: impl IntoIterator<Item = &'a [Value]>,
+/// `rows` (values in `columns` order, one for each) as one array literal per column,
+/// the parameters [`unnest`] reads.
+pub fn column_arrays<'a, const N: usize>(
+    columns: &[(&str, &str); N],
+    rows: impl IntoIterator<Item = &'a [Value; N]>,
 ) -> Vec<Value> {
     let mut arrays: Vec<String> = columns.iter().map(|_| String::from("{")).collect();
     for (at, row) in rows.into_iter().enumerate() {
@@ -69,16 +69,30 @@ fn element(array: &mut String, value: &Value) {
 /// A `FROM` item reading the arrays bound from `$first` on as `alias`, with `columns`
 /// (name, PostgreSQL type) as its typed columns.
 pub fn unnest(first: usize, alias: &str, columns: &[(&str, &str)]) -> String {
+    format!(
+        "unnest({}) AS {alias}({})",
+        arrays(first, columns),
+        names("", columns)
+    )
+}
+
+/// [`unnest`] with one more column, `place`: each row's place in the arrays, from 1.
+pub fn unnest_numbered(first: usize, alias: &str, columns: &[(&str, &str)], place: &str) -> String {
+    format!(
+        r#"unnest({}) WITH ORDINALITY AS {alias}({}, "{place}")"#,
+        arrays(first, columns),
+        names("", columns)
+    )
+}
+
+/// The array parameters from `$first` on, each cast to its column's array type.
+fn arrays(first: usize, columns: &[(&str, &str)]) -> String {
     let arrays: Vec<String> = columns
         .iter()
         .enumerate()
         .map(|(i, (_, ty))| format!("${}::{ty}[]", first + i))
         .collect();
-    format!(
-        "unnest({}) AS {alias}({})",
-        arrays.join(", "),
-        names("", columns)
-    )
+    arrays.join(", ")
 }
 
 /// `columns`' names, quoted and prefixed with `alias.` when it is not empty.
@@ -101,15 +115,15 @@ mod tests {
 
     #[test]
     fn rows_become_one_array_per_column() {
-        let rows: Vec<Vec<Value>> = vec![
-            vec![1i64.into(), "a\"b\\c".into(), Option::<String>::None.into()],
-            vec![
+        let rows: Vec<[Value; 3]> = vec![
+            [1i64.into(), "a\"b\\c".into(), Option::<String>::None.into()],
+            [
                 2i64.into(),
                 "NULL".into(),
                 Some("{\"x\": [1, 2]}".to_owned()).into(),
             ],
         ];
-        let arrays = column_arrays(&COLUMNS, rows.iter().map(Vec::as_slice));
+        let arrays = column_arrays(&COLUMNS, &rows);
         assert_eq!(
             arrays,
             vec![
@@ -129,6 +143,10 @@ mod tests {
         assert_eq!(
             unnest(2, "v", &COLUMNS),
             r#"unnest($2::bigint[], $3::text[], $4::text[]) AS v("id", "name", "note")"#
+        );
+        assert_eq!(
+            unnest_numbered(1, "v", &COLUMNS[1..], "k"),
+            r#"unnest($1::text[], $2::text[]) WITH ORDINALITY AS v("name", "note", "k")"#
         );
         assert_eq!(names("v", &COLUMNS), r#"v."id", v."name", v."note""#);
         assert_eq!(names("", &COLUMNS), r#""id", "name", "note""#);

@@ -5,10 +5,8 @@ use std::path::Path;
 use std::time::Instant;
 
 use entity::node;
-use sea_orm::ActiveValue::Set;
-use sea_orm::{
-    ConnectionTrait, DatabaseConnection, EntityTrait, FromQueryResult, QueryTrait, TransactionTrait,
-};
+use sea_orm::sea_query::{Alias, Query};
+use sea_orm::{ConnectionTrait, DatabaseConnection, FromQueryResult, TransactionTrait};
 
 use super::edges::{EdgeKind, NewEdge, insert_edges};
 use super::error::{RegistryError, Result};
@@ -19,7 +17,7 @@ use super::read::find_by_name;
 use super::time::now_ms;
 use super::write::{create_in, note_version_number, version_number};
 use crate::db::direct::{DirectOptions, Session};
-use crate::db::exec::{all, rows_per_statement};
+use crate::db::exec::{build_statement, rows_per_statement};
 
 const BATCH: usize = 1000;
 /// The import's own SQLite session: a 256 MB page cache, a checkpoint every 32,768 pages.
@@ -181,34 +179,18 @@ async fn insert_nodes<E: Write>(
         return insert_nodes_postgres(tx, batch, first_time, parents).await;
     }
     let mut keys = Vec::with_capacity(batch.len());
-    // the columns set below
-    let per_statement = rows_per_statement(tx, 12, BATCH);
+    let per_statement = rows_per_statement(tx, NODE_COLUMNS.len(), BATCH);
     for chunk in batch.chunks(per_statement) {
         let start = first_time + keys.len() as i64;
-        let rows = chunk.iter().enumerate().map(|(i, n)| {
-            let t = start + i as i64;
-            let parent = parent_of(n.kind, parents);
-            node::ActiveModel {
-                kind: Set(n.kind.as_str().to_owned()),
-                name: Set(n.name.clone()),
-                namespace: Set(String::new()),
-                parent_id: Set(parent.map(|p| p.id)),
-                parent_kind: Set(parent.map(|p| p.kind.clone())),
-                scope_id: Set(parent.map_or(0, |p| p.id)),
-                state: Set(n.kind.default_state().to_owned()),
-                custom_properties: Set("{}".to_owned()),
-                create_time: Set(t),
-                last_update_time: Set(t),
-                revision: Set(1),
-                registered_model_id: Set(
-                    (n.kind == NodeKind::InferenceService).then_some(parents.model.id)
-                ),
-                ..Default::default()
-            }
-        });
-        let mut insert = node::Entity::insert_many(rows);
-        insert.query().returning_col(node::Column::Id);
-        let added: Vec<Key> = all(tx, &insert).await?;
+        let mut insert = Query::insert();
+        insert
+            .into_table(node::Entity)
+            .columns(NODE_COLUMNS.map(|(name, _)| Alias::new(name)))
+            .returning_col(node::Column::Id);
+        for (i, n) in chunk.iter().enumerate() {
+            insert.values_panic(node_row(n, start + i as i64, parents).map(Into::into));
+        }
+        let added: Vec<Key> = tx.fetch(build_statement(tx.backend(), &insert)).await?;
         if added.len() != chunk.len() {
             return Err(RegistryError::Internal(format!(
                 "inserted {} nodes, {} came back",
@@ -240,6 +222,30 @@ const NODE_COLUMNS: [(&str, &str); 12] = [
     ("registered_model_id", "bigint"),
 ];
 
+/// An imported node's values, in [`NODE_COLUMNS`] order.
+type NodeRow = [sea_orm::Value; NODE_COLUMNS.len()];
+
+/// The row that imports `n`, created at `t`.
+fn node_row(n: &CsvNode, t: i64, parents: &Parents<'_>) -> NodeRow {
+    let parent = parent_of(n.kind, parents);
+    [
+        n.kind.as_str().into(),
+        n.name.as_str().into(),
+        "".into(),
+        parent.map(|p| p.id).into(),
+        parent.map(|p| p.kind.clone()).into(),
+        parent.map_or(0, |p| p.id).into(),
+        n.kind.default_state().into(),
+        "{}".into(),
+        t.into(),
+        t.into(),
+        1i64.into(),
+        (n.kind == NodeKind::InferenceService)
+            .then_some(parents.model.id)
+            .into(),
+    ]
+}
+
 /// `insert_nodes` on PostgreSQL: the batch as column arrays (`db::recordset`). Each
 /// node's creation time is its own within the batch, so the ids that come back are
 /// matched to the nodes by it rather than by the order rows come back in.
@@ -255,29 +261,10 @@ async fn insert_nodes_postgres<E: Write>(
         id: i64,
         create_time: i64,
     }
-    let rows: Vec<[sea_orm::Value; 12]> = batch
+    let rows: Vec<NodeRow> = batch
         .iter()
         .enumerate()
-        .map(|(i, n)| {
-            let t = first_time + i as i64;
-            let parent = parent_of(n.kind, parents);
-            [
-                n.kind.as_str().into(),
-                n.name.as_str().into(),
-                "".into(),
-                parent.map(|p| p.id).into(),
-                parent.map(|p| p.kind.clone()).into(),
-                parent.map_or(0, |p| p.id).into(),
-                n.kind.default_state().into(),
-                "{}".into(),
-                t.into(),
-                t.into(),
-                1i64.into(),
-                (n.kind == NodeKind::InferenceService)
-                    .then_some(parents.model.id)
-                    .into(),
-            ]
-        })
+        .map(|(i, n)| node_row(n, first_time + i as i64, parents))
         .collect();
     let sql = format!(
         r#"INSERT INTO "node" ({columns}) SELECT {picked} FROM {rows}
@@ -286,7 +273,7 @@ async fn insert_nodes_postgres<E: Write>(
         picked = names("v", &NODE_COLUMNS),
         rows = unnest(1, "v", &NODE_COLUMNS),
     );
-    let arrays = column_arrays(&NODE_COLUMNS, rows.iter().map(|r| r.as_slice()));
+    let arrays = column_arrays(&NODE_COLUMNS, &rows);
     let statement =
         sea_orm::Statement::from_sql_and_values(sea_orm::DbBackend::Postgres, sql, arrays);
     let mut created: Vec<Created> = tx.fetch(statement).await?;

@@ -222,7 +222,7 @@ async fn insert_edges_postgres<E: Write>(conn: &E, edges: &[NewEdge], now: i64) 
                 ]
             })
             .collect();
-        let arrays = column_arrays(&EDGE_COLUMNS, rows.iter().map(|r| r.as_slice()));
+        let arrays = column_arrays(&EDGE_COLUMNS, &rows);
         let statement = sea_orm::Statement::from_sql_and_values(DbBackend::Postgres, &sql, arrays);
         // only the edges new to the store come back: a known edge is no change
         let added: Vec<lineage_edge::Model> = conn.fetch(statement).await?;

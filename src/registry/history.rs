@@ -173,10 +173,10 @@ impl Journal {
         }
         fill_kinds(exec, changes.iter_mut().map(|(_, c)| c)).await?;
         let at = now_ms();
-        let rows: Vec<Vec<sea_orm::Value>> = changes
+        let rows: Vec<ChangeRow> = changes
             .into_iter()
             .map(|(actor, c)| {
-                vec![
+                [
                     at.into(),
                     actor.subject.clone().into(),
                     actor.via.as_str().to_owned().into(),
@@ -216,6 +216,9 @@ const CHANGE_COLUMNS: [(&str, &str); 9] = [
     ("after", "text"),
 ];
 
+/// A change row's values after its sequence, in [`CHANGE_COLUMNS`] order.
+type ChangeRow = [sea_orm::Value; CHANGE_COLUMNS.len()];
+
 /// The PostgreSQL channel a commit with changes notifies (delivered at commit, so
 /// listeners on every server learn of it at once; `events::Feed`). The channel is
 /// database-wide, shared by stores in other schemas, so a notification is only a
@@ -229,7 +232,7 @@ pub const CHANNEL: &str = "modelgraph_changes";
 /// NOTIFY on [`CHANNEL`] goes out with the commit. MySQL/MariaDB bumps the counter row
 /// in a statement of its own, keeping the new value as the connection's
 /// `LAST_INSERT_ID()`, which the insert then numbers from.
-fn insert_changes(backend: DbBackend, rows: &[Vec<sea_orm::Value>]) -> Vec<Statement> {
+fn insert_changes(backend: DbBackend, rows: &[ChangeRow]) -> Vec<Statement> {
     match backend {
         DbBackend::MySql => insert_changes_mysql(rows),
         DbBackend::Postgres => vec![insert_changes_postgres(rows)],
@@ -239,22 +242,10 @@ fn insert_changes(backend: DbBackend, rows: &[Vec<sea_orm::Value>]) -> Vec<State
 
 /// PostgreSQL: the rows as column arrays (`db::recordset`), each with its place `k`,
 /// numbered after the counter row bumped by their count in the same statement.
-fn insert_changes_postgres(rows: &[Vec<sea_orm::Value>]) -> Statement {
-    use crate::db::recordset::{column_arrays, names, unnest};
-    let mut columns = vec![("k", "bigint")];
-    columns.extend(CHANGE_COLUMNS);
-    let numbered: Vec<Vec<sea_orm::Value>> = rows
-        .iter()
-        .enumerate()
-        .map(|(i, row)| {
-            let mut cells = Vec::with_capacity(row.len() + 1);
-            cells.push(sea_orm::Value::from(i as i64 + 1));
-            cells.extend(row.iter().cloned());
-            cells
-        })
-        .collect();
+fn insert_changes_postgres(rows: &[ChangeRow]) -> Statement {
+    use crate::db::recordset::{column_arrays, names, unnest_numbered};
     let mut values = vec![sea_orm::Value::from(rows.len() as i64)];
-    values.extend(column_arrays(&columns, numbered.iter().map(Vec::as_slice)));
+    values.extend(column_arrays(&CHANGE_COLUMNS, rows));
     let sql = format!(
         r#"WITH c AS (UPDATE "change_counter" SET "last_sequence" = "last_sequence" + $1::bigint
              WHERE "id" = 1 RETURNING "last_sequence"),
@@ -264,13 +255,13 @@ fn insert_changes_postgres(rows: &[Vec<sea_orm::Value>]) -> Statement {
            FROM c, n, {rows}"#,
         columns = names("", &CHANGE_COLUMNS),
         picked = names("v", &CHANGE_COLUMNS),
-        rows = unnest(2, "v", &columns),
+        rows = unnest_numbered(2, "v", &CHANGE_COLUMNS, "k"),
     );
     Statement::from_sql_and_values(DbBackend::Postgres, sql, values)
 }
 
 /// SQLite: a `VALUES` list, numbered after the highest sequence.
-fn insert_changes_sqlite(rows: &[Vec<sea_orm::Value>]) -> Statement {
+fn insert_changes_sqlite(rows: &[ChangeRow]) -> Statement {
     let mut values = Vec::with_capacity(rows.len() * CHANGE_COLUMNS.len());
     let mut next = 0usize;
     let tuples: Vec<String> = rows
@@ -278,7 +269,7 @@ fn insert_changes_sqlite(rows: &[Vec<sea_orm::Value>]) -> Statement {
         .enumerate()
         .map(|(i, row)| {
             let mut cells = vec![format!("{}", i + 1)];
-            for value in row.iter().take(CHANGE_COLUMNS.len()) {
+            for value in row {
                 next += 1;
                 cells.push(format!("?{next}"));
                 values.push(value.clone());
@@ -300,7 +291,7 @@ fn insert_changes_sqlite(rows: &[Vec<sea_orm::Value>]) -> Statement {
     Statement::from_sql_and_values(DbBackend::Sqlite, sql, values)
 }
 
-fn insert_changes_mysql(rows: &[Vec<sea_orm::Value>]) -> Vec<Statement> {
+fn insert_changes_mysql(rows: &[ChangeRow]) -> Vec<Statement> {
     let backend = DbBackend::MySql;
     let count = rows.len() as i64;
     let bump = Statement::from_sql_and_values(

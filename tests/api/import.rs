@@ -343,7 +343,7 @@ async fn column_arrays_read_back_as_their_values_on_postgres() {
         None,
         Some("  spaced  "),
     ];
-    let rows: Vec<Vec<Value>> = texts
+    let rows: Vec<[Value; 2]> = texts
         .iter()
         .enumerate()
         .map(|(i, t)| {
@@ -352,7 +352,7 @@ async fn column_arrays_read_back_as_their_values_on_postgres() {
             } else {
                 Some(i64::MAX - i as i64)
             };
-            vec![n.into(), t.map(str::to_owned).into()]
+            [n.into(), t.map(str::to_owned).into()]
         })
         .collect();
     let sql = format!(
@@ -360,7 +360,7 @@ async fn column_arrays_read_back_as_their_values_on_postgres() {
         names("v", &columns),
         unnest(1, "v", &columns)
     );
-    let arrays = column_arrays(&columns, rows.iter().map(Vec::as_slice));
+    let arrays = column_arrays(&columns, &rows);
     let back = db
         .query_all_raw(sea_orm::Statement::from_sql_and_values(
             DbBackend::Postgres,

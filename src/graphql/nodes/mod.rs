@@ -19,7 +19,7 @@ use super::types::*;
 use crate::lineage::walk::Direction;
 use crate::registry::edges::EdgeKind as RegEdgeKind;
 use crate::registry::kind::NodeKind as RegKind;
-use crate::registry::props::stored_json;
+use crate::registry::props::StoredJson;
 use crate::registry::read::{Served, served};
 use crate::registry::{RegistryError, Result};
 
@@ -60,8 +60,8 @@ macro_rules! node_type {
                 self.0.description.clone()
             }
             /// Typed user properties: int, double, string, bool or object.
-            async fn custom_properties(&self) -> Json<Value> {
-                Json(stored_json(&self.0.custom_properties))
+            async fn custom_properties(&self) -> Json<StoredJson<'_>> {
+                Json(StoredJson(&self.0.custom_properties))
             }
             async fn create_time(&self) -> DateTime<Utc> {
                 datetime(self.0.create_time)
@@ -706,7 +706,7 @@ node_type!(
     field(name = "name", ty = "String"),
     field(name = "external_id", ty = "Option<String>"),
     field(name = "description", ty = "Option<String>"),
-    field(name = "custom_properties", ty = "Json<Value>"),
+    field(name = "custom_properties", ty = "Json<StoredJson<'_>>"),
     field(name = "create_time", ty = "DateTime<Utc>"),
     field(name = "last_update_time", ty = "DateTime<Utc>"),
     field(name = "revision", ty = "i64"),
@@ -801,7 +801,7 @@ pub fn lineage_node_of(n: node::Model) -> Result<LineageNode> {
     field(name = "description", ty = "Option<String>"),
     field(name = "state", ty = "ArtifactState"),
     field(name = "uri", ty = "Option<String>"),
-    field(name = "custom_properties", ty = "Json<Value>"),
+    field(name = "custom_properties", ty = "Json<StoredJson<'_>>"),
     field(name = "create_time", ty = "DateTime<Utc>"),
     field(name = "last_update_time", ty = "DateTime<Utc>"),
     field(name = "revision", ty = "i64"),

@@ -112,6 +112,16 @@ impl Session {
         sql: &str,
         params: impl rusqlite::Params,
     ) -> Result<Vec<T>> {
+        self.query_as_up_to(sql, params, 0)
+    }
+
+    /// `query_as`, with room made first for `most` rows (at most [`ROOM_MADE`]).
+    pub fn query_as_up_to<T: serde::de::DeserializeOwned>(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+        most: usize,
+    ) -> Result<Vec<T>> {
         if let Some(observe) = &self.observer {
             observe(sql);
         }
@@ -119,7 +129,7 @@ impl Session {
         let mut statement = self.prepare(&conn, sql)?;
         let mut columns = super::rows::Columns::of(&statement);
         let mut rows = statement.query(params)?;
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(most.min(ROOM_MADE));
         while let Some(row) = rows.next()? {
             out.push(
                 columns
@@ -220,6 +230,10 @@ struct OwnReaders {
 /// Read connections open at most: file handles stay bounded however many walks run at
 /// once, and more than the cores would only wait for each other.
 const MOST_OPEN: usize = 8;
+
+/// The most rows `Session::query_as_up_to` makes room for before reading: a page's
+/// limit is bounded, but a caller's count should not decide an allocation unchecked.
+pub const ROOM_MADE: usize = 4096;
 
 /// A leased connection's place in [`OwnReaders::open`]: freed when the lease ends
 /// without the connection going back (it was closed, or `f` panicked).

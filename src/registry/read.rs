@@ -11,7 +11,7 @@ use super::error::{RegistryError, Result};
 use super::filter::Filter;
 use super::kind::NodeKind;
 use super::page::{Direction, Order, Page, PageArgs, PageLimits};
-use crate::db::exec::{Exec, all, first};
+use crate::db::exec::{Exec, all, all_up_to, first};
 use crate::db::ids::{in_ids, json_ids};
 
 pub async fn find_node<E: Exec>(conn: &E, id: i64) -> Result<Option<node::Model>> {
@@ -125,7 +125,7 @@ pub async fn latest_versions_of<E: Exec>(
     };
     let statement =
         sea_orm::Statement::from_sql_and_values(backend, sql, [json_ids(models).into()]);
-    Ok(conn.fetch(statement).await?)
+    Ok(conn.fetch_up_to(statement, models.len()).await?)
 }
 
 pub fn kind_of(n: &node::Model) -> Result<NodeKind> {
@@ -216,7 +216,8 @@ pub async fn list_of<E: Exec>(
     let query = query
         .order_by(node::Column::Id, sql_dir(forward, order))
         .limit(plan.size + 1);
-    Ok(plan.finish(all(conn, &query).await?))
+    let most = usize::try_from(plan.size + 1).unwrap_or(usize::MAX);
+    Ok(plan.finish(all_up_to(conn, &query, most).await?))
 }
 
 /// Every node matching `filter`, sorted; for batch loads whose paging happens per parent.

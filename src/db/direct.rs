@@ -41,6 +41,10 @@ pub struct Session {
     observer: Option<Observer>,
 }
 
+/// The most rows `Session::query_as_up_to` makes room for before reading: a page's
+/// limit is bounded, but a caller's count should not decide an allocation unchecked.
+pub const ROOM_MADE: usize = 4096;
+
 impl Session {
     fn new(conn: rusqlite::Connection, writes: bool, observer: Option<Observer>) -> Self {
         conn.set_prepared_statement_cache_capacity(64);
@@ -230,10 +234,6 @@ struct OwnReaders {
 /// Read connections open at most: file handles stay bounded however many walks run at
 /// once, and more than the cores would only wait for each other.
 const MOST_OPEN: usize = 8;
-
-/// The most rows `Session::query_as_up_to` makes room for before reading: a page's
-/// limit is bounded, but a caller's count should not decide an allocation unchecked.
-pub const ROOM_MADE: usize = 4096;
 
 /// A leased connection's place in [`OwnReaders::open`]: freed when the lease ends
 /// without the connection going back (it was closed, or `f` panicked).

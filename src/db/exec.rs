@@ -39,9 +39,8 @@ pub trait Exec: Sync {
     fn fetch_up_to<M: Row>(
         &self,
         stmt: Statement,
-        most: usize,
+        _most: usize,
     ) -> impl Future<Output = Result<Vec<M>>> + Send {
-        let _ = most;
         self.fetch(stmt)
     }
 

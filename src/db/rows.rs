@@ -2,13 +2,16 @@
 //! a struct as a map of column name to value, so every column of every row is matched
 //! against the struct's field names (a node row has 53 of them: that matching, not
 //! SQLite, was most of a listed row's cost). Here the columns are matched to fields once
-//! per statement and each row is handed over as a sequence in field order, which serde's
-//! derived `Deserialize` takes field by field.
+//! per statement, and each row is handed over as a map of the statement's columns only,
+//! each keyed by its field's place (serde's derived `Deserialize` takes a field's index
+//! as its key): a list that reads 12 of a node's 53 columns decodes 12 values a row, not
+//! 53 with 41 of them NULL.
 //!
-//! A field with no column reads as NULL (so an `Option` field is `None`, as when a map
-//! lacks it), and columns no field names are skipped.
+//! A field with no column is missing from the map, which serde reads as `None` for an
+//! `Option` field (as when it is NULL) and as an error naming the field otherwise;
+//! columns no field names are skipped.
 use rusqlite::types::ValueRef;
-use serde::de::{self, DeserializeSeed, Deserializer, IntoDeserializer, SeqAccess, Visitor};
+use serde::de::{self, DeserializeSeed, Deserializer, IntoDeserializer, MapAccess, Visitor};
 
 /// Why a row did not fit the struct.
 #[derive(Debug)]
@@ -38,7 +41,7 @@ impl From<rusqlite::Error> for RowError {
 /// each of its fields reads.
 pub struct Columns {
     names: Vec<String>,
-    fields: Option<(&'static [&'static str], Vec<Option<usize>>)>,
+    fields: Option<(&'static [&'static str], Vec<(u64, usize)>)>,
 }
 
 impl Columns {
@@ -61,15 +64,20 @@ impl Columns {
         T::deserialize(RowDeserializer { row, columns: self })
     }
 
-    /// The column of each field in `fields`, worked out for the first row only.
-    fn positions(&mut self, fields: &'static [&'static str]) -> &[Option<usize>] {
+    /// Each field of `fields` that a column fills, by its place among `fields`, with
+    /// that column: worked out for the first row only.
+    fn present(&mut self, fields: &'static [&'static str]) -> &[(u64, usize)] {
         let stale = !matches!(&self.fields, Some((known, _)) if std::ptr::eq(*known, fields));
         if stale {
-            let positions = fields
+            let present = fields
                 .iter()
-                .map(|field| self.names.iter().position(|name| name == field))
+                .zip(0u64..)
+                .filter_map(|(field, place)| {
+                    let column = self.names.iter().position(|name| name == field)?;
+                    Some((place, column))
+                })
                 .collect();
-            self.fields = Some((fields, positions));
+            self.fields = Some((fields, present));
         }
         self.fields.as_ref().map_or(&[], |(_, p)| p)
     }
@@ -89,10 +97,10 @@ impl<'de> Deserializer<'de> for RowDeserializer<'_, '_, '_> {
         fields: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, RowError> {
-        let positions = self.columns.positions(fields);
-        visitor.visit_seq(RowFields {
+        let present = self.columns.present(fields);
+        visitor.visit_map(RowFields {
             row: self.row,
-            positions,
+            present,
             next: 0,
         })
     }
@@ -108,33 +116,36 @@ impl<'de> Deserializer<'de> for RowDeserializer<'_, '_, '_> {
     }
 }
 
-/// A row's columns in field order.
+/// A row's columns that fill fields, each keyed by its field's place.
 struct RowFields<'a, 'r> {
     row: &'a rusqlite::Row<'r>,
-    positions: &'a [Option<usize>],
+    present: &'a [(u64, usize)],
     next: usize,
 }
 
-impl<'de> SeqAccess<'de> for RowFields<'_, '_> {
+impl<'de> MapAccess<'de> for RowFields<'_, '_> {
     type Error = RowError;
 
-    fn next_element_seed<T: DeserializeSeed<'de>>(
+    fn next_key_seed<K: DeserializeSeed<'de>>(
         &mut self,
-        seed: T,
-    ) -> Result<Option<T::Value>, RowError> {
-        let Some(position) = self.positions.get(self.next) else {
+        seed: K,
+    ) -> Result<Option<K::Value>, RowError> {
+        let Some((place, _)) = self.present.get(self.next) else {
             return Ok(None);
         };
-        self.next += 1;
-        let value = match position {
-            Some(column) => self.row.get_ref(*column)?,
-            None => ValueRef::Null,
+        seed.deserialize((*place).into_deserializer()).map(Some)
+    }
+
+    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, RowError> {
+        let Some((_, column)) = self.present.get(self.next) else {
+            return Err(RowError("a value was asked for before its field".into()));
         };
-        seed.deserialize(Column(value)).map(Some)
+        self.next += 1;
+        seed.deserialize(Column(self.row.get_ref(*column)?))
     }
 
     fn size_hint(&self) -> Option<usize> {
-        Some(self.positions.len() - self.next)
+        Some(self.present.len() - self.next)
     }
 }
 
@@ -271,16 +282,23 @@ mod tests {
     #[test]
     fn rows_that_do_not_fit_are_errors() {
         let conn = rusqlite::Connection::open_in_memory().unwrap();
-        for sql in [
-            "SELECT 'seven' AS id, 'a' AS name, 1.0 AS score, 1 AS live",
-            "SELECT 7 AS id, 1.0 AS score, 1 AS live",
+        for (sql, named) in [
+            (
+                "SELECT 'seven' AS id, 'a' AS name, 1.0 AS score, 1 AS live",
+                "seven",
+            ),
+            ("SELECT 7 AS id, 1.0 AS score, 1 AS live", "`name`"),
+            (
+                "SELECT 7 AS id, NULL AS name, 1.0 AS score, 1 AS live",
+                "unit",
+            ),
         ] {
             let mut statement = conn.prepare(sql).unwrap();
             let mut columns = Columns::of(&statement);
             let mut rows = statement.query([]).unwrap();
             let row = rows.next().unwrap().unwrap();
             let err = columns.read::<Thing>(row).unwrap_err();
-            assert!(!err.to_string().is_empty(), "{sql}");
+            assert!(err.to_string().contains(named), "{sql}: {err}");
         }
     }
 }

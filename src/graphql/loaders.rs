@@ -12,6 +12,7 @@ use std::time::Duration;
 use crate::registry::columns::NodeColumns;
 use async_graphql::dataloader::{DataLoader, Loader};
 use entity::{model_alias, node, release_decision};
+use foldhash::HashMapExt;
 use futures_util::StreamExt;
 use futures_util::future::BoxFuture;
 use futures_util::stream::FuturesUnordered;
@@ -41,7 +42,8 @@ pub struct Loaders {
     /// Latest versions lists read ahead for the models on their pages (`prime_latest`),
     /// with the columns each read: each is taken by the first `latest_version` of its
     /// model that reads no other column, before any batch.
-    primed_latest: std::sync::Mutex<HashMap<i64, Vec<Primed>>>,
+    /// foldhash: model ids are the store's, not chosen by a caller.
+    primed_latest: std::sync::Mutex<foldhash::HashMap<i64, Vec<Primed>>>,
 }
 
 /// A latest version read ahead (or its absence), and the columns read of it.
@@ -187,6 +189,7 @@ impl Loaders {
         let loader = self.loader.loader();
         let mut found = latest_versions(&loader.db, &loader.readers, models, columns).await?;
         let mut primed = self.primed_latest.lock().unwrap_or_else(|p| p.into_inner());
+        primed.reserve(models.len());
         for model in models {
             primed
                 .entry(*model)
@@ -557,15 +560,14 @@ async fn latest_versions(
     readers: &Readers,
     models: &[i64],
     columns: NodeColumns,
-) -> Result<HashMap<i64, node::Model>, RegistryError> {
+) -> Result<foldhash::HashMap<i64, node::Model>, RegistryError> {
     let rows = read_on!(db, readers, |conn| {
         crate::registry::read::latest_versions_of(conn, models, columns)
     })
     .await?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|v| Some((v.parent_id?, v)))
-        .collect())
+    let mut found = foldhash::HashMap::with_capacity(rows.len());
+    found.extend(rows.into_iter().filter_map(|v| Some((v.parent_id?, v))));
+    Ok(found)
 }
 
 /// The aliases naming a version.

@@ -65,6 +65,11 @@ impl NodeColumns {
         other.0 & !self.0 == 0
     }
 
+    /// Whether `column` is one of these.
+    pub fn has(self, column: node::Column) -> bool {
+        self.0 & Self::bit(column) != 0
+    }
+
     pub fn is_all(self) -> bool {
         self.covers(Self::TABLE)
     }

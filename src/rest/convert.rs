@@ -6,6 +6,7 @@ use base64::engine::general_purpose::STANDARD;
 use entity::node;
 use serde_json::{Map, Value, json};
 
+use crate::registry::columns::NodeColumns;
 use crate::registry::props::{PropValue, Props, from_stored, validate_props};
 use crate::registry::{NodeFields, NodeKind, RegistryError, Result};
 
@@ -489,6 +490,64 @@ fn id_text(v: Option<i64>) -> Option<Value> {
     v.map(|i| Value::String(i.to_string()))
 }
 
+/// The columns [`node_out`] shows of nodes of `kinds`, so that a list reads only those
+/// (`registry::columns`): a Kubeflow body shows a few of a node's 53 columns, and a
+/// list read every one of them, most NULL. A unit test checks each kind's body against
+/// one from a whole row.
+pub fn columns_shown(kinds: &[NodeKind]) -> NodeColumns {
+    use node::Column as C;
+    let mut columns = NodeColumns::required()
+        .with(C::ExternalId)
+        .with(C::Description);
+    for kind in kinds {
+        let shown: &[C] = match kind {
+            NodeKind::RegisteredModel => &[
+                C::Owner,
+                C::Readme,
+                C::Maturity,
+                C::Language,
+                C::Tasks,
+                C::Provider,
+                C::Logo,
+                C::License,
+                C::LicenseLink,
+                C::LibraryName,
+            ],
+            NodeKind::ModelVersion | NodeKind::Experiment => &[C::Owner],
+            NodeKind::ExperimentRun => &[C::Owner, C::Status, C::StartTime, C::EndTime],
+            NodeKind::ServingEnvironment => &[],
+            NodeKind::InferenceService => &[C::RegisteredModelId, C::ModelVersionId, C::Runtime],
+            NodeKind::ServeModel => &[C::ModelVersionId],
+            NodeKind::ModelArtifact => &[
+                C::Uri,
+                C::ModelFormatName,
+                C::ModelFormatVersion,
+                C::StorageKey,
+                C::StoragePath,
+                C::ServiceAccountName,
+                C::ModelSourceKind,
+                C::ModelSourceClass,
+                C::ModelSourceGroup,
+                C::ModelSourceId,
+                C::ModelSourceName,
+            ],
+            NodeKind::DocArtifact => &[C::Uri],
+            NodeKind::Dataset => &[
+                C::Uri,
+                C::Digest,
+                C::SourceType,
+                C::Source,
+                C::DatasetSchema,
+                C::Profile,
+            ],
+            NodeKind::Metric => &[C::MetricValue, C::MetricTimestamp, C::MetricStep],
+            NodeKind::Parameter => &[C::ParameterValue, C::ParameterType],
+        };
+        columns = shown.iter().fold(columns, |c, column| c.with(*column));
+    }
+    columns
+}
+
 /// A node as Kubeflow's body for its kind. `experiment_of_run` gives an artifact's
 /// experiment when it was logged in a run.
 pub fn node_out(n: &node::Model, experiment_of_run: Option<i64>) -> Value {
@@ -641,5 +700,43 @@ mod tests {
             props_in(&json!({"i": {"metadataType": "MetadataIntValue", "int_value": "x"}}))
                 .is_err()
         );
+    }
+
+    /// Every kind's body from the columns `columns_shown` names is its body from the
+    /// whole row: a field `node_out` shows but the list does not read would come out
+    /// missing. Every column holds a value here (text columns a JSON list, which the
+    /// list-valued fields parse), and an artifact is logged in a run.
+    #[test]
+    fn bodies_read_from_the_columns_shown_are_whole() {
+        use sea_orm::{ColumnTrait, ColumnType, IdenStatic, Iterable};
+        for kind in NodeKind::ALL {
+            let mut whole = Map::new();
+            for (at, column) in node::Column::iter().enumerate() {
+                let value = match column.def().get_column_type() {
+                    ColumnType::BigInteger | ColumnType::Integer => json!(at + 1),
+                    ColumnType::Double | ColumnType::Float => json!(at as f64 + 0.5),
+                    _ => json!(format!("[\"{}\"]", column.as_str())),
+                };
+                whole.insert(column.as_str().to_owned(), value);
+            }
+            whole.insert("kind".into(), json!(kind.as_str()));
+            whole.insert("parent_kind".into(), json!("EXPERIMENT_RUN"));
+            whole.insert("custom_properties".into(), json!("{}"));
+            let shown = columns_shown(&[kind]);
+            let mut narrowed = whole.clone();
+            for column in node::Column::iter() {
+                if !shown.has(column) {
+                    narrowed.insert(column.as_str().to_owned(), Value::Null);
+                }
+            }
+            let whole: node::Model = serde_json::from_value(Value::Object(whole)).unwrap();
+            let narrowed: node::Model = serde_json::from_value(Value::Object(narrowed)).unwrap();
+            assert_eq!(
+                node_out(&narrowed, Some(3)),
+                node_out(&whole, Some(3)),
+                "{kind:?}"
+            );
+            assert!(!shown.is_all(), "{kind:?} reads every column");
+        }
     }
 }

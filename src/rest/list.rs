@@ -13,7 +13,7 @@ use crate::http::error::HttpError;
 use crate::registry::artifacts;
 use crate::registry::filter_query;
 use crate::registry::page::{Direction, Order, OrderField, PageArgs, PageLimits};
-use crate::registry::read::{find_nodes, list};
+use crate::registry::read::{find_nodes, list, list_of};
 use crate::registry::{Filter, NodeKind, RegistryError, Result};
 
 pub struct ListArgs {
@@ -147,8 +147,18 @@ pub async fn list_nodes(
         after: args.token.clone(),
         ..Default::default()
     };
+    // only the columns the bodies show
+    let columns = super::convert::columns_shown(&args.kinds);
     let result = read_on!(&state.db, &state.readers, |conn| {
-        list(conn, &args.kinds, &args.filter, args.order, &page, limits)
+        list_of(
+            conn,
+            &args.kinds,
+            &args.filter,
+            args.order,
+            &page,
+            limits,
+            columns,
+        )
     })
     .await
     .map_err(|e| match e {

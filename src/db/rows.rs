@@ -41,8 +41,11 @@ impl From<rusqlite::Error> for RowError {
 /// each of its fields reads.
 pub struct Columns {
     names: Vec<String>,
-    fields: Option<(&'static [&'static str], Vec<(u64, usize)>)>,
+    fields: Option<(&'static [&'static str], Vec<Filled>)>,
 }
+
+/// A field's place among the struct's fields, and the column that fills it.
+type Filled = (u64, usize);
 
 impl Columns {
     pub fn of(statement: &rusqlite::Statement<'_>) -> Self {
@@ -66,7 +69,7 @@ impl Columns {
 
     /// Each field of `fields` that a column fills, by its place among `fields`, with
     /// that column: worked out for the first row only.
-    fn present(&mut self, fields: &'static [&'static str]) -> &[(u64, usize)] {
+    fn present(&mut self, fields: &'static [&'static str]) -> &[Filled] {
         let stale = !matches!(&self.fields, Some((known, _)) if std::ptr::eq(*known, fields));
         if stale {
             let present = fields
@@ -119,7 +122,7 @@ impl<'de> Deserializer<'de> for RowDeserializer<'_, '_, '_> {
 /// A row's columns that fill fields, each keyed by its field's place.
 struct RowFields<'a, 'r> {
     row: &'a rusqlite::Row<'r>,
-    present: &'a [(u64, usize)],
+    present: &'a [Filled],
     next: usize,
 }
 

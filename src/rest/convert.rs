@@ -4,6 +4,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use entity::node;
+use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value, json};
 
 use crate::registry::columns::NodeColumns;
@@ -476,20 +477,6 @@ pub fn artifact_kind(body: &Body<'_>) -> Result<NodeKind> {
     }
 }
 
-fn put(out: &mut Map<String, Value>, key: &str, value: Option<Value>) {
-    if let Some(v) = value {
-        out.insert(key.to_owned(), v);
-    }
-}
-
-fn text(v: &Option<String>) -> Option<Value> {
-    v.as_ref().map(|s| Value::String(s.clone()))
-}
-
-fn id_text(v: Option<i64>) -> Option<Value> {
-    v.map(|i| Value::String(i.to_string()))
-}
-
 /// The columns [`node_out`] shows of nodes of `kinds`, so that a list reads only those
 /// (`registry::columns`): a Kubeflow body shows a few of a node's 53 columns, and a
 /// list read every one of them, most NULL. A unit test checks each kind's body against
@@ -551,130 +538,159 @@ pub fn columns_shown(kinds: &[NodeKind]) -> NodeColumns {
 /// A node as Kubeflow's body for its kind. `experiment_of_run` gives an artifact's
 /// experiment when it was logged in a run.
 pub fn node_out(n: &node::Model, experiment_of_run: Option<i64>) -> Value {
-    let kind: NodeKind = n.kind.parse().unwrap_or(NodeKind::ModelArtifact);
-    let mut out = Map::new();
-    out.insert("id".into(), Value::String(n.id.to_string()));
-    out.insert("name".into(), Value::String(n.name.clone()));
-    put(&mut out, "externalId", text(&n.external_id));
-    put(&mut out, "description", text(&n.description));
-    out.insert("customProperties".into(), props_out(&n.custom_properties));
-    out.insert(
-        "createTimeSinceEpoch".into(),
-        Value::String(n.create_time.to_string()),
-    );
-    out.insert(
-        "lastUpdateTimeSinceEpoch".into(),
-        Value::String(n.last_update_time.to_string()),
-    );
-    let list = |v: &Option<String>| {
-        v.as_deref()
-            .and_then(|l| serde_json::from_str::<Value>(l).ok())
-    };
-    match kind {
-        NodeKind::RegisteredModel => {
-            put(&mut out, "owner", text(&n.owner));
-            out.insert("state".into(), Value::String(n.state.clone()));
-            put(&mut out, "readme", text(&n.readme));
-            put(&mut out, "maturity", text(&n.maturity));
-            put(&mut out, "language", list(&n.language));
-            put(&mut out, "tasks", list(&n.tasks));
-            put(&mut out, "provider", text(&n.provider));
-            put(&mut out, "logo", text(&n.logo));
-            put(&mut out, "license", text(&n.license));
-            put(&mut out, "licenseLink", text(&n.license_link));
-            put(&mut out, "libraryName", text(&n.library_name));
-        }
-        NodeKind::ModelVersion => {
-            put(&mut out, "registeredModelId", id_text(n.parent_id));
-            out.insert("state".into(), Value::String(n.state.clone()));
-            put(&mut out, "author", text(&n.owner));
-        }
-        NodeKind::Experiment => {
-            put(&mut out, "owner", text(&n.owner));
-            out.insert("state".into(), Value::String(n.state.clone()));
-        }
-        NodeKind::ExperimentRun => {
-            put(&mut out, "experimentId", id_text(n.parent_id));
-            put(&mut out, "owner", text(&n.owner));
-            out.insert("state".into(), Value::String(n.state.clone()));
-            put(&mut out, "status", text(&n.status));
-            put(&mut out, "startTimeSinceEpoch", id_text(n.start_time));
-            put(&mut out, "endTimeSinceEpoch", id_text(n.end_time));
-        }
-        NodeKind::ServingEnvironment => {}
-        NodeKind::InferenceService => {
-            put(&mut out, "servingEnvironmentId", id_text(n.parent_id));
-            put(
-                &mut out,
-                "registeredModelId",
-                id_text(n.registered_model_id),
-            );
-            put(&mut out, "modelVersionId", id_text(n.model_version_id));
-            put(&mut out, "runtime", text(&n.runtime));
-            out.insert("desiredState".into(), Value::String(n.state.clone()));
-        }
-        NodeKind::ServeModel => {
-            put(&mut out, "modelVersionId", id_text(n.model_version_id));
-            out.insert("lastKnownState".into(), Value::String(n.state.clone()));
-        }
-        artifact => {
-            put(
-                &mut out,
-                "artifactType",
-                artifact
-                    .artifact_type()
-                    .map(|t| Value::String(t.to_owned())),
-            );
-            out.insert("state".into(), Value::String(n.state.clone()));
-            if n.parent_kind.as_deref() == Some("EXPERIMENT_RUN") {
-                put(&mut out, "experimentRunId", id_text(n.parent_id));
-                put(&mut out, "experimentId", id_text(experiment_of_run));
-            }
-            match artifact {
-                NodeKind::ModelArtifact => {
-                    put(&mut out, "uri", text(&n.uri));
-                    put(&mut out, "modelFormatName", text(&n.model_format_name));
-                    put(
-                        &mut out,
-                        "modelFormatVersion",
-                        text(&n.model_format_version),
-                    );
-                    put(&mut out, "storageKey", text(&n.storage_key));
-                    put(&mut out, "storagePath", text(&n.storage_path));
-                    put(
-                        &mut out,
-                        "serviceAccountName",
-                        text(&n.service_account_name),
-                    );
-                    put(&mut out, "modelSourceKind", text(&n.model_source_kind));
-                    put(&mut out, "modelSourceClass", text(&n.model_source_class));
-                    put(&mut out, "modelSourceGroup", text(&n.model_source_group));
-                    put(&mut out, "modelSourceId", text(&n.model_source_id));
-                    put(&mut out, "modelSourceName", text(&n.model_source_name));
-                }
-                NodeKind::DocArtifact => put(&mut out, "uri", text(&n.uri)),
-                NodeKind::Dataset => {
-                    put(&mut out, "uri", text(&n.uri));
-                    put(&mut out, "digest", text(&n.digest));
-                    put(&mut out, "sourceType", text(&n.source_type));
-                    put(&mut out, "source", text(&n.source));
-                    put(&mut out, "schema", text(&n.dataset_schema));
-                    put(&mut out, "profile", text(&n.profile));
-                }
-                NodeKind::Metric => {
-                    put(&mut out, "value", n.metric_value.map(Value::from));
-                    put(&mut out, "timestamp", id_text(n.metric_timestamp));
-                    put(&mut out, "step", n.metric_step.map(Value::from));
-                }
-                NodeKind::Parameter => {
-                    put(&mut out, "value", text(&n.parameter_value));
-                    put(&mut out, "parameterType", text(&n.parameter_type));
-                }
-                _ => {}
-            }
+    serde_json::to_value(NodeBody::new(n, experiment_of_run)).unwrap_or_default()
+}
+
+/// A node's Kubeflow body, written straight to the response: a list built each row as
+/// a `serde_json::Value` first (a dozen keys and values allocated per row, then walked
+/// again to serialize) and that cost more than reading the row.
+pub struct NodeBody<'a> {
+    n: &'a node::Model,
+    experiment_of_run: Option<i64>,
+}
+
+impl<'a> NodeBody<'a> {
+    pub fn new(n: &'a node::Model, experiment_of_run: Option<i64>) -> Self {
+        Self {
+            n,
+            experiment_of_run,
         }
     }
-    Value::Object(out)
+}
+
+/// An id or time as Kubeflow writes it: a string of digits.
+struct Digits(i64);
+
+impl Serialize for Digits {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        serializer.collect_str(&self.0)
+    }
+}
+
+impl Serialize for NodeBody<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        let n = self.n;
+        let kind: NodeKind = n.kind.parse().unwrap_or(NodeKind::ModelArtifact);
+        let mut out = serializer.serialize_map(None)?;
+        // a field the node lacks is left out, as Kubeflow's server leaves it out
+        fn put<M: SerializeMap, T: Serialize>(
+            out: &mut M,
+            key: &str,
+            value: Option<T>,
+        ) -> std::result::Result<(), M::Error> {
+            match value {
+                Some(v) => out.serialize_entry(key, &v),
+                None => Ok(()),
+            }
+        }
+        let digits = |v: Option<i64>| v.map(Digits);
+        let list = |v: &Option<String>| {
+            v.as_deref()
+                .and_then(|l| serde_json::from_str::<Value>(l).ok())
+        };
+        out.serialize_entry("id", &Digits(n.id))?;
+        out.serialize_entry("name", &n.name)?;
+        put(&mut out, "externalId", n.external_id.as_ref())?;
+        put(&mut out, "description", n.description.as_ref())?;
+        out.serialize_entry("customProperties", &props_out(&n.custom_properties))?;
+        out.serialize_entry("createTimeSinceEpoch", &Digits(n.create_time))?;
+        out.serialize_entry("lastUpdateTimeSinceEpoch", &Digits(n.last_update_time))?;
+        match kind {
+            NodeKind::RegisteredModel => {
+                put(&mut out, "owner", n.owner.as_ref())?;
+                out.serialize_entry("state", &n.state)?;
+                put(&mut out, "readme", n.readme.as_ref())?;
+                put(&mut out, "maturity", n.maturity.as_ref())?;
+                put(&mut out, "language", list(&n.language))?;
+                put(&mut out, "tasks", list(&n.tasks))?;
+                put(&mut out, "provider", n.provider.as_ref())?;
+                put(&mut out, "logo", n.logo.as_ref())?;
+                put(&mut out, "license", n.license.as_ref())?;
+                put(&mut out, "licenseLink", n.license_link.as_ref())?;
+                put(&mut out, "libraryName", n.library_name.as_ref())?;
+            }
+            NodeKind::ModelVersion => {
+                put(&mut out, "registeredModelId", digits(n.parent_id))?;
+                out.serialize_entry("state", &n.state)?;
+                put(&mut out, "author", n.owner.as_ref())?;
+            }
+            NodeKind::Experiment => {
+                put(&mut out, "owner", n.owner.as_ref())?;
+                out.serialize_entry("state", &n.state)?;
+            }
+            NodeKind::ExperimentRun => {
+                put(&mut out, "experimentId", digits(n.parent_id))?;
+                put(&mut out, "owner", n.owner.as_ref())?;
+                out.serialize_entry("state", &n.state)?;
+                put(&mut out, "status", n.status.as_ref())?;
+                put(&mut out, "startTimeSinceEpoch", digits(n.start_time))?;
+                put(&mut out, "endTimeSinceEpoch", digits(n.end_time))?;
+            }
+            NodeKind::ServingEnvironment => {}
+            NodeKind::InferenceService => {
+                put(&mut out, "servingEnvironmentId", digits(n.parent_id))?;
+                put(&mut out, "registeredModelId", digits(n.registered_model_id))?;
+                put(&mut out, "modelVersionId", digits(n.model_version_id))?;
+                put(&mut out, "runtime", n.runtime.as_ref())?;
+                out.serialize_entry("desiredState", &n.state)?;
+            }
+            NodeKind::ServeModel => {
+                put(&mut out, "modelVersionId", digits(n.model_version_id))?;
+                out.serialize_entry("lastKnownState", &n.state)?;
+            }
+            artifact => {
+                put(&mut out, "artifactType", artifact.artifact_type())?;
+                out.serialize_entry("state", &n.state)?;
+                if n.parent_kind.as_deref() == Some("EXPERIMENT_RUN") {
+                    put(&mut out, "experimentRunId", digits(n.parent_id))?;
+                    put(&mut out, "experimentId", digits(self.experiment_of_run))?;
+                }
+                match artifact {
+                    NodeKind::ModelArtifact => {
+                        put(&mut out, "uri", n.uri.as_ref())?;
+                        put(&mut out, "modelFormatName", n.model_format_name.as_ref())?;
+                        put(
+                            &mut out,
+                            "modelFormatVersion",
+                            n.model_format_version.as_ref(),
+                        )?;
+                        put(&mut out, "storageKey", n.storage_key.as_ref())?;
+                        put(&mut out, "storagePath", n.storage_path.as_ref())?;
+                        put(
+                            &mut out,
+                            "serviceAccountName",
+                            n.service_account_name.as_ref(),
+                        )?;
+                        put(&mut out, "modelSourceKind", n.model_source_kind.as_ref())?;
+                        put(&mut out, "modelSourceClass", n.model_source_class.as_ref())?;
+                        put(&mut out, "modelSourceGroup", n.model_source_group.as_ref())?;
+                        put(&mut out, "modelSourceId", n.model_source_id.as_ref())?;
+                        put(&mut out, "modelSourceName", n.model_source_name.as_ref())?;
+                    }
+                    NodeKind::DocArtifact => put(&mut out, "uri", n.uri.as_ref())?,
+                    NodeKind::Dataset => {
+                        put(&mut out, "uri", n.uri.as_ref())?;
+                        put(&mut out, "digest", n.digest.as_ref())?;
+                        put(&mut out, "sourceType", n.source_type.as_ref())?;
+                        put(&mut out, "source", n.source.as_ref())?;
+                        put(&mut out, "schema", n.dataset_schema.as_ref())?;
+                        put(&mut out, "profile", n.profile.as_ref())?;
+                    }
+                    NodeKind::Metric => {
+                        put(&mut out, "value", n.metric_value)?;
+                        put(&mut out, "timestamp", digits(n.metric_timestamp))?;
+                        put(&mut out, "step", n.metric_step)?;
+                    }
+                    NodeKind::Parameter => {
+                        put(&mut out, "value", n.parameter_value.as_ref())?;
+                        put(&mut out, "parameterType", n.parameter_type.as_ref())?;
+                    }
+                    _ => {}
+                }
+            }
+        }
+        out.end()
+    }
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use entity::node;
 use serde_json::{Value, json};
 
-use super::convert::node_out;
+use super::convert::{NodeBody, node_out};
 use crate::AppState;
 use crate::db::direct::read_on;
 use crate::http::error::HttpError;
@@ -15,6 +15,7 @@ use crate::registry::filter_query;
 use crate::registry::page::{Direction, Order, OrderField, PageArgs, PageLimits};
 use crate::registry::read::{find_nodes, list, list_of};
 use crate::registry::{Filter, NodeKind, RegistryError, Result};
+use serde::ser::{Serialize, SerializeMap, Serializer};
 
 pub struct ListArgs {
     pub kinds: Vec<NodeKind>,
@@ -110,6 +111,18 @@ impl ListArgs {
 
 /// Kubeflow bodies for nodes, with the experiment of artifacts logged in runs (one batch).
 pub async fn bodies(state: &AppState, nodes: &[node::Model]) -> Result<Vec<Value>> {
+    let experiments = experiments_of_runs(state, nodes).await?;
+    Ok(nodes
+        .iter()
+        .map(|n| node_out(n, experiment_of(n, &experiments)))
+        .collect())
+}
+
+/// The experiment of each run that one of `nodes` (artifacts) was logged in.
+async fn experiments_of_runs(
+    state: &AppState,
+    nodes: &[node::Model],
+) -> Result<HashMap<i64, Option<i64>>> {
     let mut runs: Vec<i64> = nodes
         .iter()
         .filter(|n| n.parent_kind.as_deref() == Some("EXPERIMENT_RUN"))
@@ -117,29 +130,62 @@ pub async fn bodies(state: &AppState, nodes: &[node::Model]) -> Result<Vec<Value
         .collect();
     runs.sort_unstable();
     runs.dedup();
-    let experiments: HashMap<i64, Option<i64>> =
+    if runs.is_empty() {
+        return Ok(HashMap::new());
+    }
+    Ok(
         read_on!(&state.db, &state.readers, |conn| find_nodes(conn, &runs))
             .await?
             .into_iter()
             .map(|r| (r.id, r.parent_id))
-            .collect();
-    Ok(nodes
-        .iter()
-        .map(|n| {
-            node_out(
-                n,
-                n.parent_id
-                    .and_then(|p| experiments.get(&p).copied().flatten()),
-            )
-        })
-        .collect())
+            .collect(),
+    )
+}
+
+fn experiment_of(n: &node::Model, experiments: &HashMap<i64, Option<i64>>) -> Option<i64> {
+    n.parent_id
+        .and_then(|p| experiments.get(&p).copied().flatten())
+}
+
+/// A Kubeflow list's body, its items written straight to the response
+/// (`convert::NodeBody`).
+pub struct NodeList {
+    nodes: Vec<node::Model>,
+    experiments: HashMap<i64, Option<i64>>,
+    next: String,
+    page_size: u64,
+}
+
+impl Serialize for NodeList {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        struct Items<'a>(&'a NodeList);
+        impl Serialize for Items<'_> {
+            fn serialize<S: Serializer>(
+                &self,
+                serializer: S,
+            ) -> std::result::Result<S::Ok, S::Error> {
+                let list = self.0;
+                serializer.collect_seq(
+                    list.nodes
+                        .iter()
+                        .map(|n| NodeBody::new(n, experiment_of(n, &list.experiments))),
+                )
+            }
+        }
+        let mut out = serializer.serialize_map(Some(4))?;
+        out.serialize_entry("items", &Items(self))?;
+        out.serialize_entry("nextPageToken", &self.next)?;
+        out.serialize_entry("pageSize", &self.page_size)?;
+        out.serialize_entry("size", &self.nodes.len())?;
+        out.end()
+    }
 }
 
 pub async fn list_nodes(
     state: &AppState,
     args: &ListArgs,
     _: Option<()>,
-) -> Result<Value, HttpError> {
+) -> Result<NodeList, HttpError> {
     let limits = state.limits.page();
     let size = page_items(args.page_size, limits);
     let page = PageArgs {
@@ -176,13 +222,13 @@ pub async fn list_nodes(
     } else {
         String::new()
     };
-    let items = bodies(state, &result.items).await?;
-    Ok(json!({
-        "items": items,
-        "nextPageToken": next,
-        "pageSize": size,
-        "size": items.len(),
-    }))
+    let experiments = experiments_of_runs(state, &result.items).await?;
+    Ok(NodeList {
+        nodes: result.items,
+        experiments,
+        next,
+        page_size: size,
+    })
 }
 
 /// `GET /registered_model?name=...` and friends: the one match, or 404.

@@ -28,7 +28,7 @@ use list::{ListArgs, bodies, find_one, list_nodes, metric_history};
 type Reply = Result<Response, HttpError>;
 type Params = Query<HashMap<String, String>>;
 
-fn ok(status: StatusCode, body: Value) -> Reply {
+fn ok(status: StatusCode, body: impl serde::Serialize) -> Reply {
     Ok((status, axum::Json(body)).into_response())
 }
 

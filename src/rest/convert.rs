@@ -480,9 +480,12 @@ pub fn artifact_kind(body: &Body<'_>) -> Result<NodeKind> {
 /// The columns [`node_out`] shows of nodes of `kinds`, so that a list reads only those
 /// (`registry::columns`): a Kubeflow body shows a few of a node's 53 columns, and a
 /// list read every one of them, most NULL. A unit test checks each kind's body against
-/// one from a whole row.
+/// one from a whole row. No kinds is any kind: every column.
 pub fn columns_shown(kinds: &[NodeKind]) -> NodeColumns {
     use node::Column as C;
+    if kinds.is_empty() {
+        return NodeColumns::ALL;
+    }
     let mut columns = NodeColumns::required()
         .with(C::ExternalId)
         .with(C::Description);
@@ -754,5 +757,9 @@ mod tests {
             );
             assert!(!shown.is_all(), "{kind:?} reads every column");
         }
+        assert!(
+            columns_shown(&[]).is_all(),
+            "a list of any kind reads every column"
+        );
     }
 }

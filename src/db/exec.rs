@@ -51,6 +51,13 @@ pub trait Exec: Sync {
     fn bind_budget(&self) -> usize {
         BINDS_PER_STATEMENT
     }
+
+    /// The direct SQLite session the statements run on, if they run on one: bulk writers
+    /// prepare one single-row statement there and step it per row
+    /// ([`Session::insert_each`]) instead of building multi-row statements.
+    fn session(&self) -> Option<&Session> {
+        None
+    }
 }
 
 /// What a statement may bind where binding is linear (SQLite allows 32,766 values,
@@ -93,19 +100,20 @@ impl Exec for Session {
         DbBackend::Sqlite
     }
 
+    fn session(&self) -> Option<&Session> {
+        Some(self)
+    }
+
     async fn fetch<M: Row>(&self, stmt: Statement) -> Result<Vec<M>> {
-        let values = bind_values(&stmt)?;
-        self.query_as(&stmt.sql, rusqlite::params_from_iter(values))
+        self.query_as(&stmt.sql, bind_values(&stmt))
     }
 
     async fn fetch_up_to<M: Row>(&self, stmt: Statement, most: usize) -> Result<Vec<M>> {
-        let values = bind_values(&stmt)?;
-        self.query_as_up_to(&stmt.sql, rusqlite::params_from_iter(values), most)
+        self.query_as_up_to(&stmt.sql, bind_values(&stmt), most)
     }
 
     async fn run(&self, stmt: Statement) -> Result<u64> {
-        let values = bind_values(&stmt)?;
-        self.execute(&stmt.sql, rusqlite::params_from_iter(values))
+        self.execute(&stmt.sql, bind_values(&stmt))
     }
 }
 
@@ -119,6 +127,10 @@ impl<E: Exec> Exec for On<'_, E> {
 
     fn bind_budget(&self) -> usize {
         self.0.bind_budget()
+    }
+
+    fn session(&self) -> Option<&Session> {
+        self.0.session()
     }
 
     async fn fetch<M: Row>(&self, stmt: Statement) -> Result<Vec<M>> {
@@ -181,43 +193,52 @@ pub async fn run<E: Exec>(exec: &E, query: &impl QueryTrait) -> Result<u64> {
     exec.run(build(exec.backend(), query)).await
 }
 
-fn bind_values(stmt: &Statement) -> Result<Vec<rusqlite::types::Value>> {
-    match &stmt.values {
-        None => Ok(Vec::new()),
-        Some(values) => values.0.iter().map(to_sqlite).collect(),
-    }
+fn bind_values(stmt: &Statement) -> rusqlite::ParamsFromIter<impl Iterator<Item = Bind<&Value>>> {
+    let values = stmt.values.as_ref().map_or(&[][..], |v| &v.0[..]);
+    rusqlite::params_from_iter(values.iter().map(Bind))
 }
 
-/// A sea-query value as SQLite stores it (the types the node and edge tables use).
-fn to_sqlite(value: &Value) -> Result<rusqlite::types::Value> {
-    use rusqlite::types::Value as Sql;
-    let int = |v: Option<i64>| v.map_or(Sql::Null, Sql::Integer);
-    Ok(match value {
-        Value::Bool(v) => int(v.map(i64::from)),
-        Value::TinyInt(v) => int(v.map(i64::from)),
-        Value::SmallInt(v) => int(v.map(i64::from)),
-        Value::Int(v) => int(v.map(i64::from)),
-        Value::BigInt(v) => int(*v),
-        Value::TinyUnsigned(v) => int(v.map(i64::from)),
-        Value::SmallUnsigned(v) => int(v.map(i64::from)),
-        Value::Unsigned(v) => int(v.map(i64::from)),
-        Value::BigUnsigned(v) => match v.map(i64::try_from) {
-            None => Sql::Null,
-            Some(Ok(n)) => Sql::Integer(n),
-            Some(Err(_)) => return Err(DbError::Other(format!("{v:?} is out of range"))),
-        },
-        Value::Float(v) => v.map_or(Sql::Null, |f| Sql::Real(f64::from(f))),
-        Value::Double(v) => v.map_or(Sql::Null, Sql::Real),
-        Value::String(v) => v.clone().map_or(Sql::Null, Sql::Text),
-        Value::Char(v) => v.map_or(Sql::Null, |c| Sql::Text(c.to_string())),
-        Value::Bytes(v) => v.clone().map_or(Sql::Null, Sql::Blob),
-        Value::Json(v) => v.as_ref().map_or(Sql::Null, |j| Sql::Text(j.to_string())),
-        other => {
-            return Err(DbError::Other(format!(
-                "a direct session cannot bind {other:?}"
-            )));
-        }
-    })
+/// A sea-query value bound to a SQLite statement as SQLite stores it (the types the
+/// registry's tables use), text and blobs borrowed, not copied.
+pub struct Bind<V>(pub V);
+
+impl<V: std::borrow::Borrow<Value>> rusqlite::ToSql for Bind<V> {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        use rusqlite::types::{ToSqlOutput, Value as Sql, ValueRef};
+        let int = |v: Option<i64>| ToSqlOutput::Owned(v.map_or(Sql::Null, Sql::Integer));
+        let refused =
+            |what: String| rusqlite::Error::ToSqlConversionFailure(Box::new(DbError::Other(what)));
+        Ok(match self.0.borrow() {
+            Value::Bool(v) => int(v.map(i64::from)),
+            Value::TinyInt(v) => int(v.map(i64::from)),
+            Value::SmallInt(v) => int(v.map(i64::from)),
+            Value::Int(v) => int(v.map(i64::from)),
+            Value::BigInt(v) => int(*v),
+            Value::TinyUnsigned(v) => int(v.map(i64::from)),
+            Value::SmallUnsigned(v) => int(v.map(i64::from)),
+            Value::Unsigned(v) => int(v.map(i64::from)),
+            Value::BigUnsigned(v) => match v.map(i64::try_from) {
+                None => int(None),
+                Some(Ok(n)) => int(Some(n)),
+                Some(Err(_)) => return Err(refused(format!("{v:?} is out of range"))),
+            },
+            Value::Float(v) => ToSqlOutput::Owned(v.map_or(Sql::Null, |f| Sql::Real(f64::from(f)))),
+            Value::Double(v) => ToSqlOutput::Owned(v.map_or(Sql::Null, Sql::Real)),
+            Value::String(v) => match v {
+                Some(text) => ToSqlOutput::Borrowed(ValueRef::Text(text.as_bytes())),
+                None => int(None),
+            },
+            Value::Char(v) => ToSqlOutput::Owned(v.map_or(Sql::Null, |c| Sql::Text(c.to_string()))),
+            Value::Bytes(v) => match v {
+                Some(bytes) => ToSqlOutput::Borrowed(ValueRef::Blob(bytes)),
+                None => int(None),
+            },
+            Value::Json(v) => {
+                ToSqlOutput::Owned(v.as_ref().map_or(Sql::Null, |j| Sql::Text(j.to_string())))
+            }
+            other => return Err(refused(format!("a direct session cannot bind {other:?}"))),
+        })
+    }
 }
 
 /// The output of a future that never waits: direct sessions run each statement on the
@@ -248,11 +269,10 @@ mod tests {
             Value::String(Some("x".into())),
             Value::String(None),
         ];
-        let bound: Vec<_> = values.iter().map(|v| to_sqlite(v).unwrap()).collect();
         let row: (i64, i64, i64, f64, String, Option<String>) = conn
             .query_row(
                 "SELECT ?, ?, ?, ?, ?, ?",
-                rusqlite::params_from_iter(bound),
+                rusqlite::params_from_iter(values.iter().map(Bind)),
                 |r| {
                     Ok((
                         r.get(0)?,
@@ -266,8 +286,15 @@ mod tests {
             )
             .unwrap();
         assert_eq!(row, (-7, 1, 1, 0.5, "x".to_owned(), None));
-        let too_big = to_sqlite(&Value::BigUnsigned(Some(u64::MAX))).unwrap_err();
-        assert!(matches!(too_big, DbError::Other(_)));
+        let too_big = conn
+            .query_row(
+                "SELECT ?",
+                [Bind(Value::BigUnsigned(Some(u64::MAX)))],
+                |r| r.get::<_, i64>(0),
+            )
+            .unwrap_err();
+        let too_big = DbError::from(too_big).to_string();
+        assert!(too_big.contains("is out of range"), "{too_big}");
     }
 
     #[test]

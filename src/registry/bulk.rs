@@ -178,6 +178,9 @@ async fn insert_nodes<E: Write>(
     if tx.backend() == sea_orm::DbBackend::Postgres {
         return insert_nodes_postgres(tx, batch, first_time, parents).await;
     }
+    if let Some(session) = tx.session() {
+        return insert_nodes_each(tx, session, batch, first_time, parents);
+    }
     let mut keys = Vec::with_capacity(batch.len());
     let per_statement = rows_per_statement(tx, NODE_COLUMNS.len(), BATCH);
     for chunk in batch.chunks(per_statement) {
@@ -202,6 +205,37 @@ async fn insert_nodes<E: Write>(
             tx.record(created_change(n, key.id));
         }
         keys.extend(added.into_iter().map(|k| k.id));
+    }
+    Ok(keys)
+}
+
+/// `insert_nodes` on a direct SQLite session: one single-row insert, prepared once and
+/// stepped per node; each node's id is the rowid it inserted.
+fn insert_nodes_each<E: Write>(
+    tx: &E,
+    session: &Session,
+    batch: &[CsvNode],
+    first_time: i64,
+    parents: &Parents<'_>,
+) -> Result<Vec<i64>> {
+    use crate::db::exec::Bind;
+    let marks: Vec<String> = (1..=NODE_COLUMNS.len()).map(|n| format!("?{n}")).collect();
+    let sql = format!(
+        r#"INSERT INTO "node" ({columns}) VALUES ({marks})"#,
+        columns = crate::db::recordset::names("", &NODE_COLUMNS),
+        marks = marks.join(", "),
+    );
+    let rows = batch
+        .iter()
+        .zip(first_time..)
+        .map(|(n, t)| rusqlite::params_from_iter(node_row(n, t, parents).into_iter().map(Bind)));
+    let added = session.insert_each(&sql, rows)?;
+    let mut keys = Vec::with_capacity(batch.len());
+    for (n, id) in batch.iter().zip(added) {
+        let id =
+            id.ok_or_else(|| RegistryError::Internal(format!("node {} was not inserted", n.name)))?;
+        tx.record(created_change(n, id));
+        keys.push(id);
     }
     Ok(keys)
 }

@@ -147,6 +147,9 @@ pub async fn insert_edges<E: Write>(conn: &E, edges: &[NewEdge]) -> Result<()> {
     if conn.backend() == DbBackend::Postgres {
         return insert_edges_postgres(conn, edges, now).await;
     }
+    if let Some(session) = conn.session() {
+        return insert_edges_each(conn, session, edges, now);
+    }
     // source, target, kind, properties, creation time
     for chunk in edges.chunks(rows_per_statement(conn, 5, 2000)) {
         let rows = chunk.iter().map(|e| lineage_edge::ActiveModel {
@@ -185,6 +188,48 @@ pub async fn insert_edges<E: Write>(conn: &E, edges: &[NewEdge]) -> Result<()> {
         for edge in &added {
             conn.record(edge_change(Operation::EdgeAdd, edge, None));
         }
+    }
+    Ok(())
+}
+
+/// `insert_edges` on a direct SQLite session: one single-row insert, prepared once and
+/// stepped per edge; an edge the store already has inserts nothing and is no change.
+fn insert_edges_each<E: Write>(
+    conn: &E,
+    session: &crate::db::direct::Session,
+    edges: &[NewEdge],
+    now: i64,
+) -> Result<()> {
+    let sql = format!(
+        r#"INSERT INTO "lineage_edge" ({columns}) VALUES (?1, ?2, ?3, ?4, ?5)
+           ON CONFLICT ("source_id", "target_id", "kind") DO NOTHING"#,
+        columns = crate::db::recordset::names("", &EDGE_COLUMNS),
+    );
+    let properties: Vec<Option<String>> = edges
+        .iter()
+        .map(|e| e.properties.as_ref().map(|p| p.to_string()))
+        .collect();
+    let rows = edges.iter().zip(&properties).map(|(e, properties)| {
+        (
+            e.source,
+            e.target,
+            e.kind.as_str(),
+            properties.as_deref(),
+            now,
+        )
+    });
+    let added = session.insert_each(&sql, rows)?;
+    for ((e, properties), id) in edges.iter().zip(properties).zip(added) {
+        let Some(id) = id else { continue };
+        let edge = lineage_edge::Model {
+            id,
+            source_id: e.source,
+            target_id: e.target,
+            kind: e.kind.as_str().to_owned(),
+            properties,
+            create_time: now,
+        };
+        conn.record(edge_change(Operation::EdgeAdd, &edge, None));
     }
     Ok(())
 }

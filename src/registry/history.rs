@@ -189,6 +189,9 @@ impl Journal {
                 ]
             })
             .collect();
+        if let Some(session) = exec.session() {
+            return insert_changes_each(session, &rows);
+        }
         let per_statement = match exec.backend() {
             // a parameter a column however many rows (`db::recordset`)
             DbBackend::Postgres => crate::db::recordset::ROWS_PER_STATEMENT,
@@ -289,6 +292,38 @@ fn insert_changes_sqlite(rows: &[ChangeRow]) -> Statement {
         tuples = tuples.join(", "),
     );
     Statement::from_sql_and_values(DbBackend::Sqlite, sql, values)
+}
+
+/// On a direct SQLite session: one single-row insert, prepared once and stepped per row,
+/// numbered after the highest sequence (the session holds the file's write lock).
+fn insert_changes_each(session: &crate::db::direct::Session, rows: &[ChangeRow]) -> Result<()> {
+    use crate::db::exec::Bind;
+    let last = session
+        .query_rows(
+            r#"SELECT COALESCE(MAX("sequence"), 0) FROM "change""#,
+            [],
+            |row| row.get::<_, i64>(0),
+        )?
+        .first()
+        .copied()
+        .unwrap_or(0);
+    let marks: Vec<String> = (1..=CHANGE_COLUMNS.len() + 1)
+        .map(|n| format!("?{n}"))
+        .collect();
+    let sql = format!(
+        r#"INSERT INTO "change" ("sequence", {columns}) VALUES ({marks})"#,
+        columns = crate::db::recordset::names("", &CHANGE_COLUMNS),
+        marks = marks.join(", "),
+    );
+    let numbered = rows.iter().zip(last + 1..).map(|(row, sequence)| {
+        let sequence = sea_orm::Value::BigInt(Some(sequence));
+        rusqlite::params_from_iter(
+            std::iter::once(Bind(std::borrow::Cow::Owned(sequence)))
+                .chain(row.iter().map(|v| Bind(std::borrow::Cow::Borrowed(v)))),
+        )
+    });
+    session.insert_each(&sql, numbered)?;
+    Ok(())
 }
 
 fn insert_changes_mysql(rows: &[ChangeRow]) -> Vec<Statement> {
@@ -400,8 +435,20 @@ impl<E: Exec> Exec for Tx<E> {
         self.exec.bind_budget()
     }
 
+    fn session(&self) -> Option<&crate::db::direct::Session> {
+        self.exec.session()
+    }
+
     async fn fetch<M: Row>(&self, stmt: Statement) -> crate::db::error::Result<Vec<M>> {
         self.exec.fetch(stmt).await
+    }
+
+    async fn fetch_up_to<M: Row>(
+        &self,
+        stmt: Statement,
+        most: usize,
+    ) -> crate::db::error::Result<Vec<M>> {
+        self.exec.fetch_up_to(stmt, most).await
     }
 
     async fn run(&self, stmt: Statement) -> crate::db::error::Result<u64> {

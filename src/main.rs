@@ -279,8 +279,9 @@ async fn run(command: Command) -> anyhow::Result<()> {
                         bar.set_position(done as u64);
                         if done == total {
                             bar.finish_and_clear();
-                            let rate = total as f64 / started.elapsed().as_secs_f64().max(1e-9);
-                            rates.push(format!("{total} {stage} at {rate:.0}/s"));
+                            let seconds = started.elapsed().as_secs_f64().max(1e-9);
+                            let rate = total as f64 / seconds;
+                            rates.push(format!("{total} {stage} in {seconds:.1} s at {rate:.0}/s"));
                             stage_end = std::time::Instant::now();
                         }
                     }

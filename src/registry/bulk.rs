@@ -432,15 +432,12 @@ async fn existing_nodes(db: &DatabaseConnection) -> Result<i64> {
     Ok(found.map_or(0, |c| c.n))
 }
 
-/// Runs a schema change in the import's own SQLite session when it has one, so that the
-/// change and the next are made by one connection: another connection's copy of the
-/// schema can be stale until its next transaction, and SQLite checks `CREATE INDEX`
-/// against that copy ("already exists" for an index just dropped elsewhere).
-async fn schema_change(
-    db: &DatabaseConnection,
-    session: Option<&Session>,
-    sql: &str,
-) -> Result<()> {
+/// Runs a statement in the import's own SQLite session when it has one. Schema changes
+/// go there so that each change and the next are made by one connection: another
+/// connection's copy of the schema can be stale until its next transaction, and SQLite
+/// checks `CREATE INDEX` against that copy ("already exists" for an index just dropped
+/// elsewhere). `ANALYZE` goes there because its page cache holds what was just written.
+async fn in_session(db: &DatabaseConnection, session: Option<&Session>, sql: &str) -> Result<()> {
     match session {
         Some(session) => {
             let _turn = crate::db::writer::turn(db).await;
@@ -491,7 +488,7 @@ async fn defer_indexes(db: &DatabaseConnection, session: Option<&Session>) -> Re
     for index in indexes {
         // names come from the store's own catalogue, quoted as identifiers
         let name = index.name.replace('"', "\"\"");
-        schema_change(db, session, &format!(r#"DROP INDEX "{name}""#)).await?;
+        in_session(db, session, &format!(r#"DROP INDEX "{name}""#)).await?;
         creates.push(index.definition);
     }
     Ok(creates)
@@ -590,7 +587,7 @@ pub async fn import_graph(
     .await;
     // built again whether the load finished or not
     for (i, create) in deferred.iter().enumerate() {
-        schema_change(db, session, create).await?;
+        in_session(db, session, create).await?;
         progress("indexes", i + 1, deferred.len());
     }
     let edge_count = loaded?;
@@ -608,8 +605,10 @@ pub async fn import_graph(
         sea_orm::DbBackend::MySql => &[r#"ANALYZE TABLE "node", "lineage_edge", "node_property""#],
         _ => &["ANALYZE"],
     };
-    for statement in analyze {
-        db.execute_unprepared(statement).await?;
+    for (i, statement) in analyze.iter().enumerate() {
+        // on SQLite in the import's session, whose cache holds the pages just written
+        in_session(db, session, statement).await?;
+        progress("statistics", i + 1, analyze.len());
     }
     Ok(ImportStats {
         nodes: nodes.len(),

@@ -317,7 +317,9 @@ fn the_other_commands_run_as_written() {
         "{stdout}"
     );
     assert!(
-        stdout.contains(" nodes at ") && stdout.contains(" edges at "),
+        stdout.contains(" nodes in ")
+            && stdout.contains(" edges in ")
+            && stdout.contains(" statistics in "),
         "{stdout}"
     );
     assert!(!stderr.contains('\r'), "{stderr:?}");

@@ -165,7 +165,8 @@ impl Session {
     /// and returns, for each, the rowid it inserted, or None where it changed nothing (a
     /// conflict it was told to ignore). A bulk load writes this way: one single-row
     /// statement stepped per row costs SQLite less than parsing and binding a built
-    /// multi-row one, and builds nothing per batch.
+    /// multi-row one, and builds nothing per batch. The observer sees it once, as one
+    /// statement: its rows are steps on this thread, not round trips.
     pub fn insert_each<P: rusqlite::Params>(
         &self,
         sql: &str,

@@ -208,6 +208,14 @@ impl Session {
     }
 }
 
+/// `?1, ?2, ..., ?n`: the positional parameters of a single-row statement of `n` values.
+pub fn positional_marks(n: usize) -> String {
+    (1..=n)
+        .map(|i| format!("?{i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Query plans that do not depend on bound values (SQLite's QPSG). Without it SQLite
 /// compiles a statement again whenever a parameter its plan looked at is bound anew, and
 /// it looks at every `LIMIT ?`, which sea-orm binds for every page and `.one()`.

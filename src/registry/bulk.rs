@@ -236,11 +236,10 @@ fn insert_nodes_each<E: Write>(
     parents: &Parents<'_>,
 ) -> Result<Vec<i64>> {
     use crate::db::exec::Bind;
-    let marks: Vec<String> = (1..=NODE_COLUMNS.len()).map(|n| format!("?{n}")).collect();
     let sql = format!(
         r#"INSERT INTO "node" ({columns}) VALUES ({marks})"#,
         columns = crate::db::recordset::names("", &NODE_COLUMNS),
-        marks = marks.join(", "),
+        marks = crate::db::direct::positional_marks(NODE_COLUMNS.len()),
     );
     let rows = batch
         .iter()

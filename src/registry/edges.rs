@@ -201,9 +201,10 @@ fn insert_edges_each<E: Write>(
     now: i64,
 ) -> Result<()> {
     let sql = format!(
-        r#"INSERT INTO "lineage_edge" ({columns}) VALUES (?1, ?2, ?3, ?4, ?5)
+        r#"INSERT INTO "lineage_edge" ({columns}) VALUES ({marks})
            ON CONFLICT ("source_id", "target_id", "kind") DO NOTHING"#,
         columns = crate::db::recordset::names("", &EDGE_COLUMNS),
+        marks = crate::db::direct::positional_marks(EDGE_COLUMNS.len()),
     );
     let properties: Vec<Option<String>> = edges
         .iter()

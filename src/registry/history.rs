@@ -307,13 +307,10 @@ fn insert_changes_each(session: &crate::db::direct::Session, rows: &[ChangeRow])
         .first()
         .copied()
         .unwrap_or(0);
-    let marks: Vec<String> = (1..=CHANGE_COLUMNS.len() + 1)
-        .map(|n| format!("?{n}"))
-        .collect();
     let sql = format!(
         r#"INSERT INTO "change" ("sequence", {columns}) VALUES ({marks})"#,
         columns = crate::db::recordset::names("", &CHANGE_COLUMNS),
-        marks = marks.join(", "),
+        marks = crate::db::direct::positional_marks(CHANGE_COLUMNS.len() + 1),
     );
     let numbered = rows.iter().zip(last + 1..).map(|(row, sequence)| {
         let sequence = sea_orm::Value::BigInt(Some(sequence));

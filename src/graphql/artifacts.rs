@@ -310,7 +310,7 @@ impl ArtifactQuery {
             filter,
             OrderBy::order(order_by),
             page_args(first, after, last, before),
-            |n| Ok(Dataset(n)),
+            |n| Ok(Dataset::new(n)),
         )
         .await
     }
@@ -330,7 +330,7 @@ impl ArtifactMutation {
     ) -> async_graphql::Result<ModelArtifact> {
         create_node(ctx, RegKind::ModelArtifact, input.fields().gql()?)
             .await
-            .map(ModelArtifact)
+            .map(ModelArtifact::new)
     }
 
     /// Updates a model artifact: only the fields given change (`customProperties`, when given,
@@ -352,7 +352,7 @@ impl ArtifactMutation {
             expected_revision,
         )
         .await
-        .map(ModelArtifact)
+        .map(ModelArtifact::new)
     }
 
     /// Creates a doc artifact (a model card, a report), on its own or under a model version
@@ -365,7 +365,7 @@ impl ArtifactMutation {
     ) -> async_graphql::Result<DocArtifact> {
         create_node(ctx, RegKind::DocArtifact, input.fields().gql()?)
             .await
-            .map(DocArtifact)
+            .map(DocArtifact::new)
     }
 
     /// Updates a doc artifact: only the fields given change (`customProperties`, when given,
@@ -387,7 +387,7 @@ impl ArtifactMutation {
             expected_revision,
         )
         .await
-        .map(DocArtifact)
+        .map(DocArtifact::new)
     }
 
     /// Creates a dataset, on its own or under a model version (PART_OF it) or a run (an
@@ -399,7 +399,7 @@ impl ArtifactMutation {
     ) -> async_graphql::Result<Dataset> {
         create_node(ctx, RegKind::Dataset, input.fields().gql()?)
             .await
-            .map(Dataset)
+            .map(Dataset::new)
     }
 
     /// Updates a dataset: only the fields given change (`customProperties`, when given,
@@ -421,7 +421,7 @@ impl ArtifactMutation {
             expected_revision,
         )
         .await
-        .map(Dataset)
+        .map(Dataset::new)
     }
 
     /// Logs a metric, under a run (an OUTPUT of it) or a model version (PART_OF it), or on
@@ -433,7 +433,7 @@ impl ArtifactMutation {
     ) -> async_graphql::Result<Metric> {
         create_node(ctx, RegKind::Metric, input.fields().gql()?)
             .await
-            .map(Metric)
+            .map(Metric::new)
     }
 
     /// Updates a metric: only the fields given change (`customProperties`, when given,
@@ -455,7 +455,7 @@ impl ArtifactMutation {
             expected_revision,
         )
         .await
-        .map(Metric)
+        .map(Metric::new)
     }
 
     /// Records a parameter, under a run (an OUTPUT of it) or a model version (PART_OF it),
@@ -467,7 +467,7 @@ impl ArtifactMutation {
     ) -> async_graphql::Result<Parameter> {
         create_node(ctx, RegKind::Parameter, input.fields().gql()?)
             .await
-            .map(Parameter)
+            .map(Parameter::new)
     }
 
     /// Updates a parameter: only the fields given change (`customProperties`, when given,
@@ -489,6 +489,6 @@ impl ArtifactMutation {
             expected_revision,
         )
         .await
-        .map(Parameter)
+        .map(Parameter::new)
     }
 }

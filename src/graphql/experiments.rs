@@ -331,7 +331,7 @@ impl ExperimentQuery {
         };
         Ok(found
             .filter(|n| n.kind == RegKind::Experiment.as_str())
-            .map(Experiment))
+            .map(Experiment::new))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -357,7 +357,7 @@ impl ExperimentQuery {
             filter,
             OrderBy::order(order_by),
             page_args(first, after, last, before),
-            |n| Ok(Experiment(n)),
+            |n| Ok(Experiment::new(n)),
         )
         .await
     }
@@ -371,7 +371,7 @@ impl ExperimentQuery {
         let found = read::find_node(&ctx.state().db, id).await.gql()?;
         Ok(found
             .filter(|n| n.kind == RegKind::ExperimentRun.as_str())
-            .map(ExperimentRun))
+            .map(ExperimentRun::new))
     }
 
     /// Runs of every experiment, or of one (`filter.experimentId`); sorted by `orderBy`,
@@ -409,7 +409,7 @@ impl ExperimentQuery {
                 filter,
                 &order,
                 page_args(first, after, last, before),
-                |n| Ok(ExperimentRun(n)),
+                |n| Ok(ExperimentRun::new(n)),
             )
             .await;
         }
@@ -419,7 +419,7 @@ impl ExperimentQuery {
             filter,
             OrderBy::order(order_by),
             page_args(first, after, last, before),
-            |n| Ok(ExperimentRun(n)),
+            |n| Ok(ExperimentRun::new(n)),
         )
         .await
     }
@@ -440,7 +440,7 @@ impl ExperimentMutation {
         fields.name = Some(input.name);
         create_node(ctx, RegKind::Experiment, fields)
             .await
-            .map(Experiment)
+            .map(Experiment::new)
     }
 
     /// Updates an experiment: only the fields given change (`customProperties`, when given,
@@ -462,7 +462,7 @@ impl ExperimentMutation {
             expected_revision,
         )
         .await
-        .map(Experiment)
+        .map(Experiment::new)
     }
 
     /// Creates a run of the experiment `experimentId`. Its name is unique within the
@@ -478,7 +478,7 @@ impl ExperimentMutation {
         fields.parent_id = Some(parse_id(&input.experiment_id, "experimentId").gql()?);
         create_node(ctx, RegKind::ExperimentRun, fields)
             .await
-            .map(ExperimentRun)
+            .map(ExperimentRun::new)
     }
 
     /// Updates a run: only the fields given change (`customProperties`, when given,
@@ -500,7 +500,7 @@ impl ExperimentMutation {
             expected_revision,
         )
         .await
-        .map(ExperimentRun)
+        .map(ExperimentRun::new)
     }
 
     /// Creates (or adds to) a run with its inputs, new outputs, model versions, metrics
@@ -514,6 +514,6 @@ impl ExperimentMutation {
         record_run(&ctx.state().db, &ctx.actor(), request)
             .await
             .gql()
-            .map(ExperimentRun)
+            .map(ExperimentRun::new)
     }
 }

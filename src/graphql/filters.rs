@@ -46,6 +46,14 @@ pub trait KindFilter {
     fn to_filter(&self) -> Result<Filter>;
 }
 
+/// Nested lists take their filters boxed, to keep their resolvers' futures small
+/// (`graphql::nodes::boxed`).
+impl<T: KindFilter> KindFilter for Box<T> {
+    fn to_filter(&self) -> Result<Filter> {
+        T::to_filter(self)
+    }
+}
+
 impl<T: KindFilter> KindFilter for Option<T> {
     fn to_filter(&self) -> Result<Filter> {
         self.as_ref()

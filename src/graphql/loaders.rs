@@ -47,7 +47,7 @@ pub struct Loaders {
 }
 
 /// A latest version read ahead (or its absence), and the columns read of it.
-type Primed = (NodeColumns, Option<node::Model>);
+type Primed = (NodeColumns, Option<Box<node::Model>>);
 
 /// Loaders for an operation on an operation thread: batches are local tasks there.
 pub fn loaders(db: DatabaseConnection, readers: Readers) -> Loaders {
@@ -153,7 +153,7 @@ impl Loaders {
     pub async fn latest_version(
         &self,
         model: i64,
-    ) -> Result<Option<node::Model>, Arc<RegistryError>> {
+    ) -> Result<Option<Box<node::Model>>, Arc<RegistryError>> {
         self.latest_version_reading(model, NodeColumns::ALL).await
     }
 
@@ -163,7 +163,7 @@ impl Loaders {
         &self,
         model: i64,
         columns: NodeColumns,
-    ) -> Result<Option<node::Model>, Arc<RegistryError>> {
+    ) -> Result<Option<Box<node::Model>>, Arc<RegistryError>> {
         let primed = {
             let mut primed = self.primed_latest.lock().unwrap_or_else(|p| p.into_inner());
             primed.get_mut(&model).and_then(|rows| {
@@ -175,7 +175,8 @@ impl Loaders {
             return Ok(latest);
         }
         self.asked.fetch_add(1, Ordering::SeqCst);
-        self.loader.load_one(LatestVersionOf(model)).await
+        // boxed: a `latestVersion` resolver's future is then small (`graphql::nodes::boxed`)
+        Box::pin(self.loader.load_one(LatestVersionOf(model))).await
     }
 
     /// Reads the latest versions of `models` now, `columns` of each, in one statement,
@@ -538,7 +539,7 @@ impl Loader<AliasesOfModel> for RegistryLoader {
 pub struct LatestVersionOf(pub i64);
 
 impl Loader<LatestVersionOf> for RegistryLoader {
-    type Value = node::Model;
+    type Value = Box<node::Model>;
     type Error = Arc<RegistryError>;
 
     async fn load(
@@ -560,13 +561,16 @@ async fn latest_versions(
     readers: &Readers,
     models: &[i64],
     columns: NodeColumns,
-) -> Result<foldhash::HashMap<i64, node::Model>, RegistryError> {
+) -> Result<foldhash::HashMap<i64, Box<node::Model>>, RegistryError> {
     let rows = read_on!(db, readers, |conn| {
         crate::registry::read::latest_versions_of(conn, models, columns)
     })
     .await?;
     let mut found = foldhash::HashMap::with_capacity(rows.len());
-    found.extend(rows.into_iter().filter_map(|v| Some((v.parent_id?, v))));
+    found.extend(
+        rows.into_iter()
+            .filter_map(|v| Some((v.parent_id?, Box::new(v)))),
+    );
     Ok(found)
 }
 

@@ -150,7 +150,7 @@ impl ModelQuery {
         };
         Ok(found
             .filter(|n| n.kind == RegKind::RegisteredModel.as_str())
-            .map(RegisteredModel))
+            .map(RegisteredModel::new))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -185,7 +185,7 @@ impl ModelQuery {
             OrderBy::order(order_by),
             page_args(first, after, last, before),
             ahead,
-            |n| Ok(RegisteredModel(n)),
+            |n| Ok(RegisteredModel::new(n)),
         )
         .await
     }
@@ -232,7 +232,7 @@ impl ModelQuery {
         };
         Ok(found
             .filter(|n| n.kind == RegKind::ModelVersion.as_str())
-            .map(ModelVersion))
+            .map(ModelVersion::new))
     }
 
     /// Versions of every model, or of one (`filter.registeredModelId`).
@@ -259,7 +259,7 @@ impl ModelQuery {
             filter,
             OrderBy::order(order_by),
             page_args(first, after, last, before),
-            |n| Ok(ModelVersion(n)),
+            |n| Ok(ModelVersion::new(n)),
         )
         .await
     }
@@ -281,7 +281,7 @@ impl ModelMutation {
         fields.name = Some(input.name);
         create_node(ctx, RegKind::RegisteredModel, fields)
             .await
-            .map(RegisteredModel)
+            .map(RegisteredModel::new)
     }
 
     /// Updates a registered model: only the fields given change (`customProperties`, when
@@ -304,7 +304,7 @@ impl ModelMutation {
             expected_revision,
         )
         .await
-        .map(RegisteredModel)
+        .map(RegisteredModel::new)
     }
 
     /// Creates a version of the registered model `registeredModelId`. Its name is unique
@@ -319,7 +319,7 @@ impl ModelMutation {
         fields.parent_id = Some(parse_id(&input.registered_model_id, "registeredModelId").gql()?);
         create_node(ctx, RegKind::ModelVersion, fields)
             .await
-            .map(ModelVersion)
+            .map(ModelVersion::new)
     }
 
     /// Updates a model version: only the fields given change (`customProperties`, when
@@ -336,7 +336,7 @@ impl ModelMutation {
         let fields = input.fields().gql()?;
         update_node(ctx, RegKind::ModelVersion, &id, fields, expected_revision)
             .await
-            .map(ModelVersion)
+            .map(ModelVersion::new)
     }
 
     /// Creates (or reuses) the model, then a version and its model artifact, atomically.
@@ -369,6 +369,6 @@ impl ModelMutation {
         register_model(&ctx.state().db, &ctx.actor(), request)
             .await
             .gql()
-            .map(ModelVersion)
+            .map(ModelVersion::new)
     }
 }

@@ -61,7 +61,7 @@ impl ModelAlias {
         let Some(id) = self.version_id else {
             return Ok(None);
         };
-        Ok(ctx.loaders().node(id).await.gql()?.map(ModelVersion))
+        Ok(ctx.loaders().node(id).await.gql()?.map(ModelVersion::new))
     }
     async fn version_id(&self) -> Option<ID> {
         self.version_id.map(to_id)
@@ -121,7 +121,7 @@ impl ReleaseRequest {
             .node(self.0.version_id)
             .await
             .gql()?
-            .map(ModelVersion))
+            .map(ModelVersion::new))
     }
     async fn version_id(&self) -> ID {
         to_id(self.0.version_id)

@@ -140,7 +140,7 @@ impl ServingQuery {
         };
         Ok(found
             .filter(|n| n.kind == RegKind::ServingEnvironment.as_str())
-            .map(ServingEnvironment))
+            .map(ServingEnvironment::new))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -166,7 +166,7 @@ impl ServingQuery {
             filter,
             OrderBy::order(order_by),
             page_args(first, after, last, before),
-            |n| Ok(ServingEnvironment(n)),
+            |n| Ok(ServingEnvironment::new(n)),
         )
         .await
     }
@@ -206,7 +206,7 @@ impl ServingQuery {
         };
         Ok(found
             .filter(|n| n.kind == RegKind::InferenceService.as_str())
-            .map(InferenceService))
+            .map(InferenceService::new))
     }
 
     /// Inference services everywhere, or in one environment (`filter.servingEnvironmentId`).
@@ -233,7 +233,7 @@ impl ServingQuery {
             filter,
             OrderBy::order(order_by),
             page_args(first, after, last, before),
-            |n| Ok(InferenceService(n)),
+            |n| Ok(InferenceService::new(n)),
         )
         .await
     }
@@ -254,7 +254,7 @@ impl ServingMutation {
         fields.name = Some(input.name);
         create_node(ctx, RegKind::ServingEnvironment, fields)
             .await
-            .map(ServingEnvironment)
+            .map(ServingEnvironment::new)
     }
 
     /// Updates a serving environment: only the fields given change (`customProperties`,
@@ -276,7 +276,7 @@ impl ServingMutation {
             expected_revision,
         )
         .await
-        .map(ServingEnvironment)
+        .map(ServingEnvironment::new)
     }
 
     /// Creates an inference service in the serving environment `servingEnvironmentId` for
@@ -296,7 +296,7 @@ impl ServingMutation {
             Some(parse_id(&input.registered_model_id, "registeredModelId").gql()?);
         create_node(ctx, RegKind::InferenceService, fields)
             .await
-            .map(InferenceService)
+            .map(InferenceService::new)
     }
 
     /// Updates an inference service: only the fields given change (`customProperties`,
@@ -319,7 +319,7 @@ impl ServingMutation {
             expected_revision,
         )
         .await
-        .map(InferenceService)
+        .map(InferenceService::new)
     }
 
     /// Records that the inference service `inferenceServiceId` serves the model version
@@ -336,7 +336,7 @@ impl ServingMutation {
         fields.model_version_id = Some(parse_id(&input.model_version_id, "modelVersionId").gql()?);
         create_node(ctx, RegKind::ServeModel, fields)
             .await
-            .map(ServeModel)
+            .map(ServeModel::new)
     }
 
     /// Updates a serve-model record: only the fields given change (`customProperties`, when
@@ -358,6 +358,6 @@ impl ServingMutation {
             expected_revision,
         )
         .await
-        .map(ServeModel)
+        .map(ServeModel::new)
     }
 }

@@ -31,12 +31,32 @@ pub use graph::{
     walk_params,
 };
 
+/// Awaits `work` from the heap. A node type resolves each selected field with one
+/// future as large as its largest resolver's (a nested list's or a walk's: 2-3 KB),
+/// copied into a box for every field of every listed row (about 700 for a page of 100
+/// models with their latest versions): resolvers that do much keep that work in its own
+/// box, so that `id` or `name` costs a small copy.
+macro_rules! boxed {
+    ($work:expr) => {{
+        let work = Box::pin($work);
+        work.await
+    }};
+}
+
 /// Common resolvers of every node type, plus the type's own.
 macro_rules! node_type {
     ($(#[$meta:meta])* $ty:ident { $($body:tt)* }) => {
         $(#[$meta])*
         #[derive(Clone, Debug)]
-        pub struct $ty(pub node::Model);
+        pub struct $ty(pub Box<node::Model>);
+
+        impl $ty {
+            /// Wraps a row, boxed: the page, the read-ahead maps and every resolver's
+            /// future then move a pointer instead of the whole row (about 1.2 KB).
+            pub fn new(row: impl Into<Box<node::Model>>) -> Self {
+                Self(row.into())
+            }
+        }
 
         // the doc comment again: the GraphQL type's description comes from the impl
         $(#[$meta])*
@@ -83,7 +103,7 @@ macro_rules! node_type {
                 edge_kinds: Option<Vec<EdgeKind>>,
                 #[graphql(default = 500)] first: Option<i32>,
             ) -> async_graphql::Result<LineageGraph> {
-                node_walk(ctx, self.0.id, LineageDirection::Upstream, max_depth, node_kinds, edge_kinds, first).await
+                boxed!(node_walk(ctx, self.0.id, LineageDirection::Upstream, max_depth, node_kinds, edge_kinds, first))
             }
             /// What this node fed into, walking edges along their direction.
             #[graphql(complexity = "crate::graphql::pagination::walk_complexity(child_complexity, first)")]
@@ -95,7 +115,7 @@ macro_rules! node_type {
                 edge_kinds: Option<Vec<EdgeKind>>,
                 #[graphql(default = 500)] first: Option<i32>,
             ) -> async_graphql::Result<LineageGraph> {
-                node_walk(ctx, self.0.id, LineageDirection::Downstream, max_depth, node_kinds, edge_kinds, first).await
+                boxed!(node_walk(ctx, self.0.id, LineageDirection::Downstream, max_depth, node_kinds, edge_kinds, first))
             }
             /// This node's changes (and those of edges touching it), newest first.
             #[graphql(complexity = "crate::graphql::pagination::list_complexity(child_complexity, first, None)")]
@@ -105,7 +125,7 @@ macro_rules! node_type {
                 first: Option<i32>,
                 after: Option<String>,
             ) -> async_graphql::Result<crate::graphql::history::ChangePage> {
-                crate::graphql::history::node_history(ctx, self.0.id, first, after).await
+                boxed!(crate::graphql::history::node_history(ctx, self.0.id, first, after))
             }
             $($body)*
         }
@@ -131,22 +151,22 @@ macro_rules! artifact_type {
                 parent_of(&self.0, RegKind::ModelVersion).map(to_id)
             }
             async fn model_version(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<ModelVersion>> {
-                load_opt(ctx, parent_of(&self.0, RegKind::ModelVersion)).await.map(|n| n.map(ModelVersion))
+                load_opt(ctx, parent_of(&self.0, RegKind::ModelVersion)).await.map(|n| n.map(ModelVersion::new))
             }
             /// The experiment run this artifact was logged in, if any.
             async fn experiment_run_id(&self) -> Option<ID> {
                 parent_of(&self.0, RegKind::ExperimentRun).map(to_id)
             }
             async fn experiment_run(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<ExperimentRun>> {
-                load_opt(ctx, parent_of(&self.0, RegKind::ExperimentRun)).await.map(|n| n.map(ExperimentRun))
+                load_opt(ctx, parent_of(&self.0, RegKind::ExperimentRun)).await.map(|n| n.map(ExperimentRun::new))
             }
             /// Runs that produced this artifact (OUTPUT edges in).
             async fn produced_by(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ExperimentRun>> {
-                hop(ctx, self.0.id, Direction::Upstream, RegEdgeKind::Output).await.map(|v| v.into_iter().map(ExperimentRun).collect())
+                hop(ctx, self.0.id, Direction::Upstream, RegEdgeKind::Output).await.map(|v| v.into_iter().map(ExperimentRun::new).collect())
             }
             /// Runs that consumed this artifact (INPUT edges out).
             async fn consumed_by(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ExperimentRun>> {
-                hop(ctx, self.0.id, Direction::Downstream, RegEdgeKind::Input).await.map(|v| v.into_iter().map(ExperimentRun).collect())
+                hop(ctx, self.0.id, Direction::Downstream, RegEdgeKind::Input).await.map(|v| v.into_iter().map(ExperimentRun::new).collect())
             }
             $($body)*
         });
@@ -166,23 +186,18 @@ async fn hop(
     direction: Direction,
     kind: RegEdgeKind,
 ) -> async_graphql::Result<Vec<node::Model>> {
-    let found = ctx
-        .loaders()
-        .hop(Hop {
-            node: id,
-            direction,
-            kind,
-        })
-        .await
-        .gql()?;
+    let found = boxed!(ctx.loaders().hop(Hop {
+        node: id,
+        direction,
+        kind,
+    }))
+    .gql()?;
     Ok(found.map(|v| (*v).clone()).unwrap_or_default())
 }
 
 /// A node that must exist (one a walk or an edge names: nodes are never deleted).
 pub(crate) async fn load(ctx: &Context<'_>, id: i64) -> async_graphql::Result<node::Model> {
-    ctx.loaders()
-        .node(id)
-        .await
+    boxed!(ctx.loaders().node(id))
         .gql()?
         .ok_or_else(|| RegistryError::Internal(format!("node {id} vanished")))
         .gql()
@@ -193,7 +208,7 @@ pub(crate) async fn load_opt(
     id: Option<i64>,
 ) -> async_graphql::Result<Option<node::Model>> {
     match id {
-        Some(id) => Ok(ctx.loaders().node(id).await.gql()?),
+        Some(id) => Ok(boxed!(ctx.loaders().node(id)).gql()?),
         None => Ok(None),
     }
 }
@@ -249,7 +264,7 @@ node_type!(
         async fn versions(
             &self,
             ctx: &Context<'_>,
-            filter: Option<ModelVersionFilter>,
+            filter: Option<Box<ModelVersionFilter>>,
             filter_query: Option<String>,
             order_by: Option<OrderBy>,
             first: Option<i32>,
@@ -257,9 +272,11 @@ node_type!(
             last: Option<i32>,
             before: Option<String>,
         ) -> async_graphql::Result<Conn<ModelVersion>> {
-            let kinds = vec![RegKind::ModelVersion];
-            let filter = list_filter(&filter, &kinds, &filter_query)?;
-            children(ctx, self.0.id, kinds, filter, OrderBy::order(order_by), page_args(first, after, last, before), ModelVersion).await
+            boxed!(async move {
+                let kinds = vec![RegKind::ModelVersion];
+                let filter = list_filter(&filter, &kinds, &filter_query)?;
+                children(ctx, self.0.id, kinds, filter, OrderBy::order(order_by), page_args(first, after, last, before), ModelVersion::new).await
+            })
         }
         /// The most recently created version that is not archived.
         async fn latest_version(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<ModelVersion>> {
@@ -269,7 +286,7 @@ node_type!(
                 .latest_version_reading(self.0.id, columns)
                 .await
                 .gql()
-                .map(|v| v.map(ModelVersion))
+                .map(|v| v.map(ModelVersion::new))
         }
         /// Its aliases, by name; with `asOf`, as they stood then (from the change log):
         /// which version was `production` at time T.
@@ -278,7 +295,7 @@ node_type!(
             ctx: &Context<'_>,
             as_of: Option<DateTime<Utc>>,
         ) -> async_graphql::Result<Vec<crate::graphql::release::ModelAlias>> {
-            crate::graphql::release::model_aliases(ctx, &self.0, as_of).await
+            boxed!(crate::graphql::release::model_aliases(ctx, &self.0, as_of))
         }
         /// One of its versions, by alias or by name.
         async fn version(
@@ -287,9 +304,8 @@ node_type!(
             alias: Option<String>,
             name: Option<String>,
         ) -> async_graphql::Result<Option<ModelVersion>> {
-            crate::graphql::release::model_version(ctx, self.0.id, alias, name)
-                .await
-                .map(|v| v.map(ModelVersion))
+            boxed!(crate::graphql::release::model_version(ctx, self.0.id, alias, name))
+                .map(|v| v.map(ModelVersion::new))
         }
     }
 );
@@ -297,7 +313,7 @@ node_type!(
 pub(crate) async fn latest_version(
     ctx: &Context<'_>,
     model_id: i64,
-) -> async_graphql::Result<Option<node::Model>> {
+) -> async_graphql::Result<Option<Box<node::Model>>> {
     // batched: one statement for every model in the response, one row per model
     ctx.loaders().latest_version(model_id).await.gql()
 }
@@ -310,7 +326,7 @@ node_type!(
         }
         /// The aliases naming this version.
         async fn aliases(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<String>> {
-            crate::graphql::release::version_aliases(ctx, self.0.id).await
+            boxed!(crate::graphql::release::version_aliases(ctx, self.0.id))
         }
         async fn state(&self) -> async_graphql::Result<ModelVersionState> {
             ModelVersionState::stored(&self.0.state)
@@ -319,27 +335,27 @@ node_type!(
             to_id(self.0.parent_id.unwrap_or_default())
         }
         async fn registered_model(&self, ctx: &Context<'_>) -> async_graphql::Result<RegisteredModel> {
-            load(ctx, self.0.parent_id.unwrap_or_default()).await.map(RegisteredModel)
+            load(ctx, self.0.parent_id.unwrap_or_default()).await.map(RegisteredModel::new)
         }
         /// Runs that produced this version (OUTPUT edges in).
         async fn produced_by(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ExperimentRun>> {
-            hop(ctx, self.0.id, Direction::Upstream, RegEdgeKind::Output).await.map(|v| v.into_iter().map(ExperimentRun).collect())
+            hop(ctx, self.0.id, Direction::Upstream, RegEdgeKind::Output).await.map(|v| v.into_iter().map(ExperimentRun::new).collect())
         }
         /// Runs that consumed this version, e.g. to fine-tune it (INPUT edges out).
         async fn consumed_by(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ExperimentRun>> {
-            hop(ctx, self.0.id, Direction::Downstream, RegEdgeKind::Input).await.map(|v| v.into_iter().map(ExperimentRun).collect())
+            hop(ctx, self.0.id, Direction::Downstream, RegEdgeKind::Input).await.map(|v| v.into_iter().map(ExperimentRun::new).collect())
         }
         /// Versions this one was derived from (DERIVED_FROM edges in).
         async fn derived_from(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ModelVersion>> {
-            hop(ctx, self.0.id, Direction::Upstream, RegEdgeKind::DerivedFrom).await.map(|v| v.into_iter().map(ModelVersion).collect())
+            hop(ctx, self.0.id, Direction::Upstream, RegEdgeKind::DerivedFrom).await.map(|v| v.into_iter().map(ModelVersion::new).collect())
         }
         /// Versions derived from this one (DERIVED_FROM edges out).
         async fn derivatives(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ModelVersion>> {
-            hop(ctx, self.0.id, Direction::Downstream, RegEdgeKind::DerivedFrom).await.map(|v| v.into_iter().map(ModelVersion).collect())
+            hop(ctx, self.0.id, Direction::Downstream, RegEdgeKind::DerivedFrom).await.map(|v| v.into_iter().map(ModelVersion::new).collect())
         }
         /// Inference services this version is deployed as (DEPLOYED_AS edges out).
         async fn deployments(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<InferenceService>> {
-            hop(ctx, self.0.id, Direction::Downstream, RegEdgeKind::DeployedAs).await.map(|v| v.into_iter().map(InferenceService).collect())
+            hop(ctx, self.0.id, Direction::Downstream, RegEdgeKind::DeployedAs).await.map(|v| v.into_iter().map(InferenceService::new).collect())
         }
         /// Artifacts of this version: created under it, or PART_OF it.
         #[allow(clippy::too_many_arguments)]
@@ -350,7 +366,7 @@ node_type!(
             &self,
             ctx: &Context<'_>,
             artifact_types: Option<Vec<ArtifactType>>,
-            filter: Option<ArtifactFilter>,
+            filter: Option<Box<ArtifactFilter>>,
             filter_query: Option<String>,
             order_by: Option<OrderBy>,
             first: Option<i32>,
@@ -358,9 +374,11 @@ node_type!(
             last: Option<i32>,
             before: Option<String>,
         ) -> async_graphql::Result<Conn<Artifact>> {
-            let kinds = artifact_kinds(&artifact_types);
-            let filter = list_filter(&filter, &kinds, &filter_query)?;
-            attached_children(ctx, self.0.id, RegEdgeKind::PartOf, kinds, filter, OrderBy::order(order_by), page_args(first, after, last, before), artifact_of).await
+            boxed!(async move {
+                let kinds = artifact_kinds(&artifact_types);
+                let filter = list_filter(&filter, &kinds, &filter_query)?;
+                attached_children(ctx, self.0.id, RegEdgeKind::PartOf, kinds, filter, OrderBy::order(order_by), page_args(first, after, last, before), artifact_of).await
+            })
         }
         /// This version's metrics (typed, without fragments); `filter: {name: {in: ["auc"]}}`
         /// picks them by name.
@@ -369,16 +387,18 @@ node_type!(
         async fn metrics(
             &self,
             ctx: &Context<'_>,
-            filter: Option<ArtifactFilter>,
+            filter: Option<Box<ArtifactFilter>>,
             order_by: Option<OrderBy>,
             first: Option<i32>,
             after: Option<String>,
             last: Option<i32>,
             before: Option<String>,
         ) -> async_graphql::Result<Conn<Metric>> {
-            let kinds = vec![RegKind::Metric];
-            let filter = list_filter(&filter, &kinds, &None)?;
-            attached_children(ctx, self.0.id, RegEdgeKind::PartOf, kinds, filter, OrderBy::order(order_by), page_args(first, after, last, before), |n| Ok(Metric(n))).await
+            boxed!(async move {
+                let kinds = vec![RegKind::Metric];
+                let filter = list_filter(&filter, &kinds, &None)?;
+                attached_children(ctx, self.0.id, RegEdgeKind::PartOf, kinds, filter, OrderBy::order(order_by), page_args(first, after, last, before), |n| Ok(Metric::new(n))).await
+            })
         }
         /// This version's parameters (typed, without fragments); `filter: {name: {in: [...]}}`
         /// picks them by name.
@@ -387,16 +407,18 @@ node_type!(
         async fn parameters(
             &self,
             ctx: &Context<'_>,
-            filter: Option<ArtifactFilter>,
+            filter: Option<Box<ArtifactFilter>>,
             order_by: Option<OrderBy>,
             first: Option<i32>,
             after: Option<String>,
             last: Option<i32>,
             before: Option<String>,
         ) -> async_graphql::Result<Conn<Parameter>> {
-            let kinds = vec![RegKind::Parameter];
-            let filter = list_filter(&filter, &kinds, &None)?;
-            attached_children(ctx, self.0.id, RegEdgeKind::PartOf, kinds, filter, OrderBy::order(order_by), page_args(first, after, last, before), |n| Ok(Parameter(n))).await
+            boxed!(async move {
+                let kinds = vec![RegKind::Parameter];
+                let filter = list_filter(&filter, &kinds, &None)?;
+                attached_children(ctx, self.0.id, RegEdgeKind::PartOf, kinds, filter, OrderBy::order(order_by), page_args(first, after, last, before), |n| Ok(Parameter::new(n))).await
+            })
         }
     }
 );
@@ -490,7 +512,7 @@ node_type!(
         async fn runs(
             &self,
             ctx: &Context<'_>,
-            filter: Option<ExperimentRunFilter>,
+            filter: Option<Box<ExperimentRunFilter>>,
             filter_query: Option<String>,
             order_by: Option<OrderBy>,
             first: Option<i32>,
@@ -498,9 +520,11 @@ node_type!(
             last: Option<i32>,
             before: Option<String>,
         ) -> async_graphql::Result<Conn<ExperimentRun>> {
-            let kinds = vec![RegKind::ExperimentRun];
-            let filter = list_filter(&filter, &kinds, &filter_query)?;
-            children(ctx, self.0.id, kinds, filter, OrderBy::order(order_by), page_args(first, after, last, before), ExperimentRun).await
+            boxed!(async move {
+                let kinds = vec![RegKind::ExperimentRun];
+                let filter = list_filter(&filter, &kinds, &filter_query)?;
+                children(ctx, self.0.id, kinds, filter, OrderBy::order(order_by), page_args(first, after, last, before), ExperimentRun::new).await
+            })
         }
     }
 );
@@ -521,12 +545,12 @@ node_type!(
         async fn facets(&self) -> Option<Json<Value>> { facets::facets(&self.0).map(Json) }
         /// The run that spawned this one (OpenLineage's parent run facet).
         async fn parent_run(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<ExperimentRun>> {
-            load_opt(ctx, self.0.parent_run_id).await.map(|n| n.map(ExperimentRun))
+            load_opt(ctx, self.0.parent_run_id).await.map(|n| n.map(ExperimentRun::new))
         }
         async fn end_time(&self) -> Option<DateTime<Utc>> { self.0.end_time.map(datetime) }
         async fn experiment_id(&self) -> ID { to_id(self.0.parent_id.unwrap_or_default()) }
         async fn experiment(&self, ctx: &Context<'_>) -> async_graphql::Result<Experiment> {
-            load(ctx, self.0.parent_id.unwrap_or_default()).await.map(Experiment)
+            load(ctx, self.0.parent_id.unwrap_or_default()).await.map(Experiment::new)
         }
         /// What the run consumed (INPUT edges in).
         async fn inputs(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<LineageNode>> {
@@ -546,7 +570,7 @@ node_type!(
             &self,
             ctx: &Context<'_>,
             artifact_types: Option<Vec<ArtifactType>>,
-            filter: Option<ArtifactFilter>,
+            filter: Option<Box<ArtifactFilter>>,
             filter_query: Option<String>,
             order_by: Option<OrderBy>,
             first: Option<i32>,
@@ -554,9 +578,11 @@ node_type!(
             last: Option<i32>,
             before: Option<String>,
         ) -> async_graphql::Result<Conn<Artifact>> {
-            let kinds = artifact_kinds(&artifact_types);
-            let filter = list_filter(&filter, &kinds, &filter_query)?;
-            attached_children(ctx, self.0.id, RegEdgeKind::Input, kinds, filter, OrderBy::order(order_by), page_args(first, after, last, before), artifact_of).await
+            boxed!(async move {
+                let kinds = artifact_kinds(&artifact_types);
+                let filter = list_filter(&filter, &kinds, &filter_query)?;
+                attached_children(ctx, self.0.id, RegEdgeKind::Input, kinds, filter, OrderBy::order(order_by), page_args(first, after, last, before), artifact_of).await
+            })
         }
         /// This run's metrics (typed, without fragments); `filter: {name: {in: ["auc"]}}`
         /// picks them by name.
@@ -565,16 +591,18 @@ node_type!(
         async fn metrics(
             &self,
             ctx: &Context<'_>,
-            filter: Option<ArtifactFilter>,
+            filter: Option<Box<ArtifactFilter>>,
             order_by: Option<OrderBy>,
             first: Option<i32>,
             after: Option<String>,
             last: Option<i32>,
             before: Option<String>,
         ) -> async_graphql::Result<Conn<Metric>> {
-            let kinds = vec![RegKind::Metric];
-            let filter = list_filter(&filter, &kinds, &None)?;
-            attached_children(ctx, self.0.id, RegEdgeKind::Input, kinds, filter, OrderBy::order(order_by), page_args(first, after, last, before), |n| Ok(Metric(n))).await
+            boxed!(async move {
+                let kinds = vec![RegKind::Metric];
+                let filter = list_filter(&filter, &kinds, &None)?;
+                attached_children(ctx, self.0.id, RegEdgeKind::Input, kinds, filter, OrderBy::order(order_by), page_args(first, after, last, before), |n| Ok(Metric::new(n))).await
+            })
         }
         /// This run's parameters (typed, without fragments); `filter: {name: {in: [...]}}`
         /// picks them by name.
@@ -583,16 +611,18 @@ node_type!(
         async fn parameters(
             &self,
             ctx: &Context<'_>,
-            filter: Option<ArtifactFilter>,
+            filter: Option<Box<ArtifactFilter>>,
             order_by: Option<OrderBy>,
             first: Option<i32>,
             after: Option<String>,
             last: Option<i32>,
             before: Option<String>,
         ) -> async_graphql::Result<Conn<Parameter>> {
-            let kinds = vec![RegKind::Parameter];
-            let filter = list_filter(&filter, &kinds, &None)?;
-            attached_children(ctx, self.0.id, RegEdgeKind::Input, kinds, filter, OrderBy::order(order_by), page_args(first, after, last, before), |n| Ok(Parameter(n))).await
+            boxed!(async move {
+                let kinds = vec![RegKind::Parameter];
+                let filter = list_filter(&filter, &kinds, &None)?;
+                attached_children(ctx, self.0.id, RegEdgeKind::Input, kinds, filter, OrderBy::order(order_by), page_args(first, after, last, before), |n| Ok(Parameter::new(n))).await
+            })
         }
     }
 );
@@ -610,7 +640,7 @@ node_type!(
         async fn inference_services(
             &self,
             ctx: &Context<'_>,
-            filter: Option<InferenceServiceFilter>,
+            filter: Option<Box<InferenceServiceFilter>>,
             filter_query: Option<String>,
             order_by: Option<OrderBy>,
             first: Option<i32>,
@@ -618,9 +648,11 @@ node_type!(
             last: Option<i32>,
             before: Option<String>,
         ) -> async_graphql::Result<Conn<InferenceService>> {
-            let kinds = vec![RegKind::InferenceService];
-            let filter = list_filter(&filter, &kinds, &filter_query)?;
-            children(ctx, self.0.id, kinds, filter, OrderBy::order(order_by), page_args(first, after, last, before), InferenceService).await
+            boxed!(async move {
+                let kinds = vec![RegKind::InferenceService];
+                let filter = list_filter(&filter, &kinds, &filter_query)?;
+                children(ctx, self.0.id, kinds, filter, OrderBy::order(order_by), page_args(first, after, last, before), InferenceService::new).await
+            })
         }
     }
 );
@@ -638,22 +670,22 @@ node_type!(
         async fn runtime(&self) -> Option<String> { self.0.runtime.clone() }
         async fn serving_environment_id(&self) -> ID { to_id(self.0.parent_id.unwrap_or_default()) }
         async fn serving_environment(&self, ctx: &Context<'_>) -> async_graphql::Result<ServingEnvironment> {
-            load(ctx, self.0.parent_id.unwrap_or_default()).await.map(ServingEnvironment)
+            load(ctx, self.0.parent_id.unwrap_or_default()).await.map(ServingEnvironment::new)
         }
         async fn registered_model_id(&self) -> Option<ID> { self.0.registered_model_id.map(to_id) }
         async fn registered_model(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<RegisteredModel>> {
-            load_opt(ctx, self.0.registered_model_id).await.map(|n| n.map(RegisteredModel))
+            load_opt(ctx, self.0.registered_model_id).await.map(|n| n.map(RegisteredModel::new))
         }
         /// The version set on the service, if one was.
         async fn model_version_id(&self) -> Option<ID> { self.0.model_version_id.map(to_id) }
         /// The version served: the one set, else the model's latest.
         async fn model_version(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<ModelVersion>> {
             let version = match served(&self.0) {
-                Served::Version(id) => load_opt(ctx, Some(id)).await?,
+                Served::Version(id) => load_opt(ctx, Some(id)).await?.map(Box::new),
                 Served::LatestOf(model) => latest_version(ctx, model).await?,
                 Served::Nothing => None,
             };
-            Ok(version.map(ModelVersion))
+            Ok(version.map(ModelVersion::new))
         }
         #[allow(clippy::too_many_arguments)]
         // (macro hygiene hides `child_complexity` from fields written in a node type's body:
@@ -662,7 +694,7 @@ node_type!(
         async fn serves(
             &self,
             ctx: &Context<'_>,
-            filter: Option<ServeModelFilter>,
+            filter: Option<Box<ServeModelFilter>>,
             filter_query: Option<String>,
             order_by: Option<OrderBy>,
             first: Option<i32>,
@@ -670,9 +702,11 @@ node_type!(
             last: Option<i32>,
             before: Option<String>,
         ) -> async_graphql::Result<Conn<ServeModel>> {
-            let kinds = vec![RegKind::ServeModel];
-            let filter = list_filter(&filter, &kinds, &filter_query)?;
-            children(ctx, self.0.id, kinds, filter, OrderBy::order(order_by), page_args(first, after, last, before), ServeModel).await
+            boxed!(async move {
+                let kinds = vec![RegKind::ServeModel];
+                let filter = list_filter(&filter, &kinds, &filter_query)?;
+                children(ctx, self.0.id, kinds, filter, OrderBy::order(order_by), page_args(first, after, last, before), ServeModel::new).await
+            })
         }
     }
 );
@@ -688,11 +722,11 @@ node_type!(
         }
         async fn inference_service_id(&self) -> ID { to_id(self.0.parent_id.unwrap_or_default()) }
         async fn inference_service(&self, ctx: &Context<'_>) -> async_graphql::Result<InferenceService> {
-            load(ctx, self.0.parent_id.unwrap_or_default()).await.map(InferenceService)
+            load(ctx, self.0.parent_id.unwrap_or_default()).await.map(InferenceService::new)
         }
         async fn model_version_id(&self) -> Option<ID> { self.0.model_version_id.map(to_id) }
         async fn model_version(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<ModelVersion>> {
-            load_opt(ctx, self.0.model_version_id).await.map(|n| n.map(ModelVersion))
+            load_opt(ctx, self.0.model_version_id).await.map(|n| n.map(ModelVersion::new))
         }
     }
 );
@@ -827,29 +861,29 @@ fn stored_kind(n: &node::Model) -> Result<RegKind> {
 
 pub fn node_of(n: node::Model) -> Result<Node> {
     Ok(match stored_kind(&n)? {
-        RegKind::RegisteredModel => Node::RegisteredModel(RegisteredModel(n)),
-        RegKind::ModelVersion => Node::ModelVersion(ModelVersion(n)),
-        RegKind::ModelArtifact => Node::ModelArtifact(ModelArtifact(n)),
-        RegKind::DocArtifact => Node::DocArtifact(DocArtifact(n)),
-        RegKind::Dataset => Node::Dataset(Dataset(n)),
-        RegKind::Metric => Node::Metric(Metric(n)),
-        RegKind::Parameter => Node::Parameter(Parameter(n)),
-        RegKind::Experiment => Node::Experiment(Experiment(n)),
-        RegKind::ExperimentRun => Node::ExperimentRun(ExperimentRun(n)),
-        RegKind::ServingEnvironment => Node::ServingEnvironment(ServingEnvironment(n)),
-        RegKind::InferenceService => Node::InferenceService(InferenceService(n)),
-        RegKind::ServeModel => Node::ServeModel(ServeModel(n)),
+        RegKind::RegisteredModel => Node::RegisteredModel(RegisteredModel::new(n)),
+        RegKind::ModelVersion => Node::ModelVersion(ModelVersion::new(n)),
+        RegKind::ModelArtifact => Node::ModelArtifact(ModelArtifact::new(n)),
+        RegKind::DocArtifact => Node::DocArtifact(DocArtifact::new(n)),
+        RegKind::Dataset => Node::Dataset(Dataset::new(n)),
+        RegKind::Metric => Node::Metric(Metric::new(n)),
+        RegKind::Parameter => Node::Parameter(Parameter::new(n)),
+        RegKind::Experiment => Node::Experiment(Experiment::new(n)),
+        RegKind::ExperimentRun => Node::ExperimentRun(ExperimentRun::new(n)),
+        RegKind::ServingEnvironment => Node::ServingEnvironment(ServingEnvironment::new(n)),
+        RegKind::InferenceService => Node::InferenceService(InferenceService::new(n)),
+        RegKind::ServeModel => Node::ServeModel(ServeModel::new(n)),
     })
 }
 
 /// Wraps an artifact row; a row of another kind is an internal error.
 pub fn artifact_of(n: node::Model) -> Result<Artifact> {
     Ok(match stored_kind(&n)? {
-        RegKind::ModelArtifact => Artifact::ModelArtifact(ModelArtifact(n)),
-        RegKind::DocArtifact => Artifact::DocArtifact(DocArtifact(n)),
-        RegKind::Dataset => Artifact::Dataset(Dataset(n)),
-        RegKind::Metric => Artifact::Metric(Metric(n)),
-        RegKind::Parameter => Artifact::Parameter(Parameter(n)),
+        RegKind::ModelArtifact => Artifact::ModelArtifact(ModelArtifact::new(n)),
+        RegKind::DocArtifact => Artifact::DocArtifact(DocArtifact::new(n)),
+        RegKind::Dataset => Artifact::Dataset(Dataset::new(n)),
+        RegKind::Metric => Artifact::Metric(Metric::new(n)),
+        RegKind::Parameter => Artifact::Parameter(Parameter::new(n)),
         other => {
             return Err(RegistryError::Internal(format!(
                 "node {} is a {other}, not an artifact",

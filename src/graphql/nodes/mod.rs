@@ -35,7 +35,9 @@ pub use graph::{
 /// future as large as its largest resolver's (a nested list's or a walk's: 2-3 KB),
 /// copied into a box for every field of every listed row (about 700 for a page of 100
 /// models with their latest versions): resolvers that do much keep that work in its own
-/// box, so that `id` or `name` costs a small copy.
+/// box, so that `id` or `name` costs a small copy. A resolver with locals boxes its whole
+/// body (the nested lists): a local moved into the awaited call still takes room in the
+/// resolver's future until its scope ends.
 macro_rules! boxed {
     ($work:expr) => {{
         let work = Box::pin($work);

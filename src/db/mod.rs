@@ -133,6 +133,12 @@ fn pool_options(args: &DatabaseArgs) -> ConnectOptions {
 /// double quotes (`ANSI_QUOTES`; the statements written by hand quote that way), and
 /// PostgreSQL's isolation level, READ COMMITTED, so a transaction's reads see what others
 /// committed before them, as the registry's revision checks and counters expect.
+///
+/// On a Galera node, reads are causal (`wsrep_sync_wait = 1`): a node acknowledges a
+/// commit once every node has certified it, but the others apply it a moment later, so
+/// without the wait a version created through one server right after its model was
+/// created through another could find no model ("node 1 not found", seen under load).
+/// Each read then waits until its node has applied what the cluster committed before it.
 async fn mysql_session(
     conn: &mut sea_orm::sqlx::MySqlConnection,
 ) -> Result<(), sea_orm::sqlx::Error> {
@@ -141,6 +147,13 @@ async fn mysql_session(
         .await?;
     conn.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
         .await?;
+    let wsrep: Option<(String, String)> =
+        sea_orm::sqlx::query_as("SHOW VARIABLES LIKE 'wsrep_on'")
+            .fetch_optional(&mut *conn)
+            .await?;
+    if wsrep.is_some_and(|(_, on)| on.eq_ignore_ascii_case("ON")) {
+        conn.execute("SET SESSION wsrep_sync_wait = 1").await?;
+    }
     Ok(())
 }
 

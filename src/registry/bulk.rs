@@ -5,6 +5,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use entity::node;
+use futures_util::{StreamExt, stream};
 use sea_orm::sea_query::{Alias, Query};
 use sea_orm::{ConnectionTrait, DatabaseConnection, FromQueryResult, TransactionTrait};
 
@@ -20,6 +21,13 @@ use crate::db::direct::{DirectOptions, Session};
 use crate::db::exec::{build_statement, rows_per_statement};
 
 const BATCH: usize = 1000;
+/// Nodes, and edges, written in one transaction.
+const NODE_BATCH: usize = BATCH * 10;
+const EDGE_BATCH: usize = BATCH * 20;
+/// Transactions an import keeps going at once on PostgreSQL, each on a connection of
+/// its own. A PostgreSQL backend works on one core: one transaction at a time kept one
+/// core of the server busy and left the other idle.
+const POSTGRES_STREAMS: usize = 2;
 /// The import's own SQLite session: a 256 MB page cache, a checkpoint every 32,768 pages.
 const IMPORT_SESSION: [&str; 2] = [
     "PRAGMA cache_size = -262144",
@@ -388,14 +396,22 @@ async fn load(
         experiment,
         environment,
     };
+    let streams = streams(db, session);
     // CSV id -> stored id
     let mut ids: HashMap<i64, i64> = HashMap::with_capacity(nodes.len());
     let mut done = 0;
-    for batch in nodes.chunks(BATCH * 10) {
-        let first_time = base + done as i64;
-        let keys = in_batch!(db, session, checks, |tx| insert_nodes(
-            tx, batch, first_time, &parents
-        ))?;
+    let parents = &parents;
+    let mut written = stream::iter(nodes.chunks(NODE_BATCH).enumerate())
+        .map(|(b, batch)| async move {
+            let first_time = base + (b * NODE_BATCH) as i64;
+            let keys = in_batch!(db, session, checks, |tx| insert_nodes(
+                tx, batch, first_time, parents
+            ))?;
+            Ok::<_, RegistryError>((batch, keys))
+        })
+        .buffered(streams);
+    while let Some(written) = written.next().await {
+        let (batch, keys) = written?;
         for (n, key) in batch.iter().zip(keys) {
             ids.insert(n.id, key);
         }
@@ -422,13 +438,16 @@ async fn load(
             properties: None,
         })
         .collect();
-    for (b, batch) in new_edges.chunks(BATCH * 20).enumerate() {
-        in_batch!(db, session, checks, |tx| insert_edges(tx, batch))?;
-        progress(
-            "edges",
-            (b * BATCH * 20 + batch.len()).min(new_edges.len()),
-            new_edges.len(),
-        );
+    let mut written = stream::iter(new_edges.chunks(EDGE_BATCH))
+        .map(|batch| async move {
+            in_batch!(db, session, checks, |tx| insert_edges(tx, batch))?;
+            Ok::<_, RegistryError>(batch.len())
+        })
+        .buffered(streams);
+    let mut done = 0;
+    while let Some(written) = written.next().await {
+        done += written?;
+        progress("edges", done, new_edges.len());
     }
     Ok(new_edges.len())
 }
@@ -446,6 +465,17 @@ async fn existing_nodes(db: &DatabaseConnection) -> Result<i64> {
     .one(db)
     .await?;
     Ok(found.map_or(0, |c| c.n))
+}
+
+/// Batches (and index builds) in flight at once: on PostgreSQL [`POSTGRES_STREAMS`];
+/// one elsewhere (SQLite writes one transaction at a time, through the import's own
+/// session; MySQL/MariaDB was not measured with more).
+fn streams(db: &DatabaseConnection, session: Option<&Session>) -> usize {
+    if session.is_none() && db.get_database_backend() == sea_orm::DbBackend::Postgres {
+        POSTGRES_STREAMS
+    } else {
+        1
+    }
 }
 
 /// Runs a statement in the import's own SQLite session when it has one. Schema changes
@@ -542,6 +572,7 @@ pub async fn import_graph(
     let kinds: HashMap<i64, NodeKind> = nodes.iter().map(|n| (n.id, n.kind)).collect();
     let text = read_text(edges_csv)?;
     let mut checked = Vec::new();
+    let mut listed = std::collections::HashSet::new();
     for row in csv_rows(edges_csv, &text) {
         let (line, [source, target, kind]) = row?;
         let at = || at_line(edges_csv, line);
@@ -565,8 +596,14 @@ pub async fn import_graph(
                 format!("{kind} cannot join a {source_kind} to a {target_kind}"),
             ));
         }
-        checked.push((source, target, kind));
+        // an edge listed twice is written once (the store would keep one anyway); with
+        // batches written at once, two edges each listed twice, in crossing order, could
+        // otherwise leave two transactions waiting on each other's rows
+        if listed.insert((source, target, kind)) {
+            checked.push((source, target, kind));
+        }
     }
+    drop(listed);
     drop(text);
     drop(kinds);
     let model = container(db, NodeKind::RegisteredModel, NodeFields::default()).await?;
@@ -604,11 +641,18 @@ pub async fn import_graph(
         &mut progress,
     )
     .await;
-    // built again whether the load finished or not
-    for (i, create) in deferred.iter().enumerate() {
-        in_session(db, session, create).await?;
-        progress("indexes", i + 1, deferred.len());
+    // built again whether the load finished or not (on PostgreSQL two at a time, each
+    // by a backend of its own)
+    let mut built = stream::iter(&deferred)
+        .map(|create| in_session(db, session, create))
+        .buffer_unordered(streams(db, session));
+    let mut done = 0;
+    while let Some(outcome) = built.next().await {
+        outcome?;
+        done += 1;
+        progress("indexes", done, deferred.len());
     }
+    drop(built);
     let edge_count = loaded?;
     // fresh statistics, so the planner knows the tables' new sizes; on PostgreSQL also
     // the visibility map, without which a walk's index-only scans visit the table for

@@ -57,8 +57,10 @@ fn read(dir: &Path) -> Files {
 
 async fn an_imported_graph_answers_as_its_files_say(app: &TestApp) {
     let dir = tempfile::tempdir().unwrap();
+    // about 21,000 nodes and 28,000 edges: several batches of each, so that on
+    // PostgreSQL two are written at once (`registry::bulk`'s streams)
     let shape = Shape {
-        runs: 1500,
+        runs: 7000,
         seed: 7,
         ..Shape::default()
     };

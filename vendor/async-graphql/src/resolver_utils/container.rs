@@ -140,29 +140,35 @@ pub async fn resolve_container_serial<'a, T: ContainerType + ?Sized>(
     resolve_container_inner(ctx, root, false).await
 }
 
+// modelgraph patch (see vendor/README.md): one lookup of the key (`entry`) instead of
+// `get_mut` and then `insert`, each of which hashed the name.
 fn insert_value(target: &mut IndexMap<Name, Value>, name: Name, value: Value) {
-    if let Some(prev_value) = target.get_mut(&name) {
-        if let Value::Object(target_map) = prev_value {
-            if let Value::Object(obj) = value {
-                for (key, value) in obj.into_iter() {
-                    insert_value(target_map, key, value);
-                }
-            }
-        } else if let Value::List(target_list) = prev_value
-            && let Value::List(list) = value
-        {
-            for (idx, value) in list.into_iter().enumerate() {
-                if let Some(Value::Object(target_map)) = target_list.get_mut(idx)
-                    && let Value::Object(obj) = value
-                {
+    match target.entry(name) {
+        indexmap::map::Entry::Occupied(mut prev) => {
+            let prev_value = prev.get_mut();
+            if let Value::Object(target_map) = prev_value {
+                if let Value::Object(obj) = value {
                     for (key, value) in obj.into_iter() {
                         insert_value(target_map, key, value);
                     }
                 }
+            } else if let Value::List(target_list) = prev_value
+                && let Value::List(list) = value
+            {
+                for (idx, value) in list.into_iter().enumerate() {
+                    if let Some(Value::Object(target_map)) = target_list.get_mut(idx)
+                        && let Value::Object(obj) = value
+                    {
+                        for (key, value) in obj.into_iter() {
+                            insert_value(target_map, key, value);
+                        }
+                    }
+                }
             }
         }
-    } else {
-        target.insert(name, value);
+        indexmap::map::Entry::Vacant(slot) => {
+            slot.insert(value);
+        }
     }
 }
 
@@ -197,7 +203,8 @@ pub(crate) async fn do_resolve_container<'a>(
         outcomes
     };
 
-    let mut results = IndexMap::new();
+    // modelgraph patch: sized for the fields, so that it never grows
+    let mut results = IndexMap::with_capacity(outcomes.len());
     let mut first_error = None;
     for outcome in outcomes {
         match outcome {

@@ -147,10 +147,9 @@ async fn mysql_session(
         .await?;
     conn.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
         .await?;
-    let wsrep: Option<(String, String)> =
-        sea_orm::sqlx::query_as("SHOW VARIABLES LIKE 'wsrep_on'")
-            .fetch_optional(&mut *conn)
-            .await?;
+    let wsrep: Option<(String, String)> = sea_orm::sqlx::query_as("SHOW VARIABLES LIKE 'wsrep_on'")
+        .fetch_optional(&mut *conn)
+        .await?;
     if wsrep.is_some_and(|(_, on)| on.eq_ignore_ascii_case("ON")) {
         conn.execute("SET SESSION wsrep_sync_wait = 1").await?;
     }

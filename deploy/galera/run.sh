@@ -36,7 +36,17 @@ if [ "$(id -u)" = 0 ]; then db_user="${GALERA_USER:-mysql}"; else db_user="$(id 
 members="gcomm://127.0.0.1:24567,127.0.0.1:24568,127.0.0.1:24569"
 
 stop_all() {
+  local status=$?
   set +e
+  # a failed check leaves the nodes' own account of it in CI's log (the folder goes)
+  if [ "$status" != 0 ]; then
+    for n in 1 2 3; do
+      if [ -f "$base/node$n/error.log" ]; then
+        echo "== galera: node$n error.log, last 40 lines" >&2
+        tail -n 40 "$base/node$n/error.log" >&2
+      fi
+    done
+  fi
   if [ -f "$base/servers.pids" ]; then
     xargs -r kill <"$base/servers.pids" 2>/dev/null
   fi

@@ -17,6 +17,7 @@ use crate::on_both;
 on_both!(
     an_imported_graph_answers_as_its_files_say,
     a_bad_edge_is_refused_before_anything_is_written,
+    an_edge_listed_twice_is_written_once,
 );
 
 struct Files {
@@ -383,4 +384,38 @@ async fn column_arrays_read_back_as_their_values_on_postgres() {
         assert_eq!(n, want_n, "row {i}");
         assert_eq!(t.as_deref(), want, "row {i}");
     }
+}
+
+async fn an_edge_listed_twice_is_written_once(app: &TestApp) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("nodes.csv"),
+        "id,kind,name\n1,DATASET,twice-raw\n2,EXPERIMENT_RUN,twice-train\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("edges.csv"),
+        "source,target,kind\n1,2,INPUT\n1,2,INPUT\n",
+    )
+    .unwrap();
+    let nodes_before = app.count_rows("node").await;
+    let edges_before = app.count_rows("lineage_edge").await;
+    let changes_before = app.count_rows("change").await;
+    let stats = import_graph(
+        &app.db,
+        &dir.path().join("nodes.csv"),
+        &dir.path().join("edges.csv"),
+        |_, _, _| {},
+    )
+    .await
+    .expect("import");
+    assert_eq!(stats.edges, 1, "the repeated line counts once");
+    assert_eq!(app.count_rows("lineage_edge").await - edges_before, 1);
+    // one change per node written (containers included) and one for the edge: none for
+    // the repeat
+    let nodes_added = app.count_rows("node").await - nodes_before;
+    assert_eq!(
+        app.count_rows("change").await - changes_before,
+        nodes_added + 1
+    );
 }

@@ -652,7 +652,6 @@ pub async fn import_graph(
         done += 1;
         progress("indexes", done, deferred.len());
     }
-    drop(built);
     let edge_count = loaded?;
     // fresh statistics, so the planner knows the tables' new sizes; on PostgreSQL also
     // the visibility map, without which a walk's index-only scans visit the table for

@@ -293,18 +293,19 @@ async fn indexes(app: &TestApp) -> Vec<String> {
     found
 }
 
-async fn a_bad_edge_is_refused_before_anything_is_written(app: &TestApp) {
+/// A folder holding `nodes.csv` and `edges.csv` with these contents.
+fn csv_files(nodes: &str, edges: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("nodes.csv"),
+    std::fs::write(dir.path().join("nodes.csv"), nodes).unwrap();
+    std::fs::write(dir.path().join("edges.csv"), edges).unwrap();
+    dir
+}
+
+async fn a_bad_edge_is_refused_before_anything_is_written(app: &TestApp) {
+    let dir = csv_files(
         "id,kind,name\n1,DATASET,raw\n2,EXPERIMENT_RUN,train\n3,MODEL_VERSION,v1\n",
-    )
-    .unwrap();
-    std::fs::write(
-        dir.path().join("edges.csv"),
         "source,target,kind\n1,2,INPUT\n2,9,OUTPUT\n",
-    )
-    .unwrap();
+    );
     let nodes_before = app.count_rows("node").await;
     let changes_before = app.count_rows("change").await;
     let err = import_graph(
@@ -387,17 +388,10 @@ async fn column_arrays_read_back_as_their_values_on_postgres() {
 }
 
 async fn an_edge_listed_twice_is_written_once(app: &TestApp) {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("nodes.csv"),
+    let dir = csv_files(
         "id,kind,name\n1,DATASET,twice-raw\n2,EXPERIMENT_RUN,twice-train\n",
-    )
-    .unwrap();
-    std::fs::write(
-        dir.path().join("edges.csv"),
         "source,target,kind\n1,2,INPUT\n1,2,INPUT\n",
-    )
-    .unwrap();
+    );
     let nodes_before = app.count_rows("node").await;
     let edges_before = app.count_rows("lineage_edge").await;
     let changes_before = app.count_rows("change").await;

@@ -9,9 +9,14 @@ use crate::registry::columns::NodeColumns;
 
 /// The columns `fields` (one node's selection) read.
 pub fn read_by<'a>(fields: impl IntoIterator<Item = SelectionField<'a>>) -> NodeColumns {
+    read_by_names(fields.into_iter().map(|f| f.name()))
+}
+
+/// The columns the fields named `names` (one node's selection) read.
+pub fn read_by_names<'a>(names: impl IntoIterator<Item = &'a str>) -> NodeColumns {
     let mut columns = NodeColumns::required();
-    for field in fields {
-        columns = match field.name() {
+    for name in names {
+        columns = match name {
             // from the columns every read takes (`state` is the column on every kind;
             // `latestVersion` needs the model's id only, and reads its own row)
             "__typename" | "id" | "kind" | "name" | "customProperties" | "createTime"

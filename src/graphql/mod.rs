@@ -55,7 +55,8 @@ pub trait ContextExt {
     }
 }
 
-impl ContextExt for Context<'_> {
+// every context: a field's, and a selection's (`nodes::plain_nodes` builds items from one)
+impl<T> ContextExt for async_graphql::ContextBase<'_, T> {
     fn state(&self) -> &AppState {
         self.data_unchecked::<AppState>()
     }

@@ -6,7 +6,7 @@ use super::ContextExt;
 use super::errors::GqlResult;
 use super::filters::{ModelVersionFilter, RegisteredModelFilter};
 use super::mutation::{create_node, list_filter, update_node};
-use super::nodes::{ModelVersion, RegisteredModel};
+use super::nodes::{ModelVersion, Plain, RegisteredModel};
 use super::pagination::{Conn, list, list_reading_ahead, page_args};
 use super::types::*;
 use crate::registry::registered_model::{RegisterModel, register_model};
@@ -167,7 +167,7 @@ impl ModelQuery {
         after: Option<String>,
         last: Option<i32>,
         before: Option<String>,
-    ) -> async_graphql::Result<Conn<RegisteredModel>> {
+    ) -> async_graphql::Result<Conn<Plain<RegisteredModel>>> {
         let kinds = [RegKind::RegisteredModel];
         let filter = list_filter(&filter, &kinds, &filter_query)?;
         // dashboards list models with their latest versions: read those with the page
@@ -185,7 +185,7 @@ impl ModelQuery {
             OrderBy::order(order_by),
             page_args(first, after, last, before),
             ahead,
-            |n| Ok(RegisteredModel::new(n)),
+            |n| Ok(Plain(RegisteredModel::new(n))),
         )
         .await
     }
@@ -250,7 +250,7 @@ impl ModelQuery {
         after: Option<String>,
         last: Option<i32>,
         before: Option<String>,
-    ) -> async_graphql::Result<Conn<ModelVersion>> {
+    ) -> async_graphql::Result<Conn<Plain<ModelVersion>>> {
         let kinds = [RegKind::ModelVersion];
         let filter = list_filter(&filter, &kinds, &filter_query)?;
         list(
@@ -259,7 +259,7 @@ impl ModelQuery {
             filter,
             OrderBy::order(order_by),
             page_args(first, after, last, before),
-            |n| Ok(ModelVersion::new(n)),
+            |n| Ok(Plain(ModelVersion::new(n))),
         )
         .await
     }

@@ -21,6 +21,7 @@ mod n_plus_one;
 mod oidc;
 mod openlineage;
 mod pagination;
+mod plain_lists;
 mod plans;
 mod readme;
 mod release;

@@ -25,11 +25,13 @@ use crate::registry::{RegistryError, Result};
 
 mod graph;
 mod plain;
+mod plain_nodes;
 
 pub use graph::{
     EdgeKind, LineageDirection, LineageEdge, LineageEntry, LineageGraph, LineagePath, node_walk,
     walk_params,
 };
+pub use plain_nodes::Plain;
 
 /// Awaits `work` from the heap. A node type resolves each selected field with one
 /// future as large as its largest resolver's (a nested list's or a walk's: 2-3 KB),
@@ -273,11 +275,12 @@ node_type!(
             after: Option<String>,
             last: Option<i32>,
             before: Option<String>,
-        ) -> async_graphql::Result<Conn<ModelVersion>> {
+        ) -> async_graphql::Result<Conn<Plain<ModelVersion>>> {
             boxed!(async move {
                 let kinds = vec![RegKind::ModelVersion];
                 let filter = list_filter(&filter, &kinds, &filter_query)?;
-                children(ctx, self.0.id, kinds, filter, OrderBy::order(order_by), page_args(first, after, last, before), ModelVersion::new).await
+                let wrap = |n| Plain(ModelVersion::new(n));
+                children(ctx, self.0.id, kinds, filter, OrderBy::order(order_by), page_args(first, after, last, before), wrap).await
             })
         }
         /// The most recently created version that is not archived.

@@ -133,16 +133,16 @@ enum NodeField {
 
 /// The plain fields `selection` asks for, by response key; None when it asks for more,
 /// or names a response key twice (GraphQL merges those; the resolvers do that).
-fn plain_fields<T>(
-    selection: &SelectionSet,
-    mut field_of: impl FnMut(&Field) -> Option<T>,
+pub(super) fn plain_fields<'a, T>(
+    selection: &'a SelectionSet,
+    mut field_of: impl FnMut(&'a Positioned<Field>) -> Option<T>,
 ) -> Option<Vec<(Name, T)>> {
     let mut out = Vec::with_capacity(selection.items.len());
     for item in &selection.items {
-        let Selection::Field(field) = &item.node else {
+        let Selection::Field(positioned) = &item.node else {
             return None;
         };
-        let field = &field.node;
+        let field = &positioned.node;
         if !field.directives.is_empty() || !field.arguments.is_empty() {
             return None;
         }
@@ -150,7 +150,7 @@ fn plain_fields<T>(
         if out.iter().any(|(seen, _)| *seen == key) {
             return None;
         }
-        out.push((key, field_of(field)?));
+        out.push((key, field_of(positioned)?));
     }
     Some(out)
 }
@@ -158,18 +158,20 @@ fn plain_fields<T>(
 /// How to build the entries of `selection` plainly, if it asks only for plain fields
 /// (and for the node once).
 fn entry_plan(selection: &SelectionSet) -> Option<Vec<(Name, EntryField)>> {
-    let plan = plain_fields(selection, |field| match field.name.node.as_str() {
+    let plan = plain_fields(selection, |field| match field.node.name.node.as_str() {
         "depth" => Some(EntryField::Depth),
         "direction" => Some(EntryField::Direction),
         "__typename" => Some(EntryField::Typename),
         "node" => {
-            let fields = plain_fields(&field.selection_set.node, |f| match f.name.node.as_str() {
-                "id" => Some(NodeField::Id),
-                "kind" => Some(NodeField::Kind),
-                "name" => Some(NodeField::Name),
-                "createTime" => Some(NodeField::CreateTime),
-                "__typename" => Some(NodeField::Typename),
-                _ => None,
+            let fields = plain_fields(&field.node.selection_set.node, |f| {
+                match f.node.name.node.as_str() {
+                    "id" => Some(NodeField::Id),
+                    "kind" => Some(NodeField::Kind),
+                    "name" => Some(NodeField::Name),
+                    "createTime" => Some(NodeField::CreateTime),
+                    "__typename" => Some(NodeField::Typename),
+                    _ => None,
+                }
             })?;
             Some(EntryField::Node(fields))
         }

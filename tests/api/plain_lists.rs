@@ -1,0 +1,185 @@
+//! Listed models and versions whose selection asks only for plain fields are built
+//! without async-graphql's resolvers (`graphql::nodes::plain_nodes`); they must answer
+//! byte for byte as the resolvers do. A fragment in an item's selection sends the item
+//! to the resolvers, so each query below is asked twice: as it is, and with its
+//! selections' first field inside an inline fragment (`... { id }`). (Not a directive:
+//! async-graphql drops `@skip` and `@include` from the document before it executes it.)
+use serde_json::{Value, json};
+
+use crate::helpers::TestApp;
+use crate::on_both;
+
+on_both!(
+    plain_model_and_version_lists_answer_as_resolvers_do,
+    selections_the_plain_path_leaves_alone_still_answer_as_graphql_says,
+);
+
+/// Every plain field of a registered model and of a model version.
+const MODEL: &str = "id kind name externalId description customProperties createTime \
+    lastUpdateTime revision owner state readme maturity provider logo license licenseLink \
+    libraryName __typename";
+const VERSION: &str = "id kind name externalId description customProperties createTime \
+    lastUpdateTime revision author state registeredModelId __typename";
+
+/// The same query with its every selection's first field inside an inline fragment,
+/// which no plain path takes.
+fn through_resolvers(query: &str) -> String {
+    query
+        .replace("{ id ", "{ ... { id } ")
+        .replace("{ name ", "{ ... { name } ")
+}
+
+/// Asks `query` as it is and through the resolvers: both raw bodies must be equal, and
+/// free of errors. Returns the data.
+async fn same_both_ways(app: &TestApp, query: &str) -> Value {
+    let forced = through_resolvers(query);
+    assert_ne!(forced, query, "the query has a field to force");
+    let plain = app.gql_text_at(&app.base, query, json!({})).await;
+    let resolved = app.gql_text_at(&app.base, &forced, json!({})).await;
+    assert_eq!(plain, resolved, "query: {query}");
+    let body: Value = serde_json::from_str(&plain).expect("a JSON body");
+    assert!(body.get("errors").is_none(), "{body:#}");
+    body["data"].clone()
+}
+
+async fn seed(app: &TestApp) {
+    app.ok(
+        r#"mutation {
+            full: createRegisteredModel(input: {name: "plain-full", externalId: "pf-ext",
+                description: "every field", owner: "ana", readme: "read me",
+                maturity: "Production", provider: "acme", logo: "data:,",
+                license: "apache-2.0", licenseLink: "https://example.com/l",
+                libraryName: "transformers",
+                customProperties: {team: "ml", epochs: 3, rate: 0.5, ok: true,
+                    nested: {k: [1, "two", null]}, empty: {}, text: "é \" \\ \n"}}) { id }
+            v1: registerModel(input: {name: "plain-full", version: "v1", uri: "s3://p/1",
+                author: "bo", versionDescription: "first", customProperties: {acc: 0.75}}) { id }
+            v2: registerModel(input: {name: "plain-full", version: "v2", uri: "s3://p/2"}) { id }
+            bare: createRegisteredModel(input: {name: "plain-bare"}) { id }
+            a1: registerModel(input: {name: "plain-archived", version: "a1", uri: "s3://a/1"}) { id }
+            a2: registerModel(input: {name: "plain-archived", version: "a2", uri: "s3://a/2"}) { id }
+        }"#,
+        json!({}),
+    )
+    .await;
+    let archived = app
+        .ok(
+            r#"{ modelVersion(modelName: "plain-archived", name: "a2") { id } }"#,
+            json!({}),
+        )
+        .await;
+    app.ok(
+        "mutation($v: ID!) { updateModelVersion(id: $v, input: {state: ARCHIVED}) { id } }",
+        json!({"v": archived["modelVersion"]["id"]}),
+    )
+    .await;
+}
+
+/// Every plain field of both types, under `nodes` and `edges { node }`, with aliases, a
+/// model without versions and one whose newest version is archived, and pages of the
+/// version list: one answer whichever path builds it.
+async fn plain_model_and_version_lists_answer_as_resolvers_do(app: &TestApp) {
+    seed(app).await;
+    let data = same_both_ways(
+        app,
+        &format!(
+            r#"{{ registeredModels(first: 10, filter: {{name: {{contains: "plain-"}}}}) {{
+                nodes {{ {MODEL} latestVersion {{ {VERSION} }} }} }} }}"#
+        ),
+    )
+    .await;
+    let models = data["registeredModels"]["nodes"].as_array().expect("nodes");
+    assert_eq!(models.len(), 3, "{data:#}");
+    let by_name = |name: &str| {
+        models
+            .iter()
+            .find(|m| m["name"] == name)
+            .unwrap_or_else(|| panic!("{name} in {data:#}"))
+    };
+    let full = by_name("plain-full");
+    assert_eq!(full["owner"], "ana");
+    assert_eq!(
+        full["customProperties"]["nested"],
+        json!({"k": [1, "two", null]})
+    );
+    assert_eq!(full["customProperties"]["rate"], json!(0.5));
+    assert_eq!(full["latestVersion"]["name"], "v2");
+    assert_eq!(full["latestVersion"]["state"], "LIVE");
+    assert_eq!(full["__typename"], "RegisteredModel");
+    assert_eq!(by_name("plain-bare")["latestVersion"], Value::Null);
+    assert_eq!(by_name("plain-archived")["latestVersion"]["name"], "a1");
+
+    same_both_ways(
+        app,
+        &format!(
+            r#"{{ registeredModels(first: 2) {{ edges {{ cursor node {{ id {MODEL} }} }}
+                    nodes {{ id latest: latestVersion {{ id v: name at: createTime }} n: name }} }}
+                modelVersions(first: 10) {{ nodes {{ id {VERSION} }} }}
+                last: modelVersions(last: 2) {{ edges {{ node {{ id author }} }} pageInfo {{ hasPreviousPage }} }} }}"#
+        ),
+    )
+    .await;
+    let versions = same_both_ways(
+        app,
+        &format!(r#"{{ modelVersions(first: 10) {{ nodes {{ id {VERSION} }} }} }}"#),
+    )
+    .await;
+    let listed = versions["modelVersions"]["nodes"]
+        .as_array()
+        .expect("nodes");
+    assert_eq!(listed.len(), 4, "{versions:#}");
+    assert!(
+        listed
+            .iter()
+            .any(|v| v["state"] == "ARCHIVED" && v["name"] == "a2"),
+        "{versions:#}"
+    );
+    assert!(
+        listed
+            .iter()
+            .any(|v| v["author"] == "bo" && v["customProperties"] == json!({"acc": 0.75})),
+        "{versions:#}"
+    );
+}
+
+/// Fragments, directives, repeated response keys and fields with arguments take the
+/// resolvers, and still answer as GraphQL says: repeated keys merge, fragments apply
+/// by type, `@skip` leaves a field out.
+async fn selections_the_plain_path_leaves_alone_still_answer_as_graphql_says(app: &TestApp) {
+    seed(app).await;
+    let data = app
+        .ok(
+            r#"{ registeredModels(first: 10, filter: {name: {eq: "plain-full"}}) { nodes {
+                name name
+                ... on RegisteredModel { owner }
+                ...F
+                description @skip(if: true)
+                latestVersion { name name ... on ModelVersion { author } }
+                versions(first: 1) { nodes { name } }
+            } } }
+            fragment F on Node { id kind }"#,
+            json!({}),
+        )
+        .await;
+    let model = &data["registeredModels"]["nodes"][0];
+    assert_eq!(
+        model,
+        &json!({
+            "name": "plain-full",
+            "owner": "ana",
+            "id": model["id"],
+            "kind": "REGISTERED_MODEL",
+            "latestVersion": {"name": "v2", "author": null},
+            "versions": {"nodes": [{"name": "v1"}]},
+        }),
+        "{data:#}"
+    );
+    assert!(model["id"].is_string(), "{data:#}");
+    // a plain selection beside one that is not, under aliases: each its own way
+    same_both_ways(
+        app,
+        r#"{ plain: registeredModels(first: 10) { nodes { id name latestVersion { name } } }
+             not: registeredModels(first: 10) { nodes { id name latestVersion { name aliases } } } }"#,
+    )
+    .await;
+}

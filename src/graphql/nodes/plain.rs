@@ -209,28 +209,30 @@ impl OutputType for LineageEntries {
     }
 }
 
+/// The selection under `{ field { nodes { items } } }`, parsed: what a list's items see.
+#[cfg(test)]
+pub(super) fn items_of(field: &str, items: &str) -> SelectionSet {
+    use async_graphql::parser::parse_query;
+    use async_graphql::parser::types::DocumentOperations;
+
+    let doc = parse_query(format!("{{ {field} {{ nodes {{ {items} }} }} }}")).expect("a query");
+    let DocumentOperations::Single(op) = doc.operations else {
+        panic!("one operation");
+    };
+    let first = |set: &SelectionSet| match &set.items[0].node {
+        Selection::Field(f) => f.node.selection_set.node.clone(),
+        _ => panic!("a field"),
+    };
+    first(&first(&op.node.selection_set.node))
+}
+
 #[cfg(test)]
 mod tests {
-    use async_graphql::parser::parse_query;
-    use async_graphql::parser::types::{DocumentOperations, Selection};
-
-    use super::entry_plan;
+    use super::{entry_plan, items_of};
 
     /// Whether the entries selected under `lineage { nodes { ... } }` get the plain path.
     fn plain(entries: &str) -> bool {
-        let doc = parse_query(format!(
-            "{{ lineage(start: [\"1\"]) {{ nodes {{ {entries} }} }} }}"
-        ))
-        .expect("a query");
-        let DocumentOperations::Single(op) = doc.operations else {
-            panic!("one operation");
-        };
-        let field = |set: &async_graphql::parser::types::SelectionSet| match &set.items[0].node {
-            Selection::Field(f) => f.node.selection_set.node.clone(),
-            _ => panic!("a field"),
-        };
-        let nodes = field(&field(&op.node.selection_set.node));
-        entry_plan(&nodes).is_some()
+        entry_plan(&items_of(r#"lineage(start: ["1"])"#, entries)).is_some()
     }
 
     #[test]

@@ -69,10 +69,20 @@ fn answer<T: OutputType>(
     value.resolve(ctx, field).now_or_never()?.ok()
 }
 
-/// The plain fields every node type has (`node_type!`'s common resolvers; `kind` and
-/// `__typename` are each type's own).
-fn common(name: &str) -> Option<Read> {
+/// `__typename`: the type's name.
+fn type_name<T: OutputType>(
+    _: &node::Model,
+    _: &ContextSelectionSet<'_>,
+    _: &Positioned<Field>,
+) -> Option<GqlValue> {
+    Some(GqlValue::String(T::type_name().into_owned()))
+}
+
+/// The plain fields every node type `T` has (`node_type!`'s common resolvers; `kind` is
+/// each type's own).
+fn common<T: OutputType>(name: &str) -> Option<Read> {
     let read: Value = match name {
+        "__typename" => type_name::<T>,
         "id" => |n, ctx, f| answer::<ID>(to_id(n.id), ctx, f),
         "name" => |n, ctx, f| answer(n.name.clone(), ctx, f),
         "externalId" => |n, ctx, f| answer(n.external_id.clone(), ctx, f),
@@ -95,7 +105,6 @@ impl PlainFields for RegisteredModel {
 
     fn plain(name: &str) -> Option<Read> {
         let read: Value = match name {
-            "__typename" => |_, _, _| Some(GqlValue::String("RegisteredModel".to_owned())),
             "kind" => |_, ctx, f| answer(NodeKind::RegisteredModel, ctx, f),
             "owner" => |n, ctx, f| answer(n.owner.clone(), ctx, f),
             "state" => |n, ctx, f| answer(RegisteredModelState::stored(&n.state).ok()?, ctx, f),
@@ -107,7 +116,7 @@ impl PlainFields for RegisteredModel {
             "licenseLink" => |n, ctx, f| answer(n.license_link.clone(), ctx, f),
             "libraryName" => |n, ctx, f| answer(n.library_name.clone(), ctx, f),
             "latestVersion" => return Some(Read::LatestVersion),
-            _ => return common(name),
+            _ => return common::<Self>(name),
         };
         Some(Read::Value(read))
     }
@@ -120,14 +129,13 @@ impl PlainFields for ModelVersion {
 
     fn plain(name: &str) -> Option<Read> {
         let read: Value = match name {
-            "__typename" => |_, _, _| Some(GqlValue::String("ModelVersion".to_owned())),
             "kind" => |_, ctx, f| answer(NodeKind::ModelVersion, ctx, f),
             "author" => |n, ctx, f| answer(n.owner.clone(), ctx, f),
             "state" => |n, ctx, f| answer(ModelVersionState::stored(&n.state).ok()?, ctx, f),
             "registeredModelId" => {
                 |n, ctx, f| answer::<ID>(to_id(n.parent_id.unwrap_or_default()), ctx, f)
             }
-            _ => return common(name),
+            _ => return common::<Self>(name),
         };
         Some(Read::Value(read))
     }
@@ -225,25 +233,13 @@ impl<T: PlainFields + Send + Sync> OutputType for Plain<T> {
 
 #[cfg(test)]
 mod tests {
-    use async_graphql::parser::parse_query;
-    use async_graphql::parser::types::{DocumentOperations, Selection};
-
+    use super::super::plain::items_of;
     use super::{RegisteredModel, plan};
 
     /// Whether the items selected under `registeredModels { nodes { ... } }` are built
     /// plainly.
     fn plain(items: &str) -> bool {
-        let doc = parse_query(format!("{{ registeredModels {{ nodes {{ {items} }} }} }}"))
-            .expect("a query");
-        let DocumentOperations::Single(op) = doc.operations else {
-            panic!("one operation");
-        };
-        let field = |set: &async_graphql::parser::types::SelectionSet| match &set.items[0].node {
-            Selection::Field(f) => f.node.selection_set.node.clone(),
-            _ => panic!("a field"),
-        };
-        let nodes = field(&field(&op.node.selection_set.node));
-        plan::<RegisteredModel>(&nodes).is_some()
+        plan::<RegisteredModel>(&items_of("registeredModels", items)).is_some()
     }
 
     #[test]

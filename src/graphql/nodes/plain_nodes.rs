@@ -166,40 +166,41 @@ fn plan_names(selection: &SelectionSet) -> impl Iterator<Item = &str> {
 }
 
 /// An item's value following `plan`, or None if a field would answer with an error.
+/// The latest versions it shows are read first (through the loaders, which may wait for
+/// a batch); the object is then built in one pass.
 async fn build(
     ctx: &ContextSelectionSet<'_>,
     plan: &[(Name, Step<'_>)],
     row: &node::Model,
 ) -> Option<GqlValue> {
+    let mut latest = Vec::new();
+    for (_, step) in plan {
+        if let Step::LatestVersion(_, columns) = step {
+            let read = ctx.loaders().latest_version_reading(row.id, *columns);
+            latest.push(read.await.ok()?);
+        }
+    }
+    object(ctx, plan, row, &mut latest.into_iter())
+}
+
+/// The object `plan` builds from `row`, each `latestVersion` taking the next of `latest`
+/// (read ahead by [`build`]; a nested plan has none).
+fn object(
+    ctx: &ContextSelectionSet<'_>,
+    plan: &[(Name, Step<'_>)],
+    row: &node::Model,
+    latest: &mut dyn Iterator<Item = Option<Box<node::Model>>>,
+) -> Option<GqlValue> {
     let mut out = IndexMap::with_capacity(plan.len());
     for (key, step) in plan {
         let value = match step {
             Step::Value(read, field) => read(row, ctx, field)?,
-            Step::LatestVersion(plan, columns) => {
-                let latest = ctx.loaders().latest_version_reading(row.id, *columns);
-                match latest.await.ok()? {
-                    Some(version) => fill(ctx, plan, &version)?,
-                    None => GqlValue::Null,
-                }
-            }
+            Step::LatestVersion(plan, _) => match latest.next()? {
+                Some(version) => object(ctx, plan, &version, &mut std::iter::empty())?,
+                None => GqlValue::Null,
+            },
         };
         out.insert(key.clone(), value);
-    }
-    Some(GqlValue::Object(out))
-}
-
-/// A nested item's value (a latest version's), whose plan holds values only.
-fn fill(
-    ctx: &ContextSelectionSet<'_>,
-    plan: &[(Name, Step<'_>)],
-    row: &node::Model,
-) -> Option<GqlValue> {
-    let mut out = IndexMap::with_capacity(plan.len());
-    for (key, step) in plan {
-        let Step::Value(read, field) = step else {
-            return None;
-        };
-        out.insert(key.clone(), read(row, ctx, field)?);
     }
     Some(GqlValue::Object(out))
 }

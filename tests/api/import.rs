@@ -7,7 +7,8 @@ use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 
 use modelgraph::gen_graph::{Shape, generate};
-use modelgraph::registry::bulk::{ReferenceChecks, import_graph};
+use modelgraph::registry::RegistryError;
+use modelgraph::registry::bulk::{ImportStats, ReferenceChecks, import_graph};
 use sea_orm::{ConnectionTrait, DbBackend};
 use serde_json::json;
 
@@ -293,26 +294,22 @@ async fn indexes(app: &TestApp) -> Vec<String> {
     found
 }
 
-/// A folder holding `nodes.csv` and `edges.csv` with these contents.
-fn csv_files(nodes: &str, edges: &str) -> tempfile::TempDir {
+/// Imports a `nodes.csv` and an `edges.csv` holding these contents.
+async fn import_csv(app: &TestApp, nodes: &str, edges: &str) -> Result<ImportStats, RegistryError> {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("nodes.csv"), nodes).unwrap();
-    std::fs::write(dir.path().join("edges.csv"), edges).unwrap();
-    dir
+    let (nodes_csv, edges_csv) = (dir.path().join("nodes.csv"), dir.path().join("edges.csv"));
+    std::fs::write(&nodes_csv, nodes).unwrap();
+    std::fs::write(&edges_csv, edges).unwrap();
+    import_graph(&app.db, &nodes_csv, &edges_csv, |_, _, _| {}).await
 }
 
 async fn a_bad_edge_is_refused_before_anything_is_written(app: &TestApp) {
-    let dir = csv_files(
-        "id,kind,name\n1,DATASET,raw\n2,EXPERIMENT_RUN,train\n3,MODEL_VERSION,v1\n",
-        "source,target,kind\n1,2,INPUT\n2,9,OUTPUT\n",
-    );
     let nodes_before = app.count_rows("node").await;
     let changes_before = app.count_rows("change").await;
-    let err = import_graph(
-        &app.db,
-        &dir.path().join("nodes.csv"),
-        &dir.path().join("edges.csv"),
-        |_, _, _| {},
+    let err = import_csv(
+        app,
+        "id,kind,name\n1,DATASET,raw\n2,EXPERIMENT_RUN,train\n3,MODEL_VERSION,v1\n",
+        "source,target,kind\n1,2,INPUT\n2,9,OUTPUT\n",
     )
     .await
     .expect_err("an edge to a node not in the file");
@@ -388,18 +385,13 @@ async fn column_arrays_read_back_as_their_values_on_postgres() {
 }
 
 async fn an_edge_listed_twice_is_written_once(app: &TestApp) {
-    let dir = csv_files(
-        "id,kind,name\n1,DATASET,twice-raw\n2,EXPERIMENT_RUN,twice-train\n",
-        "source,target,kind\n1,2,INPUT\n1,2,INPUT\n",
-    );
     let nodes_before = app.count_rows("node").await;
     let edges_before = app.count_rows("lineage_edge").await;
     let changes_before = app.count_rows("change").await;
-    let stats = import_graph(
-        &app.db,
-        &dir.path().join("nodes.csv"),
-        &dir.path().join("edges.csv"),
-        |_, _, _| {},
+    let stats = import_csv(
+        app,
+        "id,kind,name\n1,DATASET,twice-raw\n2,EXPERIMENT_RUN,twice-train\n",
+        "source,target,kind\n1,2,INPUT\n1,2,INPUT\n",
     )
     .await
     .expect("import");

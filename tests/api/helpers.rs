@@ -61,6 +61,10 @@ pub fn mysql_database_url(database: &str) -> String {
     url.to_string()
 }
 
+/// What the statement that asks whether any token exists reads from (its names
+/// unquoted: MySQL/MariaDB quote them otherwise).
+const TOKENS_EXIST_PROBE: &str = "FROM api_token) AS sub_query";
+
 /// A new MySQL/MariaDB database's name, and the statements that create and drop it.
 pub fn mysql_database() -> (String, String, String) {
     let name = format!("mg_{}", uuid::Uuid::new_v4().simple());
@@ -140,6 +144,11 @@ pub async fn spawn_app_authenticating(
     let statement_log = Arc::new(std::sync::Mutex::new(Vec::new()));
     let log = statement_log.clone();
     let record: Arc<dyn Fn(&str) + Send + Sync> = Arc::new(move |sql: &str| {
+        // an open server asks at most once a second whether tokens exist yet
+        // (`auth::Auth::enabled`): a statement of the clock, not of the operation counted
+        if sql.replace(['"', '`'], "").contains(TOKENS_EXIST_PROBE) {
+            return;
+        }
         counter.fetch_add(1, Ordering::SeqCst);
         if let Ok(mut log) = log.lock() {
             let start = sql.find(" FROM ").unwrap_or(0);

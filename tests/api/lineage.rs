@@ -650,6 +650,8 @@ async fn paths_and_walk_statement_counts(app: &TestApp) {
         json!({"e": [{"source": ids[0], "target": extra[1], "kind": "INPUT"}]}),
     )
     .await;
+    // past the open server's once-a-second check for tokens, which the count leaves out
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     app.reset_statements();
     let data = app.ok(walk, json!({"s": [ids[0]]})).await;
     let large = app.statements();

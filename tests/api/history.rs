@@ -130,6 +130,13 @@ async fn every_door_records_its_writes_with_actor_and_door(app: &TestApp) {
     let edge = all.iter().find(|c| c["operation"] == "EDGE_ADD").unwrap();
     assert_eq!(edge["after"]["kind"], "INPUT");
     assert!(edge["otherNodeId"].is_string());
+    // an edge's change is of its source's kind: the dataset the run read
+    let of_datasets = changes(app, &admin, json!({"kinds": ["DATASET"]})).await;
+    let ops: Vec<&str> = of_datasets
+        .iter()
+        .map(|c| c["operation"].as_str().unwrap())
+        .collect();
+    assert_eq!(ops, ["EDGE_ADD", "CREATE"], "{of_datasets:#?}");
 
     // the same through the node's own history, paged
     let history = gql_as(

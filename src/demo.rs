@@ -256,6 +256,7 @@ pub async fn seed(db: &DatabaseConnection) -> Result<Demo> {
             target: clean_ds,
             kind: EdgeKind::DerivedFrom,
             properties: None,
+            source_kind: None,
         }],
     )
     .await?;

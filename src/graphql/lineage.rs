@@ -124,6 +124,7 @@ impl LineageMutation {
                     target: parse_id(&e.target, &format!("edges[{i}].target"))?,
                     kind: e.kind.into(),
                     properties: e.properties.as_ref().map(|p| p.0.clone()),
+                    source_kind: None,
                 })
             })
             .collect::<Result<Vec<_>>>()

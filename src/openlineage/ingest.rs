@@ -428,6 +428,7 @@ impl<E: Write> Batch<'_, E> {
                         target: node.id,
                         kind: EdgeKind::DerivedFrom,
                         properties: None,
+                        source_kind: Some(NodeKind::Dataset),
                     });
                 }
             }
@@ -545,6 +546,7 @@ impl<E: Write> Batch<'_, E> {
                 target: run.id,
                 kind: EdgeKind::Input,
                 properties: io_properties(d, "inputFacets"),
+                source_kind: Some(NodeKind::Dataset),
             });
         }
         for d in &e.outputs {
@@ -554,6 +556,7 @@ impl<E: Write> Batch<'_, E> {
                 target: ds.id,
                 kind: EdgeKind::Output,
                 properties: io_properties(d, "outputFacets"),
+                source_kind: Some(NodeKind::ExperimentRun),
             });
         }
         Ok(())

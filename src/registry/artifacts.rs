@@ -68,6 +68,7 @@ pub async fn upsert_artifact(
                             target: owner,
                             kind: EdgeKind::PartOf,
                             properties: None,
+                            source_kind: Some(kind),
                         }
                     } else {
                         NewEdge {
@@ -75,6 +76,7 @@ pub async fn upsert_artifact(
                             target: owner,
                             kind: EdgeKind::Input,
                             properties: None,
+                            source_kind: Some(kind),
                         }
                     };
                     insert_edges(txn, &[edge]).await?;

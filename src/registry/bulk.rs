@@ -385,7 +385,7 @@ async fn load(
     session: Option<&Session>,
     checks: ReferenceChecks,
     nodes: &[CsvNode],
-    checked: Vec<(i64, i64, EdgeKind)>,
+    checked: Vec<(i64, i64, EdgeKind, NodeKind)>,
     [model, experiment, environment]: [&node::Model; 3],
     progress: &mut impl FnMut(&str, usize, usize),
 ) -> Result<usize> {
@@ -431,11 +431,12 @@ async fn load(
     }
     let new_edges: Vec<NewEdge> = checked
         .into_iter()
-        .map(|(source, target, kind)| NewEdge {
+        .map(|(source, target, kind, source_kind)| NewEdge {
             source: ids[&source],
             target: ids[&target],
             kind,
             properties: None,
+            source_kind: Some(source_kind),
         })
         .collect();
     let mut written = stream::iter(new_edges.chunks(EDGE_BATCH))
@@ -600,7 +601,7 @@ pub async fn import_graph(
         // batches written at once, two edges each listed twice, in crossing order, could
         // otherwise leave two transactions waiting on each other's rows
         if listed.insert((source, target, kind)) {
-            checked.push((source, target, kind));
+            checked.push((source, target, kind, source_kind));
         }
     }
     drop(listed);

@@ -103,6 +103,9 @@ pub struct NewEdge {
     pub target: i64,
     pub kind: EdgeKind,
     pub properties: Option<serde_json::Value>,
+    /// The source's kind, when the caller knows it: the edge's change is filed under it,
+    /// and an edge without it costs the commit a lookup (`history::fill_kinds`).
+    pub source_kind: Option<NodeKind>,
 }
 
 /// Checks one edge against the kinds of its ends; `at` names the input in errors.
@@ -185,11 +188,22 @@ pub async fn insert_edges<E: Write>(conn: &E, edges: &[NewEdge]) -> Result<()> {
         }
         // only the edges new to the store come back: a known edge is no change
         let added: Vec<lineage_edge::Model> = conn.fetch(statement).await?;
-        for edge in &added {
-            conn.record(edge_change(Operation::EdgeAdd, edge, None));
-        }
+        record_added(conn, chunk, &added);
     }
     Ok(())
+}
+
+/// Notes the change of each edge of `added`, which `inserted` (in any order) added:
+/// under its source's kind where `inserted` gives it.
+fn record_added<E: Write>(conn: &E, inserted: &[NewEdge], added: &[lineage_edge::Model]) {
+    let kinds: HashMap<i64, NodeKind> = inserted
+        .iter()
+        .filter_map(|e| Some((e.source, e.source_kind?)))
+        .collect();
+    for edge in added {
+        let kind = kinds.get(&edge.source_id).map(|k| k.as_str());
+        conn.record(edge_change(Operation::EdgeAdd, edge, kind));
+    }
 }
 
 /// `insert_edges` on a direct SQLite session: one single-row insert, prepared once and
@@ -230,7 +244,8 @@ fn insert_edges_each<E: Write>(
             properties,
             create_time: now,
         };
-        conn.record(edge_change(Operation::EdgeAdd, &edge, None));
+        let kind = e.source_kind.map(NodeKind::as_str);
+        conn.record(edge_change(Operation::EdgeAdd, &edge, kind));
     }
     Ok(())
 }
@@ -272,9 +287,7 @@ async fn insert_edges_postgres<E: Write>(conn: &E, edges: &[NewEdge], now: i64) 
         let statement = sea_orm::Statement::from_sql_and_values(DbBackend::Postgres, &sql, arrays);
         // only the edges new to the store come back: a known edge is no change
         let added: Vec<lineage_edge::Model> = conn.fetch(statement).await?;
-        for edge in &added {
-            conn.record(edge_change(Operation::EdgeAdd, edge, None));
-        }
+        record_added(conn, chunk, &added);
     }
     Ok(())
 }
@@ -419,29 +432,43 @@ pub fn implied_edges(created: &node::Model) -> Vec<NewEdge> {
         return Vec::new();
     };
     let mut edges = Vec::new();
-    let edge = |source, target, kind| NewEdge {
+    let edge = |source, source_kind, target, kind| NewEdge {
         source,
         target,
         kind,
         properties: None,
+        source_kind: Some(source_kind),
     };
     if kind.is_artifact()
         && let Some(parent) = created.parent_id
     {
         match created.parent_kind.as_deref() {
-            Some("MODEL_VERSION") => edges.push(edge(created.id, parent, EdgeKind::PartOf)),
-            Some("EXPERIMENT_RUN") => edges.push(edge(parent, created.id, EdgeKind::Output)),
+            Some("MODEL_VERSION") => edges.push(edge(created.id, kind, parent, EdgeKind::PartOf)),
+            Some("EXPERIMENT_RUN") => edges.push(edge(
+                parent,
+                NodeKind::ExperimentRun,
+                created.id,
+                EdgeKind::Output,
+            )),
             _ => {}
         }
     }
     if let Some(version) = created.model_version_id {
         match kind {
-            NodeKind::InferenceService => {
-                edges.push(edge(version, created.id, EdgeKind::DeployedAs))
-            }
+            NodeKind::InferenceService => edges.push(edge(
+                version,
+                NodeKind::ModelVersion,
+                created.id,
+                EdgeKind::DeployedAs,
+            )),
             NodeKind::ServeModel => {
                 if let Some(service) = created.parent_id {
-                    edges.push(edge(version, service, EdgeKind::DeployedAs))
+                    edges.push(edge(
+                        version,
+                        NodeKind::ModelVersion,
+                        service,
+                        EdgeKind::DeployedAs,
+                    ))
                 }
             }
             _ => {}

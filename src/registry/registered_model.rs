@@ -119,6 +119,7 @@ async fn register_once(
                 target: version.id,
                 kind: EdgeKind::DerivedFrom,
                 properties: None,
+                source_kind: None,
             })
             .collect();
         if let Some(run) = input.produced_by_run {
@@ -128,6 +129,7 @@ async fn register_once(
                 target: version.id,
                 kind: EdgeKind::Output,
                 properties: None,
+                source_kind: Some(NodeKind::ExperimentRun),
             });
         }
         add_edges_in(txn, &edges, "derivedFrom").await?;

@@ -94,6 +94,7 @@ pub async fn record_run(
                 target: run.id,
                 kind: EdgeKind::Input,
                 properties: None,
+                source_kind: None,
             })
             .collect();
         for v in &req.output_model_versions {
@@ -135,6 +136,7 @@ pub async fn record_run(
                 target: version.id,
                 kind: EdgeKind::Output,
                 properties: None,
+                source_kind: Some(NodeKind::ExperimentRun),
             });
         }
         for (kind, list) in [

@@ -106,6 +106,7 @@ async fn create_checked<E: Write>(
             target: model.id,
             kind: EdgeKind::DeployedAs,
             properties: None,
+            source_kind: Some(NodeKind::ModelVersion),
         });
     }
     insert_edges(txn, &edges).await?;

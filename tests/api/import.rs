@@ -107,6 +107,20 @@ async fn an_imported_graph_answers_as_its_files_say(app: &TestApp) {
         generated.nodes as i64 + generated.edges as i64 + containers,
         "one change per node and per edge"
     );
+    // each edge's change is filed under its source's kind
+    let filed = app
+        .db
+        .query_one_raw(sea_orm::Statement::from_string(
+            app.db.get_database_backend(),
+            r#"SELECT COUNT(*) AS n FROM "change" c JOIN "node" s ON s."id" = c."node_id"
+               WHERE c."operation" = 'EDGE_ADD' AND c."node_kind" = s."kind""#,
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get::<i64>("", "n")
+        .unwrap();
+    assert_eq!(filed, generated.edges as i64);
 
     // node ids by name (names are unique in the generated graph)
     let by_name: HashMap<&str, u64> = files

@@ -382,8 +382,17 @@ pub async fn add_edges_in<E: Write>(
             &at,
         )?;
     }
-    insert_edges(conn, edges).await?;
-    find_edges(conn, edges).await
+    // the sources' kinds were just read: the changes are filed under them without a
+    // second lookup at commit
+    let known: Vec<NewEdge> = edges
+        .iter()
+        .map(|e| NewEdge {
+            source_kind: e.source_kind.or_else(|| kinds.get(&e.source).copied()),
+            ..e.clone()
+        })
+        .collect();
+    insert_edges(conn, &known).await?;
+    find_edges(conn, &known).await
 }
 
 /// Removes edges by id, all or none: an unknown id removes nothing.

@@ -1,6 +1,7 @@
 //! Lineage walks checked against an independent in-memory BFS, and the edge rules.
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
+use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 
 use crate::helpers::TestApp;
@@ -14,6 +15,7 @@ on_both!(
     paths_and_walk_statement_counts,
     direct_and_sqlx_walks_agree,
     nested_walks_match_an_in_memory_bfs,
+    added_edges_read_their_ends_once,
 );
 
 /// A small deterministic generator (no external crate needed for test data).
@@ -675,6 +677,51 @@ async fn paths_and_walk_statement_counts(app: &TestApp) {
             >= 2,
         "the walk's statements were not counted: {log:#?}"
     );
+}
+
+/// `addLineageEdges` reads both ends of every edge to check it, and files each edge's
+/// change under its source's kind from that same read: no second lookup at commit.
+async fn added_edges_read_their_ends_once(app: &TestApp) {
+    let exp = id_of(app, "createExperiment", "once", "").await;
+    let ids = chain(app, "once-a", 2, &exp).await;
+    let more = chain(app, "once-b", 2, &exp).await;
+    // past the open server's once-a-second check for tokens, which the count leaves out
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    app.reset_statements();
+    app.ok(
+        "mutation($e: [LineageEdgeInput!]!) { addLineageEdges(edges: $e) { id } }",
+        json!({"e": [
+            {"source": ids[0], "target": more[1], "kind": "INPUT"},
+            {"source": more[1], "target": ids[2], "kind": "OUTPUT"},
+        ]}),
+    )
+    .await;
+    let log = app.statement_log();
+    let node_reads = log
+        .iter()
+        .map(|s| s.replace('`', "\""))
+        .filter(|s| s.contains(r#"FROM "node""#))
+        .count();
+    assert_eq!(node_reads, 1, "the ends were read more than once: {log:#?}");
+    // and the changes are filed under the sources' kinds all the same
+    let filed = app
+        .db
+        .query_one_raw(sea_orm::Statement::from_string(
+            app.db.get_database_backend(),
+            format!(
+                r#"SELECT COUNT(*) AS n FROM "change" c JOIN "node" s ON s."id" = c."node_id"
+                   WHERE c."operation" = 'EDGE_ADD' AND c."node_kind" = s."kind"
+                   AND c."node_id" IN ({}, {})"#,
+                ids[0], more[1]
+            ),
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get::<i64>("", "n")
+        .unwrap();
+    // each source has its chain's edge and one new edge
+    assert_eq!(filed, 4, "edge changes filed under their source's kind");
 }
 
 /// Walks read SQLite through the server's own connections (`db::direct`) or through

@@ -5,7 +5,7 @@
 //! Events are written in batches, one transaction per batch (see `writer.rs`), and the
 //! nodes they name are remembered in a [`NodeCache`] so that a job, dataset or run seen
 //! before costs no lookup.
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use entity::node;
 use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr};
@@ -164,10 +164,12 @@ async fn stage<E: Write>(
         txn,
         cache,
         staged: HashMap::new(),
+        new_runs: HashSet::new(),
         edges: Vec::new(),
     };
     let only_events: Vec<&Event> = events.iter().map(|(e, _)| *e).collect();
     batch.prefetch_datasets(&only_events).await?;
+    batch.prefetch_runs(&only_events).await?;
     // edges are written last, one statement per run of events by the same caller, so
     // each edge's change is its own caller's
     let mut edges_from = Vec::with_capacity(events.len());
@@ -229,6 +231,8 @@ struct Batch<'a, E> {
     txn: &'a E,
     cache: &'a NodeCache,
     staged: HashMap<Key, node::Model>,
+    /// Run ids the batch looked for and did not find: created when first written.
+    new_runs: HashSet<String>,
     edges: Vec<NewEdge>,
 }
 
@@ -314,6 +318,41 @@ impl<E: Write> Batch<'_, E> {
             .collect();
         for n in create_datasets_in(self.txn, new).await? {
             self.remember(Key::Dataset(n.namespace.clone(), n.name.clone()), &n);
+        }
+        Ok(())
+    }
+
+    /// Reads every run the events name (theirs and their parents) that is not cached, in
+    /// one statement per [`PREFETCH_CHUNK`] ids, and notes those not found as new: a run
+    /// event costs no read of its own.
+    async fn prefetch_runs(&mut self, events: &[&Event]) -> Result<()> {
+        let mut wanted: Vec<&str> = events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Run(run) => Some(run),
+                _ => None,
+            })
+            .flat_map(|run| [Some(&run.run_id), run.parent.as_ref().map(|p| &p.run_id)])
+            .flatten()
+            .map(String::as_str)
+            .filter(|id| self.cached(&Key::Run((*id).to_owned())).is_none())
+            .collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        for chunk in wanted.chunks(PREFETCH_CHUNK) {
+            let query =
+                node::Entity::find().filter(node::Column::ExternalId.is_in(chunk.iter().copied()));
+            let found: Vec<node::Model> = all(self.txn, &query).await?;
+            for n in found {
+                if let Some(id) = n.external_id.clone() {
+                    self.remember(Key::Run(id), &n);
+                }
+            }
+        }
+        for id in wanted {
+            if !self.staged.contains_key(&Key::Run(id.to_owned())) {
+                self.new_runs.insert(id.to_owned());
+            }
         }
         Ok(())
     }
@@ -463,6 +502,7 @@ impl<E: Write> Batch<'_, E> {
         let key = Key::Run(run_id.to_owned());
         let found = match self.cached(&key) {
             Some(n) => Some(n),
+            None if self.new_runs.contains(run_id) => None,
             None => find_by_external_id(self.txn, run_id).await?,
         };
         let node = match found {

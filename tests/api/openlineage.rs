@@ -14,6 +14,7 @@ on_both!(
     wide_events_write_their_datasets_in_bulk,
     marquez_not_found_names_the_node_as_asked,
     two_servers_ingesting_one_store_see_each_others_writes,
+    an_event_reads_its_runs_in_one_statement,
 );
 
 const RUN: &str = "0192e2a5-7d6c-7a35-b4d0-1f6e2c1a9b01";
@@ -526,4 +527,50 @@ async fn two_servers_ingesting_one_store_see_each_others_writes(app: &TestApp) {
     assert_eq!(runs[0]["outputs"], json!([{"name": "b-out"}]));
     // COMPLETE came before the later-posted, earlier-timed RUNNING: the run stays done
     assert_eq!(runs[0]["status"], "FINISHED", "{data}");
+}
+
+/// The runs an event names (its own and its parent) are read together, new or known:
+/// one statement by external id, not one per run.
+async fn an_event_reads_its_runs_in_one_statement(app: &TestApp) {
+    let child = "0192e2a5-7d6c-7a35-b4d0-1f6e2c1a9c01";
+    let parent = "0192e2a5-7d6c-7a35-b4d0-1f6e2c1a9c02";
+    let mut body = event("START", "2026-01-01T10:00:00Z", child, json!([]), json!([]));
+    body["run"]["facets"]["parent"] = json!({"_producer": "p", "_schemaURL": "s",
+        "run": {"runId": parent}, "job": {"namespace": "ml", "name": "pipeline"}});
+    let reads_by_external_id = |log: Vec<String>| {
+        log.iter()
+            .map(|s| s.replace('`', "\""))
+            .filter(|s| s.contains(r#"FROM "node""#) && s.contains("external_id"))
+            .count()
+    };
+    // both runs new, then both known (and not cached)
+    for round in ["new", "known"] {
+        app.reset_statements();
+        let (status, text) = post(app, &body).await;
+        assert_eq!(status, 201, "{text}");
+        let log = app.statement_log();
+        assert_eq!(
+            reads_by_external_id(log.clone()),
+            1,
+            "{round} runs: {log:#?}"
+        );
+        body["eventType"] = json!("COMPLETE");
+        body["eventTime"] = json!("2026-01-01T10:05:00Z");
+        // a write elsewhere: the writer's cache starts over, so the runs are read again
+        app.ok(
+            r#"mutation($n: String!) { createExperiment(input: {name: $n}) { id } }"#,
+            json!({"n": format!("elsewhere-{round}")}),
+        )
+        .await;
+    }
+    let runs = app
+        .ok(
+            r#"{ experimentRuns(filter: {externalId: "0192e2a5-7d6c-7a35-b4d0-1f6e2c1a9c01"}) { nodes { status parentRun { externalId } } } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        runs["experimentRuns"]["nodes"][0],
+        json!({"status": "FINISHED", "parentRun": {"externalId": parent}})
+    );
 }

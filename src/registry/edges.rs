@@ -346,17 +346,18 @@ async fn find_edges<E: Exec>(conn: &E, edges: &[NewEdge]) -> Result<Vec<lineage_
 pub async fn add_edges(
     db: &DatabaseConnection,
     actor: &Actor,
-    edges: Vec<NewEdge>,
+    mut edges: Vec<NewEdge>,
 ) -> Result<Vec<lineage_edge::Model>> {
     transact!(db, actor, |txn| {
-        let result = add_edges_in(txn, &edges, "edges").await?;
+        let result = add_edges_in(txn, &mut edges, "edges").await?;
         Ok(result)
     })
 }
 
+/// Each edge's `source_kind` is set from the store's read, whatever the caller stated.
 pub async fn add_edges_in<E: Write>(
     conn: &E,
-    edges: &[NewEdge],
+    edges: &mut [NewEdge],
     field: &str,
 ) -> Result<Vec<lineage_edge::Model>> {
     let mut ids: Vec<i64> = edges.iter().flat_map(|e| [e.source, e.target]).collect();
@@ -367,7 +368,7 @@ pub async fn add_edges_in<E: Write>(
         .iter()
         .map(|n| Ok((n.id, kind_of(n)?)))
         .collect::<Result<_>>()?;
-    for (i, edge) in edges.iter().enumerate() {
+    for (i, edge) in edges.iter_mut().enumerate() {
         let at = format!("{field}[{i}]");
         let kind = |id: i64, end: &str| {
             kinds
@@ -375,24 +376,13 @@ pub async fn add_edges_in<E: Write>(
                 .copied()
                 .ok_or_else(|| RegistryError::not_found(format!("{at}.{end}: node {id}")))
         };
-        check_edge(
-            edge,
-            kind(edge.source, "source")?,
-            kind(edge.target, "target")?,
-            &at,
-        )?;
+        let source = kind(edge.source, "source")?;
+        check_edge(edge, source, kind(edge.target, "target")?, &at)?;
+        // the changes are filed under the kind just read, without a second lookup at commit
+        edge.source_kind = Some(source);
     }
-    // the sources' kinds were just read: the changes are filed under them without a
-    // second lookup at commit
-    let known: Vec<NewEdge> = edges
-        .iter()
-        .map(|e| NewEdge {
-            source_kind: e.source_kind.or_else(|| kinds.get(&e.source).copied()),
-            ..e.clone()
-        })
-        .collect();
-    insert_edges(conn, &known).await?;
-    find_edges(conn, &known).await
+    insert_edges(conn, edges).await?;
+    find_edges(conn, edges).await
 }
 
 /// Removes edges by id, all or none: an unknown id removes nothing.

@@ -132,7 +132,7 @@ async fn register_once(
                 source_kind: Some(NodeKind::ExperimentRun),
             });
         }
-        add_edges_in(txn, &edges, "derivedFrom").await?;
+        add_edges_in(txn, &mut edges, "derivedFrom").await?;
         Ok(version)
     })
 }

@@ -149,7 +149,7 @@ pub async fn record_run(
                 create_in(txn, kind, fields).await?;
             }
         }
-        add_edges_in(txn, &edges, "inputs").await?;
+        add_edges_in(txn, &mut edges, "inputs").await?;
         Ok(run)
     })
 }

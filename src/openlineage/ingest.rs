@@ -20,7 +20,7 @@ use crate::db::direct::Session;
 use crate::db::exec::{Exec, all, now};
 use crate::registry::edges::{EdgeKind, NewEdge, insert_edges};
 use crate::registry::filter::like_escape;
-use crate::registry::history::{Actor, Write, begin, on_session};
+use crate::registry::history::{Actor, Write, WriteTx, begin, on_session};
 use crate::registry::read::{find_by_external_id, find_by_name, kind_of};
 use crate::registry::write::{create_datasets_in, create_in, create_under, update_from};
 use crate::registry::{NodeFields, NodeKind, RegistryError, Result};
@@ -82,24 +82,82 @@ pub async fn write_batch(
     };
     let mut attempt = 0;
     loop {
-        let txn = begin(db, first).await?;
-        match stage(&txn, cache, events).await {
-            Ok(staged) => {
-                txn.commit().await?;
-                cache.absorb(staged);
-                return Ok(());
-            }
+        let mut batch = OpenBatch::begin(db, cache, first).await?;
+        match batch.apply(events).await {
+            Ok(()) => return batch.commit().await,
             Err(err) if retryable(&err) && attempt < 3 => {
-                txn.rollback().await?;
-                cache.clear();
+                batch.rollback(&err).await?;
                 attempt += 1;
             }
             Err(err) => {
                 // the event's error is the answer, even if the rollback fails too
-                let _ = txn.rollback().await;
+                let _ = batch.rollback(&err).await;
                 return Err(err);
             }
         }
+    }
+}
+
+/// A batch's transaction while it is written: events are applied to it, in as many
+/// rounds as the caller likes, until it commits. The writer takes in the events that
+/// queue up while a batch is written before committing it, so a batch's fixed costs (its
+/// `BEGIN`, the write mark, the change log's rows and the `COMMIT`) are shared by more
+/// events than had queued when it began.
+pub struct OpenBatch<'c> {
+    txn: WriteTx,
+    cache: &'c mut NodeCache,
+    pending: Pending,
+    /// The write mark read at `BEGIN`.
+    mark: Option<i64>,
+}
+
+impl<'c> OpenBatch<'c> {
+    /// Begins a transaction as `actor` (the first event's caller) and reads the write
+    /// mark, clearing `cache` if someone else wrote since its last batch.
+    pub async fn begin(
+        db: &DatabaseConnection,
+        cache: &'c mut NodeCache,
+        actor: &Actor,
+    ) -> Result<Self> {
+        let txn = begin(db, actor).await?;
+        let mark = match open(&txn, cache).await {
+            Ok(mark) => mark,
+            Err(err) => {
+                let _ = txn.rollback().await;
+                return Err(err);
+            }
+        };
+        Ok(Self {
+            txn,
+            cache,
+            pending: Pending::default(),
+            mark,
+        })
+    }
+
+    /// Applies `events` (after those applied before), their edges last.
+    pub async fn apply(&mut self, events: &[(&Event, &Actor)]) -> Result<()> {
+        apply(&self.txn, self.cache, &mut self.pending, events).await
+    }
+
+    /// Commits, and keeps what the batch wrote or read in the cache.
+    pub async fn commit(self) -> Result<()> {
+        let mark = close(&self.txn, self.mark);
+        self.txn.commit().await?;
+        self.cache.absorb(Staged {
+            nodes: self.pending.nodes,
+            write_mark: mark,
+        });
+        Ok(())
+    }
+
+    /// Rolls back after `err`; clears the cache when what it held may be why (another
+    /// writer created or changed a node it holds).
+    pub async fn rollback(self, err: &RegistryError) -> Result<()> {
+        if retryable(err) {
+            self.cache.clear();
+        }
+        self.txn.rollback().await
     }
 }
 
@@ -137,7 +195,7 @@ pub fn write_batch_direct(
 
 /// Whether writing again from the database may succeed: another writer created the same
 /// node first or changed a cached one.
-fn retryable(err: &RegistryError) -> bool {
+pub fn retryable(err: &RegistryError) -> bool {
     matches!(
         err,
         RegistryError::AlreadyExists(_) | RegistryError::Conflict(_) | RegistryError::Contention(_)
@@ -156,48 +214,74 @@ async fn stage<E: Write>(
     cache: &mut NodeCache,
     events: &[(&Event, &Actor)],
 ) -> Result<Staged> {
+    let mark = open(txn, cache).await?;
+    let mut pending = Pending::default();
+    apply(txn, cache, &mut pending, events).await?;
+    Ok(Staged {
+        nodes: pending.nodes,
+        write_mark: close(txn, mark),
+    })
+}
+
+/// Reads the write mark at the start of a batch, and clears `cache` when it shows that
+/// someone else wrote since the writer's last batch.
+async fn open<E: Write>(txn: &E, cache: &mut NodeCache) -> Result<Option<i64>> {
     let mark = write_mark(txn).await?;
     if mark.is_none() || mark != cache.write_mark {
         cache.clear();
     }
+    Ok(mark)
+}
+
+/// The write mark once the batch's transaction commits, from the one read at its start.
+fn close<E: Write>(txn: &E, mark: Option<i64>) -> Option<i64> {
+    match txn.backend() {
+        // the writer's own commits leave its connection's data_version as it was
+        DbBackend::Sqlite => mark,
+        // the counter after this batch's own changes, if no one else's come between
+        _ => mark.map(|v| v + txn.journal().noted() as i64),
+    }
+}
+
+/// What a batch wrote or read so far, across its rounds.
+#[derive(Default)]
+struct Pending {
+    nodes: HashMap<Key, node::Model>,
+    /// Run ids the batch looked for and did not find: created when first written.
+    new_runs: HashSet<String>,
+}
+
+/// One round of a batch: applies `events`, then writes their edges, one statement per
+/// run of events by the same caller, so each edge's change is its own caller's.
+async fn apply<E: Write>(
+    txn: &E,
+    cache: &NodeCache,
+    pending: &mut Pending,
+    events: &[(&Event, &Actor)],
+) -> Result<()> {
     let mut batch = Batch {
         txn,
         cache,
-        staged: HashMap::new(),
-        new_runs: HashSet::new(),
+        staged: std::mem::take(&mut pending.nodes),
+        new_runs: std::mem::take(&mut pending.new_runs),
         edges: Vec::new(),
     };
-    let only_events: Vec<&Event> = events.iter().map(|(e, _)| *e).collect();
-    batch.prefetch_datasets(&only_events).await?;
-    batch.prefetch_runs(&only_events).await?;
-    // edges are written last, one statement per run of events by the same caller, so
-    // each edge's change is its own caller's
-    let mut edges_from = Vec::with_capacity(events.len());
-    for (event, actor) in events {
-        txn.journal().act_as(actor);
-        batch.apply(event).await?;
-        edges_from.push(batch.edges.len());
-    }
+    let written = batch.apply_all(events).await;
+    pending.nodes = batch.staged;
+    pending.new_runs = batch.new_runs;
+    let edges = batch.edges;
+    let edges_from = written?;
     let mut start = 0;
     for (i, (_, actor)) in events.iter().enumerate() {
         let end = edges_from[i];
         let same_next = events.get(i + 1).is_some_and(|(_, next)| next == actor);
         if !same_next {
             txn.journal().act_as(actor);
-            insert_edges(txn, &batch.edges[start..end]).await?;
+            insert_edges(txn, &edges[start..end]).await?;
             start = end;
         }
     }
-    let mark = match txn.backend() {
-        // the writer's own commits leave its connection's data_version as it was
-        DbBackend::Sqlite => mark,
-        // the counter after this batch's own changes, if no one else's come between
-        _ => mark.map(|v| v + txn.journal().noted() as i64),
-    };
-    Ok(Staged {
-        nodes: batch.staged,
-        write_mark: mark,
-    })
+    Ok(())
 }
 
 /// What tells the writer whether anyone else committed since its last batch. On SQLite
@@ -237,6 +321,20 @@ struct Batch<'a, E> {
 }
 
 impl<E: Write> Batch<'_, E> {
+    /// Applies every event as its caller; returns where each event's edges end.
+    async fn apply_all(&mut self, events: &[(&Event, &Actor)]) -> Result<Vec<usize>> {
+        let only_events: Vec<&Event> = events.iter().map(|(e, _)| *e).collect();
+        self.prefetch_datasets(&only_events).await?;
+        self.prefetch_runs(&only_events).await?;
+        let mut edges_from = Vec::with_capacity(events.len());
+        for (event, actor) in events {
+            self.txn.journal().act_as(actor);
+            self.apply(event).await?;
+            edges_from.push(self.edges.len());
+        }
+        Ok(edges_from)
+    }
+
     fn cached(&self, key: &Key) -> Option<node::Model> {
         self.staged
             .get(key)

@@ -23,7 +23,7 @@ use sea_orm::{DatabaseConnection, DbBackend};
 use tokio::sync::{mpsc, oneshot};
 
 use super::event::Event;
-use super::ingest::{NodeCache, write_batch, write_batch_direct};
+use super::ingest::{NodeCache, OpenBatch, retryable, write_batch, write_batch_direct};
 use crate::db::direct::{DirectOptions, Session};
 use crate::registry::history::Actor;
 use crate::registry::{RegistryError, Result};
@@ -137,7 +137,7 @@ async fn run_pooled(db: DatabaseConnection, mut queue: mpsc::Receiver<Job>) {
             }
         }
         // a panic fails this batch's requests (their senders are dropped), not the writer
-        let written = AssertUnwindSafe(write_jobs_pooled(&db, &mut cache, jobs))
+        let written = AssertUnwindSafe(write_jobs_pooled(&db, &mut cache, &mut queue, jobs))
             .catch_unwind()
             .await;
         if written.is_err() {
@@ -146,13 +146,64 @@ async fn run_pooled(db: DatabaseConnection, mut queue: mpsc::Receiver<Job>) {
     }
 }
 
-async fn write_jobs_pooled(db: &DatabaseConnection, cache: &mut NodeCache, jobs: Vec<Job>) {
-    let events: Vec<(&Event, &Actor)> = jobs.iter().map(|(e, a, _)| (e, a)).collect();
-    let outcome = write_batch(db, cache, &events).await;
-    drop(events);
+async fn write_jobs_pooled(
+    db: &DatabaseConnection,
+    cache: &mut NodeCache,
+    queue: &mut mpsc::Receiver<Job>,
+    mut jobs: Vec<Job>,
+) {
+    let outcome = write_growing(db, cache, queue, &mut jobs).await;
     for (event, actor, done) in answer(jobs, outcome) {
         let outcome = write_batch(db, cache, &[(&event, &actor)]).await;
         let _ = done.send(outcome);
+    }
+}
+
+/// Writes `jobs` in one transaction, and before committing takes in, round by round, the
+/// jobs that queued up while it was written (up to MAX_BATCH in all): with clients that
+/// each wait for their answer, the events that arrive during one batch would otherwise
+/// wait for it to commit and pay another batch's fixed costs. Each round is one read of
+/// the datasets and runs it names, its events' own writes and one edge insert; the
+/// commit is shared. A conflict with another writer writes them all again, from the
+/// database, without taking in more.
+async fn write_growing(
+    db: &DatabaseConnection,
+    cache: &mut NodeCache,
+    queue: &mut mpsc::Receiver<Job>,
+    jobs: &mut Vec<Job>,
+) -> Result<()> {
+    let Some((_, first, _)) = jobs.first() else {
+        return Ok(());
+    };
+    let mut batch = OpenBatch::begin(db, cache, first).await?;
+    let mut applied = 0;
+    let written = loop {
+        let round: Vec<(&Event, &Actor)> = jobs[applied..].iter().map(|(e, a, _)| (e, a)).collect();
+        if let Err(err) = batch.apply(&round).await {
+            break Err(err);
+        }
+        applied = jobs.len();
+        while jobs.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(job) => jobs.push(job),
+                Err(_) => break,
+            }
+        }
+        if jobs.len() == applied {
+            break Ok(());
+        }
+    };
+    match written {
+        Ok(()) => batch.commit().await,
+        Err(err) => {
+            let again = retryable(&err);
+            let _ = batch.rollback(&err).await;
+            if !again {
+                return Err(err);
+            }
+            let events: Vec<(&Event, &Actor)> = jobs.iter().map(|(e, a, _)| (e, a)).collect();
+            write_batch(db, cache, &events).await
+        }
     }
 }
 

@@ -574,3 +574,147 @@ async fn an_event_reads_its_runs_in_one_statement(app: &TestApp) {
         json!({"status": "FINISHED", "parentRun": {"externalId": parent}})
     );
 }
+
+/// Posts a START of each run, each reading a dataset of its own, the first alone and the
+/// rest while the writer's batch of the first is held at its first statement (a read of
+/// the change counter, locked here); returns each request's status and body.
+async fn post_while_a_batch_waits(app: &TestApp, runs: &[&str]) -> Vec<(u16, String)> {
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+    let send = |run: &str| {
+        let input = json!([{"namespace": "ns", "name": format!("in-{run}")}]);
+        let body = event("START", "2026-01-01T10:00:00Z", run, input, json!([]));
+        let (client, url) = (app.client.clone(), format!("{}/api/v1/lineage", app.base));
+        tokio::spawn(async move {
+            let res = client.post(url).json(&body).send().await.unwrap();
+            (res.status().as_u16(), res.text().await.unwrap())
+        })
+    };
+    let lock = app.db.begin().await.unwrap();
+    lock.execute_unprepared(r#"LOCK TABLE "change_counter" IN ACCESS EXCLUSIVE MODE"#)
+        .await
+        .unwrap();
+    let mut tasks = vec![send(runs[0])];
+    let waiting = r#"SELECT COUNT(*) AS n FROM pg_stat_activity
+        WHERE wait_event_type = 'Lock' AND query LIKE '%change_counter%'
+          AND pid <> pg_backend_pid()"#;
+    let mut held = false;
+    for _ in 0..200 {
+        let row = app
+            .db
+            .query_one_raw(sea_orm::Statement::from_string(
+                sea_orm::DbBackend::Postgres,
+                waiting,
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        if row.try_get::<i64>("", "n").unwrap() > 0 {
+            held = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(held, "the writer never waited on the change counter");
+    tasks.extend(runs[1..].iter().map(|r| send(r)));
+    // the other requests reach the writer's queue while its batch waits
+    tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
+    lock.rollback().await.unwrap();
+    let mut answers = Vec::new();
+    for task in tasks {
+        answers.push(task.await.unwrap());
+    }
+    answers
+}
+
+/// Transactions that wrote the runs named (distinct `xmin`s of their rows).
+async fn transactions_of(app: &TestApp, runs: &[&str]) -> i64 {
+    use sea_orm::ConnectionTrait;
+    let ids: Vec<String> = runs.iter().map(|r| format!("'{r}'")).collect();
+    let row = app
+        .db
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            format!(
+                r#"SELECT COUNT(DISTINCT xmin::text) AS n FROM "node" WHERE "external_id" IN ({})"#,
+                ids.join(", ")
+            ),
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get::<i64>("", "n").unwrap()
+}
+
+/// Events that arrive while a batch is written join it before it commits (PostgreSQL's
+/// writer): a batch held at its first statement takes in the three events that queue up
+/// meanwhile, so all four runs share one transaction (one `xmin`; two before: the first
+/// alone, then the rest). An event that fails among those taken in fails alone, and the
+/// others are written and answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_arriving_during_a_batch_join_it_on_postgres() {
+    let app = crate::helpers::spawn_app(crate::helpers::Backend::Postgres).await;
+    let runs = [
+        "0192e2a5-0000-7000-8000-000000000100",
+        "0192e2a5-0000-7000-8000-000000000101",
+        "0192e2a5-0000-7000-8000-000000000102",
+        "0192e2a5-0000-7000-8000-000000000103",
+    ];
+    let answers = post_while_a_batch_waits(&app, &runs).await;
+    for (run, (status, text)) in runs.iter().zip(&answers) {
+        assert_eq!(*status, 201, "{run}: {text}");
+    }
+    assert_eq!(transactions_of(&app, &runs).await, 1);
+
+    const TAKEN: &str = "0192e2a5-0000-7000-8000-0000000001ff";
+    app.ok(
+        r#"mutation($x: String) { createRegisteredModel(input: {name: "m", externalId: $x}) { id } }"#,
+        json!({"x": TAKEN}),
+    )
+    .await;
+    let more = [
+        "0192e2a5-0000-7000-8000-000000000110",
+        "0192e2a5-0000-7000-8000-000000000111",
+        TAKEN,
+        "0192e2a5-0000-7000-8000-000000000112",
+    ];
+    let answers = post_while_a_batch_waits(&app, &more).await;
+    for (run, (status, text)) in more.iter().zip(&answers) {
+        if *run == TAKEN {
+            assert_eq!(*status, 400, "{text}");
+            assert!(text.contains("run.runId"), "{text}");
+        } else {
+            assert_eq!(*status, 201, "{run}: {text}");
+        }
+    }
+    // every good run was written, with its input edge
+    let data = app
+        .ok(
+            r#"{ experimentRuns(first: 20) { nodes { externalId inputs { name } } } }"#,
+            json!({}),
+        )
+        .await;
+    let mut written: Vec<(String, String)> = data["experimentRuns"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            (
+                n["externalId"].as_str().unwrap().to_owned(),
+                n["inputs"][0]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            )
+        })
+        .collect();
+    written.sort();
+    let mut expected: Vec<(String, String)> = runs
+        .iter()
+        .chain(&more)
+        .filter(|r| **r != TAKEN)
+        .map(|r| (r.to_string(), format!("in-{r}")))
+        .collect();
+    expected.sort();
+    assert_eq!(written, expected);
+    app.finish().await;
+}

@@ -247,8 +247,8 @@ fn close<E: Write>(txn: &E, mark: Option<i64>) -> Option<i64> {
 #[derive(Default)]
 struct Pending {
     nodes: HashMap<Key, node::Model>,
-    /// Run ids the batch looked for and did not find: created when first written.
-    new_runs: HashSet<String>,
+    /// Jobs and runs the batch looked for and did not find: created when first written.
+    missing: HashSet<Key>,
 }
 
 /// One round of a batch: applies `events`, then writes their edges, one statement per
@@ -263,12 +263,12 @@ async fn apply<E: Write>(
         txn,
         cache,
         staged: std::mem::take(&mut pending.nodes),
-        new_runs: std::mem::take(&mut pending.new_runs),
+        missing: std::mem::take(&mut pending.missing),
         edges: Vec::new(),
     };
     let written = batch.apply_all(events).await;
     pending.nodes = batch.staged;
-    pending.new_runs = batch.new_runs;
+    pending.missing = batch.missing;
     let edges = batch.edges;
     let edges_from = written?;
     let mut start = 0;
@@ -315,8 +315,8 @@ struct Batch<'a, E> {
     txn: &'a E,
     cache: &'a NodeCache,
     staged: HashMap<Key, node::Model>,
-    /// Run ids the batch looked for and did not find: created when first written.
-    new_runs: HashSet<String>,
+    /// Jobs and runs the batch looked for and did not find: created when first written.
+    missing: HashSet<Key>,
     edges: Vec<NewEdge>,
 }
 
@@ -324,6 +324,7 @@ impl<E: Write> Batch<'_, E> {
     /// Applies every event as its caller; returns where each event's edges end.
     async fn apply_all(&mut self, events: &[(&Event, &Actor)]) -> Result<Vec<usize>> {
         let only_events: Vec<&Event> = events.iter().map(|(e, _)| *e).collect();
+        self.prefetch_jobs(&only_events).await?;
         self.prefetch_datasets(&only_events).await?;
         self.prefetch_runs(&only_events).await?;
         let mut edges_from = Vec::with_capacity(events.len());
@@ -381,24 +382,9 @@ impl<E: Write> Batch<'_, E> {
         if wanted.is_empty() {
             return Ok(());
         }
-        for chunk in wanted.chunks(PREFETCH_CHUNK) {
-            let pairs = chunk
-                .iter()
-                .map(|(namespace, name, _)| ((*namespace).to_owned(), (*name).to_owned()));
-            let query = node::Entity::find()
-                .filter(node::Column::Kind.eq(NodeKind::Dataset.as_str()))
-                .filter(node::Column::ScopeId.eq(0))
-                .filter(
-                    Expr::tuple([
-                        Expr::col(node::Column::Namespace),
-                        Expr::col(node::Column::Name),
-                    ])
-                    .in_tuples(pairs),
-                );
-            let found: Vec<node::Model> = all(self.txn, &query).await?;
-            for n in found {
-                self.remember(Key::Dataset(n.namespace.clone(), n.name.clone()), &n);
-            }
+        let pairs: Vec<(&str, &str)> = wanted.iter().map(|(ns, name, _)| (*ns, *name)).collect();
+        for n in self.read_named(NodeKind::Dataset, &pairs).await? {
+            self.remember(Key::Dataset(n.namespace.clone(), n.name.clone()), &n);
         }
         let new: Vec<NodeFields> = wanted
             .iter()
@@ -416,6 +402,67 @@ impl<E: Write> Batch<'_, E> {
             .collect();
         for n in create_datasets_in(self.txn, new).await? {
             self.remember(Key::Dataset(n.namespace.clone(), n.name.clone()), &n);
+        }
+        Ok(())
+    }
+
+    /// The nodes of `kind` named by these (namespace, name) pairs, outside any scope, in
+    /// one statement per [`PREFETCH_CHUNK`] pairs.
+    async fn read_named(&self, kind: NodeKind, pairs: &[(&str, &str)]) -> Result<Vec<node::Model>> {
+        let mut found = Vec::new();
+        for chunk in pairs.chunks(PREFETCH_CHUNK) {
+            let pairs = chunk
+                .iter()
+                .map(|(namespace, name)| ((*namespace).to_owned(), (*name).to_owned()));
+            let query = node::Entity::find()
+                .filter(node::Column::Kind.eq(kind.as_str()))
+                .filter(node::Column::ScopeId.eq(0))
+                .filter(
+                    Expr::tuple([
+                        Expr::col(node::Column::Namespace),
+                        Expr::col(node::Column::Name),
+                    ])
+                    .in_tuples(pairs),
+                );
+            let rows: Vec<node::Model> = all(self.txn, &query).await?;
+            found.extend(rows);
+        }
+        Ok(found)
+    }
+
+    /// Reads every job the events name (their own and their parents' runs') that is not
+    /// cached, and notes those not found as new: after a restart, or once another writer
+    /// has committed, a batch costs one read of its jobs, not one per job.
+    async fn prefetch_jobs(&mut self, events: &[&Event]) -> Result<()> {
+        let mut wanted: Vec<(&str, &str)> = events
+            .iter()
+            .flat_map(|e| {
+                let (job, parent) = match e {
+                    Event::Run(run) => (&run.job, run.parent.as_ref().map(|p| &p.job)),
+                    Event::Job { job, .. } => (job, None),
+                    Event::Dataset { .. } => return Vec::new(),
+                };
+                std::iter::once(job).chain(parent).collect()
+            })
+            .map(|j| (j.namespace.as_str(), j.name.as_str()))
+            .filter(|(ns, name)| {
+                self.cached(&Key::Job((*ns).to_owned(), (*name).to_owned()))
+                    .is_none()
+            })
+            .collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        for n in self.read_named(NodeKind::Experiment, &wanted).await? {
+            self.remember(Key::Job(n.namespace.clone(), n.name.clone()), &n);
+        }
+        for (ns, name) in wanted {
+            let key = Key::Job(ns.to_owned(), name.to_owned());
+            if !self.staged.contains_key(&key) {
+                self.missing.insert(key);
+            }
         }
         Ok(())
     }
@@ -448,8 +495,9 @@ impl<E: Write> Batch<'_, E> {
             }
         }
         for id in wanted {
-            if !self.staged.contains_key(&Key::Run(id.to_owned())) {
-                self.new_runs.insert(id.to_owned());
+            let key = Key::Run(id.to_owned());
+            if !self.staged.contains_key(&key) {
+                self.missing.insert(key);
             }
         }
         Ok(())
@@ -459,6 +507,7 @@ impl<E: Write> Batch<'_, E> {
         let key = Key::Job(job.namespace.clone(), job.name.clone());
         let found = match self.cached(&key) {
             Some(n) => Some(n),
+            None if self.missing.contains(&key) => None,
             None => {
                 find_by_name(self.txn, NodeKind::Experiment, 0, &job.namespace, &job.name).await?
             }
@@ -600,7 +649,7 @@ impl<E: Write> Batch<'_, E> {
         let key = Key::Run(run_id.to_owned());
         let found = match self.cached(&key) {
             Some(n) => Some(n),
-            None if self.new_runs.contains(run_id) => None,
+            None if self.missing.contains(&key) => None,
             None => find_by_external_id(self.txn, run_id).await?,
         };
         let node = match found {

@@ -14,7 +14,7 @@ on_both!(
     wide_events_write_their_datasets_in_bulk,
     marquez_not_found_names_the_node_as_asked,
     two_servers_ingesting_one_store_see_each_others_writes,
-    an_event_reads_its_runs_in_one_statement,
+    an_event_reads_its_runs_and_its_jobs_in_one_statement_each,
 );
 
 const RUN: &str = "0192e2a5-7d6c-7a35-b4d0-1f6e2c1a9b01";
@@ -530,8 +530,9 @@ async fn two_servers_ingesting_one_store_see_each_others_writes(app: &TestApp) {
 }
 
 /// The runs an event names (its own and its parent) are read together, new or known:
-/// one statement by external id, not one per run.
-async fn an_event_reads_its_runs_in_one_statement(app: &TestApp) {
+/// one statement by external id, not one per run; and so are their jobs (`train` and
+/// `pipeline`): one statement by namespace and name, not one per job.
+async fn an_event_reads_its_runs_and_its_jobs_in_one_statement_each(app: &TestApp) {
     let child = "0192e2a5-7d6c-7a35-b4d0-1f6e2c1a9c01";
     let parent = "0192e2a5-7d6c-7a35-b4d0-1f6e2c1a9c02";
     let mut body = event("START", "2026-01-01T10:00:00Z", child, json!([]), json!([]));
@@ -541,6 +542,13 @@ async fn an_event_reads_its_runs_in_one_statement(app: &TestApp) {
         log.iter()
             .map(|s| s.replace('`', "\""))
             .filter(|s| s.contains(r#"FROM "node""#) && s.contains("external_id"))
+            .count()
+    };
+    // the event names no dataset: every read by name is a job's
+    let reads_by_name = |log: Vec<String>| {
+        log.iter()
+            .map(|s| s.replace('`', "\""))
+            .filter(|s| s.contains(r#"FROM "node""#) && s.contains(r#""name""#))
             .count()
     };
     // both runs new, then both known (and not cached)
@@ -554,6 +562,7 @@ async fn an_event_reads_its_runs_in_one_statement(app: &TestApp) {
             1,
             "{round} runs: {log:#?}"
         );
+        assert_eq!(reads_by_name(log.clone()), 1, "{round} jobs: {log:#?}");
         body["eventType"] = json!("COMPLETE");
         body["eventTime"] = json!("2026-01-01T10:05:00Z");
         // a write elsewhere: the writer's cache starts over, so the runs are read again

@@ -2,7 +2,11 @@
 //! read two datasets and write one, with a schema facet) over HTTP to a server on a fresh
 //! database, from several concurrent clients, and prints events per second.
 //!
-//! cargo bench --bench openlineage -- [--events 20000] [--clients 8] [--postgres URL] [--mysql URL]
+//! cargo bench --bench openlineage -- [--events 20000] [--clients 8] [--servers 1] [--postgres URL] [--mysql URL]
+//!
+//! With `--servers N` (PostgreSQL and MariaDB) N servers share the database, each with its
+//! own writer, and client k posts to server k mod N: each writer sees the others' commits
+//! and starts its cache over.
 // the server's allocator (src/main.rs), so the numbers are the server's
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -39,25 +43,28 @@ fn event(i: usize, complete: bool) -> Value {
     })
 }
 
-async fn run(label: &str, url: &str, events: usize, clients: usize) {
-    let conn = db::connect(&DatabaseArgs {
-        database_url: url.to_owned(),
-        log_sql: false,
-        max_connections: 8,
-        connect_timeout: std::time::Duration::from_secs(5),
-    })
-    .await
-    .expect("connect");
-    db::migrate(&conn).await.expect("migrate");
-    let state = AppState::new(conn, Limits::default());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+async fn run(label: &str, url: &str, events: usize, clients: usize, servers: usize) {
+    let mut endpoints = Vec::new();
+    for _ in 0..servers {
+        let conn = db::connect(&DatabaseArgs {
+            database_url: url.to_owned(),
+            log_sql: false,
+            max_connections: 8,
+            connect_timeout: std::time::Duration::from_secs(5),
+        })
         .await
-        .expect("bind");
-    let endpoint = format!(
-        "http://{}/api/v1/lineage",
-        listener.local_addr().expect("addr")
-    );
-    tokio::spawn(modelgraph::serve(listener, state, std::future::pending()));
+        .expect("connect");
+        db::migrate(&conn).await.expect("migrate");
+        let state = AppState::new(conn, Limits::default());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        endpoints.push(format!(
+            "http://{}/api/v1/lineage",
+            listener.local_addr().expect("addr")
+        ));
+        tokio::spawn(modelgraph::serve(listener, state, std::future::pending()));
+    }
     let bodies: Arc<Vec<Vec<u8>>> = Arc::new(
         (0..events)
             .map(|i| serde_json::to_vec(&event(i, i % 2 == 1)).expect("json"))
@@ -66,8 +73,9 @@ async fn run(label: &str, url: &str, events: usize, clients: usize) {
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let mut tasks = Vec::new();
-    for _ in 0..clients {
-        let (bodies, next, endpoint) = (bodies.clone(), next.clone(), endpoint.clone());
+    for k in 0..clients {
+        let endpoint = endpoints[k % endpoints.len()].clone();
+        let (bodies, next) = (bodies.clone(), next.clone());
         tasks.push(tokio::spawn(async move {
             let client = reqwest::Client::new();
             loop {
@@ -96,7 +104,7 @@ async fn run(label: &str, url: &str, events: usize, clients: usize) {
     }
     let secs = started.elapsed().as_secs_f64();
     println!(
-        "| {label} | {events} | {clients} | {secs:.1} | {:.0} |",
+        "| {label} | {servers} | {events} | {clients} | {secs:.1} | {:.0} |",
         events as f64 / secs
     );
 }
@@ -116,7 +124,8 @@ async fn admin(url: &str) -> sea_orm::DatabaseConnection {
 #[tokio::main]
 async fn main() {
     let mut args = std::env::args().skip(1);
-    let (mut events, mut clients, mut postgres, mut mysql) = (20_000usize, 8usize, None, None);
+    let (mut events, mut clients, mut servers, mut postgres, mut mysql) =
+        (20_000usize, 8usize, 1usize, None, None);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--events" => {
@@ -131,18 +140,28 @@ async fn main() {
                     .and_then(|v| v.parse().ok())
                     .expect("--clients N")
             }
+            "--servers" => {
+                servers = args
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .filter(|n| *n > 0)
+                    .expect("--servers N (at least 1)")
+            }
             "--postgres" => postgres = args.next(),
             "--mysql" => mysql = args.next(),
             _ => {}
         }
     }
-    println!("| database | events | clients | seconds | events/s |\n|---|---|---|---|---|");
+    println!(
+        "| database | servers | events | clients | seconds | events/s |\n|---|---|---|---|---|---|"
+    );
     let dir = tempfile::tempdir().expect("tempdir");
     run(
         "SQLite",
         &format!("sqlite://{}?mode=rwc", dir.path().join("ol.db").display()),
         events,
         clients,
+        1,
     )
     .await;
     if let Some(url) = postgres {
@@ -157,6 +176,7 @@ async fn main() {
             &format!("{url}{sep}options=-c%20search_path%3D{schema}"),
             events,
             clients,
+            servers,
         )
         .await;
         conn.execute_unprepared(&format!("DROP SCHEMA {schema} CASCADE"))
@@ -173,7 +193,7 @@ async fn main() {
         .expect("database");
         let mut scoped = url::Url::parse(&url).expect("a MySQL URL");
         scoped.set_path(&format!("/{name}"));
-        run("MariaDB", scoped.as_str(), events, clients).await;
+        run("MariaDB", scoped.as_str(), events, clients, servers).await;
         conn.execute_unprepared(&format!("DROP DATABASE {name}"))
             .await
             .expect("drop");

@@ -109,6 +109,8 @@ pub struct OpenBatch<'c> {
     pending: Pending,
     /// The write mark read at `BEGIN`.
     mark: Option<i64>,
+    /// Whether the mark showed no one else writing since the writer's last batch.
+    alone: bool,
 }
 
 impl<'c> OpenBatch<'c> {
@@ -120,6 +122,7 @@ impl<'c> OpenBatch<'c> {
         actor: &Actor,
     ) -> Result<Self> {
         let txn = begin(db, actor).await?;
+        let before = cache.write_mark;
         let mark = match open(&txn, cache).await {
             Ok(mark) => mark,
             Err(err) => {
@@ -131,6 +134,7 @@ impl<'c> OpenBatch<'c> {
             txn,
             cache,
             pending: Pending::default(),
+            alone: mark.is_some() && mark == before,
             mark,
         })
     }
@@ -138,6 +142,13 @@ impl<'c> OpenBatch<'c> {
     /// Applies `events` (after those applied before), their edges last.
     pub async fn apply(&mut self, events: &[(&Event, &Actor)]) -> Result<()> {
         apply(&self.txn, self.cache, &mut self.pending, events).await
+    }
+
+    /// Whether no one else had written since the writer's last batch when this one
+    /// began. While others write the same store a batch should not grow: it would hold
+    /// its locks longer, and when it meets another writer's it is written again whole.
+    pub fn alone(&self) -> bool {
+        self.alone
     }
 
     /// Commits, and keeps what the batch wrote or read in the cache.

@@ -163,9 +163,11 @@ async fn write_jobs_pooled(
 /// jobs that queued up while it was written (up to MAX_BATCH in all): with clients that
 /// each wait for their answer, the events that arrive during one batch would otherwise
 /// wait for it to commit and pay another batch's fixed costs. Each round is one read of
-/// the datasets and runs it names, its events' own writes and one edge insert; the
-/// commit is shared. A conflict with another writer writes them all again, from the
-/// database, without taking in more.
+/// the jobs, datasets and runs it names, its events' own writes and one edge insert; the
+/// commit is shared. Only a writer alone on its store grows its batches: with another
+/// server writing the same store, growing halved ingestion (longer-held locks, and whole
+/// grown batches written again after a conflict). A conflict writes them all again, from
+/// the database, without taking in more.
 async fn write_growing(
     db: &DatabaseConnection,
     cache: &mut NodeCache,
@@ -183,6 +185,9 @@ async fn write_growing(
             break Err(err);
         }
         applied = jobs.len();
+        if !batch.alone() {
+            break Ok(());
+        }
         while jobs.len() < MAX_BATCH {
             match queue.try_recv() {
                 Ok(job) => jobs.push(job),

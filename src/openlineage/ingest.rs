@@ -109,8 +109,6 @@ pub struct OpenBatch<'c> {
     pending: Pending,
     /// The write mark read at `BEGIN`.
     mark: Option<i64>,
-    /// Whether the mark showed no one else writing since the writer's last batch.
-    alone: bool,
 }
 
 impl<'c> OpenBatch<'c> {
@@ -122,7 +120,6 @@ impl<'c> OpenBatch<'c> {
         actor: &Actor,
     ) -> Result<Self> {
         let txn = begin(db, actor).await?;
-        let before = cache.write_mark;
         let mark = match open(&txn, cache).await {
             Ok(mark) => mark,
             Err(err) => {
@@ -134,7 +131,6 @@ impl<'c> OpenBatch<'c> {
             txn,
             cache,
             pending: Pending::default(),
-            alone: mark.is_some() && mark == before,
             mark,
         })
     }
@@ -148,7 +144,8 @@ impl<'c> OpenBatch<'c> {
     /// began. While others write the same store a batch should not grow: it would hold
     /// its locks longer, and when it meets another writer's it is written again whole.
     pub fn alone(&self) -> bool {
-        self.alone
+        // the cache's mark is still the one from the writer's last batch until `commit`
+        self.mark.is_some() && self.mark == self.cache.write_mark
     }
 
     /// Commits, and keeps what the batch wrote or read in the cache.

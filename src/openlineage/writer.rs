@@ -106,12 +106,7 @@ fn run(session: Session, mut queue: mpsc::Receiver<Job>) {
     let mut cache = NodeCache::default();
     while let Some(job) = queue.blocking_recv() {
         let mut jobs = vec![job];
-        while jobs.len() < MAX_BATCH {
-            match queue.try_recv() {
-                Ok(job) => jobs.push(job),
-                Err(_) => break,
-            }
-        }
+        take_queued(&mut queue, &mut jobs);
         // a panic fails this batch's requests (their senders are dropped), not the writer
         let written = catch_unwind(AssertUnwindSafe(|| write_jobs(&session, &mut cache, jobs)));
         if written.is_err() {
@@ -130,12 +125,7 @@ async fn run_pooled(db: DatabaseConnection, mut queue: mpsc::Receiver<Job>) {
     let mut cache = NodeCache::default();
     while let Some(job) = queue.recv().await {
         let mut jobs = vec![job];
-        while jobs.len() < MAX_BATCH {
-            match queue.try_recv() {
-                Ok(job) => jobs.push(job),
-                Err(_) => break,
-            }
-        }
+        take_queued(&mut queue, &mut jobs);
         // a panic fails this batch's requests (their senders are dropped), not the writer
         let written = AssertUnwindSafe(write_jobs_pooled(&db, &mut cache, &mut queue, jobs))
             .catch_unwind()
@@ -188,12 +178,7 @@ async fn write_growing(
         if !batch.alone() {
             break Ok(());
         }
-        while jobs.len() < MAX_BATCH {
-            match queue.try_recv() {
-                Ok(job) => jobs.push(job),
-                Err(_) => break,
-            }
-        }
+        take_queued(queue, jobs);
         if jobs.len() == applied {
             break Ok(());
         }
@@ -208,6 +193,16 @@ async fn write_growing(
             }
             let events: Vec<(&Event, &Actor)> = jobs.iter().map(|(e, a, _)| (e, a)).collect();
             write_batch(db, cache, &events).await
+        }
+    }
+}
+
+/// Adds to `jobs` what has queued up, up to MAX_BATCH jobs in all, without waiting.
+fn take_queued(queue: &mut mpsc::Receiver<Job>, jobs: &mut Vec<Job>) {
+    while jobs.len() < MAX_BATCH {
+        match queue.try_recv() {
+            Ok(job) => jobs.push(job),
+            Err(_) => break,
         }
     }
 }

@@ -22,7 +22,7 @@ use crate::registry::edges::{EdgeKind, NewEdge, insert_edges};
 use crate::registry::filter::like_escape;
 use crate::registry::history::{Actor, Write, WriteTx, begin, on_session};
 use crate::registry::read::{find_by_external_id, find_by_name, kind_of};
-use crate::registry::write::{create_datasets_in, create_in, create_under, update_from};
+use crate::registry::write::{RunUpdates, create_in, create_many_in, create_under, update_from};
 use crate::registry::{NodeFields, NodeKind, RegistryError, Result};
 
 /// How a node is named in OpenLineage events.
@@ -272,6 +272,7 @@ async fn apply<E: Write>(
         cache,
         staged: std::mem::take(&mut pending.nodes),
         missing: std::mem::take(&mut pending.missing),
+        updates: RunUpdates::default(),
         edges: Vec::new(),
     };
     let written = batch.apply_all(events).await;
@@ -325,6 +326,8 @@ struct Batch<'a, E> {
     staged: HashMap<Key, node::Model>,
     /// Jobs and runs the batch looked for and did not find: created when first written.
     missing: HashSet<Key>,
+    /// Runs the round updated, written together once its events are applied.
+    updates: RunUpdates,
     edges: Vec<NewEdge>,
 }
 
@@ -335,12 +338,14 @@ impl<E: Write> Batch<'_, E> {
         self.prefetch_jobs(&only_events).await?;
         self.prefetch_datasets(&only_events).await?;
         self.prefetch_runs(&only_events).await?;
+        self.create_runs(events).await?;
         let mut edges_from = Vec::with_capacity(events.len());
         for (event, actor) in events {
             self.txn.journal().act_as(actor);
             self.apply(event).await?;
             edges_from.push(self.edges.len());
         }
+        self.updates.write(self.txn).await?;
         Ok(edges_from)
     }
 
@@ -408,7 +413,8 @@ impl<E: Write> Batch<'_, E> {
                 ..Default::default()
             })
             .collect();
-        for n in create_datasets_in(self.txn, new).await? {
+        let new = new.into_iter().map(|fields| (fields, None)).collect();
+        for n in create_many_in(self.txn, NodeKind::Dataset, new).await? {
             self.remember(Key::Dataset(n.namespace.clone(), n.name.clone()), &n);
         }
         Ok(())
@@ -506,6 +512,58 @@ impl<E: Write> Batch<'_, E> {
             let key = Key::Run(id.to_owned());
             if !self.staged.contains_key(&key) {
                 self.missing.insert(key);
+            }
+        }
+        Ok(())
+    }
+
+    /// Creates the runs this round's events are the first to name, in one insert per
+    /// run of events by the same caller, as applying the events one by one would have
+    /// (their jobs first): a round of events starting runs costs one statement for them
+    /// all, not one per run. An event whose parent run is new too is left to
+    /// [`Self::run_event`], since its run needs the parent's id, and so is every later
+    /// event naming that event's run, so each run is still created from the first event
+    /// naming it.
+    async fn create_runs(&mut self, events: &[(&Event, &Actor)]) -> Result<()> {
+        let mut claimed: HashSet<Key> = HashSet::new();
+        let mut rows: Vec<(NodeFields, node::Model)> = Vec::new();
+        let mut caller: Option<&Actor> = None;
+        for (event, actor) in events {
+            let Event::Run(e) = event else { continue };
+            let key = Key::Run(e.run_id.clone());
+            let new = !claimed.contains(&key)
+                && self.missing.contains(&key)
+                && self.cached(&key).is_none();
+            let parent = match &e.parent {
+                None => Some(None),
+                Some(p) => self.cached(&Key::Run(p.run_id.clone())).map(|n| Some(n.id)),
+            };
+            let Some(parent) = parent.filter(|_| new) else {
+                claimed.insert(key);
+                continue;
+            };
+            if caller.is_some_and(|c| c != *actor) {
+                self.insert_runs(std::mem::take(&mut rows)).await?;
+            }
+            caller = Some(actor);
+            self.txn.journal().act_as(actor);
+            let experiment = self.job(&e.job).await?;
+            rows.push((new_run(&e.run_id, Some(e), parent), experiment));
+            claimed.insert(key);
+        }
+        self.insert_runs(rows).await
+    }
+
+    /// Inserts new runs as the caller the journal acts as, and keeps them as staged.
+    async fn insert_runs(&mut self, rows: Vec<(NodeFields, node::Model)>) -> Result<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let (fields, parents): (Vec<_>, Vec<_>) = rows.into_iter().unzip();
+        let many = fields.into_iter().zip(parents.iter().map(Some)).collect();
+        for n in create_many_in(self.txn, NodeKind::ExperimentRun, many).await? {
+            if let Some(id) = n.external_id.clone() {
+                self.remember(Key::Run(id), &n);
             }
         }
         Ok(())
@@ -661,7 +719,7 @@ impl<E: Write> Batch<'_, E> {
             None => find_by_external_id(self.txn, run_id).await?,
         };
         let node = match found {
-            Some(found) => self.update_run(run_id, found, event, parent).await?,
+            Some(found) => self.update_run(run_id, found, event, parent)?,
             None => {
                 let experiment = self.job(job).await?;
                 create_under(
@@ -677,8 +735,8 @@ impl<E: Write> Batch<'_, E> {
         Ok(node)
     }
 
-    async fn update_run(
-        &self,
+    fn update_run(
+        &mut self,
         run_id: &str,
         found: node::Model,
         event: Option<&RunEvent>,
@@ -720,7 +778,7 @@ impl<E: Write> Batch<'_, E> {
             || fields.facets.is_some()
             || fields.parent_run_id.is_some();
         if changed {
-            update_from(self.txn, NodeKind::ExperimentRun, &found, fields, None).await
+            self.updates.update(self.txn, &found, fields)
         } else {
             Ok(found)
         }

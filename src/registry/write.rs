@@ -4,8 +4,8 @@ use sea_orm::ActiveValue::Set;
 use sea_orm::Iterable;
 use sea_orm::sea_query::{Query, ReturningClause};
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, EntityTrait, FromQueryResult, QueryFilter, QueryTrait,
-    Statement,
+    ColumnTrait, DatabaseConnection, DbBackend, EntityTrait, FromQueryResult, IntoActiveModel,
+    QueryFilter, QueryTrait, Statement, TryIntoModel, Value,
 };
 
 use super::edges::{EdgeKind, NewEdge, implied_edges, insert_edges};
@@ -16,7 +16,7 @@ use super::kind::NodeKind;
 use super::props::property_rows;
 use super::read::{Served, find_node, kind_of, served, served_version};
 use super::time::now_ms;
-use crate::db::exec::{Exec, first, run};
+use crate::db::exec::{Exec, first, rows_per_statement, run};
 
 /// `RETURNING` every node column by name, as sea-orm's own inserts and updates do (sqlx's
 /// SQLite driver mis-describes `RETURNING *` of an UPDATE it has cached).
@@ -148,27 +148,46 @@ fn new_row(
 /// Rows per multi-row insert: well under every store's bound-parameter limit.
 const INSERT_CHUNK: usize = 500;
 
-/// Creates many datasets in a few statements (an OpenLineage event naming thousands),
-/// each validated as [`create_in`] would; all or none, with the caller's transaction.
-pub async fn create_datasets_in<E: Write>(
+/// Creates many nodes of `kind`, each under its parent (already read in this
+/// transaction), in one statement per [`INSERT_CHUNK`] rows: an OpenLineage event naming
+/// thousands of datasets, or a round of events starting new runs. Each is validated as
+/// [`create_under`] would; all or none, with the caller's transaction. Only kinds whose
+/// creation writes nothing but the node itself (no references, implied edges,
+/// properties or generated version names) are created in bulk. The nodes come back in no
+/// particular order.
+pub async fn create_many_in<E: Write>(
     txn: &E,
-    many: Vec<NodeFields>,
+    kind: NodeKind,
+    many: Vec<(NodeFields, Option<&node::Model>)>,
 ) -> Result<Vec<node::Model>> {
-    let kind = NodeKind::Dataset;
+    if !matches!(kind, NodeKind::Dataset | NodeKind::ExperimentRun) {
+        return Err(RegistryError::Internal(format!(
+            "{}s are not created in bulk",
+            kind.label()
+        )));
+    }
     let now = now_ms();
     let mut rows = Vec::with_capacity(many.len());
-    for fields in many {
+    for (mut fields, parent) in many {
+        fields.parent_id = parent.map(|p| p.id);
         fields.validate(kind)?;
-        if fields.parent_id.is_some() || fields.custom_properties.is_some() {
+        match parent {
+            Some(parent) => check_parent_kind(kind, parent)?,
+            None if kind.parent_rule().1 => {
+                return Err(RegistryError::invalid(kind.parent_field(), "is required"));
+            }
+            None => {}
+        }
+        if fields.custom_properties.is_some() {
             return Err(RegistryError::Internal(
-                "datasets are created in bulk without parents or properties".into(),
+                "nodes are created in bulk without properties".into(),
             ));
         }
         let name = fields
             .name
             .clone()
             .ok_or_else(|| RegistryError::invalid("name", "is required"))?;
-        rows.push(new_row(kind, &fields, name, None, now));
+        rows.push(new_row(kind, &fields, name, parent, now));
     }
     let mut created = Vec::with_capacity(rows.len());
     let mut rows = rows.into_iter().peekable();
@@ -285,6 +304,173 @@ pub async fn update_from<E: Write>(
         insert_edges(txn, &implied_edges(&updated)).await?;
     }
     Ok(updated)
+}
+
+/// Updates of runs written together: each is applied to its node in memory and noted in
+/// the change log at once, as [`update_from`] would, and [`Self::write`] then writes them
+/// all, one statement per chunk, each row guarded by the revision it was read at. A round
+/// of OpenLineage events finishing runs costs one UPDATE, not one per run. Only a run's
+/// status, times, facets and parent run are updated this way.
+#[derive(Default)]
+pub struct RunUpdates {
+    /// By node id (so rows are written, and locked, in id order): the revision the node
+    /// was read at, and the node as updated since.
+    nodes: std::collections::BTreeMap<i64, (i64, node::Model)>,
+}
+
+/// The columns [`RunUpdates`] writes.
+const RUN_COLUMNS: [&str; 7] = [
+    "status",
+    "start_time",
+    "end_time",
+    "facets",
+    "parent_run_id",
+    "last_update_time",
+    "revision",
+];
+
+impl RunUpdates {
+    /// `current` (a run read or written in this transaction) with `fields` applied, noted
+    /// in the change log; written by [`Self::write`].
+    pub fn update<E: Write>(
+        &mut self,
+        txn: &E,
+        current: &node::Model,
+        fields: NodeFields,
+    ) -> Result<node::Model> {
+        let kind = NodeKind::ExperimentRun;
+        if kind_of(current)? != kind {
+            return Err(RegistryError::Internal(format!(
+                "node {} is not a run: only runs are updated together",
+                current.id
+            )));
+        }
+        fields.validate(kind)?;
+        let mut row = current.clone().into_active_model();
+        row.last_update_time = Set(now_ms().max(current.last_update_time));
+        row.revision = Set(current.revision + 1);
+        fields.apply(&mut row);
+        let updated = row
+            .try_into_model()
+            .map_err(|err| RegistryError::Internal(err.to_string()))?;
+        let mut rest = updated.clone();
+        rest.status.clone_from(&current.status);
+        rest.start_time = current.start_time;
+        rest.end_time = current.end_time;
+        rest.facets.clone_from(&current.facets);
+        rest.parent_run_id = current.parent_run_id;
+        rest.last_update_time = current.last_update_time;
+        rest.revision = current.revision;
+        if rest != *current {
+            return Err(RegistryError::Internal(
+                "only a run's status, times, facets and parent are updated together".into(),
+            ));
+        }
+        if let Some(change) = history::updated(current, &updated) {
+            txn.record(change);
+        }
+        self.nodes
+            .entry(current.id)
+            .and_modify(|(_, node)| *node = updated.clone())
+            .or_insert_with(|| (current.revision, updated.clone()));
+        Ok(updated)
+    }
+
+    /// Writes the updates noted so far. A row another writer changed since it was read
+    /// is contention: the transaction is to be run again.
+    pub async fn write<E: Exec>(&mut self, txn: &E) -> Result<()> {
+        let rows: Vec<(i64, (i64, node::Model))> =
+            std::mem::take(&mut self.nodes).into_iter().collect();
+        let per = rows_per_statement(txn, RUN_COLUMNS.len() + 2, INSERT_CHUNK);
+        for chunk in rows.chunks(per) {
+            let changed = txn.run(update_runs(txn.backend(), chunk)).await?;
+            if changed != chunk.len() as u64 {
+                return Err(RegistryError::Contention(
+                    "a run was changed by another writer: reload it and retry".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One UPDATE of `rows` (id, the revision read, the run as updated), from a table of
+/// values joined on id and revision: PostgreSQL and SQLite take it as a `WITH` of
+/// `VALUES` and `UPDATE ... FROM`, MySQL/MariaDB as a join with a `UNION ALL` of rows.
+fn update_runs(backend: DbBackend, rows: &[(i64, (i64, node::Model))]) -> Statement {
+    let mut values: Vec<Value> = Vec::with_capacity(rows.len() * (RUN_COLUMNS.len() + 2));
+    let mut tuples = Vec::with_capacity(rows.len());
+    for (id, (read, n)) in rows {
+        let row = [
+            Value::from(*id),
+            Value::from(*read),
+            Value::from(n.status.clone()),
+            Value::from(n.start_time),
+            Value::from(n.end_time),
+            Value::from(n.facets.clone()),
+            Value::from(n.parent_run_id),
+            Value::from(n.last_update_time),
+            Value::from(n.revision),
+        ];
+        let mut marks = Vec::with_capacity(row.len());
+        for value in row {
+            values.push(value);
+            marks.push(match backend {
+                DbBackend::Postgres => format!("${}", values.len()),
+                _ => "?".to_owned(),
+            });
+        }
+        tuples.push(marks);
+    }
+    let names: Vec<String> = ["id", "read_revision"]
+        .iter()
+        .chain(&RUN_COLUMNS)
+        .map(|c| format!("\"{c}\""))
+        .collect();
+    let joined = r#""node"."id" = "v"."id" AND "node"."revision" = "v"."read_revision""#;
+    let sql = if backend == DbBackend::MySql {
+        let selects: Vec<String> = tuples
+            .iter()
+            .enumerate()
+            .map(|(i, marks)| {
+                let columns: Vec<String> = if i == 0 {
+                    marks
+                        .iter()
+                        .zip(&names)
+                        .map(|(m, c)| format!("{m} AS {c}"))
+                        .collect()
+                } else {
+                    marks.clone()
+                };
+                format!("SELECT {}", columns.join(", "))
+            })
+            .collect();
+        let set: Vec<String> = RUN_COLUMNS
+            .iter()
+            .map(|c| format!(r#""node"."{c}" = "v"."{c}""#))
+            .collect();
+        format!(
+            r#"UPDATE "node" JOIN ({}) AS "v" ON {joined} SET {}"#,
+            selects.join(" UNION ALL "),
+            set.join(", ")
+        )
+    } else {
+        let tuples: Vec<String> = tuples
+            .iter()
+            .map(|m| format!("({})", m.join(", ")))
+            .collect();
+        let set: Vec<String> = RUN_COLUMNS
+            .iter()
+            .map(|c| format!(r#""{c}" = "v"."{c}""#))
+            .collect();
+        format!(
+            r#"WITH "v"({}) AS (VALUES {}) UPDATE "node" SET {} FROM "v" WHERE {joined}"#,
+            names.join(", "),
+            tuples.join(", "),
+            set.join(", ")
+        )
+    };
+    Statement::from_sql_and_values(backend, sql, values)
 }
 
 async fn write_properties<E: Exec>(

@@ -587,15 +587,24 @@ async fn an_event_reads_its_runs_and_its_jobs_in_one_statement_each(app: &TestAp
 /// A run posted before each held batch.
 const WARM_UP: &str = "0192e2a5-0000-7000-8000-0000000001aa";
 
-/// Posts a START of each run, each reading a dataset of its own, the first alone and the
-/// rest while the writer's batch of the first is held at its first statement (a read of
-/// the change counter, locked here); returns each request's status and body. A START of
-/// [`WARM_UP`] goes first, so the writer's last batch is the latest write.
-async fn post_while_a_batch_waits(app: &TestApp, runs: &[&str]) -> Vec<(u16, String)> {
+/// A START of each run, each reading a dataset of its own.
+fn starts_reading_own_input(runs: &[&str]) -> Vec<Value> {
+    runs.iter()
+        .map(|run| {
+            let input = json!([{"namespace": "ns", "name": format!("in-{run}")}]);
+            event("START", "2026-01-01T10:00:00Z", run, input, json!([]))
+        })
+        .collect()
+}
+
+/// Posts the events, the first alone and the rest while the writer's batch of the first
+/// is held at its first statement (a read of the change counter, locked here); returns
+/// each request's status and body. A START of [`WARM_UP`] goes first, so the writer's
+/// last batch is the latest write; the statement log starts after it.
+async fn post_while_a_batch_waits(app: &TestApp, bodies: &[Value]) -> Vec<(u16, String)> {
     use sea_orm::{ConnectionTrait, TransactionTrait};
-    let send = |run: &str| {
-        let input = json!([{"namespace": "ns", "name": format!("in-{run}")}]);
-        let body = event("START", "2026-01-01T10:00:00Z", run, input, json!([]));
+    let send = |body: &Value| {
+        let body = body.clone();
         let (client, url) = (app.client.clone(), format!("{}/api/v1/lineage", app.base));
         tokio::spawn(async move {
             let res = client.post(url).json(&body).send().await.unwrap();
@@ -603,13 +612,16 @@ async fn post_while_a_batch_waits(app: &TestApp, runs: &[&str]) -> Vec<(u16, Str
         })
     };
     // a batch grows only when no one else wrote since the writer's last: one first
-    let (status, text) = send(WARM_UP).await.unwrap();
+    let (status, text) = send(&starts_reading_own_input(&[WARM_UP])[0])
+        .await
+        .unwrap();
     assert_eq!(status, 201, "{text}");
+    app.reset_statements();
     let lock = app.db.begin().await.unwrap();
     lock.execute_unprepared(r#"LOCK TABLE "change_counter" IN ACCESS EXCLUSIVE MODE"#)
         .await
         .unwrap();
-    let mut tasks = vec![send(runs[0])];
+    let mut tasks = vec![send(&bodies[0])];
     let waiting = r#"SELECT COUNT(*) AS n FROM pg_stat_activity
         WHERE wait_event_type = 'Lock' AND query LIKE '%change_counter%'
           AND pid <> pg_backend_pid()"#;
@@ -631,7 +643,7 @@ async fn post_while_a_batch_waits(app: &TestApp, runs: &[&str]) -> Vec<(u16, Str
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     assert!(held, "the writer never waited on the change counter");
-    tasks.extend(runs[1..].iter().map(|r| send(r)));
+    tasks.extend(bodies[1..].iter().map(send));
     // the other requests reach the writer's queue while its batch waits
     tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
     lock.rollback().await.unwrap();
@@ -661,6 +673,99 @@ async fn transactions_of(app: &TestApp, runs: &[&str]) -> i64 {
     row.try_get::<i64>("", "n").unwrap()
 }
 
+/// Statements of the log that insert nodes, and that update them (the log keeps a
+/// statement from its FROM on: an UPDATE from a table of values shows as that FROM).
+fn node_writes(log: &[String]) -> (usize, usize) {
+    let count = |marks: &[&str]| {
+        log.iter()
+            .filter(|s| marks.iter().any(|m| s.contains(m)))
+            .count()
+    };
+    (
+        count(&[r#"INSERT INTO "node""#]),
+        count(&[r#"UPDATE "node""#, r#"FROM "v" WHERE "node"."id""#]),
+    )
+}
+
+/// A round of events writes the runs it starts in one INSERT and those it finishes in
+/// one UPDATE, however many (PostgreSQL's writer; the batch held as above is two rounds:
+/// the first event, then the three taken in). Before, each run was its own statement:
+/// four inserts, then four updates. A START and a COMPLETE of one run in the same round
+/// leave it as applying them one by one would: finished, with both times, and both
+/// changes in its history.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_round_writes_its_new_runs_in_one_insert_and_its_updates_in_one_update_on_postgres() {
+    let app = crate::helpers::spawn_app(crate::helpers::Backend::Postgres).await;
+    let runs = [
+        "0192e2a5-0000-7000-8000-000000000200",
+        "0192e2a5-0000-7000-8000-000000000201",
+        "0192e2a5-0000-7000-8000-000000000202",
+        "0192e2a5-0000-7000-8000-000000000203",
+    ];
+    let bodies = |kind: &str, time: &str, runs: &[&str]| -> Vec<Value> {
+        runs.iter()
+            .map(|run| event(kind, time, run, json!([]), json!([])))
+            .collect()
+    };
+    let started = "2026-01-01T10:00:00Z";
+    let finished = "2026-01-01T10:05:00Z";
+    for (kind, time, writes) in [("START", started, (2, 0)), ("COMPLETE", finished, (0, 2))] {
+        let answers = post_while_a_batch_waits(&app, &bodies(kind, time, &runs)).await;
+        for (run, (status, text)) in runs.iter().zip(&answers) {
+            assert_eq!(*status, 201, "{kind} {run}: {text}");
+        }
+        let log = app.statement_log();
+        assert_eq!(node_writes(&log), writes, "{kind}: {log:#?}");
+    }
+
+    // one run started and finished in one round, in whichever order the two arrive
+    const BOTH: &str = "0192e2a5-0000-7000-8000-000000000210";
+    let mut both = bodies("START", started, &[runs[0]]);
+    both.extend(bodies("START", started, &[BOTH]));
+    both.extend(bodies("COMPLETE", finished, &[BOTH]));
+    for (status, text) in post_while_a_batch_waits(&app, &both).await {
+        assert_eq!(status, 201, "{text}");
+    }
+    // a later event updates it from the revision the round wrote
+    let facet = json!({"_producer": "p", "_schemaURL": "s", "note": "late"});
+    let mut late = bodies("OTHER", finished, &[BOTH]).remove(0);
+    late["run"]["facets"]["note"] = facet;
+    let (status, text) = post(&app, &late).await;
+    assert_eq!(status, 201, "{text}");
+
+    let data = app
+        .ok(
+            r#"{ experimentRuns(first: 20) { nodes { externalId status startTime endTime revision
+                 history { nodes { operation } } } } }"#,
+            json!({}),
+        )
+        .await;
+    let nodes = data["experimentRuns"]["nodes"].as_array().unwrap();
+    let run = |id: &str| {
+        nodes
+            .iter()
+            .find(|n| n["externalId"] == id)
+            .unwrap()
+            .clone()
+    };
+    for id in runs.iter().chain(&[BOTH]) {
+        let n = run(id);
+        assert_eq!(n["status"], "FINISHED", "{n}");
+        assert_eq!(n["startTime"], "2026-01-01T10:00:00+00:00", "{n}");
+        assert_eq!(n["endTime"], "2026-01-01T10:05:00+00:00", "{n}");
+    }
+    let n = run(runs[0]);
+    assert_eq!(n["revision"], 2, "{n}");
+    let n = run(BOTH);
+    assert_eq!(n["revision"], 3, "{n}");
+    assert_eq!(
+        n["history"]["nodes"],
+        json!([{"operation": "UPDATE"}, {"operation": "UPDATE"}, {"operation": "CREATE"}]),
+        "{n}"
+    );
+    app.finish().await;
+}
+
 /// Events that arrive while a batch is written join it before it commits (PostgreSQL's
 /// writer): a batch held at its first statement takes in the three events that queue up
 /// meanwhile, so all four runs share one transaction (one `xmin`; two before: the first
@@ -677,7 +782,7 @@ async fn events_arriving_during_a_batch_join_it_on_postgres() {
         "0192e2a5-0000-7000-8000-000000000102",
         "0192e2a5-0000-7000-8000-000000000103",
     ];
-    let answers = post_while_a_batch_waits(&app, &runs).await;
+    let answers = post_while_a_batch_waits(&app, &starts_reading_own_input(&runs)).await;
     for (run, (status, text)) in runs.iter().zip(&answers) {
         assert_eq!(*status, 201, "{run}: {text}");
     }
@@ -695,7 +800,7 @@ async fn events_arriving_during_a_batch_join_it_on_postgres() {
         TAKEN,
         "0192e2a5-0000-7000-8000-000000000112",
     ];
-    let answers = post_while_a_batch_waits(&app, &more).await;
+    let answers = post_while_a_batch_waits(&app, &starts_reading_own_input(&more)).await;
     for (run, (status, text)) in more.iter().zip(&answers) {
         if *run == TAKEN {
             assert_eq!(*status, 400, "{text}");

@@ -22,7 +22,9 @@ use crate::registry::edges::{EdgeKind, NewEdge, insert_edges};
 use crate::registry::filter::like_escape;
 use crate::registry::history::{Actor, Write, WriteTx, begin, on_session};
 use crate::registry::read::{find_by_external_id, find_by_name, kind_of};
-use crate::registry::write::{RunUpdates, create_in, create_many_in, create_under, update_from};
+use crate::registry::write::{
+    OnTaken, RunUpdates, create_in, create_many_in, create_under, update_from,
+};
 use crate::registry::{NodeFields, NodeKind, RegistryError, Result};
 
 /// How a node is named in OpenLineage events.
@@ -414,7 +416,7 @@ impl<E: Write> Batch<'_, E> {
             })
             .collect();
         let new = new.into_iter().map(|fields| (fields, None)).collect();
-        for n in create_many_in(self.txn, NodeKind::Dataset, new).await? {
+        for n in create_many_in(self.txn, NodeKind::Dataset, new, OnTaken::Fail).await? {
             self.remember(Key::Dataset(n.namespace.clone(), n.name.clone()), &n);
         }
         Ok(())
@@ -554,14 +556,31 @@ impl<E: Write> Batch<'_, E> {
         self.insert_runs(rows).await
     }
 
-    /// Inserts new runs as the caller the journal acts as, and keeps them as staged.
+    /// Inserts new runs as the caller the journal acts as, and keeps them as staged. A
+    /// run another server created meanwhile is read instead, and the event applied to it
+    /// as to any known run, rather than the whole batch failing and being written again.
     async fn insert_runs(&mut self, rows: Vec<(NodeFields, node::Model)>) -> Result<()> {
         if rows.is_empty() {
             return Ok(());
         }
+        let mut asked: HashSet<String> = rows
+            .iter()
+            .filter_map(|(fields, _)| fields.external_id.clone())
+            .collect();
         let (fields, parents): (Vec<_>, Vec<_>) = rows.into_iter().unzip();
         let many = fields.into_iter().zip(parents.iter().map(Some)).collect();
-        for n in create_many_in(self.txn, NodeKind::ExperimentRun, many).await? {
+        for n in create_many_in(self.txn, NodeKind::ExperimentRun, many, OnTaken::Skip).await? {
+            if let Some(id) = n.external_id.clone() {
+                asked.remove(&id);
+                self.remember(Key::Run(id), &n);
+            }
+        }
+        if asked.is_empty() {
+            return Ok(());
+        }
+        let query = node::Entity::find().filter(node::Column::ExternalId.is_in(asked));
+        let found: Vec<node::Model> = all(self.txn, &query).await?;
+        for n in found {
             if let Some(id) = n.external_id.clone() {
                 self.remember(Key::Run(id), &n);
             }

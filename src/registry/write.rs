@@ -2,7 +2,7 @@
 use entity::{node, node_property};
 use sea_orm::ActiveValue::Set;
 use sea_orm::Iterable;
-use sea_orm::sea_query::{Query, ReturningClause};
+use sea_orm::sea_query::{OnConflict, Query, ReturningClause};
 use sea_orm::{
     ColumnTrait, DatabaseConnection, DbBackend, EntityTrait, FromQueryResult, IntoActiveModel,
     QueryFilter, QueryTrait, Statement, TryIntoModel, Value,
@@ -159,6 +159,7 @@ pub async fn create_many_in<E: Write>(
     txn: &E,
     kind: NodeKind,
     many: Vec<(NodeFields, Option<&node::Model>)>,
+    taken: OnTaken,
 ) -> Result<Vec<node::Model>> {
     if !matches!(kind, NodeKind::Dataset | NodeKind::ExperimentRun) {
         return Err(RegistryError::Internal(format!(
@@ -194,6 +195,13 @@ pub async fn create_many_in<E: Write>(
     while rows.peek().is_some() {
         let chunk: Vec<_> = rows.by_ref().take(INSERT_CHUNK).collect();
         let mut insert = node::Entity::insert_many(chunk);
+        if taken == OnTaken::Skip && txn.backend() != DbBackend::MySql {
+            insert.query().on_conflict(
+                OnConflict::column(node::Column::ExternalId)
+                    .do_nothing()
+                    .to_owned(),
+            );
+        }
         insert.query().returning(all_columns());
         let models: Vec<node::Model> = crate::db::exec::all(txn, &insert).await?;
         for model in &models {
@@ -202,6 +210,19 @@ pub async fn create_many_in<E: Write>(
         created.extend(models);
     }
     Ok(created)
+}
+
+/// What [`create_many_in`] does with a row whose externalId is taken.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum OnTaken {
+    /// The statement fails, as a single create does ([`RegistryError::AlreadyExists`]).
+    Fail,
+    /// The row is left out of what is created and returned, so the caller can read the
+    /// node that has it: with two servers writing, another transaction may create the
+    /// same run at the same moment, and PostgreSQL waits for it to commit rather than
+    /// failing the whole statement. MySQL/MariaDB fail as with `Fail` (their `INSERT
+    /// IGNORE` would also pass over other errors).
+    Skip,
 }
 
 /// Updates a node of `kind`; a stale `expected_revision` is a conflict.

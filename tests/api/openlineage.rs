@@ -766,6 +766,94 @@ async fn a_round_writes_its_new_runs_in_one_insert_and_its_updates_in_one_update
     app.finish().await;
 }
 
+/// A run another transaction is creating at the same moment (as another server would,
+/// given the START and the COMPLETE of one run) is waited for and updated, not a reason
+/// to write the whole batch again (PostgreSQL). The other transaction's row is held
+/// uncommitted until the writer waits on it. A batch written again starts from an empty
+/// cache and reads its job again (before: one read by name); now the job stays cached.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_created_meanwhile_elsewhere_is_updated_not_written_again_on_postgres() {
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+    let app = crate::helpers::spawn_app(crate::helpers::Backend::Postgres).await;
+    const ELSEWHERE: &str = "0192e2a5-0000-7000-8000-000000000300";
+    let started = "2026-01-01T10:00:00Z";
+    let (status, text) = post(
+        &app,
+        &event("START", started, WARM_UP, json!([]), json!([])),
+    )
+    .await;
+    assert_eq!(status, 201, "{text}");
+    let sql = |s: String| sea_orm::Statement::from_string(sea_orm::DbBackend::Postgres, s);
+    let other = app.db.begin().await.unwrap();
+    let job = other
+        .query_one_raw(sql(
+            r#"SELECT "id" FROM "node" WHERE "kind" = 'EXPERIMENT' AND "name" = 'train'"#.into(),
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get::<i64>("", "id")
+        .unwrap();
+    other
+        .execute_unprepared(&format!(
+            r#"INSERT INTO "node" ("kind", "name", "namespace", "parent_id", "parent_kind",
+                 "scope_id", "external_id", "state", "custom_properties", "create_time",
+                 "last_update_time", "revision", "status")
+               VALUES ('EXPERIMENT_RUN', '{ELSEWHERE}', '', {job}, 'EXPERIMENT', {job},
+                 '{ELSEWHERE}', 'LIVE', '{{}}', 0, 0, 1, 'RUNNING')"#
+        ))
+        .await
+        .unwrap();
+    app.reset_statements();
+    let body = event("START", started, ELSEWHERE, json!([]), json!([]));
+    let (client, url) = (app.client.clone(), format!("{}/api/v1/lineage", app.base));
+    let task = tokio::spawn(async move {
+        let res = client.post(url).json(&body).send().await.unwrap();
+        (res.status().as_u16(), res.text().await.unwrap())
+    });
+    let waiting = r#"SELECT COUNT(*) AS n FROM pg_stat_activity
+        WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO "node"%'
+          AND pid <> pg_backend_pid()"#;
+    let mut held = false;
+    for _ in 0..200 {
+        let row = app
+            .db
+            .query_one_raw(sql(waiting.into()))
+            .await
+            .unwrap()
+            .unwrap();
+        if row.try_get::<i64>("", "n").unwrap() > 0 {
+            held = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(
+        held,
+        "the writer never waited on the other transaction's run"
+    );
+    other.commit().await.unwrap();
+    let (status, text) = task.await.unwrap();
+    assert_eq!(status, 201, "{text}");
+    let log = app.statement_log();
+    let job_reads = log
+        .iter()
+        .filter(|s| s.contains(r#"FROM "node""#) && s.contains(r#""name""#))
+        .count();
+    assert_eq!(job_reads, 0, "{log:#?}");
+    let data = app
+        .ok(
+            r#"query($x: String!) { experimentRuns(filter: {externalId: $x}) { nodes { status startTime revision } } }"#,
+            json!({"x": ELSEWHERE}),
+        )
+        .await;
+    assert_eq!(
+        data["experimentRuns"]["nodes"][0],
+        json!({"status": "RUNNING", "startTime": "2026-01-01T10:00:00+00:00", "revision": 2})
+    );
+    app.finish().await;
+}
+
 /// Events that arrive while a batch is written join it before it commits (PostgreSQL's
 /// writer): a batch held at its first statement takes in the three events that queue up
 /// meanwhile, so all four runs share one transaction (one `xmin`; two before: the first

@@ -20,7 +20,7 @@ use crate::db::direct::Session;
 use crate::db::exec::{Exec, all, now};
 use crate::registry::edges::{EdgeKind, NewEdge, insert_edges};
 use crate::registry::filter::like_escape;
-use crate::registry::history::{Actor, Write, WriteTx, begin, on_session};
+use crate::registry::history::{Actor, Operation, Write, WriteTx, begin, on_session};
 use crate::registry::read::{find_by_external_id, find_by_name, kind_of};
 use crate::registry::write::{
     OnTaken, RunUpdates, create_in, create_many_in, create_under, update_from,
@@ -38,19 +38,28 @@ enum Key {
     Run(String),
 }
 
-/// Nodes named by events, as this writer last wrote or read them. It holds only while
-/// nobody else writes: on SQLite each batch first asks the database whether another
-/// connection has committed since the writer's last batch ([`write_mark`]) and
-/// starts over if so, since a run's externalId, status or facets may have changed
-/// through the API. Within a batch, a row changed by someone else makes the
+/// Nodes named by events, as this writer last wrote or read them. Each batch first asks
+/// the database whether anyone else has committed since the writer's last batch
+/// ([`write_mark`]), since a run's externalId, status or facets may have changed through
+/// the API or another server; if so it forgets the nodes the change log shows changed
+/// (PostgreSQL, MySQL/MariaDB), or starts over (SQLite). Within a batch, a row changed by someone else makes the
 /// revision-guarded update fail with a conflict, and the batch is retried with the cache
 /// cleared. Bounded: it starts over when full.
 #[derive(Default)]
 pub struct NodeCache {
     nodes: HashMap<Key, node::Model>,
+    /// The key each cached node is held under, by id: to evict the nodes others changed.
+    keys: HashMap<i64, Key>,
     /// Where others' writes stood after the writer's last batch ([`write_mark`]).
     write_mark: Option<i64>,
+    /// The mark read at the start of the writer's last batch: on PostgreSQL and
+    /// MySQL/MariaDB, changes numbered after it may not show in the cache.
+    since: Option<i64>,
 }
+
+/// The most changes by others a batch looks through to evict only the nodes they
+/// changed; past it (a bulk import elsewhere, say) the cache starts over.
+const EVICT_MOST: i64 = 10_000;
 
 const CACHE_CAPACITY: usize = 100_000;
 
@@ -60,14 +69,28 @@ const PREFETCH_CHUNK: usize = 500;
 impl NodeCache {
     fn absorb(&mut self, staged: Staged) {
         if self.nodes.len() + staged.nodes.len() > CACHE_CAPACITY {
-            self.nodes.clear();
+            self.clear();
         }
-        self.nodes.extend(staged.nodes);
+        for (key, node) in staged.nodes {
+            self.keys.insert(node.id, key.clone());
+            self.nodes.insert(key, node);
+        }
         self.write_mark = staged.write_mark;
+        self.since = staged.read_mark;
     }
 
     fn clear(&mut self) {
         self.nodes.clear();
+        self.keys.clear();
+    }
+
+    /// Forgets the nodes of these ids.
+    fn evict(&mut self, ids: impl IntoIterator<Item = i64>) {
+        for id in ids {
+            if let Some(key) = self.keys.remove(&id) {
+                self.nodes.remove(&key);
+            }
+        }
     }
 }
 
@@ -156,6 +179,7 @@ impl<'c> OpenBatch<'c> {
         self.txn.commit().await?;
         self.cache.absorb(Staged {
             nodes: self.pending.nodes,
+            read_mark: self.mark,
             write_mark: mark,
         });
         Ok(())
@@ -215,6 +239,8 @@ pub fn retryable(err: &RegistryError) -> bool {
 /// What a batch wrote or read, kept in the cache once it commits.
 struct Staged {
     nodes: HashMap<Key, node::Model>,
+    /// The mark read at the batch's start.
+    read_mark: Option<i64>,
     write_mark: Option<i64>,
 }
 
@@ -229,18 +255,51 @@ async fn stage<E: Write>(
     apply(txn, cache, &mut pending, events).await?;
     Ok(Staged {
         nodes: pending.nodes,
+        read_mark: mark,
         write_mark: close(txn, mark),
     })
 }
 
-/// Reads the write mark at the start of a batch, and clears `cache` when it shows that
-/// someone else wrote since the writer's last batch.
+/// Reads the write mark at the start of a batch. When it shows that someone else wrote
+/// since the writer's last batch, evicts from `cache` the nodes the change log shows
+/// changed since that batch began (its own changes among them) on PostgreSQL and
+/// MySQL/MariaDB, where the mark is the change log's counter; on SQLite, or past
+/// [`EVICT_MOST`] changes, clears it. With two servers sharing a store, each then keeps
+/// the jobs and datasets the other only reads or links.
 async fn open<E: Write>(txn: &E, cache: &mut NodeCache) -> Result<Option<i64>> {
     let mark = write_mark(txn).await?;
-    if mark.is_none() || mark != cache.write_mark {
-        cache.clear();
+    if mark.is_some() && mark == cache.write_mark {
+        return Ok(mark);
+    }
+    match (mark, cache.since) {
+        (Some(now), Some(since))
+            if txn.backend() != DbBackend::Sqlite && (0..=EVICT_MOST).contains(&(now - since)) =>
+        {
+            cache.evict(changed_since(txn, since, now).await?);
+        }
+        _ => cache.clear(),
     }
     Ok(mark)
+}
+
+/// The nodes whose rows changes numbered after `since`, up to `until`, updated or
+/// archived (creations name nodes no cache holds yet; edge changes leave their ends'
+/// rows as they were).
+async fn changed_since<E: Exec>(txn: &E, since: i64, until: i64) -> Result<Vec<i64>> {
+    use entity::change;
+    #[derive(FromQueryResult, serde::Deserialize)]
+    struct Changed {
+        node_id: Option<i64>,
+    }
+    let changing = [Operation::Update.as_str(), Operation::Archive.as_str()];
+    let query = change::Entity::find()
+        .select_only()
+        .column(change::Column::NodeId)
+        .filter(change::Column::Sequence.gt(since))
+        .filter(change::Column::Sequence.lte(until))
+        .filter(change::Column::Operation.is_in(changing));
+    let rows: Vec<Changed> = all(txn, &query).await?;
+    Ok(rows.into_iter().filter_map(|r| r.node_id).collect())
 }
 
 /// The write mark once the batch's transaction commits, from the one read at its start.

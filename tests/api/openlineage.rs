@@ -551,10 +551,18 @@ async fn an_event_reads_its_runs_and_its_jobs_in_one_statement_each(app: &TestAp
             .filter(|s| s.contains(r#"FROM "node""#) && s.contains(r#""name""#))
             .count()
     };
-    // both runs new, then both known (and not cached)
-    for round in ["new", "known"] {
+    // both runs new, then both known to a server that has not cached them
+    let fresh = app.server_via_sqlx().await;
+    for (round, base) in [("new", &app.base), ("known", &fresh)] {
         app.reset_statements();
-        let (status, text) = post(app, &body).await;
+        let res = app
+            .client
+            .post(format!("{base}/api/v1/lineage"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let (status, text) = (res.status().as_u16(), res.text().await.unwrap());
         assert_eq!(status, 201, "{text}");
         let log = app.statement_log();
         assert_eq!(
@@ -565,12 +573,6 @@ async fn an_event_reads_its_runs_and_its_jobs_in_one_statement_each(app: &TestAp
         assert_eq!(reads_by_name(log.clone()), 1, "{round} jobs: {log:#?}");
         body["eventType"] = json!("COMPLETE");
         body["eventTime"] = json!("2026-01-01T10:05:00Z");
-        // a write elsewhere: the writer's cache starts over, so the runs are read again
-        app.ok(
-            r#"mutation($n: String!) { createExperiment(input: {name: $n}) { id } }"#,
-            json!({"n": format!("elsewhere-{round}")}),
-        )
-        .await;
     }
     let runs = app
         .ok(
@@ -850,6 +852,76 @@ async fn a_run_created_meanwhile_elsewhere_is_updated_not_written_again_on_postg
     assert_eq!(
         data["experimentRuns"]["nodes"][0],
         json!({"status": "RUNNING", "startTime": "2026-01-01T10:00:00+00:00", "revision": 2})
+    );
+    app.finish().await;
+}
+
+/// When another server writes, a writer forgets only the nodes the change log shows it
+/// changed (PostgreSQL): here the run the other server finished, read again by its
+/// runId, while the job and the dataset it only read stay cached (before, the cache
+/// started over and both were read again by name). The event then applies to the run
+/// as the other server left it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_servers_writes_evict_only_the_nodes_they_changed_on_postgres() {
+    let app = crate::helpers::spawn_app(crate::helpers::Backend::Postgres).await;
+    let other = app.server_via_sqlx().await;
+    const RUN: &str = "0192e2a5-0000-7000-8000-000000000400";
+    let input = json!([{"namespace": "ns", "name": "kept"}]);
+    let start = event(
+        "START",
+        "2026-01-01T10:00:00Z",
+        RUN,
+        input.clone(),
+        json!([]),
+    );
+    let (status, text) = post(&app, &start).await;
+    assert_eq!(status, 201, "{text}");
+    let complete = event(
+        "COMPLETE",
+        "2026-01-01T10:05:00Z",
+        RUN,
+        input.clone(),
+        json!([]),
+    );
+    let res = app
+        .client
+        .post(format!("{other}/api/v1/lineage"))
+        .json(&complete)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 201, "{}", res.text().await.unwrap());
+
+    app.reset_statements();
+    let mut note = event("OTHER", "2026-01-01T10:06:00Z", RUN, input, json!([]));
+    note["run"]["facets"]["note"] = json!({"_producer": "p", "_schemaURL": "s", "n": 1});
+    let (status, text) = post(&app, &note).await;
+    assert_eq!(status, 201, "{text}");
+    let log: Vec<String> = app
+        .statement_log()
+        .iter()
+        .map(|s| s.replace('`', "\""))
+        .collect();
+    let reads = |column: &str| {
+        log.iter()
+            .filter(|s| s.starts_with(r#" FROM "node""#) && s.contains(column))
+            .count()
+    };
+    assert_eq!(
+        reads(r#""name""#),
+        0,
+        "jobs and datasets read again: {log:#?}"
+    );
+    assert_eq!(reads("external_id"), 1, "the run read again: {log:#?}");
+    let data = app
+        .ok(
+            r#"query($x: String!) { experimentRuns(filter: {externalId: $x}) { nodes { status revision } } }"#,
+            json!({"x": RUN}),
+        )
+        .await;
+    assert_eq!(
+        data["experimentRuns"]["nodes"][0],
+        json!({"status": "FINISHED", "revision": 3})
     );
     app.finish().await;
 }

@@ -544,15 +544,21 @@ impl<E: Write> Batch<'_, E> {
 
     /// Reads every run the events name (theirs and their parents) that is not cached, in
     /// one statement per [`PREFETCH_CHUNK`] ids, and notes those not found as new: a run
-    /// event costs no read of its own.
+    /// event costs no read of its own. Where a taken externalId can be skipped on insert
+    /// (PostgreSQL, SQLite), the run of an event without a parent is not read at all:
+    /// [`Self::create_runs`] inserts it, and reads it only if it was there already.
     async fn prefetch_runs(&mut self, events: &[&Event]) -> Result<()> {
+        let insert_first = inserts_first(self.txn);
         let mut wanted: Vec<&str> = events
             .iter()
             .filter_map(|e| match e {
                 Event::Run(run) => Some(run),
                 _ => None,
             })
-            .flat_map(|run| [Some(&run.run_id), run.parent.as_ref().map(|p| &p.run_id)])
+            .flat_map(|run| {
+                let own = (!insert_first || run.parent.is_some()).then_some(&run.run_id);
+                [own, run.parent.as_ref().map(|p| &p.run_id)]
+            })
             .flatten()
             .map(String::as_str)
             .filter(|id| self.cached(&Key::Run((*id).to_owned())).is_none())
@@ -581,7 +587,8 @@ impl<E: Write> Batch<'_, E> {
     /// Creates the runs this round's events are the first to name, in one insert per
     /// run of events by the same caller, as applying the events one by one would have
     /// (their jobs first): a round of events starting runs costs one statement for them
-    /// all, not one per run. An event whose parent run is new too is left to
+    /// all, not one per run. Runs not read first ([`Self::prefetch_runs`]) are inserted
+    /// too, and those found there already read. An event whose parent run is new too is left to
     /// [`Self::run_event`], since its run needs the parent's id, and so is every later
     /// event naming that event's run, so each run is still created from the first event
     /// naming it.
@@ -589,11 +596,13 @@ impl<E: Write> Batch<'_, E> {
         let mut claimed: HashSet<Key> = HashSet::new();
         let mut rows: Vec<(NodeFields, node::Model)> = Vec::new();
         let mut caller: Option<&Actor> = None;
+        let insert_first = inserts_first(self.txn);
         for (event, actor) in events {
             let Event::Run(e) = event else { continue };
             let key = Key::Run(e.run_id.clone());
+            let unread = insert_first && e.parent.is_none();
             let new = !claimed.contains(&key)
-                && self.missing.contains(&key)
+                && (unread || self.missing.contains(&key))
                 && self.cached(&key).is_none();
             let parent = match &e.parent {
                 None => Some(None),
@@ -892,6 +901,13 @@ impl<E: Write> Batch<'_, E> {
         }
         Ok(())
     }
+}
+
+/// Whether runs are inserted before they are looked for: where an insert can skip a
+/// taken externalId ([`OnTaken::Skip`]), so a new run costs one statement, not a read
+/// and an insert.
+fn inserts_first<E: Exec>(txn: &E) -> bool {
+    txn.backend() != DbBackend::MySql
 }
 
 fn new_run(run_id: &str, event: Option<&RunEvent>, parent: Option<i64>) -> NodeFields {

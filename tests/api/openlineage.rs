@@ -530,6 +530,24 @@ async fn two_servers_ingesting_one_store_see_each_others_writes(app: &TestApp) {
     assert_eq!(runs[0]["status"], "FINISHED", "{data}");
 }
 
+/// Reads of nodes in `log` (statements from `FROM "node"` on) that name `column` in
+/// their conditions: `"name"` for jobs and datasets, `external_id` for runs.
+fn node_reads(log: &[String], column: &str) -> usize {
+    log.iter()
+        .map(|s| s.replace('`', "\""))
+        .filter(|s| s.starts_with(r#" FROM "node""#) && s.contains(column))
+        .count()
+}
+
+/// The run of this externalId, with the fields `selection` names.
+async fn run_by_external_id(app: &TestApp, run: &str, selection: &str) -> Value {
+    let query = format!(
+        "query($x: String) {{ experimentRuns(filter: {{externalId: $x}}) {{ nodes {{ {selection} }} }} }}"
+    );
+    let data = app.ok(&query, json!({"x": run})).await;
+    data["experimentRuns"]["nodes"][0].clone()
+}
+
 /// The runs an event names (its own and its parent) are read together, new or known:
 /// one statement by external id, not one per run; and so are their jobs (`train` and
 /// `pipeline`): one statement by namespace and name, not one per job.
@@ -539,19 +557,6 @@ async fn an_event_reads_its_runs_and_its_jobs_in_one_statement_each(app: &TestAp
     let mut body = event("START", "2026-01-01T10:00:00Z", child, json!([]), json!([]));
     body["run"]["facets"]["parent"] = json!({"_producer": "p", "_schemaURL": "s",
         "run": {"runId": parent}, "job": {"namespace": "ml", "name": "pipeline"}});
-    let reads_by_external_id = |log: Vec<String>| {
-        log.iter()
-            .map(|s| s.replace('`', "\""))
-            .filter(|s| s.contains(r#"FROM "node""#) && s.contains("external_id"))
-            .count()
-    };
-    // the event names no dataset: every read by name is a job's
-    let reads_by_name = |log: Vec<String>| {
-        log.iter()
-            .map(|s| s.replace('`', "\""))
-            .filter(|s| s.contains(r#"FROM "node""#) && s.contains(r#""name""#))
-            .count()
-    };
     // both runs new, then both known to a server that has not cached them
     let fresh = app.server_via_sqlx().await;
     for (round, base) in [("new", &app.base), ("known", &fresh)] {
@@ -566,12 +571,9 @@ async fn an_event_reads_its_runs_and_its_jobs_in_one_statement_each(app: &TestAp
         let (status, text) = (res.status().as_u16(), res.text().await.unwrap());
         assert_eq!(status, 201, "{text}");
         let log = app.statement_log();
-        assert_eq!(
-            reads_by_external_id(log.clone()),
-            1,
-            "{round} runs: {log:#?}"
-        );
-        assert_eq!(reads_by_name(log.clone()), 1, "{round} jobs: {log:#?}");
+        assert_eq!(node_reads(&log, "external_id"), 1, "{round} runs: {log:#?}");
+        // the event names no dataset: every read by name is a job's
+        assert_eq!(node_reads(&log, r#""name""#), 1, "{round} jobs: {log:#?}");
         body["eventType"] = json!("COMPLETE");
         body["eventTime"] = json!("2026-01-01T10:05:00Z");
     }
@@ -594,12 +596,6 @@ async fn an_event_reads_its_runs_and_its_jobs_in_one_statement_each(app: &TestAp
 /// read after the insert skips it, and updated.
 async fn a_new_run_without_a_parent_is_inserted_without_a_read(app: &TestApp) {
     let reads_first = app.db.get_database_backend() == sea_orm::DbBackend::MySql;
-    let reads_by_external_id = |log: Vec<String>| {
-        log.iter()
-            .map(|s| s.replace('`', "\""))
-            .filter(|s| s.starts_with(r#" FROM "node""#) && s.contains("external_id"))
-            .count()
-    };
     let fresh = "0192e2a5-0000-7000-8000-000000000500";
     app.reset_statements();
     let (status, text) = post(
@@ -610,7 +606,7 @@ async fn a_new_run_without_a_parent_is_inserted_without_a_read(app: &TestApp) {
     assert_eq!(status, 201, "{text}");
     let log = app.statement_log();
     assert_eq!(
-        reads_by_external_id(log.clone()),
+        node_reads(&log, "external_id"),
         usize::from(reads_first),
         "{log:#?}"
     );
@@ -635,15 +631,9 @@ async fn a_new_run_without_a_parent_is_inserted_without_a_read(app: &TestApp) {
     )
     .await;
     assert_eq!(status, 201, "{text}");
-    let data = app
-        .ok(
-            r#"query($x: String!) { experimentRuns(filter: {externalId: $x}) { nodes { name startTime revision } } }"#,
-            json!({"x": known}),
-        )
-        .await;
     assert_eq!(
-        data["experimentRuns"]["nodes"],
-        json!([{"name": "made by hand", "startTime": "2026-01-01T10:00:00+00:00", "revision": 2}])
+        run_by_external_id(app, known, "name startTime revision").await,
+        json!({"name": "made by hand", "startTime": "2026-01-01T10:00:00+00:00", "revision": 2})
     );
 }
 
@@ -899,19 +889,9 @@ async fn a_run_created_meanwhile_elsewhere_is_updated_not_written_again_on_postg
     let (status, text) = task.await.unwrap();
     assert_eq!(status, 201, "{text}");
     let log = app.statement_log();
-    let job_reads = log
-        .iter()
-        .filter(|s| s.contains(r#"FROM "node""#) && s.contains(r#""name""#))
-        .count();
-    assert_eq!(job_reads, 0, "{log:#?}");
-    let data = app
-        .ok(
-            r#"query($x: String!) { experimentRuns(filter: {externalId: $x}) { nodes { status startTime revision } } }"#,
-            json!({"x": ELSEWHERE}),
-        )
-        .await;
+    assert_eq!(node_reads(&log, r#""name""#), 0, "{log:#?}");
     assert_eq!(
-        data["experimentRuns"]["nodes"][0],
+        run_by_external_id(&app, ELSEWHERE, "status startTime revision").await,
         json!({"status": "RUNNING", "startTime": "2026-01-01T10:00:00+00:00", "revision": 2})
     );
     app.finish().await;
@@ -958,30 +938,16 @@ async fn another_servers_writes_evict_only_the_nodes_they_changed_on_postgres() 
     note["run"]["facets"]["note"] = json!({"_producer": "p", "_schemaURL": "s", "n": 1});
     let (status, text) = post(&app, &note).await;
     assert_eq!(status, 201, "{text}");
-    let log: Vec<String> = app
-        .statement_log()
-        .iter()
-        .map(|s| s.replace('`', "\""))
-        .collect();
-    let reads = |column: &str| {
-        log.iter()
-            .filter(|s| s.starts_with(r#" FROM "node""#) && s.contains(column))
-            .count()
-    };
+    let log = app.statement_log();
+    let again = node_reads(&log, r#""name""#);
+    assert_eq!(again, 0, "jobs and datasets read again: {log:#?}");
     assert_eq!(
-        reads(r#""name""#),
-        0,
-        "jobs and datasets read again: {log:#?}"
+        node_reads(&log, "external_id"),
+        1,
+        "the run read again: {log:#?}"
     );
-    assert_eq!(reads("external_id"), 1, "the run read again: {log:#?}");
-    let data = app
-        .ok(
-            r#"query($x: String!) { experimentRuns(filter: {externalId: $x}) { nodes { status revision } } }"#,
-            json!({"x": RUN}),
-        )
-        .await;
     assert_eq!(
-        data["experimentRuns"]["nodes"][0],
+        run_by_external_id(&app, RUN, "status revision").await,
         json!({"status": "FINISHED", "revision": 3})
     );
     app.finish().await;

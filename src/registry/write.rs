@@ -1,12 +1,12 @@
 //! Creating and updating nodes: parent checks, uniqueness, revisions, property index.
 use entity::{node, node_property};
 use sea_orm::ActiveValue::Set;
-use sea_orm::Iterable;
 use sea_orm::sea_query::{OnConflict, Query, ReturningClause};
 use sea_orm::{
     ColumnTrait, DatabaseConnection, DbBackend, EntityTrait, FromQueryResult, IntoActiveModel,
     QueryFilter, QueryTrait, Statement, TryIntoModel, Value,
 };
+use sea_orm::{IdenStatic, Iterable, ModelTrait};
 
 use super::edges::{EdgeKind, NewEdge, implied_edges, insert_edges};
 use super::error::{RegistryError, Result};
@@ -339,16 +339,33 @@ pub struct RunUpdates {
     nodes: std::collections::BTreeMap<i64, (i64, node::Model)>,
 }
 
-/// The columns [`RunUpdates`] writes.
-const RUN_COLUMNS: [&str; 7] = [
-    "status",
-    "start_time",
-    "end_time",
-    "facets",
-    "parent_run_id",
-    "last_update_time",
-    "revision",
+/// The columns [`RunUpdates`] writes, with their PostgreSQL types.
+const RUN_WRITES: [(node::Column, &str); 7] = [
+    (node::Column::Status, "text"),
+    (node::Column::StartTime, "bigint"),
+    (node::Column::EndTime, "bigint"),
+    (node::Column::Facets, "text"),
+    (node::Column::ParentRunId, "bigint"),
+    (node::Column::LastUpdateTime, "bigint"),
+    (node::Column::Revision, "bigint"),
 ];
+
+/// The columns of a [`RunUpdates`] row (name, PostgreSQL type): the two that find it
+/// (its id, and the revision it was read at), then [`RUN_WRITES`].
+fn run_update_columns() -> [(&'static str, &'static str); RUN_WRITES.len() + 2] {
+    std::array::from_fn(|i| match i {
+        0 => ("id", "bigint"),
+        1 => ("read_revision", "bigint"),
+        _ => (RUN_WRITES[i - 2].0.as_str(), RUN_WRITES[i - 2].1),
+    })
+}
+
+/// Whether [`RunUpdates`] writes `column`.
+fn run_writes(column: node::Column) -> bool {
+    RUN_WRITES
+        .iter()
+        .any(|(c, _)| c.as_str() == column.as_str())
+}
 
 impl RunUpdates {
     /// `current` (a run read or written in this transaction) with `fields` applied, noted
@@ -374,18 +391,13 @@ impl RunUpdates {
         let updated = row
             .try_into_model()
             .map_err(|err| RegistryError::Internal(err.to_string()))?;
-        let mut rest = updated.clone();
-        rest.status.clone_from(&current.status);
-        rest.start_time = current.start_time;
-        rest.end_time = current.end_time;
-        rest.facets.clone_from(&current.facets);
-        rest.parent_run_id = current.parent_run_id;
-        rest.last_update_time = current.last_update_time;
-        rest.revision = current.revision;
-        if rest != *current {
-            return Err(RegistryError::Internal(
-                "only a run's status, times, facets and parent are updated together".into(),
-            ));
+        let unwritten =
+            node::Column::iter().find(|c| !run_writes(*c) && updated.get(*c) != current.get(*c));
+        if let Some(column) = unwritten {
+            return Err(RegistryError::Internal(format!(
+                "{} is not updated together: only a run's status, times, facets and parent are",
+                column.as_str()
+            )));
         }
         if let Some(change) = history::updated(current, &updated) {
             txn.record(change);
@@ -402,7 +414,10 @@ impl RunUpdates {
     pub async fn write<E: Exec>(&mut self, txn: &E) -> Result<()> {
         let rows: Vec<(i64, (i64, node::Model))> =
             std::mem::take(&mut self.nodes).into_iter().collect();
-        let per = rows_per_statement(txn, RUN_COLUMNS.len() + 2, INSERT_CHUNK);
+        let per = match txn.backend() {
+            DbBackend::Postgres => crate::db::recordset::ROWS_PER_STATEMENT,
+            _ => rows_per_statement(txn, RUN_WRITES.len() + 2, INSERT_CHUNK),
+        };
         for chunk in rows.chunks(per) {
             let changed = txn.run(update_runs(txn.backend(), chunk)).await?;
             if changed != chunk.len() as u64 {
@@ -416,82 +431,65 @@ impl RunUpdates {
 }
 
 /// One UPDATE of `rows` (id, the revision read, the run as updated), from a table of
-/// values joined on id and revision: PostgreSQL and SQLite take it as a `WITH` of
-/// `VALUES` and `UPDATE ... FROM`, MySQL/MariaDB as a join with a `UNION ALL` of rows.
+/// them joined on id and revision: on PostgreSQL column arrays (`db::recordset`), on
+/// SQLite a `WITH` of `VALUES`, on MySQL/MariaDB a join with a `UNION ALL` of rows.
 fn update_runs(backend: DbBackend, rows: &[(i64, (i64, node::Model))]) -> Statement {
-    let mut values: Vec<Value> = Vec::with_capacity(rows.len() * (RUN_COLUMNS.len() + 2));
-    let mut tuples = Vec::with_capacity(rows.len());
-    for (id, (read, n)) in rows {
-        let row = [
-            Value::from(*id),
-            Value::from(*read),
-            Value::from(n.status.clone()),
-            Value::from(n.start_time),
-            Value::from(n.end_time),
-            Value::from(n.facets.clone()),
-            Value::from(n.parent_run_id),
-            Value::from(n.last_update_time),
-            Value::from(n.revision),
-        ];
-        let mut marks = Vec::with_capacity(row.len());
-        for value in row {
-            values.push(value);
-            marks.push(match backend {
-                DbBackend::Postgres => format!("${}", values.len()),
-                _ => "?".to_owned(),
-            });
-        }
-        tuples.push(marks);
-    }
-    let names: Vec<String> = ["id", "read_revision"]
+    let columns = run_update_columns();
+    let rows: Vec<[Value; RUN_WRITES.len() + 2]> = rows
         .iter()
-        .chain(&RUN_COLUMNS)
-        .map(|c| format!("\"{c}\""))
-        .collect();
-    let joined = r#""node"."id" = "v"."id" AND "node"."revision" = "v"."read_revision""#;
-    let sql = if backend == DbBackend::MySql {
-        let selects: Vec<String> = tuples
-            .iter()
-            .enumerate()
-            .map(|(i, marks)| {
-                let columns: Vec<String> = if i == 0 {
-                    marks
-                        .iter()
-                        .zip(&names)
-                        .map(|(m, c)| format!("{m} AS {c}"))
-                        .collect()
-                } else {
-                    marks.clone()
-                };
-                format!("SELECT {}", columns.join(", "))
+        .map(|(id, (read, run))| {
+            std::array::from_fn(|i| match i {
+                0 => Value::from(*id),
+                1 => Value::from(*read),
+                _ => run.get(RUN_WRITES[i - 2].0),
             })
-            .collect();
-        let set: Vec<String> = RUN_COLUMNS
+        })
+        .collect();
+    let written = &columns[2..];
+    let joined = r#""node"."id" = "v"."id" AND "node"."revision" = "v"."read_revision""#;
+    let set = |target: &str| -> String {
+        let set: Vec<String> = written
             .iter()
-            .map(|c| format!(r#""node"."{c}" = "v"."{c}""#))
+            .map(|(c, _)| format!(r#"{target}"{c}" = "v"."{c}""#))
             .collect();
-        format!(
-            r#"UPDATE "node" JOIN ({}) AS "v" ON {joined} SET {}"#,
-            selects.join(" UNION ALL "),
-            set.join(", ")
-        )
-    } else {
-        let tuples: Vec<String> = tuples
-            .iter()
-            .map(|m| format!("({})", m.join(", ")))
-            .collect();
-        let set: Vec<String> = RUN_COLUMNS
-            .iter()
-            .map(|c| format!(r#""{c}" = "v"."{c}""#))
-            .collect();
-        format!(
-            r#"WITH "v"({}) AS (VALUES {}) UPDATE "node" SET {} FROM "v" WHERE {joined}"#,
-            names.join(", "),
-            tuples.join(", "),
-            set.join(", ")
-        )
+        set.join(", ")
     };
-    Statement::from_sql_and_values(backend, sql, values)
+    match backend {
+        DbBackend::Postgres => {
+            use crate::db::recordset::{column_arrays, unnest};
+            let sql = format!(
+                r#"UPDATE "node" SET {} FROM {} WHERE {joined}"#,
+                set(""),
+                unnest(1, r#""v""#, &columns)
+            );
+            Statement::from_sql_and_values(backend, sql, column_arrays(&columns, &rows))
+        }
+        DbBackend::MySql => {
+            let first: Vec<String> = columns
+                .iter()
+                .map(|(c, _)| format!(r#"? AS "{c}""#))
+                .collect();
+            let other = vec!["?"; columns.len()].join(", ");
+            let mut selects = vec![format!("SELECT {}", first.join(", "))];
+            selects.resize(rows.len(), format!("SELECT {other}"));
+            let sql = format!(
+                r#"UPDATE "node" JOIN ({}) AS "v" ON {joined} SET {}"#,
+                selects.join(" UNION ALL "),
+                set(r#""node"."#)
+            );
+            Statement::from_sql_and_values(backend, sql, rows.into_iter().flatten())
+        }
+        _ => {
+            let tuple = format!("({})", vec!["?"; columns.len()].join(", "));
+            let sql = format!(
+                r#"WITH "v"({}) AS (VALUES {}) UPDATE "node" SET {} FROM "v" WHERE {joined}"#,
+                crate::db::recordset::names("", &columns),
+                vec![tuple; rows.len()].join(", "),
+                set("")
+            );
+            Statement::from_sql_and_values(backend, sql, rows.into_iter().flatten())
+        }
+    }
 }
 
 async fn write_properties<E: Exec>(

@@ -42,9 +42,11 @@ enum Key {
 /// the database whether anyone else has committed since the writer's last batch
 /// ([`write_mark`]), since a run's externalId, status or facets may have changed through
 /// the API or another server; if so it forgets the nodes the change log shows changed
-/// (PostgreSQL, MySQL/MariaDB), or starts over (SQLite). Within a batch, a row changed by someone else makes the
-/// revision-guarded update fail with a conflict, and the batch is retried with the cache
-/// cleared. Bounded: it starts over when full.
+/// (PostgreSQL, MySQL/MariaDB), or starts over (SQLite).
+///
+/// Within a batch, a row changed by someone else makes the revision-guarded update fail
+/// with a conflict, and the batch is retried with the cache cleared. Bounded: it starts
+/// over when full.
 #[derive(Default)]
 pub struct NodeCache {
     nodes: HashMap<Key, node::Model>,
@@ -565,16 +567,7 @@ impl<E: Write> Batch<'_, E> {
             .collect();
         wanted.sort_unstable();
         wanted.dedup();
-        for chunk in wanted.chunks(PREFETCH_CHUNK) {
-            let query =
-                node::Entity::find().filter(node::Column::ExternalId.is_in(chunk.iter().copied()));
-            let found: Vec<node::Model> = all(self.txn, &query).await?;
-            for n in found {
-                if let Some(id) = n.external_id.clone() {
-                    self.remember(Key::Run(id), &n);
-                }
-            }
-        }
+        self.read_runs(&wanted).await?;
         for id in wanted {
             let key = Key::Run(id.to_owned());
             if !self.staged.contains_key(&key) {
@@ -588,10 +581,10 @@ impl<E: Write> Batch<'_, E> {
     /// run of events by the same caller, as applying the events one by one would have
     /// (their jobs first): a round of events starting runs costs one statement for them
     /// all, not one per run. Runs not read first ([`Self::prefetch_runs`]) are inserted
-    /// too, and those found there already read. An event whose parent run is new too is left to
-    /// [`Self::run_event`], since its run needs the parent's id, and so is every later
-    /// event naming that event's run, so each run is still created from the first event
-    /// naming it.
+    /// too, and those found there already read. An event whose parent run is new too is
+    /// left to [`Self::run_event`], since its run needs the parent's id, and so is every
+    /// later event naming that event's run, so each run is still created from the first
+    /// event naming it.
     async fn create_runs(&mut self, events: &[(&Event, &Actor)]) -> Result<()> {
         let mut claimed: HashSet<Key> = HashSet::new();
         let mut rows: Vec<(NodeFields, node::Model)> = Vec::new();
@@ -643,14 +636,21 @@ impl<E: Write> Batch<'_, E> {
                 self.remember(Key::Run(id), &n);
             }
         }
-        if asked.is_empty() {
-            return Ok(());
-        }
-        let query = node::Entity::find().filter(node::Column::ExternalId.is_in(asked));
-        let found: Vec<node::Model> = all(self.txn, &query).await?;
-        for n in found {
-            if let Some(id) = n.external_id.clone() {
-                self.remember(Key::Run(id), &n);
+        let skipped: Vec<&str> = asked.iter().map(String::as_str).collect();
+        self.read_runs(&skipped).await
+    }
+
+    /// Reads the nodes of these externalIds (runs, or what has taken a runId), in one
+    /// statement per [`PREFETCH_CHUNK`] ids, and keeps them as staged.
+    async fn read_runs(&mut self, ids: &[&str]) -> Result<()> {
+        for chunk in ids.chunks(PREFETCH_CHUNK) {
+            let query =
+                node::Entity::find().filter(node::Column::ExternalId.is_in(chunk.iter().copied()));
+            let found: Vec<node::Model> = all(self.txn, &query).await?;
+            for n in found {
+                if let Some(id) = n.external_id.clone() {
+                    self.remember(Key::Run(id), &n);
+                }
             }
         }
         Ok(())

@@ -153,8 +153,8 @@ async fn write_jobs_pooled(
 /// jobs that queued up while it was written (up to MAX_BATCH in all): with clients that
 /// each wait for their answer, the events that arrive during one batch would otherwise
 /// wait for it to commit and pay another batch's fixed costs. Each round is one read of
-/// the jobs, datasets and runs it names, its events' own writes and one edge insert; the
-/// commit is shared. Only a writer alone on its store grows its batches: with another
+/// the jobs, datasets and runs it names, one insert of its new runs, one update of the
+/// runs it changes and one edge insert; the commit is shared. Only a writer alone on its store grows its batches: with another
 /// server writing the same store, growing halved ingestion (longer-held locks, and whole
 /// grown batches written again after a conflict). A conflict writes them all again, from
 /// the database, without taking in more.

@@ -707,6 +707,14 @@ async fn post_while_a_batch_waits(app: &TestApp, bodies: &[Value]) -> Vec<(u16, 
     answers
 }
 
+/// Every run's event was answered 201 (answers in the runs' order).
+fn assert_created(runs: &[&str], answers: &[(u16, String)]) {
+    assert_eq!(runs.len(), answers.len());
+    for (run, (status, text)) in runs.iter().zip(answers) {
+        assert_eq!(*status, 201, "{run}: {text}");
+    }
+}
+
 /// Transactions that wrote the runs named (distinct `xmin`s of their rows).
 async fn transactions_of(app: &TestApp, runs: &[&str]) -> i64 {
     use sea_orm::ConnectionTrait;
@@ -765,9 +773,7 @@ async fn a_round_writes_its_new_runs_in_one_insert_and_its_updates_in_one_update
     let finished = "2026-01-01T10:05:00Z";
     for (kind, time, writes) in [("START", started, (2, 0)), ("COMPLETE", finished, (0, 2))] {
         let answers = post_while_a_batch_waits(&app, &bodies(kind, time, &runs)).await;
-        for (run, (status, text)) in runs.iter().zip(&answers) {
-            assert_eq!(*status, 201, "{kind} {run}: {text}");
-        }
+        assert_created(&runs, &answers);
         let log = app.statement_log();
         assert_eq!(node_writes(&log), writes, "{kind}: {log:#?}");
     }
@@ -971,9 +977,7 @@ async fn events_arriving_during_a_batch_join_it_on_postgres() {
         "0192e2a5-0000-7000-8000-000000000103",
     ];
     let answers = post_while_a_batch_waits(&app, &starts_reading_own_input(&runs)).await;
-    for (run, (status, text)) in runs.iter().zip(&answers) {
-        assert_eq!(*status, 201, "{run}: {text}");
-    }
+    assert_created(&runs, &answers);
     assert_eq!(transactions_of(&app, &runs).await, 1);
 
     const TAKEN: &str = "0192e2a5-0000-7000-8000-0000000001ff";

@@ -21,9 +21,16 @@ use crate::db::direct::{DirectOptions, Session};
 use crate::db::exec::{build_statement, rows_per_statement};
 
 const BATCH: usize = 1000;
-/// Nodes, and edges, written in one transaction.
+/// Nodes, and edges, written in one transaction on PostgreSQL and MySQL/MariaDB.
 const NODE_BATCH: usize = BATCH * 10;
 const EDGE_BATCH: usize = BATCH * 20;
+/// Nodes, and edges, written in one transaction of the import's own SQLite session. Each
+/// commit writes every page it dirtied to the WAL, and the pages every batch touches (the
+/// B-trees' right edges, the indexes' inner pages) are written again by each: ten times
+/// larger batches took the 1M-node graph's nodes from 9.8 s to 6.9 s. One holds the
+/// store's write lock for about a second, well inside other writers' 10 s busy timeout.
+const SQLITE_NODE_BATCH: usize = NODE_BATCH * 10;
+const SQLITE_EDGE_BATCH: usize = EDGE_BATCH * 10;
 /// Transactions an import keeps going at once on PostgreSQL, each on a connection of
 /// its own. A PostgreSQL backend works on one core: one transaction at a time kept one
 /// core of the server busy and left the other idle.
@@ -397,13 +404,17 @@ async fn load(
         environment,
     };
     let streams = streams(db, session);
+    let (node_batch, edge_batch) = match session {
+        Some(_) => (SQLITE_NODE_BATCH, SQLITE_EDGE_BATCH),
+        None => (NODE_BATCH, EDGE_BATCH),
+    };
     // CSV id -> stored id
     let mut ids: HashMap<i64, i64> = HashMap::with_capacity(nodes.len());
     let mut done = 0;
     let parents = &parents;
-    let mut written = stream::iter(nodes.chunks(NODE_BATCH).enumerate())
+    let mut written = stream::iter(nodes.chunks(node_batch).enumerate())
         .map(|(b, batch)| async move {
-            let first_time = base + (b * NODE_BATCH) as i64;
+            let first_time = base + (b * node_batch) as i64;
             let keys = in_batch!(db, session, checks, |tx| insert_nodes(
                 tx, batch, first_time, parents
             ))?;
@@ -439,7 +450,7 @@ async fn load(
             source_kind: Some(source_kind),
         })
         .collect();
-    let mut written = stream::iter(new_edges.chunks(EDGE_BATCH))
+    let mut written = stream::iter(new_edges.chunks(edge_batch))
         .map(|batch| async move {
             in_batch!(db, session, checks, |tx| insert_edges(tx, batch))?;
             Ok::<_, RegistryError>(batch.len())

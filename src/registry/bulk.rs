@@ -27,8 +27,8 @@ const EDGE_BATCH: usize = BATCH * 20;
 /// Nodes, and edges, written in one transaction of the import's own SQLite session. Each
 /// commit writes every page it dirtied to the WAL, and the pages every batch touches (the
 /// B-trees' right edges, the indexes' inner pages) are written again by each: ten times
-/// larger batches took the 1M-node graph's nodes from 9.8 s to 6.9 s. One holds the
-/// store's write lock for about a second, well inside other writers' 10 s busy timeout.
+/// larger batches took the 1M-node graph's nodes from 9.2-9.4 s to 6.9-7.2 s. One holds
+/// the store's write lock for about a second, inside other writers' 10 s busy timeout.
 const SQLITE_NODE_BATCH: usize = NODE_BATCH * 10;
 const SQLITE_EDGE_BATCH: usize = EDGE_BATCH * 10;
 /// Transactions an import keeps going at once on PostgreSQL, each on a connection of

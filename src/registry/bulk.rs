@@ -21,7 +21,8 @@ use crate::db::direct::{DirectOptions, Session};
 use crate::db::exec::{build_statement, rows_per_statement};
 
 const BATCH: usize = 1000;
-/// Nodes, and edges, written in one transaction on PostgreSQL and MySQL/MariaDB.
+/// Nodes, and edges, written in one transaction without the import's own SQLite session
+/// (PostgreSQL, MySQL/MariaDB, SQLite in memory).
 const NODE_BATCH: usize = BATCH * 10;
 const EDGE_BATCH: usize = BATCH * 20;
 /// Nodes, and edges, written in one transaction of the import's own SQLite session. Each

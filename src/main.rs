@@ -164,6 +164,7 @@ fn stage_bar(stage: &str, total: u64, since: std::time::Instant) -> indicatif::P
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     init_logs(cli.log_format);
+    db::configure_sqlite();
     match run(cli.command).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {

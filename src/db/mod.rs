@@ -26,6 +26,22 @@ pub(crate) const MMAP_BYTES: u64 = 1 << 30;
 /// Page cache per SQLite connection, in KiB (negative: SQLite's unit for KiB).
 pub(crate) const CACHE_KIB: i64 = -16 * 1024;
 
+/// Turns off SQLite's allocation statistics for the process (what its documentation
+/// recommends, as the build option `SQLITE_DEFAULT_MEMSTATUS=0`): with them on, every
+/// allocation and free SQLite makes takes a process-wide mutex to count it. Nothing here
+/// reads them. Call it first, before any connection: SQLite refuses the setting once it
+/// has started (then it changes nothing, and the statistics stay on).
+pub fn configure_sqlite() {
+    // SAFETY: sqlite3_config may only be called while no other thread uses SQLite; the
+    // command calls this before it opens any connection.
+    let code = unsafe {
+        rusqlite::ffi::sqlite3_config(rusqlite::ffi::SQLITE_CONFIG_MEMSTATUS, 0 as std::ffi::c_int)
+    };
+    if code != rusqlite::ffi::SQLITE_OK {
+        tracing::debug!(code, "SQLite's allocation statistics stay on");
+    }
+}
+
 /// Connects (and, on SQLite, creates the file). Fails within `--connect-timeout`,
 /// saying which database (its password hidden) and why.
 pub async fn connect(args: &DatabaseArgs) -> Result<DatabaseConnection, DbErr> {

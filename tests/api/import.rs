@@ -94,6 +94,7 @@ async fn an_imported_graph_answers_as_its_files_say(app: &TestApp) {
     }
     // a load into a small store builds the secondary indexes after: all there again
     assert_eq!(indexes(app).await, indexes_before);
+    assert_analyzed(app).await;
     // the three containers, then every node; one change per node and per edge
     let containers = 3;
     assert_eq!(
@@ -270,6 +271,36 @@ async fn a_role_that_may_not_skip_reference_checks_imports_with_them() {
     if let Err(panic) = result {
         std::panic::resume_unwind(panic);
     }
+}
+
+/// The planner has statistics of the tables walks and lists read, as the import left them.
+async fn assert_analyzed(app: &TestApp) {
+    let sql = match app.db.get_database_backend() {
+        // reltuples: -1 until the table's first ANALYZE or VACUUM
+        DbBackend::Postgres => {
+            "SELECT COUNT(*) AS n FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace \
+             WHERE s.nspname = current_schema() AND c.relname IN ('node', 'lineage_edge') \
+             AND c.reltuples > 0"
+        }
+        // InnoDB keeps estimates of its own whether analysed or not
+        DbBackend::MySql => return,
+        _ => {
+            "SELECT COUNT(DISTINCT tbl) AS n FROM sqlite_stat1 \
+             WHERE tbl IN ('node', 'lineage_edge')"
+        }
+    };
+    let analyzed = app
+        .db
+        .query_one_raw(sea_orm::Statement::from_string(
+            app.db.get_database_backend(),
+            sql,
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get::<i64>("", "n")
+        .unwrap();
+    assert_eq!(analyzed, 2, "statistics of node and lineage_edge");
 }
 
 /// The definitions of the indexes on the tables an import fills, sorted.

@@ -25,7 +25,7 @@ MAIN_VERSION=0.3.18 # the venv that also runs the contract and schemathesis suit
 # Hard wall-clock limits per suite (seconds): a hung server must not hang CI.
 CLIENT_TIMEOUT=420
 CONTRACT_TIMEOUT=600
-SCHEMATHESIS_TIMEOUT=720
+SCHEMATHESIS_TIMEOUT=1260
 
 # -- preconditions: fail fast and loudly ------------------------------------------------
 repo_root="$(cd ../.. && pwd)"

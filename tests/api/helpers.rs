@@ -267,11 +267,17 @@ impl TestApp {
 
     /// Rows in a table: to prove a failed request wrote nothing.
     pub async fn count_rows(&self, table: &str) -> i64 {
+        self.count(&format!(r#"SELECT COUNT(*) AS n FROM "{table}""#))
+            .await
+    }
+
+    /// The count `sql` answers, in one row with a column `n`.
+    pub async fn count(&self, sql: &str) -> i64 {
         let row = self
             .db
             .query_one_raw(sea_orm::Statement::from_string(
                 self.db.get_database_backend(),
-                format!(r#"SELECT COUNT(*) AS n FROM "{table}""#),
+                sql,
             ))
             .await
             .expect("count")

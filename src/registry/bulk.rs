@@ -387,7 +387,8 @@ fn created_change(n: &CsvNode, id: i64) -> NewChange {
     }
 }
 
-/// Writes the nodes, then the checked edges (CSV ids), in batches; the number of edges.
+/// Writes the nodes, then the checked edges (CSV ids, each listed once or more), in
+/// batches; the number of edges.
 async fn load(
     db: &DatabaseConnection,
     session: Option<&Session>,
@@ -441,7 +442,7 @@ async fn load(
         note_version_number(&txn, model.id, number).await?;
         txn.commit().await?;
     }
-    let new_edges: Vec<NewEdge> = checked
+    let mut new_edges: Vec<NewEdge> = checked
         .into_iter()
         .map(|(source, target, kind, source_kind)| NewEdge {
             source: ids[&source],
@@ -451,6 +452,14 @@ async fn load(
             source_kind: Some(source_kind),
         })
         .collect();
+    drop(ids);
+    // written in the order of the edges' unique index (source, target, kind), so each
+    // insert lands beside the one before instead of on a random page of an index that
+    // outgrows the page cache on large graphs; an edge listed twice is then next to its
+    // twin and written once (the store would keep one anyway), and batches written at
+    // once hold disjoint ranges of the index, so none waits on another's rows
+    new_edges.sort_unstable_by_key(|e| (e.source, e.target, e.kind));
+    new_edges.dedup_by_key(|e| (e.source, e.target, e.kind));
     let mut written = stream::iter(new_edges.chunks(edge_batch))
         .map(|batch| async move {
             in_batch!(db, session, checks, |tx| insert_edges(tx, batch))?;
@@ -585,7 +594,6 @@ pub async fn import_graph(
     let kinds: HashMap<i64, NodeKind> = nodes.iter().map(|n| (n.id, n.kind)).collect();
     let text = read_text(edges_csv)?;
     let mut checked = Vec::new();
-    let mut listed = std::collections::HashSet::new();
     for row in csv_rows(edges_csv, &text) {
         let (line, [source, target, kind]) = row?;
         let at = || at_line(edges_csv, line);
@@ -609,14 +617,8 @@ pub async fn import_graph(
                 format!("{kind} cannot join a {source_kind} to a {target_kind}"),
             ));
         }
-        // an edge listed twice is written once (the store would keep one anyway); with
-        // batches written at once, two edges each listed twice, in crossing order, could
-        // otherwise leave two transactions waiting on each other's rows
-        if listed.insert((source, target, kind)) {
-            checked.push((source, target, kind, source_kind));
-        }
+        checked.push((source, target, kind, source_kind));
     }
-    drop(listed);
     drop(text);
     drop(kinds);
     let model = container(db, NodeKind::RegisteredModel, NodeFields::default()).await?;

@@ -19,6 +19,7 @@ on_both!(
     an_imported_graph_answers_as_its_files_say,
     a_bad_edge_is_refused_before_anything_is_written,
     an_edge_listed_twice_is_written_once,
+    edges_are_written_in_their_unique_indexs_order,
 );
 
 struct Files {
@@ -436,4 +437,59 @@ async fn an_edge_listed_twice_is_written_once(app: &TestApp) {
         app.count_rows("change").await - changes_before,
         nodes_added + 1
     );
+}
+
+/// Edges go in sorted by (source, target, kind), the unique index's order, whatever the
+/// file's order: on a large graph each insert then lands beside the last one.
+async fn edges_are_written_in_their_unique_indexs_order(app: &TestApp) {
+    let last_edge = app
+        .count(r#"SELECT COALESCE(MAX("id"), 0) AS "n" FROM "lineage_edge""#)
+        .await;
+    let stats = import_csv(
+        app,
+        "id,kind,name\n1,DATASET,order-a\n2,DATASET,order-b\n\
+         3,EXPERIMENT_RUN,order-r\n4,EXPERIMENT_RUN,order-s\n",
+        "source,target,kind\n2,4,INPUT\n1,3,INPUT\n2,3,INPUT\n1,4,INPUT\n2,4,INPUT\n",
+    )
+    .await
+    .expect("import");
+    assert_eq!(stats.edges, 4, "the repeated line counts once");
+    let rows = app
+        .db
+        .query_all_raw(sea_orm::Statement::from_string(
+            app.db.get_database_backend(),
+            format!(
+                r#"SELECT {} AS "source", {} AS "target" FROM "lineage_edge" e
+                   WHERE e."id" > {last_edge} ORDER BY e."id""#,
+                name_of("e.\"source_id\""),
+                name_of("e.\"target_id\""),
+            ),
+        ))
+        .await
+        .unwrap();
+    let written: Vec<(String, String)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r.try_get("", "source").unwrap(),
+                r.try_get("", "target").unwrap(),
+            )
+        })
+        .collect();
+    let want = [
+        ("order-a", "order-r"),
+        ("order-a", "order-s"),
+        ("order-b", "order-r"),
+        ("order-b", "order-s"),
+    ];
+    assert_eq!(
+        written,
+        want.map(|(s, t)| (s.to_owned(), t.to_owned())).to_vec(),
+        "edges by id"
+    );
+}
+
+/// A subquery reading the name of the node whose id is `column`.
+fn name_of(column: &str) -> String {
+    format!(r#"(SELECT n."name" FROM "node" n WHERE n."id" = {column})"#)
 }

@@ -458,8 +458,8 @@ async fn load(
     // outgrows the page cache on large graphs; an edge listed twice is then next to its
     // twin and written once (the store would keep one anyway), and batches written at
     // once hold disjoint ranges of the index, so none waits on another's rows
-    new_edges.sort_unstable_by_key(|e| (e.source, e.target, e.kind));
-    new_edges.dedup_by_key(|e| (e.source, e.target, e.kind));
+    new_edges.sort_unstable_by_key(index_order);
+    new_edges.dedup_by_key(|e| index_order(e));
     let mut written = stream::iter(new_edges.chunks(edge_batch))
         .map(|batch| async move {
             in_batch!(db, session, checks, |tx| insert_edges(tx, batch))?;
@@ -472,6 +472,11 @@ async fn load(
         progress("edges", done, new_edges.len());
     }
     Ok(new_edges.len())
+}
+
+/// An edge's key in the edges' unique index, `ux_lineage_edge`.
+fn index_order(e: &NewEdge) -> (i64, i64, EdgeKind) {
+    (e.source, e.target, e.kind)
 }
 
 /// Nodes in the store now.

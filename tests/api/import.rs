@@ -459,10 +459,10 @@ async fn edges_are_written_in_their_unique_indexs_order(app: &TestApp) {
         .query_all_raw(sea_orm::Statement::from_string(
             app.db.get_database_backend(),
             format!(
-                r#"SELECT {} AS "source", {} AS "target" FROM "lineage_edge" e
-                   WHERE e."id" > {last_edge} ORDER BY e."id""#,
-                name_of("e.\"source_id\""),
-                name_of("e.\"target_id\""),
+                r#"SELECT s."name" AS "source", t."name" AS "target" FROM "lineage_edge" e
+                   JOIN "node" s ON s."id" = e."source_id"
+                   JOIN "node" t ON t."id" = e."target_id"
+                   WHERE e."id" > {last_edge} ORDER BY e."id""#
             ),
         ))
         .await
@@ -487,9 +487,4 @@ async fn edges_are_written_in_their_unique_indexs_order(app: &TestApp) {
         want.map(|(s, t)| (s.to_owned(), t.to_owned())).to_vec(),
         "edges by id"
     );
-}
-
-/// A subquery reading the name of the node whose id is `column`.
-fn name_of(column: &str) -> String {
-    format!(r#"(SELECT n."name" FROM "node" n WHERE n."id" = {column})"#)
 }

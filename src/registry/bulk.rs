@@ -28,17 +28,32 @@ const EDGE_BATCH: usize = BATCH * 20;
 /// Nodes, and edges, written in one transaction of the import's own SQLite session. Each
 /// commit writes every page it dirtied to the WAL, and the pages every batch touches (the
 /// B-trees' right edges, the indexes' inner pages) are written again by each: ten times
-/// larger batches took the 1M-node graph's nodes from 9.2-9.4 s to 6.9-7.2 s. One holds
-/// the store's write lock for about a second, inside other writers' 10 s busy timeout.
-const SQLITE_NODE_BATCH: usize = NODE_BATCH * 10;
+/// larger batches took the 1M-node graph's nodes from 9.2-9.4 s to 6.9-7.2 s. Nodes
+/// also land wherever their names do in `ux_node_name`: one page per project and kind
+/// (33,000 of them in the 10M-node graph), so the more nodes a batch holds, the more of
+/// them each of those pages takes for one write. A node batch holds the store's write
+/// lock for 2-3 s, inside other writers' 10 s busy timeout.
+const SQLITE_NODE_BATCH: usize = NODE_BATCH * 20;
 const SQLITE_EDGE_BATCH: usize = EDGE_BATCH * 10;
 /// Transactions an import keeps going at once on PostgreSQL, each on a connection of
 /// its own. A PostgreSQL backend works on one core: one transaction at a time kept one
 /// core of the server busy and left the other idle.
 const POSTGRES_STREAMS: usize = 2;
-/// The import's own SQLite session: a 256 MB page cache, a checkpoint every 32,768 pages.
+/// The import's own SQLite session: a 256 MB page cache, a checkpoint every 32,768 pages
+/// (128 MB of WAL).
 const IMPORT_SESSION: [&str; 2] = [
     "PRAGMA cache_size = -262144",
+    "PRAGMA wal_autocheckpoint = 32768",
+];
+/// While nodes are written, a checkpoint every 1 GB of WAL: a checkpoint copies each page
+/// once however many batches rewrote it, and the name index's pages are rewritten by
+/// every batch. Then the WAL is emptied, and the edges and index builds go back to
+/// 128 MB: a page not in the cache is looked up in the WAL first, at a cost that grows
+/// with the WAL, and the edges' reference checks and the index builds read the node
+/// table at random and whole.
+const NODES_SESSION: &str = "PRAGMA wal_autocheckpoint = 262144";
+const AFTER_NODES: [&str; 2] = [
+    "PRAGMA wal_checkpoint(TRUNCATE)",
     "PRAGMA wal_autocheckpoint = 32768",
 ];
 /// Parents of imported nodes that need one (versions, runs, services).
@@ -414,6 +429,9 @@ async fn load(
     let mut ids: HashMap<i64, i64> = HashMap::with_capacity(nodes.len());
     let mut done = 0;
     let parents = &parents;
+    if session.is_some() {
+        in_session(db, session, NODES_SESSION).await?;
+    }
     let mut written = stream::iter(nodes.chunks(node_batch).enumerate())
         .map(|(b, batch)| async move {
             let first_time = base + (b * node_batch) as i64;
@@ -430,6 +448,11 @@ async fn load(
         }
         done += batch.len();
         progress("nodes", done, nodes.len());
+    }
+    if session.is_some() {
+        for pragma in AFTER_NODES {
+            in_session(db, session, pragma).await?;
+        }
     }
     // versions named with numbers: the next unnamed one comes after the highest
     let highest = nodes
@@ -633,6 +656,7 @@ pub async fn import_graph(
     // on a SQLite file, batches run in a session of the import's own, on this thread,
     // with room to keep the indexes' pages it keeps revisiting (the server's connections
     // keep 16 MB) and the WAL copied into the file every 128 MB rather than every 4 MB
+    // (1 GB while nodes are written: `NODES_SESSION`)
     let session = Session::open_writer(db, &DirectOptions::default())?;
     if let Some(session) = &session {
         for pragma in IMPORT_SESSION {

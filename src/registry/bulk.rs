@@ -32,7 +32,8 @@ const EDGE_BATCH: usize = BATCH * 20;
 /// also land wherever their names do in `ux_node_name`: one page per project and kind
 /// (33,000 of them in the 10M-node graph), so the more nodes a batch holds, the more of
 /// them each of those pages takes for one write. A node batch holds the store's write
-/// lock for 2-3 s, inside other writers' 10 s busy timeout.
+/// lock for 2-4 s (2 s at the 1M graph's rate, 4 s at the 10M graph's), inside other
+/// writers' 10 s busy timeout.
 const SQLITE_NODE_BATCH: usize = NODE_BATCH * 20;
 const SQLITE_EDGE_BATCH: usize = EDGE_BATCH * 10;
 /// Transactions an import keeps going at once on PostgreSQL, each on a connection of

@@ -40,12 +40,10 @@ const SQLITE_EDGE_BATCH: usize = EDGE_BATCH * 10;
 /// its own. A PostgreSQL backend works on one core: one transaction at a time kept one
 /// core of the server busy and left the other idle.
 const POSTGRES_STREAMS: usize = 2;
-/// The import's own SQLite session: a 256 MB page cache, a checkpoint every 32,768 pages
-/// (128 MB of WAL).
-const IMPORT_SESSION: [&str; 2] = [
-    "PRAGMA cache_size = -262144",
-    "PRAGMA wal_autocheckpoint = 32768",
-];
+/// A checkpoint every 32,768 pages (128 MB of WAL).
+const CHECKPOINT_EVERY_128_MB: &str = "PRAGMA wal_autocheckpoint = 32768";
+/// The import's own SQLite session: a 256 MB page cache, [`CHECKPOINT_EVERY_128_MB`].
+const IMPORT_SESSION: [&str; 2] = ["PRAGMA cache_size = -262144", CHECKPOINT_EVERY_128_MB];
 /// While nodes are written, a checkpoint every 1 GB of WAL: a checkpoint copies each page
 /// once however many batches rewrote it, and the name index's pages are rewritten by
 /// every batch. Then the WAL is emptied, and the edges and index builds go back to
@@ -53,10 +51,7 @@ const IMPORT_SESSION: [&str; 2] = [
 /// with the WAL, and the edges' reference checks and the index builds read the node
 /// table at random and whole.
 const NODES_SESSION: &str = "PRAGMA wal_autocheckpoint = 262144";
-const AFTER_NODES: [&str; 2] = [
-    "PRAGMA wal_checkpoint(TRUNCATE)",
-    "PRAGMA wal_autocheckpoint = 32768",
-];
+const AFTER_NODES: [&str; 2] = ["PRAGMA wal_checkpoint(TRUNCATE)", CHECKPOINT_EVERY_128_MB];
 /// Parents of imported nodes that need one (versions, runs, services).
 const CONTAINER: &str = "imported-graph";
 /// Turns off PostgreSQL's foreign-key checks for the rest of one transaction, as

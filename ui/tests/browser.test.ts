@@ -244,7 +244,11 @@ describe("the web UI", () => {
   it("runs GraphiQL's starter query with nothing fetched from elsewhere", async () => {
     const { page, foreign } = await pageAs(server.tokens.editor);
     await page.goto(`${server.base}/graphql`);
-    await page.waitForSelector(".graphiql-execute-button");
+    // the run button is drawn before the query editor has its text; a click before then
+    // runs nothing
+    await page.waitForFunction(() =>
+      document.querySelector(".graphiql-query-editor")?.textContent?.includes("StarterLineage"),
+    );
     await page.click(".graphiql-execute-button");
     await page.waitForFunction(() => document.querySelector(".result-window")?.textContent?.includes("customer"));
     expect(await page.textContent(".result-window")).toContain("downstream");

@@ -7,7 +7,9 @@ use std::time::Instant;
 use entity::node;
 use futures_util::{StreamExt, stream};
 use sea_orm::sea_query::{Alias, Query};
-use sea_orm::{ConnectionTrait, DatabaseConnection, FromQueryResult, TransactionTrait};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, FromQueryResult, TransactionTrait,
+};
 
 use super::edges::{EdgeKind, NewEdge, insert_edges};
 use super::error::{RegistryError, Result};
@@ -433,22 +435,39 @@ async fn load(
             let first_time = base + (b * node_batch) as i64;
             let keys = in_batch!(db, session, checks, |tx| insert_nodes(
                 tx, batch, first_time, parents
-            ))?;
-            Ok::<_, RegistryError>((batch, keys))
+            ))
+            .map_err(|e| (batch, e))?;
+            Ok::<_, (&[CsvNode], RegistryError)>((batch, keys))
         })
         .buffered(streams);
+    let mut failed = None;
     while let Some(written) = written.next().await {
-        let (batch, keys) = written?;
+        let (batch, keys) = match written {
+            Ok(written) => written,
+            Err(refused) => {
+                failed = Some(refused);
+                break;
+            }
+        };
         for (n, key) in batch.iter().zip(keys) {
             ids.insert(n.id, key);
         }
         done += batch.len();
         progress("nodes", done, nodes.len());
     }
+    drop(written);
+    // also when a batch failed: the index builds that follow a failed load read the
+    // node table whole, and should not do it through a 1 GB WAL
     if session.is_some() {
         for pragma in AFTER_NODES {
             in_session(db, session, pragma).await?;
         }
+    }
+    if let Some((batch, e)) = failed {
+        return Err(match e {
+            RegistryError::AlreadyExists(_) => taken(db, batch, parents).await?.unwrap_or(e),
+            e => e,
+        });
     }
     // versions named with numbers: the next unnamed one comes after the highest
     let highest = nodes
@@ -491,6 +510,51 @@ async fn load(
         progress("edges", done, new_edges.len());
     }
     Ok(new_edges.len())
+}
+
+/// Why the store refused a batch for a name it already holds: the batch's first node
+/// whose kind and name the store has under the same parent, named. (Names given twice
+/// in the file are refused before anything is written.)
+async fn taken(
+    db: &DatabaseConnection,
+    batch: &[CsvNode],
+    parents: &Parents<'_>,
+) -> Result<Option<RegistryError>> {
+    #[derive(FromQueryResult)]
+    struct Named {
+        kind: String,
+        scope_id: i64,
+        name: String,
+    }
+    let mut held = std::collections::HashSet::new();
+    for chunk in batch.chunks(BATCH) {
+        let mut select = Query::select();
+        select
+            .columns([
+                node::Column::Kind,
+                node::Column::ScopeId,
+                node::Column::Name,
+            ])
+            .from(node::Entity)
+            .and_where(node::Column::Namespace.eq(""))
+            .and_where(node::Column::Name.is_in(chunk.iter().map(|n| n.name.as_str())));
+        let found = Named::find_by_statement(build_statement(db.get_database_backend(), &select))
+            .all(db)
+            .await?;
+        held.extend(found.into_iter().map(|n| (n.kind, n.scope_id, n.name)));
+    }
+    Ok(batch
+        .iter()
+        .find(|n| {
+            let scope = parent_of(n.kind, parents).map_or(0, |p| p.id);
+            held.contains(&(n.kind.as_str().to_owned(), scope, n.name.clone()))
+        })
+        .map(|n| {
+            RegistryError::AlreadyExists(format!(
+                "node {} of the nodes file: the store already holds a {} named {:?}",
+                n.id, n.kind, n.name
+            ))
+        }))
 }
 
 /// An edge's key in the edges' unique index, `ux_lineage_edge`.
@@ -595,6 +659,10 @@ pub async fn import_graph(
 ) -> Result<ImportStats> {
     let started = Instant::now();
     let text = read_text(nodes_csv)?;
+    // (kind, name) -> the line naming it first: every imported node of a kind has the
+    // same parent, so a name given twice would fail the store's unique name index
+    // partway through the load, after earlier batches were written
+    let mut named: HashMap<(NodeKind, &str), usize> = HashMap::new();
     let nodes: Vec<CsvNode> = csv_rows(nodes_csv, &text)
         .map(|row| {
             let (line, [id, kind, name]) = row?;
@@ -606,6 +674,12 @@ pub async fn import_graph(
                 .parse()
                 .map_err(|_| RegistryError::invalid(at(), format!("unknown kind {kind:?}")))?;
             validate_name(&at(), name)?;
+            if let Some(first) = named.insert((kind, name), line) {
+                return Err(RegistryError::invalid(
+                    at(),
+                    format!("{kind} {name:?} is already named on line {first}"),
+                ));
+            }
             Ok(CsvNode {
                 id,
                 kind,
@@ -613,6 +687,7 @@ pub async fn import_graph(
             })
         })
         .collect::<Result<_>>()?;
+    drop(named);
     drop(text);
     // every edge checked against the nodes file before anything is written
     let kinds: HashMap<i64, NodeKind> = nodes.iter().map(|n| (n.id, n.kind)).collect();

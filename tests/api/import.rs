@@ -20,6 +20,8 @@ on_both!(
     a_bad_edge_is_refused_before_anything_is_written,
     an_edge_listed_twice_is_written_once,
     edges_are_written_in_their_unique_indexs_order,
+    a_name_given_twice_is_refused_before_anything_is_written,
+    a_load_that_fails_leaves_every_index_and_the_store_writable,
 );
 
 struct Files {
@@ -356,6 +358,73 @@ async fn a_bad_edge_is_refused_before_anything_is_written(app: &TestApp) {
     );
     assert_eq!(app.count_rows("change").await, changes_before);
     assert_eq!(app.count_rows("lineage_edge").await, 0);
+}
+
+/// A name the nodes file gives twice (same kind) is refused naming both lines, before
+/// anything is written: the store's unique name index would otherwise refuse it
+/// partway through the load, after earlier batches went in.
+async fn a_name_given_twice_is_refused_before_anything_is_written(app: &TestApp) {
+    let nodes_before = app.count_rows("node").await;
+    let changes_before = app.count_rows("change").await;
+    let err = import_csv(
+        app,
+        "id,kind,name\n1,DATASET,twice\n2,EXPERIMENT_RUN,twice\n3,DATASET,other\n\
+         4,DATASET,twice\n",
+        "source,target,kind\n1,2,INPUT\n",
+    )
+    .await
+    .expect_err("a dataset named twice");
+    let text = err.to_string();
+    assert!(text.contains("nodes.csv:5"), "{text}");
+    assert!(
+        text.contains("\"twice\"") && text.contains("line 2"),
+        "{text}"
+    );
+    assert_eq!(app.count_rows("node").await, nodes_before);
+    assert_eq!(app.count_rows("change").await, changes_before);
+}
+
+/// A load the store refuses in its nodes stage (a name it already holds) names the node,
+/// still builds again the indexes it dropped, leaves none of the refused batch behind,
+/// and on SQLite hands the store back from its node-stage settings: a server then writes
+/// as before.
+async fn a_load_that_fails_leaves_every_index_and_the_store_writable(app: &TestApp) {
+    app.ok(
+        r#"mutation { createDataset(input: { name: "fail-a" }) { id } }"#,
+        json!({}),
+    )
+    .await;
+    let indexes_before = indexes(app).await;
+    let nodes_before = app.count_rows("node").await;
+    // more nodes than the store holds with the import's three containers, so the
+    // import drops the secondary indexes before the load
+    let err = import_csv(
+        app,
+        "id,kind,name\n1,DATASET,fail-b\n2,DATASET,fail-c\n3,DATASET,fail-d\n\
+         4,DATASET,fail-e\n5,DATASET,fail-f\n6,DATASET,fail-a\n",
+        "source,target,kind\n",
+    )
+    .await
+    .expect_err("a name the store holds");
+    let text = err.to_string();
+    assert!(
+        text.contains("node 6") && text.contains("\"fail-a\""),
+        "the error names the node: {text}"
+    );
+    assert_eq!(indexes(app).await, indexes_before, "indexes built again");
+    let containers = 3;
+    assert_eq!(
+        app.count_rows("node").await,
+        nodes_before + containers,
+        "the refused batch left nodes behind"
+    );
+    let created = app
+        .ok(
+            r#"mutation { createDataset(input: { name: "fail-b" }) { id name } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(created["createDataset"]["name"], "fail-b");
 }
 
 /// The column arrays bulk writes bind (`db::recordset`) come back from PostgreSQL as the

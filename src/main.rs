@@ -299,7 +299,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             );
             if stats.reference_checks == modelgraph::registry::bulk::ReferenceChecks::Skipped {
                 println!(
-                    "every reference was checked before loading; PostgreSQL's row-by-row foreign-key checks were skipped"
+                    "every reference was checked before loading; the store's row-by-row foreign-key checks were skipped"
                 );
             }
         }

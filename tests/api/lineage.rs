@@ -10,6 +10,7 @@ use crate::on_both;
 on_both!(
     walks_match_an_in_memory_bfs,
     edges_follow_the_rules_and_are_idempotent,
+    names_and_properties_walk_back_as_written,
     as_of_truncation_and_multi_start,
     registry_facts_make_edges_and_one_hop_fields,
     paths_and_walk_statement_counts,
@@ -295,6 +296,63 @@ async fn walks_match_an_in_memory_bfs(app: &TestApp) {
         listed > 200,
         "the random graphs were too sparse to test anything ({listed} nodes listed)"
     );
+}
+
+/// A walk's rows come back from the store as JSON text it builds itself (PostgreSQL by
+/// concatenation): names and edge properties with quotes, backslashes, brackets and
+/// text beyond ASCII (and tabs and newlines in properties) come back as written, at every hop and from a walk of several levels.
+async fn names_and_properties_walk_back_as_written(app: &TestApp) {
+    let odd = "q\"uo\\te café ✓ {},[] 'x'";
+    let create = "mutation($n: String!) { createDataset(input: {name: $n}) { id } }";
+    let d = app.ok(create, json!({"n": odd})).await["createDataset"]["id"].clone();
+    let exp = id_of(app, "createExperiment", "odd-e", "").await;
+    let run = app
+        .ok(
+            "mutation($n: String!, $e: ID!) { createExperimentRun(input: {name: $n, experimentId: $e}) { id } }",
+            json!({"n": format!("{odd} run"), "e": exp}),
+        )
+        .await["createExperimentRun"]["id"]
+        .clone();
+    let out =
+        app.ok(create, json!({"n": format!("{odd} out")})).await["createDataset"]["id"].clone();
+    let props = json!({"note": format!("{odd}\t\n"), "n": [1, null, true]});
+    let add = "mutation($e: [LineageEdgeInput!]!) { addLineageEdges(edges: $e) { id } }";
+    app.ok(
+        add,
+        json!({"e": [
+            {"source": d, "target": run, "kind": "INPUT", "properties": props},
+            {"source": run, "target": out, "kind": "OUTPUT", "properties": props},
+        ]}),
+    )
+    .await;
+    let walked = app
+        .ok(
+            "query($s: [ID!]!) { lineage(start: $s, direction: UPSTREAM, maxDepth: 5) { nodes { depth node { name } } edges { kind properties } } }",
+            json!({"s": [out]}),
+        )
+        .await;
+    let mut names: Vec<(i64, String)> = walked["lineage"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            (
+                n["depth"].as_i64().unwrap(),
+                n["node"]["name"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [(1, format!("{odd} run")), (2, odd.to_owned())],
+        "{walked}"
+    );
+    let edges = walked["lineage"]["edges"].as_array().unwrap();
+    assert_eq!(edges.len(), 2, "{walked}");
+    for edge in edges {
+        assert_eq!(edge["properties"], props, "{walked}");
+    }
 }
 
 async fn edges_follow_the_rules_and_are_idempotent(app: &TestApp) {

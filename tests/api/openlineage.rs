@@ -960,6 +960,87 @@ async fn another_servers_writes_evict_only_the_nodes_they_changed_on_postgres() 
     app.finish().await;
 }
 
+/// The writer's statements keep probing indexes as a new store grows (PostgreSQL). After
+/// five runs of a statement PostgreSQL caches a generic plan, planned for the table as
+/// it was then; on a new store that is an almost empty `node`, and the run update's
+/// generic plan (a hash join over a sequential scan) read every node for each batch until
+/// autovacuum's first `ANALYZE`. And a lookup of datasets by a list of names read every
+/// dataset of their namespace through the name index, keeping those named (a filter, not
+/// a condition of the index). Here 40 runs start and finish on a new store, the
+/// namespace then gains 20,000 datasets, and 30 more runs, each writing two new datasets
+/// there, finish without a sequential scan of `node` (one per run before: 30) and
+/// fetching a few rows each through its indexes (each lookup fetched 20,000 before).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_writer_plans_for_the_store_as_it_grows_on_postgres() {
+    use sea_orm::ConnectionTrait;
+    let app = crate::helpers::spawn_app(crate::helpers::Backend::Postgres).await;
+    async fn start_and_finish(app: &TestApp, runs: std::ops::Range<usize>) {
+        for i in runs {
+            let run = format!("0192e2a5-0000-7000-8000-{i:012x}");
+            let inputs = json!([{"namespace": "ns", "name": "in"}]);
+            let outputs = json!([
+                {"namespace": "ns", "name": format!("out-{i}-a")},
+                {"namespace": "ns", "name": format!("out-{i}-b")},
+            ]);
+            for (kind, time) in [("START", "10:00"), ("COMPLETE", "10:05")] {
+                let at = format!("2026-01-01T{time}:00Z");
+                let (status, text) = post(
+                    app,
+                    &event(kind, &at, &run, inputs.clone(), outputs.clone()),
+                )
+                .await;
+                assert_eq!(status, 201, "{text}");
+            }
+        }
+    }
+    /// `node`'s sequential scans, rows fetched through indexes and rows updated as the
+    /// statistics show them once they count at least `updated` rows updated (each
+    /// backend reports its counts within about a second of its last transaction).
+    async fn node_stats(app: &TestApp, updated: i64) -> (i64, i64, i64) {
+        let stat = |column: &str| {
+            format!(
+                r#"SELECT COALESCE({column}, 0) AS n FROM pg_stat_user_tables WHERE relid = '"node"'::regclass"#
+            )
+        };
+        for _ in 0..100 {
+            let rows = app.count(&stat("n_tup_upd")).await;
+            if rows >= updated {
+                // the other backends' counts, reported on the same clock
+                tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+                return (
+                    app.count(&stat("seq_scan")).await,
+                    app.count(&stat("idx_tup_fetch")).await,
+                    app.count(&stat("n_tup_upd")).await,
+                );
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+        panic!("the statistics never counted {updated} updated rows of node");
+    }
+    start_and_finish(&app, 0..40).await;
+    app.db
+        .execute_unprepared(
+            r#"INSERT INTO "node" ("kind", "name", "namespace", "scope_id", "state", "custom_properties", "create_time", "last_update_time", "revision")
+               SELECT 'DATASET', 'grown-' || i, 'ns', 0, 'UNKNOWN', '{}', 0, 0, 1 FROM generate_series(1, 20000) AS i"#,
+        )
+        .await
+        .unwrap();
+    let (scans, fetched, updated) = node_stats(&app, 40).await;
+    start_and_finish(&app, 40..70).await;
+    let (scans_after, fetched_after, _) = node_stats(&app, updated + 30).await;
+    assert!(
+        scans_after - scans < 5,
+        "30 runs scanned node {} times once it had grown",
+        scans_after - scans
+    );
+    assert!(
+        fetched_after - fetched < 3_000,
+        "30 runs fetched {} rows of node through its indexes",
+        fetched_after - fetched
+    );
+    app.finish().await;
+}
+
 /// Events that arrive while a batch is written join it before it commits (PostgreSQL's
 /// writer): a batch held at its first statement takes in the three events that queue up
 /// meanwhile, so all four runs share one transaction (one `xmin`; two before: the first

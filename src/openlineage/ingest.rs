@@ -424,14 +424,8 @@ async fn read_named_postgres<E: Exec>(
         r#"SELECT * FROM "node" WHERE "id" = ANY(ARRAY(SELECT (SELECT n."id" FROM "node" n WHERE n."kind" = $3 AND n."scope_id" = 0 AND n."namespace" = v."namespace" AND n."name" = v."name") FROM {pairs}))"#,
         pairs = unnest(1, "v", &NAMED),
     );
-    let found = txn
-        .fetch(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            sql,
-            values,
-        ))
-        .await?;
-    Ok(found)
+    let statement = Statement::from_sql_and_values(DbBackend::Postgres, sql, values);
+    Ok(txn.fetch(statement).await?)
 }
 
 /// One batch's transaction: nodes it wrote or read (kept only if it commits) and the

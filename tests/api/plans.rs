@@ -3,7 +3,8 @@
 //! a unique index over long text with a hash its optimizer cannot search, so these
 //! lookups need indexes of their own there.) A node's changes are read through the change
 //! log's indexes by either end, the one by an edge's other end holding only the changes
-//! that have one.
+//! that have one. Reads by parent, registered model and model version go through indexes
+//! that hold only the nodes with the column set.
 use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
 use serde_json::json;
 
@@ -12,6 +13,7 @@ use crate::helpers::TestApp;
 crate::on_both!(
     lookups_by_name_and_external_id_read_an_index,
     a_nodes_changes_read_the_index_of_edge_changes_only,
+    reads_by_parent_model_or_version_read_indexes_of_the_nodes_that_have_one,
 );
 
 async fn lookups_by_name_and_external_id_read_an_index(app: &TestApp) {
@@ -87,6 +89,60 @@ async fn a_nodes_changes_read_the_index_of_edge_changes_only(app: &TestApp) {
     let plan = plan(&txn, query).await;
     txn.rollback().await.expect("rollback");
     assert!(plan.contains("ix_change_other_end"), "{plan}");
+}
+
+/// Reads by parent, by registered model and by model version (lists of a model's
+/// versions, a version's artifacts and serving nodes, `latestVersion`) ask for ids, which
+/// no NULL matches: on SQLite and PostgreSQL their indexes hold only the nodes that have
+/// the column set (most nodes have none), and the reads, by one id or several, still go
+/// through them.
+async fn reads_by_parent_model_or_version_read_indexes_of_the_nodes_that_have_one(app: &TestApp) {
+    let backend = app.db.get_database_backend();
+    if backend == DbBackend::MySql {
+        return;
+    }
+    for (index, column) in [
+        ("ix_node_parent_create", "parent_id"),
+        ("ix_node_registered_model", "registered_model_id"),
+        ("ix_node_model_version", "model_version_id"),
+    ] {
+        let definition = match backend {
+            DbBackend::Postgres => format!(
+                "SELECT indexdef AS d FROM pg_indexes \
+                 WHERE schemaname = current_schema() AND indexname = '{index}'"
+            ),
+            _ => format!("SELECT sql AS d FROM sqlite_master WHERE name = '{index}'"),
+        };
+        let definition: String = app
+            .db
+            .query_one_raw(Statement::from_string(backend, definition))
+            .await
+            .expect("index")
+            .unwrap_or_else(|| panic!("{index} exists"))
+            .try_get("", "d")
+            .unwrap();
+        assert!(
+            definition.contains("WHERE") && definition.contains(&format!("{column}\" IS NOT NULL"))
+                || definition.contains(&format!("({column} IS NOT NULL)")),
+            "{definition}"
+        );
+        let reads = [
+            format!(r#"SELECT "id" FROM "node" WHERE "{column}" = 7"#),
+            format!(r#"SELECT "id" FROM "node" WHERE "{column}" IN (7, 8, 9)"#),
+        ];
+        for query in reads {
+            let txn = app.db.begin().await.expect("begin");
+            if backend == DbBackend::Postgres {
+                // a table this small would be scanned whatever its indexes
+                txn.execute_unprepared("SET LOCAL enable_seqscan = off")
+                    .await
+                    .expect("set");
+            }
+            let plan = plan(&txn, &query).await;
+            txn.rollback().await.expect("rollback");
+            assert!(plan.contains(index), "{query}: {plan}");
+        }
+    }
 }
 
 /// The store's plan for `query`, as text: SQLite's and PostgreSQL's plan lines, or the

@@ -16,7 +16,7 @@ use sea_orm_migration::sea_orm::DbBackend;
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-#[derive(DeriveIden)]
+#[derive(DeriveIden, Clone, Copy)]
 enum Node {
     Table,
     ParentId,
@@ -27,39 +27,33 @@ enum Node {
     RegisteredModelId,
 }
 
-/// The node indexes made partial: name, columns, the column that must be set.
-fn node_indexes() -> [(&'static str, Vec<Node>, Node); 3] {
-    [
-        (
-            "ix_node_model_version",
-            vec![Node::ModelVersionId],
-            Node::ModelVersionId,
-        ),
-        (
-            "ix_node_registered_model",
-            vec![Node::RegisteredModelId],
-            Node::RegisteredModelId,
-        ),
-        (
-            "ix_node_parent_create",
-            vec![Node::ParentId, Node::Kind, Node::CreateTime, Node::Id],
-            Node::ParentId,
-        ),
-    ]
-}
+/// The node indexes made partial, by name and columns; each holds the nodes whose first
+/// column is set.
+const NODE_INDEXES: [(&str, &[Node]); 3] = [
+    ("ix_node_model_version", &[Node::ModelVersionId]),
+    ("ix_node_registered_model", &[Node::RegisteredModelId]),
+    (
+        "ix_node_parent_create",
+        &[Node::ParentId, Node::Kind, Node::CreateTime, Node::Id],
+    ),
+];
 
-/// Builds the node indexes again, partial or whole.
+/// Builds the node indexes again, partial or whole (on MySQL/MariaDB, nothing: they
+/// stay whole).
 async fn node_indexes_again(manager: &SchemaManager<'_>, partial: bool) -> Result<(), DbErr> {
-    for (name, cols, set) in node_indexes() {
+    if manager.get_database_backend() == DbBackend::MySql {
+        return Ok(());
+    }
+    for (name, cols) in NODE_INDEXES {
         manager
             .drop_index(Index::drop().name(name).table(Node::Table).to_owned())
             .await?;
         let mut index = Index::create().name(name).table(Node::Table).to_owned();
         for col in cols {
-            index.col(col);
+            index.col(*col);
         }
         if partial {
-            index.and_where(Expr::col(set).is_not_null());
+            index.and_where(Expr::col(cols[0]).is_not_null());
         }
         manager.create_index(index).await?;
     }
@@ -73,16 +67,10 @@ impl MigrationTrait for Migration {
     }
 
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        match manager.get_database_backend() {
-            DbBackend::MySql => Ok(()),
-            _ => node_indexes_again(manager, true).await,
-        }
+        node_indexes_again(manager, true).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        match manager.get_database_backend() {
-            DbBackend::MySql => Ok(()),
-            _ => node_indexes_again(manager, false).await,
-        }
+        node_indexes_again(manager, false).await
     }
 }

@@ -428,6 +428,29 @@ async fn read_named_postgres<E: Exec>(
     Ok(txn.fetch(statement).await?)
 }
 
+/// `read_named` on SQLite and MySQL/MariaDB: the pairs as a list of row values,
+/// `("namespace", "name") IN (...)`.
+async fn read_named_pairs<E: Exec>(
+    txn: &E,
+    kind: NodeKind,
+    pairs: &[(&str, &str)],
+) -> Result<Vec<node::Model>> {
+    let pairs = pairs
+        .iter()
+        .map(|(namespace, name)| ((*namespace).to_owned(), (*name).to_owned()));
+    let query = node::Entity::find()
+        .filter(node::Column::Kind.eq(kind.as_str()))
+        .filter(node::Column::ScopeId.eq(0))
+        .filter(
+            Expr::tuple([
+                Expr::col(node::Column::Namespace),
+                Expr::col(node::Column::Name),
+            ])
+            .in_tuples(pairs),
+        );
+    Ok(all(txn, &query).await?)
+}
+
 /// One batch's transaction: nodes it wrote or read (kept only if it commits) and the
 /// edges it will write at the end, in one statement.
 struct Batch<'a, E> {
@@ -535,25 +558,10 @@ impl<E: Write> Batch<'_, E> {
     async fn read_named(&self, kind: NodeKind, pairs: &[(&str, &str)]) -> Result<Vec<node::Model>> {
         let mut found = Vec::new();
         for chunk in pairs.chunks(PREFETCH_CHUNK) {
-            if self.txn.backend() == DbBackend::Postgres {
-                found.extend(read_named_postgres(self.txn, kind, chunk).await?);
-                continue;
-            }
-            let pairs = chunk
-                .iter()
-                .map(|(namespace, name)| ((*namespace).to_owned(), (*name).to_owned()));
-            let query = node::Entity::find()
-                .filter(node::Column::Kind.eq(kind.as_str()))
-                .filter(node::Column::ScopeId.eq(0))
-                .filter(
-                    Expr::tuple([
-                        Expr::col(node::Column::Namespace),
-                        Expr::col(node::Column::Name),
-                    ])
-                    .in_tuples(pairs),
-                );
-            let rows: Vec<node::Model> = all(self.txn, &query).await?;
-            found.extend(rows);
+            found.extend(match self.txn.backend() {
+                DbBackend::Postgres => read_named_postgres(self.txn, kind, chunk).await?,
+                _ => read_named_pairs(self.txn, kind, chunk).await?,
+            });
         }
         Ok(found)
     }

@@ -58,36 +58,10 @@ async fn a_nodes_changes_read_the_index_of_edge_changes_only(app: &TestApp) {
     if backend == DbBackend::MySql {
         return;
     }
-    let definition = match backend {
-        DbBackend::Postgres => {
-            "SELECT indexdef AS d FROM pg_indexes \
-             WHERE schemaname = current_schema() AND indexname = 'ix_change_other_end'"
-        }
-        _ => "SELECT sql AS d FROM sqlite_master WHERE name = 'ix_change_other_end'",
-    };
-    let definition: String = app
-        .db
-        .query_one_raw(Statement::from_string(backend, definition))
-        .await
-        .expect("index")
-        .expect("ix_change_other_end exists")
-        .try_get("", "d")
-        .unwrap();
-    assert!(
-        definition.contains("WHERE") && definition.contains("IS NOT NULL"),
-        "{definition}"
-    );
+    assert_partial(app, "ix_change_other_end", "other_node_id").await;
     let query =
         r#"SELECT "sequence" FROM "change" WHERE "node_id" IN (1, 2) OR "other_node_id" IN (1, 2)"#;
-    // on PostgreSQL a table this small would be scanned whatever its indexes
-    let txn = app.db.begin().await.expect("begin");
-    if backend == DbBackend::Postgres {
-        txn.execute_unprepared("SET LOCAL enable_seqscan = off")
-            .await
-            .expect("set");
-    }
-    let plan = plan(&txn, query).await;
-    txn.rollback().await.expect("rollback");
+    let plan = plan_with_indexes(app, query).await;
     assert!(plan.contains("ix_change_other_end"), "{plan}");
 }
 
@@ -106,43 +80,56 @@ async fn reads_by_parent_model_or_version_read_indexes_of_the_nodes_that_have_on
         ("ix_node_registered_model", "registered_model_id"),
         ("ix_node_model_version", "model_version_id"),
     ] {
-        let definition = match backend {
-            DbBackend::Postgres => format!(
-                "SELECT indexdef AS d FROM pg_indexes \
-                 WHERE schemaname = current_schema() AND indexname = '{index}'"
-            ),
-            _ => format!("SELECT sql AS d FROM sqlite_master WHERE name = '{index}'"),
-        };
-        let definition: String = app
-            .db
-            .query_one_raw(Statement::from_string(backend, definition))
-            .await
-            .expect("index")
-            .unwrap_or_else(|| panic!("{index} exists"))
-            .try_get("", "d")
-            .unwrap();
-        assert!(
-            definition.contains("WHERE") && definition.contains(&format!("{column}\" IS NOT NULL"))
-                || definition.contains(&format!("({column} IS NOT NULL)")),
-            "{definition}"
-        );
-        let reads = [
+        assert_partial(app, index, column).await;
+        for query in [
             format!(r#"SELECT "id" FROM "node" WHERE "{column}" = 7"#),
             format!(r#"SELECT "id" FROM "node" WHERE "{column}" IN (7, 8, 9)"#),
-        ];
-        for query in reads {
-            let txn = app.db.begin().await.expect("begin");
-            if backend == DbBackend::Postgres {
-                // a table this small would be scanned whatever its indexes
-                txn.execute_unprepared("SET LOCAL enable_seqscan = off")
-                    .await
-                    .expect("set");
-            }
-            let plan = plan(&txn, &query).await;
-            txn.rollback().await.expect("rollback");
+        ] {
+            let plan = plan_with_indexes(app, &query).await;
             assert!(plan.contains(index), "{query}: {plan}");
         }
     }
+}
+
+/// Asserts that `index` exists and holds only the rows whose `column` is set: its
+/// definition (SQLite's `sqlite_master.sql`, PostgreSQL's `pg_indexes.indexdef`) ends in
+/// a `WHERE` naming the column as `IS NOT NULL`.
+async fn assert_partial(app: &TestApp, index: &str, column: &str) {
+    let backend = app.db.get_database_backend();
+    let definition = match backend {
+        DbBackend::Postgres => format!(
+            "SELECT indexdef AS d FROM pg_indexes \
+             WHERE schemaname = current_schema() AND indexname = '{index}'"
+        ),
+        _ => format!("SELECT sql AS d FROM sqlite_master WHERE name = '{index}'"),
+    };
+    let definition: String = app
+        .db
+        .query_one_raw(Statement::from_string(backend, definition))
+        .await
+        .expect("index")
+        .unwrap_or_else(|| panic!("{index} exists"))
+        .try_get("", "d")
+        .unwrap();
+    let condition = definition.split_once("WHERE").map(|(_, c)| c);
+    assert!(
+        condition.is_some_and(|c| c.contains(column) && c.contains("IS NOT NULL")),
+        "{definition}"
+    );
+}
+
+/// [`plan`] in a transaction that, on PostgreSQL, turns sequential scans off: the test
+/// stores are small enough that it would scan them whatever their indexes.
+async fn plan_with_indexes(app: &TestApp, query: &str) -> String {
+    let txn = app.db.begin().await.expect("begin");
+    if app.db.get_database_backend() == DbBackend::Postgres {
+        txn.execute_unprepared("SET LOCAL enable_seqscan = off")
+            .await
+            .expect("set");
+    }
+    let plan = plan(&txn, query).await;
+    txn.rollback().await.expect("rollback");
+    plan
 }
 
 /// The store's plan for `query`, as text: SQLite's and PostgreSQL's plan lines, or the

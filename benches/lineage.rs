@@ -141,7 +141,7 @@ async fn run(label: &str, conn: DatabaseConnection, a: &Args) {
     }
     let starts: Vec<i64> = Id::find_by_statement(Statement::from_string(
         conn.get_database_backend(),
-        "SELECT id FROM node WHERE kind IN ('MODEL_VERSION', 'INFERENCE_SERVICE') ORDER BY id DESC LIMIT 50".to_owned(),
+        "SELECT id FROM node WHERE kind IN ('MODEL_VERSION', 'INFERENCE_SERVICE') ORDER BY create_time DESC, id DESC LIMIT 50".to_owned(),
     ))
     .all(&conn)
     .await

@@ -112,6 +112,36 @@ struct CsvNode {
     id: i64,
     kind: NodeKind,
     name: String,
+    /// Its place in the nodes file, from 0: its creation time's offset.
+    place: i64,
+    /// Its line in the nodes file.
+    line: usize,
+}
+
+/// Puts `nodes` in the order of the store's unique name index, `ux_node_name` (kind,
+/// scope, namespace, name: every imported node of a kind has the same parent and no
+/// namespace), each name's nodes in the file's order. Written in that order, each node
+/// lands at the end of the index instead of wherever its name does: `gen-graph`'s names
+/// put each batch's nodes on one leaf page per project and kind (33,000 pages a batch in
+/// the 10M-node graph, three nodes a page, each page written again by every batch). The
+/// nodes are numbered in this order; their creation times still follow the file's.
+fn name_order(nodes: &mut [CsvNode]) {
+    nodes.sort_unstable_by(|a, b| {
+        (a.kind.as_str(), &a.name, a.place).cmp(&(b.kind.as_str(), &b.name, b.place))
+    });
+}
+
+/// The first line (in the file) naming a node that an earlier line already named with the
+/// same kind, with that earlier line; `nodes` in [`name_order`], where they are side by
+/// side. Every imported node of a kind has the same parent, so a name given twice would
+/// fail the store's unique name index partway through the load, after earlier batches
+/// were written.
+fn named_twice(nodes: &[CsvNode]) -> Option<(&CsvNode, usize)> {
+    nodes
+        .windows(2)
+        .filter(|pair| pair[0].kind == pair[1].kind && pair[0].name == pair[1].name)
+        .map(|pair| (&pair[1], pair[0].line))
+        .min_by_key(|(again, _)| again.line)
 }
 
 fn read_text(path: &Path) -> Result<String> {
@@ -218,31 +248,30 @@ struct Key {
     id: i64,
 }
 
-/// Inserts `batch` (creation times from `first_time` on, one apart), recording each
-/// creation; the new ids, in order.
+/// Inserts `batch` in its order (each node created at `base` plus its place in the
+/// file), recording each creation; the new ids, in order.
 async fn insert_nodes<E: Write>(
     tx: &E,
     batch: &[CsvNode],
-    first_time: i64,
+    base: i64,
     parents: &Parents<'_>,
 ) -> Result<Vec<i64>> {
     if tx.backend() == sea_orm::DbBackend::Postgres {
-        return insert_nodes_postgres(tx, batch, first_time, parents).await;
+        return insert_nodes_postgres(tx, batch, base, parents).await;
     }
     if let Some(session) = tx.session() {
-        return insert_nodes_each(tx, session, batch, first_time, parents);
+        return insert_nodes_each(tx, session, batch, base, parents);
     }
     let mut keys = Vec::with_capacity(batch.len());
     let per_statement = rows_per_statement(tx, NODE_COLUMNS.len(), BATCH);
     for chunk in batch.chunks(per_statement) {
-        let start = first_time + keys.len() as i64;
         let mut insert = Query::insert();
         insert
             .into_table(node::Entity)
             .columns(NODE_COLUMNS.map(|(name, _)| Alias::new(name)))
             .returning_col(node::Column::Id);
-        for (i, n) in chunk.iter().enumerate() {
-            insert.values_panic(node_row(n, start + i as i64, parents).map(Into::into));
+        for n in chunk {
+            insert.values_panic(node_row(n, base, parents).map(Into::into));
         }
         let added: Vec<Key> = tx.fetch(build_statement(tx.backend(), &insert)).await?;
         if added.len() != chunk.len() {
@@ -266,7 +295,7 @@ fn insert_nodes_each<E: Write>(
     tx: &E,
     session: &Session,
     batch: &[CsvNode],
-    first_time: i64,
+    base: i64,
     parents: &Parents<'_>,
 ) -> Result<Vec<i64>> {
     use crate::db::exec::Bind;
@@ -277,8 +306,7 @@ fn insert_nodes_each<E: Write>(
     );
     let rows = batch
         .iter()
-        .zip(first_time..)
-        .map(|(n, t)| rusqlite::params_from_iter(node_row(n, t, parents).into_iter().map(Bind)));
+        .map(|n| rusqlite::params_from_iter(node_row(n, base, parents).into_iter().map(Bind)));
     let added = session.insert_each(&sql, rows)?;
     let mut keys = Vec::with_capacity(batch.len());
     for (n, id) in batch.iter().zip(added) {
@@ -309,9 +337,10 @@ const NODE_COLUMNS: [(&str, &str); 12] = [
 /// An imported node's values, in [`NODE_COLUMNS`] order.
 type NodeRow = [sea_orm::Value; NODE_COLUMNS.len()];
 
-/// The row that imports `n`, created at `t`.
-fn node_row(n: &CsvNode, t: i64, parents: &Parents<'_>) -> NodeRow {
+/// The row that imports `n`, created at `base` plus its place in the file.
+fn node_row(n: &CsvNode, base: i64, parents: &Parents<'_>) -> NodeRow {
     let parent = parent_of(n.kind, parents);
+    let t = base + n.place;
     [
         n.kind.as_str().into(),
         n.name.as_str().into(),
@@ -330,37 +359,33 @@ fn node_row(n: &CsvNode, t: i64, parents: &Parents<'_>) -> NodeRow {
     ]
 }
 
-/// `insert_nodes` on PostgreSQL: the batch as column arrays (`db::recordset`). Each
-/// node's creation time is its own within the batch, so the ids that come back are
-/// matched to the nodes by it rather than by the order rows come back in.
+/// `insert_nodes` on PostgreSQL: the batch as column arrays (`db::recordset`), inserted
+/// in the arrays' order. Each node's creation time is its own, so the ids that come back
+/// are matched to the nodes by it rather than by the order rows come back in.
 async fn insert_nodes_postgres<E: Write>(
     tx: &E,
     batch: &[CsvNode],
-    first_time: i64,
+    base: i64,
     parents: &Parents<'_>,
 ) -> Result<Vec<i64>> {
-    use crate::db::recordset::{column_arrays, names, unnest};
+    use crate::db::recordset::{column_arrays, names, unnest_numbered};
     #[derive(FromQueryResult, serde::Deserialize)]
     struct Created {
         id: i64,
         create_time: i64,
     }
-    let rows: Vec<NodeRow> = batch
-        .iter()
-        .enumerate()
-        .map(|(i, n)| node_row(n, first_time + i as i64, parents))
-        .collect();
+    let rows: Vec<NodeRow> = batch.iter().map(|n| node_row(n, base, parents)).collect();
     let sql = format!(
         r#"INSERT INTO "node" ({columns}) SELECT {picked} FROM {rows}
-           ORDER BY v."create_time" RETURNING "id", "create_time""#,
+           ORDER BY v."place" RETURNING "id", "create_time""#,
         columns = names("", &NODE_COLUMNS),
         picked = names("v", &NODE_COLUMNS),
-        rows = unnest(1, "v", &NODE_COLUMNS),
+        rows = unnest_numbered(1, "v", &NODE_COLUMNS, "place"),
     );
     let arrays = column_arrays(&NODE_COLUMNS, &rows);
     let statement =
         sea_orm::Statement::from_sql_and_values(sea_orm::DbBackend::Postgres, sql, arrays);
-    let mut created: Vec<Created> = tx.fetch(statement).await?;
+    let created: Vec<Created> = tx.fetch(statement).await?;
     if created.len() != batch.len() {
         return Err(RegistryError::Internal(format!(
             "inserted {} nodes, {} came back",
@@ -368,17 +393,19 @@ async fn insert_nodes_postgres<E: Write>(
             created.len()
         )));
     }
-    created.sort_unstable_by_key(|c| c.create_time);
-    for (i, (n, c)) in batch.iter().zip(&created).enumerate() {
-        if c.create_time != first_time + i as i64 {
-            return Err(RegistryError::Internal(format!(
-                "node {} came back with another node's creation time",
+    let by_time: HashMap<i64, i64> = created.into_iter().map(|c| (c.create_time, c.id)).collect();
+    let mut keys = Vec::with_capacity(batch.len());
+    for n in batch {
+        let id = by_time.get(&(base + n.place)).copied().ok_or_else(|| {
+            RegistryError::Internal(format!(
+                "node {} came back without its creation time",
                 n.name
-            )));
-        }
-        tx.record(created_change(n, c.id));
+            ))
+        })?;
+        tx.record(created_change(n, id));
+        keys.push(id);
     }
-    Ok(created.into_iter().map(|c| c.id).collect())
+    Ok(keys)
 }
 
 /// The parent an imported node of `kind` goes under, if it needs one.
@@ -405,8 +432,8 @@ fn created_change(n: &CsvNode, id: i64) -> NewChange {
     }
 }
 
-/// Writes the nodes, then the checked edges (CSV ids, each listed once or more), in
-/// batches; the number of edges.
+/// Writes the nodes (in [`name_order`]), then the checked edges (CSV ids, each listed
+/// once or more), in batches; the number of edges.
 async fn load(
     db: &DatabaseConnection,
     session: Option<&Session>,
@@ -416,7 +443,8 @@ async fn load(
     [model, experiment, environment]: [&node::Model; 3],
     progress: &mut impl FnMut(&str, usize, usize),
 ) -> Result<usize> {
-    // creation times follow the CSV order (ids are a topological order), ending now
+    // creation times follow the file's order (a topological one), ending now, whatever
+    // order the nodes are written in
     let base = now_ms() - nodes.len() as i64;
     let parents = Parents {
         model,
@@ -435,11 +463,10 @@ async fn load(
     if session.is_some() {
         in_session(db, session, NODES_SESSION).await?;
     }
-    let mut written = stream::iter(nodes.chunks(node_batch).enumerate())
-        .map(|(b, batch)| async move {
-            let first_time = base + (b * node_batch) as i64;
+    let mut written = stream::iter(nodes.chunks(node_batch))
+        .map(|batch| async move {
             let keys = in_batch!(db, session, checks, |tx| insert_nodes(
-                tx, batch, first_time, parents
+                tx, batch, base, parents
             ))
             .map_err(|e| (batch, e))?;
             Ok::<_, (&[CsvNode], RegistryError)>((batch, keys))
@@ -517,8 +544,8 @@ async fn load(
     Ok(new_edges.len())
 }
 
-/// Why the store refused a batch for a name it already holds: the batch's first node
-/// whose kind and name the store has under the same parent, named. (Names given twice
+/// Why the store refused a batch for a name it already holds: the batch's node first in
+/// the file whose kind and name the store has under the same parent, named. (Names given twice
 /// in the file are refused before anything is written.)
 async fn taken(
     db: &DatabaseConnection,
@@ -550,10 +577,11 @@ async fn taken(
     }
     Ok(batch
         .iter()
-        .find(|n| {
+        .filter(|n| {
             let scope = parent_of(n.kind, parents).map_or(0, |p| p.id);
             held.contains(&(n.kind.as_str().to_owned(), scope, n.name.clone()))
         })
+        .min_by_key(|n| n.place)
         .map(|n| {
             RegistryError::AlreadyExists(format!(
                 "node {} of the nodes file: the store already holds a {} named {:?}",
@@ -664,12 +692,9 @@ pub async fn import_graph(
 ) -> Result<ImportStats> {
     let started = Instant::now();
     let text = read_text(nodes_csv)?;
-    // (kind, name) -> the line naming it first: every imported node of a kind has the
-    // same parent, so a name given twice would fail the store's unique name index
-    // partway through the load, after earlier batches were written
-    let mut named: HashMap<(NodeKind, &str), usize> = HashMap::new();
-    let nodes: Vec<CsvNode> = csv_rows(nodes_csv, &text)
-        .map(|row| {
+    let mut nodes: Vec<CsvNode> = csv_rows(nodes_csv, &text)
+        .zip(0..)
+        .map(|(row, place)| {
             let (line, [id, kind, name]) = row?;
             let at = || at_line(nodes_csv, line);
             let id = id
@@ -679,21 +704,26 @@ pub async fn import_graph(
                 .parse()
                 .map_err(|_| RegistryError::invalid(at(), format!("unknown kind {kind:?}")))?;
             validate_name(&at(), name)?;
-            if let Some(first) = named.insert((kind, name), line) {
-                return Err(RegistryError::invalid(
-                    at(),
-                    format!("{kind} {name:?} is already named on line {first}"),
-                ));
-            }
             Ok(CsvNode {
                 id,
                 kind,
                 name: name.to_owned(),
+                place,
+                line,
             })
         })
         .collect::<Result<_>>()?;
-    drop(named);
     drop(text);
+    name_order(&mut nodes);
+    if let Some((again, first)) = named_twice(&nodes) {
+        return Err(RegistryError::invalid(
+            at_line(nodes_csv, again.line),
+            format!(
+                "{} {:?} is already named on line {first}",
+                again.kind, again.name
+            ),
+        ));
+    }
     // every edge checked against the nodes file before anything is written
     let kinds: HashMap<i64, NodeKind> = nodes.iter().map(|n| (n.id, n.kind)).collect();
     let text = read_text(edges_csv)?;

@@ -20,6 +20,7 @@ on_both!(
     a_bad_edge_is_refused_before_anything_is_written,
     an_edge_listed_twice_is_written_once,
     edges_are_written_in_their_unique_indexs_order,
+    nodes_are_numbered_in_their_name_indexs_order_and_created_in_the_files,
     a_name_given_twice_is_refused_before_anything_is_written,
     a_load_that_fails_leaves_every_index_and_the_store_writable,
 );
@@ -364,6 +365,66 @@ async fn a_bad_edge_is_refused_before_anything_is_written(app: &TestApp) {
 /// A name the nodes file gives twice (same kind) is refused naming both lines, before
 /// anything is written: the store's unique name index would otherwise refuse it
 /// partway through the load, after earlier batches went in.
+/// Nodes go in sorted by kind and name, the unique name index's order, whatever the
+/// file's order, so each insert lands at the end of that index; their creation times
+/// still follow the file.
+async fn nodes_are_numbered_in_their_name_indexs_order_and_created_in_the_files(app: &TestApp) {
+    let last_node = app
+        .count(r#"SELECT COALESCE(MAX("id"), 0) AS "n" FROM "node""#)
+        .await;
+    import_csv(
+        app,
+        "id,kind,name\n1,EXPERIMENT_RUN,named-b\n2,DATASET,named-z\n\
+         3,MODEL_VERSION,named-a\n4,DATASET,named-a\n",
+        "source,target,kind\n",
+    )
+    .await
+    .expect("import");
+    let named = |order: &str| {
+        let sql = format!(
+            r#"SELECT "kind", "name" FROM "node"
+               WHERE "id" > {last_node} AND "name" LIKE 'named-%' ORDER BY {order}"#
+        );
+        async move {
+            let rows = app
+                .db
+                .query_all_raw(sea_orm::Statement::from_string(
+                    app.db.get_database_backend(),
+                    sql,
+                ))
+                .await
+                .unwrap();
+            rows.iter()
+                .map(|r| {
+                    let kind: String = r.try_get("", "kind").unwrap();
+                    let name: String = r.try_get("", "name").unwrap();
+                    format!("{kind} {name}")
+                })
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        named(r#""id""#).await,
+        [
+            "DATASET named-a",
+            "DATASET named-z",
+            "EXPERIMENT_RUN named-b",
+            "MODEL_VERSION named-a"
+        ],
+        "nodes by id"
+    );
+    assert_eq!(
+        named(r#""create_time", "id""#).await,
+        [
+            "EXPERIMENT_RUN named-b",
+            "DATASET named-z",
+            "MODEL_VERSION named-a",
+            "DATASET named-a"
+        ],
+        "nodes by creation time"
+    );
+}
+
 async fn a_name_given_twice_is_refused_before_anything_is_written(app: &TestApp) {
     let nodes_before = app.count_rows("node").await;
     let changes_before = app.count_rows("change").await;

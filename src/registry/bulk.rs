@@ -113,7 +113,7 @@ struct CsvNode {
     kind: NodeKind,
     name: String,
     /// Its place in the nodes file, from 0: its creation time's offset.
-    place: i64,
+    place: usize,
     /// Its line in the nodes file.
     line: usize,
 }
@@ -142,6 +142,68 @@ fn named_twice(nodes: &[CsvNode]) -> Option<(&CsvNode, usize)> {
         .filter(|pair| pair[0].kind == pair[1].kind && pair[0].name == pair[1].name)
         .map(|pair| (&pair[1], pair[0].line))
         .min_by_key(|(again, _)| again.line)
+}
+
+/// An edge of the edges file, checked against the nodes file: its ends by their places
+/// in it.
+struct CheckedEdge {
+    source: usize,
+    target: usize,
+    kind: EdgeKind,
+    source_kind: NodeKind,
+}
+
+/// Where each node of the nodes file is (its place, from 0), by the id the file gives it.
+/// Ids that run through a range at most twice the nodes' count (`gen-graph`'s run from 1)
+/// are kept in a vector indexed from the lowest: an edges file lists neighbours near one
+/// another, and their places are then read from nearby memory, where a hash map sends
+/// each to a random place (at 10M nodes a cache miss for each of 27M edge ends). Other
+/// ids go in a hash map.
+enum Places {
+    Dense { lowest: i64, places: Vec<usize> },
+    Sparse(HashMap<i64, usize>),
+}
+
+impl Places {
+    /// The places of `nodes` (in the file's order), or the line giving an id that an
+    /// earlier line already gave, with that line.
+    fn new(nodes: &[CsvNode]) -> std::result::Result<Self, (usize, usize)> {
+        let (Some(lowest), Some(highest)) = (
+            nodes.iter().map(|n| n.id).min(),
+            nodes.iter().map(|n| n.id).max(),
+        ) else {
+            return Ok(Self::Sparse(HashMap::new()));
+        };
+        let span = i128::from(highest) - i128::from(lowest) + 1;
+        if span <= 2 * nodes.len() as i128 {
+            let mut places = vec![usize::MAX; span as usize];
+            for (place, n) in nodes.iter().enumerate() {
+                let slot = &mut places[(n.id - lowest) as usize];
+                if *slot != usize::MAX {
+                    return Err((n.line, nodes[*slot].line));
+                }
+                *slot = place;
+            }
+            return Ok(Self::Dense { lowest, places });
+        }
+        let mut places = HashMap::with_capacity(nodes.len());
+        for (place, n) in nodes.iter().enumerate() {
+            if let Some(first) = places.insert(n.id, place) {
+                return Err((n.line, nodes[first].line));
+            }
+        }
+        Ok(Self::Sparse(places))
+    }
+
+    fn get(&self, id: i64) -> Option<usize> {
+        match self {
+            Self::Dense { lowest, places } => {
+                let at = usize::try_from(i128::from(id) - i128::from(*lowest)).ok()?;
+                places.get(at).copied().filter(|&p| p != usize::MAX)
+            }
+            Self::Sparse(places) => places.get(&id).copied(),
+        }
+    }
 }
 
 fn read_text(path: &Path) -> Result<String> {
@@ -340,7 +402,7 @@ type NodeRow = [sea_orm::Value; NODE_COLUMNS.len()];
 /// The row that imports `n`, created at `base` plus its place in the file.
 fn node_row(n: &CsvNode, base: i64, parents: &Parents<'_>) -> NodeRow {
     let parent = parent_of(n.kind, parents);
-    let t = base + n.place;
+    let t = base + n.place as i64;
     [
         n.kind.as_str().into(),
         n.name.as_str().into(),
@@ -396,12 +458,15 @@ async fn insert_nodes_postgres<E: Write>(
     let by_time: HashMap<i64, i64> = created.into_iter().map(|c| (c.create_time, c.id)).collect();
     let mut keys = Vec::with_capacity(batch.len());
     for n in batch {
-        let id = by_time.get(&(base + n.place)).copied().ok_or_else(|| {
-            RegistryError::Internal(format!(
-                "node {} came back without its creation time",
-                n.name
-            ))
-        })?;
+        let id = by_time
+            .get(&(base + n.place as i64))
+            .copied()
+            .ok_or_else(|| {
+                RegistryError::Internal(format!(
+                    "node {} came back without its creation time",
+                    n.name
+                ))
+            })?;
         tx.record(created_change(n, id));
         keys.push(id);
     }
@@ -432,14 +497,14 @@ fn created_change(n: &CsvNode, id: i64) -> NewChange {
     }
 }
 
-/// Writes the nodes (in [`name_order`]), then the checked edges (CSV ids, each listed
-/// once or more), in batches; the number of edges.
+/// Writes the nodes (in [`name_order`]), then the checked edges (each listed once or
+/// more), in batches; the number of edges.
 async fn load(
     db: &DatabaseConnection,
     session: Option<&Session>,
     checks: ReferenceChecks,
     nodes: &[CsvNode],
-    checked: Vec<(i64, i64, EdgeKind, NodeKind)>,
+    checked: Vec<CheckedEdge>,
     [model, experiment, environment]: [&node::Model; 3],
     progress: &mut impl FnMut(&str, usize, usize),
 ) -> Result<usize> {
@@ -456,8 +521,8 @@ async fn load(
         Some(_) => (SQLITE_NODE_BATCH, SQLITE_EDGE_BATCH),
         None => (NODE_BATCH, EDGE_BATCH),
     };
-    // CSV id -> stored id
-    let mut ids: HashMap<i64, i64> = HashMap::with_capacity(nodes.len());
+    // a node's place in the file -> its stored id
+    let mut ids = vec![0i64; nodes.len()];
     let mut done = 0;
     let parents = &parents;
     if session.is_some() {
@@ -482,7 +547,7 @@ async fn load(
             }
         };
         for (n, key) in batch.iter().zip(keys) {
-            ids.insert(n.id, key);
+            ids[n.place] = key;
         }
         done += batch.len();
         progress("nodes", done, nodes.len());
@@ -514,12 +579,12 @@ async fn load(
     }
     let mut new_edges: Vec<NewEdge> = checked
         .into_iter()
-        .map(|(source, target, kind, source_kind)| NewEdge {
-            source: ids[&source],
-            target: ids[&target],
-            kind,
+        .map(|e| NewEdge {
+            source: ids[e.source],
+            target: ids[e.target],
+            kind: e.kind,
             properties: None,
-            source_kind: Some(source_kind),
+            source_kind: Some(e.source_kind),
         })
         .collect();
     drop(ids);
@@ -714,6 +779,15 @@ pub async fn import_graph(
         })
         .collect::<Result<_>>()?;
     drop(text);
+    // every edge checked against the nodes file before anything is written, and each end
+    // kept as its node's place in the file
+    let places = Places::new(&nodes).map_err(|(line, first)| {
+        RegistryError::invalid(
+            at_line(nodes_csv, line),
+            format!("id is already given on line {first}"),
+        )
+    })?;
+    let kinds: Vec<NodeKind> = nodes.iter().map(|n| n.kind).collect();
     name_order(&mut nodes);
     if let Some((again, first)) = named_twice(&nodes) {
         return Err(RegistryError::invalid(
@@ -724,21 +798,19 @@ pub async fn import_graph(
             ),
         ));
     }
-    // every edge checked against the nodes file before anything is written
-    let kinds: HashMap<i64, NodeKind> = nodes.iter().map(|n| (n.id, n.kind)).collect();
     let text = read_text(edges_csv)?;
     let mut checked = Vec::new();
     for row in csv_rows(edges_csv, &text) {
         let (line, [source, target, kind]) = row?;
         let at = || at_line(edges_csv, line);
-        let end = |cell: &str| -> Result<(i64, NodeKind)> {
+        let end = |cell: &str| -> Result<(usize, NodeKind)> {
             let csv_id: i64 = cell
                 .parse()
                 .map_err(|_| RegistryError::invalid(at(), "node id is not an integer"))?;
-            let kind = kinds.get(&csv_id).copied().ok_or_else(|| {
+            let place = places.get(csv_id).ok_or_else(|| {
                 RegistryError::invalid(at(), format!("node {csv_id} is not in the nodes file"))
             })?;
-            Ok((csv_id, kind))
+            Ok((place, kinds[place]))
         };
         let (source, source_kind) = end(source)?;
         let (target, target_kind) = end(target)?;
@@ -751,9 +823,15 @@ pub async fn import_graph(
                 format!("{kind} cannot join a {source_kind} to a {target_kind}"),
             ));
         }
-        checked.push((source, target, kind, source_kind));
+        checked.push(CheckedEdge {
+            source,
+            target,
+            kind,
+            source_kind,
+        });
     }
     drop(text);
+    drop(places);
     drop(kinds);
     let model = container(db, NodeKind::RegisteredModel, NodeFields::default()).await?;
     let experiment = container(db, NodeKind::Experiment, NodeFields::default()).await?;

@@ -22,6 +22,8 @@ on_both!(
     edges_are_written_in_their_unique_indexs_order,
     nodes_are_numbered_in_their_name_indexs_order_and_created_in_the_files,
     a_name_given_twice_is_refused_before_anything_is_written,
+    an_id_given_twice_is_refused_before_anything_is_written,
+    ids_far_apart_join_the_edges_they_name,
     a_load_that_fails_leaves_every_index_and_the_store_writable,
 );
 
@@ -444,6 +446,79 @@ async fn a_name_given_twice_is_refused_before_anything_is_written(app: &TestApp)
     );
     assert_eq!(app.count_rows("node").await, nodes_before);
     assert_eq!(app.count_rows("change").await, changes_before);
+}
+
+async fn an_id_given_twice_is_refused_before_anything_is_written(app: &TestApp) {
+    let nodes_before = app.count_rows("node").await;
+    // ids in a close range, and far apart (each kept its own way)
+    for ids in [[1i64, 2, 1], [5, 9_000_000_000, 5]] {
+        let err = import_csv(
+            app,
+            &format!(
+                "id,kind,name\n{},DATASET,id-a\n\n{},EXPERIMENT_RUN,id-b\n{},DATASET,id-c\n",
+                ids[0], ids[1], ids[2]
+            ),
+            "source,target,kind\n",
+        )
+        .await
+        .expect_err("an id given twice");
+        let text = err.to_string();
+        assert!(
+            text.contains("nodes.csv:5") && text.contains("line 2"),
+            "{text}"
+        );
+    }
+    assert_eq!(app.count_rows("node").await, nodes_before);
+}
+
+/// Ids the file spreads far apart (negative, and near the ends of i64) still name the
+/// nodes their edges join.
+async fn ids_far_apart_join_the_edges_they_name(app: &TestApp) {
+    let stats = import_csv(
+        app,
+        &format!(
+            "id,kind,name\n{},DATASET,far-raw\n-3,EXPERIMENT_RUN,far-train\n\
+             {},MODEL_VERSION,far-v1\n",
+            i64::MAX,
+            i64::MIN
+        ),
+        &format!(
+            "source,target,kind\n{},-3,INPUT\n-3,{},OUTPUT\n",
+            i64::MAX,
+            i64::MIN
+        ),
+    )
+    .await
+    .expect("import");
+    assert_eq!(stats.edges, 2);
+    let rows = app
+        .db
+        .query_all_raw(sea_orm::Statement::from_string(
+            app.db.get_database_backend(),
+            r#"SELECT s."name" AS "source", t."name" AS "target" FROM "lineage_edge" e
+               JOIN "node" s ON s."id" = e."source_id"
+               JOIN "node" t ON t."id" = e."target_id"
+               WHERE s."name" LIKE 'far-%' ORDER BY s."name""#
+                .to_owned(),
+        ))
+        .await
+        .unwrap();
+    let joined: Vec<(String, String)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r.try_get("", "source").unwrap(),
+                r.try_get("", "target").unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        joined,
+        [
+            ("far-raw".to_owned(), "far-train".to_owned()),
+            ("far-train".to_owned(), "far-v1".to_owned())
+        ]
+    );
 }
 
 /// A load the store refuses in its nodes stage (a name it already holds) names the node,

@@ -334,6 +334,32 @@ async fn indexes(app: &TestApp) -> Vec<String> {
 }
 
 /// Imports a `nodes.csv` and an `edges.csv` holding these contents.
+/// The edges `rest` picks and orders (`e` the edge, `s` and `t` its ends), as their ends'
+/// names.
+async fn edges_by_name(app: &TestApp, rest: &str) -> Vec<(String, String)> {
+    let rows = app
+        .db
+        .query_all_raw(sea_orm::Statement::from_string(
+            app.db.get_database_backend(),
+            format!(
+                r#"SELECT s."name" AS "source", t."name" AS "target" FROM "lineage_edge" e
+                   JOIN "node" s ON s."id" = e."source_id"
+                   JOIN "node" t ON t."id" = e."target_id"
+                   WHERE {rest}"#
+            ),
+        ))
+        .await
+        .unwrap();
+    rows.iter()
+        .map(|r| {
+            (
+                r.try_get("", "source").unwrap(),
+                r.try_get("", "target").unwrap(),
+            )
+        })
+        .collect()
+}
+
 async fn import_csv(app: &TestApp, nodes: &str, edges: &str) -> Result<ImportStats, RegistryError> {
     let dir = tempfile::tempdir().unwrap();
     let (nodes_csv, edges_csv) = (dir.path().join("nodes.csv"), dir.path().join("edges.csv"));
@@ -491,27 +517,7 @@ async fn ids_far_apart_join_the_edges_they_name(app: &TestApp) {
     .await
     .expect("import");
     assert_eq!(stats.edges, 2);
-    let rows = app
-        .db
-        .query_all_raw(sea_orm::Statement::from_string(
-            app.db.get_database_backend(),
-            r#"SELECT s."name" AS "source", t."name" AS "target" FROM "lineage_edge" e
-               JOIN "node" s ON s."id" = e."source_id"
-               JOIN "node" t ON t."id" = e."target_id"
-               WHERE s."name" LIKE 'far-%' ORDER BY s."name""#
-                .to_owned(),
-        ))
-        .await
-        .unwrap();
-    let joined: Vec<(String, String)> = rows
-        .iter()
-        .map(|r| {
-            (
-                r.try_get("", "source").unwrap(),
-                r.try_get("", "target").unwrap(),
-            )
-        })
-        .collect();
+    let joined = edges_by_name(app, r#"s."name" LIKE 'far-%' ORDER BY s."name""#).await;
     assert_eq!(
         joined,
         [
@@ -660,28 +666,7 @@ async fn edges_are_written_in_their_unique_indexs_order(app: &TestApp) {
     .await
     .expect("import");
     assert_eq!(stats.edges, 4, "the repeated line counts once");
-    let rows = app
-        .db
-        .query_all_raw(sea_orm::Statement::from_string(
-            app.db.get_database_backend(),
-            format!(
-                r#"SELECT s."name" AS "source", t."name" AS "target" FROM "lineage_edge" e
-                   JOIN "node" s ON s."id" = e."source_id"
-                   JOIN "node" t ON t."id" = e."target_id"
-                   WHERE e."id" > {last_edge} ORDER BY e."id""#
-            ),
-        ))
-        .await
-        .unwrap();
-    let written: Vec<(String, String)> = rows
-        .iter()
-        .map(|r| {
-            (
-                r.try_get("", "source").unwrap(),
-                r.try_get("", "target").unwrap(),
-            )
-        })
-        .collect();
+    let written = edges_by_name(app, &format!(r#"e."id" > {last_edge} ORDER BY e."id""#)).await;
     let want = [
         ("order-a", "order-r"),
         ("order-a", "order-s"),

@@ -273,16 +273,20 @@ impl TestApp {
 
     /// The count `sql` answers, in one row with a column `n`.
     pub async fn count(&self, sql: &str) -> i64 {
-        let row = self
-            .db
-            .query_one_raw(sea_orm::Statement::from_string(
+        let rows = self.rows(sql).await;
+        let row = rows.first().expect("a row");
+        row.try_get::<i64>("", "n").expect("n")
+    }
+
+    /// The rows `sql` answers on this app's store.
+    pub async fn rows(&self, sql: impl Into<String>) -> Vec<sea_orm::QueryResult> {
+        self.db
+            .query_all_raw(sea_orm::Statement::from_string(
                 self.db.get_database_backend(),
-                sql,
+                sql.into(),
             ))
             .await
-            .expect("count")
-            .expect("a row");
-        row.try_get::<i64>("", "n").expect("n")
+            .unwrap_or_else(|e| panic!("query failed: {e}"))
     }
 
     /// Serves `state` on a port of its own until the app ends; its base URL.

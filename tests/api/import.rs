@@ -299,7 +299,6 @@ async fn assert_analyzed(app: &TestApp) {
 
 /// The definitions of the indexes on the tables an import fills, sorted.
 async fn indexes(app: &TestApp) -> Vec<String> {
-    use sea_orm::ConnectionTrait;
     let sql = match app.db.get_database_backend() {
         sea_orm::DbBackend::Postgres => {
             "SELECT indexdef AS d FROM pg_indexes WHERE schemaname = current_schema() \
@@ -317,14 +316,7 @@ async fn indexes(app: &TestApp) -> Vec<String> {
              AND tbl_name IN ('node', 'lineage_edge', 'change') ORDER BY 1"
         }
     };
-    let rows = app
-        .db
-        .query_all_raw(sea_orm::Statement::from_string(
-            app.db.get_database_backend(),
-            sql,
-        ))
-        .await
-        .unwrap();
+    let rows = app.rows(sql).await;
     let found: Vec<String> = rows
         .iter()
         .map(|r| r.try_get::<String>("", "d").unwrap())
@@ -333,23 +325,17 @@ async fn indexes(app: &TestApp) -> Vec<String> {
     found
 }
 
-/// Imports a `nodes.csv` and an `edges.csv` holding these contents.
 /// The edges `rest` picks and orders (`e` the edge, `s` and `t` its ends), as their ends'
 /// names.
 async fn edges_by_name(app: &TestApp, rest: &str) -> Vec<(String, String)> {
     let rows = app
-        .db
-        .query_all_raw(sea_orm::Statement::from_string(
-            app.db.get_database_backend(),
-            format!(
-                r#"SELECT s."name" AS "source", t."name" AS "target" FROM "lineage_edge" e
-                   JOIN "node" s ON s."id" = e."source_id"
-                   JOIN "node" t ON t."id" = e."target_id"
-                   WHERE {rest}"#
-            ),
+        .rows(format!(
+            r#"SELECT s."name" AS "source", t."name" AS "target" FROM "lineage_edge" e
+               JOIN "node" s ON s."id" = e."source_id"
+               JOIN "node" t ON t."id" = e."target_id"
+               WHERE {rest}"#
         ))
-        .await
-        .unwrap();
+        .await;
     rows.iter()
         .map(|r| {
             (
@@ -360,6 +346,7 @@ async fn edges_by_name(app: &TestApp, rest: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Imports a `nodes.csv` and an `edges.csv` holding these contents.
 async fn import_csv(app: &TestApp, nodes: &str, edges: &str) -> Result<ImportStats, RegistryError> {
     let dir = tempfile::tempdir().unwrap();
     let (nodes_csv, edges_csv) = (dir.path().join("nodes.csv"), dir.path().join("edges.csv"));
@@ -414,14 +401,7 @@ async fn nodes_are_numbered_in_their_name_indexs_order_and_created_in_the_files(
                WHERE "id" > {last_node} AND "name" LIKE 'named-%' ORDER BY {order}"#
         );
         async move {
-            let rows = app
-                .db
-                .query_all_raw(sea_orm::Statement::from_string(
-                    app.db.get_database_backend(),
-                    sql,
-                ))
-                .await
-                .unwrap();
+            let rows = app.rows(sql).await;
             rows.iter()
                 .map(|r| {
                     let kind: String = r.try_get("", "kind").unwrap();

@@ -45,9 +45,9 @@ const POSTGRES_STREAMS: usize = 2;
 /// A checkpoint every 32,768 pages (128 MB of WAL).
 const CHECKPOINT_EVERY_128_MB: &str = "PRAGMA wal_autocheckpoint = 32768";
 /// The import reads its store through a memory map as large as a store can grow (64 GB),
-/// where the server's connections map 1 GB: the 10M-node graph's store is several GB,
-/// and the index builds and `ANALYZE` read it whole, each page past the map copied into
-/// the page cache first (7-9 s of the 10M import's 234 s). SQLite caps the map at 2 GB
+/// where the server's connections map 1 GB: the 10M-node graph's store is 8 GB, and the
+/// index builds and `ANALYZE` read it whole, each page past the map copied into the page
+/// cache first (2-9 s of the 10M import's 206-234 s). SQLite caps the map at 2 GB
 /// unless built with a larger `SQLITE_MAX_MMAP_SIZE`, which `.cargo/config.toml` sets.
 const MAP_THE_WHOLE_STORE: &str = "PRAGMA mmap_size = 68719476736";
 /// The import's own SQLite session: a 256 MB page cache, [`CHECKPOINT_EVERY_128_MB`],

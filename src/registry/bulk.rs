@@ -960,14 +960,16 @@ mod tests {
         }
     }
 
-    /// The import's session maps the whole store, not SQLite's default cap of 2 GB: the
-    /// cap is raised where SQLite is built (`.cargo/config.toml`), and without it the
-    /// pragma would quietly map less.
+    /// The import's session, set up as `import` sets it up, maps the whole store, not
+    /// SQLite's default cap of 2 GB: the cap is raised where SQLite is built
+    /// (`.cargo/config.toml`), and without it the pragma would quietly map less.
     #[test]
     fn the_import_session_maps_a_store_larger_than_two_gigabytes() {
         let dir = tempfile::tempdir().unwrap();
         let conn = rusqlite::Connection::open(dir.path().join("store.sqlite")).unwrap();
-        conn.execute_batch(MAP_THE_WHOLE_STORE).unwrap();
+        for pragma in IMPORT_SESSION {
+            conn.execute_batch(pragma).unwrap();
+        }
         let mapped: i64 = conn
             .query_row("PRAGMA mmap_size", [], |row| row.get(0))
             .unwrap();

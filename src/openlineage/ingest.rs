@@ -364,8 +364,8 @@ async fn apply<E: Write>(
 /// server or another, has changed anything since; a change that lands during a batch
 /// fails that batch's revision-guarded updates, or shows in the next batch's reading.
 ///
-/// On PostgreSQL the same statement has the rest of the batch plan each statement for
-/// the tables as they are while the store has no statistics ([`CUSTOM_PLANS`]).
+/// On PostgreSQL the same statement keeps the rest of the batch's plans to index probes
+/// ([`INDEX_PLANS`]).
 async fn write_mark<E: Exec>(txn: &E) -> Result<Option<i64>> {
     #[derive(FromQueryResult, serde::Deserialize)]
     struct Row {
@@ -373,7 +373,7 @@ async fn write_mark<E: Exec>(txn: &E) -> Result<Option<i64>> {
     }
     let sql = match txn.backend() {
         DbBackend::Sqlite => "SELECT data_version AS mark FROM pragma_data_version",
-        DbBackend::Postgres => CUSTOM_PLANS,
+        DbBackend::Postgres => INDEX_PLANS,
         DbBackend::MySql => {
             r#"SELECT "last_sequence" AS mark FROM "change_counter" WHERE "id" = 1"#
         }
@@ -385,18 +385,28 @@ async fn write_mark<E: Exec>(txn: &E) -> Result<Option<i64>> {
     Ok(rows.first().map(|r| r.mark))
 }
 
-/// PostgreSQL's write mark, which also sets `plan_cache_mode = force_custom_plan` for the
-/// rest of the batch's transaction while `node` has no statistics (`reltuples` below
-/// zero: never analyzed or vacuumed). A batch joins the runs it updates to an array of
-/// rows; after five runs of a statement PostgreSQL caches a generic plan, planned for
-/// the table as it was then. On a new store that is an empty `node`, and the plan it kept
-/// for the run update (a hash join over a sequential scan) read every node for each batch
-/// until autovacuum's first `ANALYZE` replaced it: in a 20,000-event benchmark each run
-/// update went from 0.55 to 3.8 ms as the table grew. Planned each time, statements
-/// probe the indexes as the table is now. Once `node` has statistics, an `ANALYZE`
-/// replans the cached plans whenever the table has grown by a tenth, so generic plans
-/// are kept again and a batch does not pay a plan for each statement.
-const CUSTOM_PLANS: &str = r#"SELECT "last_sequence" AS mark, set_config('plan_cache_mode', CASE WHEN c.reltuples < 0 THEN 'force_custom_plan' ELSE 'auto' END, true) AS plans FROM "change_counter", pg_class c WHERE "change_counter"."id" = 1 AND c.oid = '"node"'::regclass"#;
+/// PostgreSQL's write mark, which also turns sequential scans off for the rest of the
+/// batch's transaction, so every plan its statements get is a probe of an index.
+///
+/// A batch joins the runs it updates to an array of rows; after five runs of a
+/// statement PostgreSQL may cache a generic plan, planned for the table as it was then.
+/// On a new store that is an empty `node`, and the plan it kept for the run update (a
+/// hash join over a sequential scan) read every node for each batch until autovacuum's
+/// first `ANALYZE` replaced it: in a 20,000-event benchmark each run update went from
+/// 0.55 to 3.8 ms as the table grew. Without sequential scans the same generic plan is
+/// a nested loop of primary-key probes, right for an empty table and a large one alike.
+/// Planning every statement afresh instead (`plan_cache_mode = force_custom_plan` while
+/// `node` had no statistics) also kept the probes, but planning then took a fifth of
+/// PostgreSQL's time in the ingestion benchmark. Forcing generic plans went wrong the
+/// other way: planned for an empty `node`, the lookup of datasets by name found every
+/// index on `kind` as cheap as `ux_node_name` and kept one of them, reading every node
+/// of the kind (`read_named_postgres`); left to choose, PostgreSQL plans that lookup
+/// for each batch's names.
+///
+/// No statement a batch runs wants a sequential scan of a table that grows. The
+/// setting ends with the transaction; plans cached under it are probes, good for the
+/// connection's other users too.
+const INDEX_PLANS: &str = r#"SELECT "last_sequence" AS mark, set_config('enable_seqscan', 'off', true) AS scans FROM "change_counter" WHERE "id" = 1"#;
 
 /// A (namespace, name) pair as [`read_named_postgres`] binds it.
 const NAMED: [(&str, &str); 2] = [("namespace", "text"), ("name", "text")];

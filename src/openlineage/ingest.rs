@@ -386,26 +386,16 @@ async fn write_mark<E: Exec>(txn: &E) -> Result<Option<i64>> {
 }
 
 /// PostgreSQL's write mark, which also turns sequential scans off for the rest of the
-/// batch's transaction, so every plan its statements get is a probe of an index.
-///
-/// A batch joins the runs it updates to an array of rows; after five runs of a
-/// statement PostgreSQL may cache a generic plan, planned for the table as it was then.
-/// On a new store that is an empty `node`, and the plan it kept for the run update (a
-/// hash join over a sequential scan) read every node for each batch until autovacuum's
-/// first `ANALYZE` replaced it: in a 20,000-event benchmark each run update went from
-/// 0.55 to 3.8 ms as the table grew. Without sequential scans the same generic plan is
-/// a nested loop of primary-key probes, right for an empty table and a large one alike.
-/// Planning every statement afresh instead (`plan_cache_mode = force_custom_plan` while
-/// `node` had no statistics) also kept the probes, but planning then took a fifth of
-/// PostgreSQL's time in the ingestion benchmark. Forcing generic plans went wrong the
-/// other way: planned for an empty `node`, the lookup of datasets by name found every
-/// index on `kind` as cheap as `ux_node_name` and kept one of them, reading every node
-/// of the kind (`read_named_postgres`); left to choose, PostgreSQL plans that lookup
-/// for each batch's names.
-///
-/// No statement a batch runs wants a sequential scan of a table that grows. The
-/// setting ends with the transaction; plans cached under it are probes, good for the
-/// connection's other users too.
+/// batch's transaction, so every plan its statements get probes an index. After five
+/// runs of a statement PostgreSQL may cache a generic plan, planned for the table as it
+/// was then: on a new store an empty `node`, for which the run update's plan would be a
+/// hash join over a sequential scan, kept (and reading every node each batch) until
+/// autovacuum's first `ANALYZE`. Without sequential scans that plan is a nested loop of
+/// primary-key probes, right for an empty table and a large one alike, so the cached
+/// plans can be kept from the start rather than each statement planned at every batch.
+/// No statement a batch runs wants a sequential scan of a table that grows; the setting
+/// ends with the transaction. What was measured, and the settings tried and dropped:
+/// docs/performance.md, "Index probes without planning every batch".
 const INDEX_PLANS: &str = r#"SELECT "last_sequence" AS mark, set_config('enable_seqscan', 'off', true) AS scans FROM "change_counter" WHERE "id" = 1"#;
 
 /// A (namespace, name) pair as [`read_named_postgres`] binds it.

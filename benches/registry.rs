@@ -1,5 +1,5 @@
 //! Registry list reads, the requests dashboards send most: models with and without their
-//! latest version and properties, versions, and the same through Kubeflow REST, at page
+//! latest version and properties, with a page of their versions, versions, and the same through Kubeflow REST, at page
 //! sizes 10, 100 and 1000, over HTTP to a server on a fresh database. One connection:
 //! p50 and p95 latency; eight: requests per second. SQLite, and PostgreSQL with
 //! `--postgres`, printed side by side.
@@ -65,6 +65,12 @@ fn reads() -> Vec<Read> {
             format!("GraphQL models {size}: + latestVersion + customProperties"),
             format!(
                 "{{ registeredModels(first: {size}) {{ nodes {{ id name customProperties latestVersion {{ id name customProperties }} }} }} }}"
+            ),
+        ));
+        reads.push(gql(
+            format!("GraphQL models {size}: + versions(first: 3)"),
+            format!(
+                "{{ registeredModels(first: {size}) {{ nodes {{ id name versions(first: 3) {{ nodes {{ id name }} }} }} }} }}"
             ),
         ));
         reads.push(gql(

@@ -21,9 +21,10 @@ use sea_orm::DatabaseConnection;
 use crate::db::direct::{Readers, read_on};
 use crate::lineage::walk::{Direction, step};
 use crate::lineage::{WalkGraph, WalkParams, walk_nodes};
+use crate::registry::children::ChildList;
 use crate::registry::edges::EdgeKind;
-use crate::registry::page::sort_rows;
-use crate::registry::read::{find_nodes, list_all};
+use crate::registry::page::{Page, PagePlan};
+use crate::registry::read::find_nodes;
 use crate::registry::release;
 use crate::registry::{Filter, NodeKind, Order, RegistryError};
 
@@ -238,12 +239,19 @@ impl Loaders {
             .unwrap_or_default())
     }
 
-    pub async fn children(
-        &self,
-        key: ChildrenOf,
-    ) -> Result<Option<Arc<Vec<node::Model>>>, Arc<RegistryError>> {
+    pub async fn children(&self, key: ChildrenOf) -> Result<Option<Arc<Page>>, Arc<RegistryError>> {
         self.asked.fetch_add(1, Ordering::SeqCst);
         self.loader.load_one(key).await
+    }
+
+    /// How many children the key's parent has, whatever the page.
+    pub async fn child_count(&self, key: ChildrenOf) -> Result<u64, Arc<RegistryError>> {
+        self.asked.fetch_add(1, Ordering::SeqCst);
+        Ok(self
+            .loader
+            .load_one(ChildCount(key))
+            .await?
+            .unwrap_or_default())
     }
 }
 
@@ -267,7 +275,7 @@ impl Loader<NodeId> for RegistryLoader {
     }
 }
 
-/// What a nested list asks of each parent's children.
+/// What a nested list asks of each parent's children, and which page of them.
 #[derive(Debug)]
 pub struct ChildQuery {
     pub kinds: Vec<NodeKind>,
@@ -276,32 +284,41 @@ pub struct ChildQuery {
     /// Also children attached by an edge of this kind into the parent (artifacts PART_OF
     /// a version, or INPUT of a run), as Kubeflow's artifact lists have them.
     pub attached_by: Option<EdgeKind>,
+    pub plan: PagePlan,
     ident: String,
 }
 
 impl ChildQuery {
-    pub fn new(kinds: Vec<NodeKind>, filter: Filter, order: Order) -> Arc<Self> {
-        Self::attached(kinds, filter, order, None)
-    }
-
-    pub fn attached(
+    pub fn new(
         kinds: Vec<NodeKind>,
         filter: Filter,
         order: Order,
         attached_by: Option<EdgeKind>,
+        plan: PagePlan,
     ) -> Arc<Self> {
-        let ident = format!("{kinds:?}|{filter:?}|{order:?}|{attached_by:?}");
+        let ident = format!("{kinds:?}|{filter:?}|{order:?}|{attached_by:?}|{plan:?}");
         Arc::new(Self {
             kinds,
             filter,
             order,
             attached_by,
+            plan,
             ident,
         })
     }
+
+    fn list(&self) -> ChildList<'_> {
+        ChildList {
+            kinds: &self.kinds,
+            filter: &self.filter,
+            order: self.order,
+            attached_by: self.attached_by,
+        }
+    }
 }
 
-/// Every child of one parent that matches a query, sorted; paging happens per parent.
+/// One parent's page of the children a query asks for; paging happens per parent, in
+/// the database (`registry::children`).
 #[derive(Clone, Debug)]
 pub struct ChildrenOf {
     pub parent: i64,
@@ -321,72 +338,71 @@ impl Hash for ChildrenOf {
     }
 }
 
+/// How many children of a parent a query matches, whatever the page.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ChildCount(pub ChildrenOf);
+
+/// The keys' queries, each with the parents asking it.
+fn by_query<'k>(keys: impl Iterator<Item = &'k ChildrenOf>) -> Vec<(Arc<ChildQuery>, Vec<i64>)> {
+    let mut groups: HashMap<&str, (Arc<ChildQuery>, Vec<i64>)> = HashMap::new();
+    for key in keys {
+        groups
+            .entry(key.query.ident.as_str())
+            .or_insert_with(|| (key.query.clone(), Vec::new()))
+            .1
+            .push(key.parent);
+    }
+    groups.into_values().collect()
+}
+
 impl Loader<ChildrenOf> for RegistryLoader {
-    type Value = Arc<Vec<node::Model>>;
+    type Value = Arc<Page>;
     type Error = Arc<RegistryError>;
 
     async fn load(
         &self,
         keys: &[ChildrenOf],
     ) -> Result<HashMap<ChildrenOf, Self::Value>, Self::Error> {
-        let mut groups: HashMap<&str, (Arc<ChildQuery>, Vec<i64>)> = HashMap::new();
-        for key in keys {
-            groups
-                .entry(key.query.ident.as_str())
-                .or_insert_with(|| (key.query.clone(), Vec::new()))
-                .1
-                .push(key.parent);
-        }
         let mut out = HashMap::with_capacity(keys.len());
-        for (query, parents) in groups.into_values() {
-            let mut filter = query.filter.clone();
-            // attached children: the edges into the parents, one statement for all
-            let mut attached: HashMap<i64, Vec<i64>> = HashMap::new();
-            if let Some(kind) = query.attached_by {
-                let params = WalkParams {
-                    directions: vec![Direction::Upstream],
-                    max_depth: 1,
-                    edge_kinds: vec![kind],
-                    ..Default::default()
-                };
-                for e in step(&self.db, &parents, Direction::Upstream, &params).await? {
-                    attached.entry(e.source_id).or_default().push(e.target_id);
-                }
-            }
-            if attached.is_empty() {
-                filter.parent_ids = Some(parents.clone());
-            } else {
-                filter.parent_or_ids = Some((parents.clone(), attached.keys().copied().collect()));
-            }
-            let rows = read_on!(&self.db, &self.readers, |conn| {
-                list_all(conn, &query.kinds, &filter, query.order)
+        for (query, parents) in by_query(keys.iter()) {
+            let list = query.list();
+            let pages = read_on!(&self.db, &self.readers, |conn| {
+                list.pages(conn, &parents, &query.plan)
             })
             .await?;
-            let wanted: std::collections::HashSet<i64> = parents.iter().copied().collect();
-            let mut by_parent: HashMap<i64, Vec<node::Model>> = HashMap::new();
-            for row in rows {
-                let mut owners: Vec<i64> = row
-                    .parent_id
-                    .filter(|p| wanted.contains(p))
-                    .into_iter()
-                    .collect();
-                owners.extend(attached.get(&row.id).into_iter().flatten().copied());
-                owners.sort_unstable();
-                owners.dedup();
-                for owner in owners {
-                    by_parent.entry(owner).or_default().push(row.clone());
-                }
+            for (parent, page) in pages {
+                let key = ChildrenOf {
+                    parent,
+                    query: query.clone(),
+                };
+                out.insert(key, Arc::new(page));
             }
+        }
+        Ok(out)
+    }
+}
+
+impl Loader<ChildCount> for RegistryLoader {
+    type Value = u64;
+    type Error = Arc<RegistryError>;
+
+    async fn load(
+        &self,
+        keys: &[ChildCount],
+    ) -> Result<HashMap<ChildCount, Self::Value>, Self::Error> {
+        let mut out = HashMap::with_capacity(keys.len());
+        for (query, parents) in by_query(keys.iter().map(|k| &k.0)) {
+            let list = query.list();
+            let mut counts = read_on!(&self.db, &self.readers, |conn| {
+                list.counts(conn, &parents)
+            })
+            .await?;
             for parent in parents {
-                let mut children = by_parent.remove(&parent).unwrap_or_default();
-                sort_rows(query.order, &mut children);
-                out.insert(
-                    ChildrenOf {
-                        parent,
-                        query: query.clone(),
-                    },
-                    Arc::new(children),
-                );
+                let key = ChildCount(ChildrenOf {
+                    parent,
+                    query: query.clone(),
+                });
+                out.insert(key, counts.remove(&parent).unwrap_or(0));
             }
         }
         Ok(out)

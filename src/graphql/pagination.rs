@@ -189,27 +189,36 @@ pub async fn list_by_value<T: OutputType>(
     Ok(conn)
 }
 
-/// One page of a parent's children and their total: batched across every parent in the
-/// response (one statement per field per nesting level).
-pub async fn children_page(
+/// One page of a parent's children and, if the response asks for it, their total:
+/// batched across every parent in the response (a statement per field per nesting level,
+/// and one more for `totalCount`). `attached_by`: also the nodes with an edge of that
+/// kind into the parent.
+async fn children_page(
     ctx: &Context<'_>,
     parent: i64,
     kinds: Vec<NodeKind>,
     filter: Filter,
     order: Order,
+    attached_by: Option<crate::registry::edges::EdgeKind>,
     args: PageArgs,
 ) -> async_graphql::Result<(Page, u64)> {
     let plan = args.plan(order, ctx.state().limits.page()).gql()?;
-    let all = ctx
-        .loaders()
-        .children(ChildrenOf {
-            parent,
-            query: ChildQuery::new(kinds, filter, order),
-        })
+    let key = ChildrenOf {
+        parent,
+        query: ChildQuery::new(kinds, filter, order, attached_by, plan),
+    };
+    let loaders = ctx.loaders();
+    let total = async {
+        match wants_total(ctx) {
+            true => loaders.child_count(key.clone()).await,
+            false => Ok(0),
+        }
+    };
+    let (page, total) = futures_util::future::try_join(loaders.children(key.clone()), total)
         .await
-        .gql()?
-        .unwrap_or_default();
-    Ok((plan.apply_in_memory(order, &all), all.len() as u64))
+        .gql()?;
+    let page = page.map(std::sync::Arc::unwrap_or_clone).unwrap_or_default();
+    Ok((page, total))
 }
 
 /// A parent's children and the nodes attached to it by `edge`, as a connection.
@@ -224,22 +233,8 @@ pub async fn attached_children<T: OutputType>(
     args: PageArgs,
     wrap: impl Fn(node::Model) -> Result<T>,
 ) -> async_graphql::Result<Conn<T>> {
-    let plan = args.plan(order, ctx.state().limits.page()).gql()?;
-    let all = ctx
-        .loaders()
-        .children(ChildrenOf {
-            parent,
-            query: ChildQuery::attached(kinds, filter, order, Some(edge)),
-        })
-        .await
-        .gql()?
-        .unwrap_or_default();
-    build(
-        plan.apply_in_memory(order, &all),
-        order,
-        all.len() as u64,
-        wrap,
-    )
+    let (page, total) = children_page(ctx, parent, kinds, filter, order, Some(edge), args).await?;
+    build(page, order, total, wrap)
 }
 
 /// A parent's children as a connection.
@@ -252,7 +247,7 @@ pub async fn children<T: OutputType>(
     args: PageArgs,
     wrap: impl Fn(node::Model) -> T,
 ) -> async_graphql::Result<Conn<T>> {
-    let (page, total) = children_page(ctx, parent, kinds, filter, order, args).await?;
+    let (page, total) = children_page(ctx, parent, kinds, filter, order, None, args).await?;
     build(page, order, total, |n| Ok(wrap(n)))
 }
 

@@ -49,8 +49,6 @@ pub struct Filter {
     pub uri: Option<String>,
     pub status: Option<String>,
     pub parent_ids: Option<Vec<i64>>,
-    /// Children of these parents, or these ids (attached by an edge).
-    pub parent_or_ids: Option<(Vec<i64>, Vec<i64>)>,
     /// Only these kinds (on top of the kinds a list is of).
     pub kinds: Option<Vec<NodeKind>>,
     pub registered_model_id: Option<i64>,
@@ -143,13 +141,6 @@ impl Filter {
         }
         if let Some(ids) = &self.parent_ids {
             cond = cond.add(node::Column::ParentId.is_in(ids.clone()));
-        }
-        if let Some((parents, ids)) = &self.parent_or_ids {
-            cond = cond.add(
-                Condition::any()
-                    .add(node::Column::ParentId.is_in(parents.clone()))
-                    .add(node::Column::Id.is_in(ids.clone())),
-            );
         }
         if let Some(kinds) = &self.kinds {
             cond = cond.add(node::Column::Kind.is_in(kinds.iter().map(|k| k.as_str())));

@@ -2,6 +2,7 @@
 //! naming rules and transactions live once.
 pub mod artifacts;
 pub mod bulk;
+pub mod children;
 pub mod columns;
 pub mod edges;
 pub mod error;

@@ -1,6 +1,4 @@
 //! Ordering and keyset pagination: cursors carry the order key and the id, never an offset.
-use std::cmp::Ordering;
-
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use entity::node;
@@ -157,21 +155,6 @@ impl Cursor {
                 .add(beyond(node::Column::Id, self.id.into())),
         )
     }
-
-    fn compare(&self, order: Order, n: &node::Model) -> Ordering {
-        let key = order.field.key(n);
-        let by_key = match (&key, &self.key) {
-            (KeyValue::Int(a), KeyValue::Int(b)) => a.cmp(b),
-            (KeyValue::Text(a), KeyValue::Text(b)) => a.cmp(b),
-            _ => Ordering::Equal,
-        };
-        let ord = by_key.then(n.id.cmp(&self.id));
-        if order.direction == Direction::Desc {
-            ord.reverse()
-        } else {
-            ord
-        }
-    }
 }
 
 /// What one page holds, in the list's order.
@@ -267,51 +250,4 @@ impl PagePlan {
             }
         }
     }
-
-    /// Pages rows already sorted in `order` (used where a batch loaded every child).
-    pub fn apply_in_memory(&self, order: Order, rows: &[node::Model]) -> Page {
-        let inside: Vec<&node::Model> = rows
-            .iter()
-            .filter(|n| {
-                self.after
-                    .as_ref()
-                    .is_none_or(|c| c.compare(order, n) == Ordering::Greater)
-                    && self
-                        .before
-                        .as_ref()
-                        .is_none_or(|c| c.compare(order, n) == Ordering::Less)
-            })
-            .collect();
-        let take = self.size as usize + 1;
-        let fetched: Vec<node::Model> = if self.backward {
-            inside
-                .iter()
-                .rev()
-                .take(take)
-                .map(|n| (*n).clone())
-                .collect()
-        } else {
-            inside.iter().take(take).map(|n| (*n).clone()).collect()
-        };
-        self.finish(fetched)
-    }
-}
-
-/// Sorts rows in `order`, ties broken by id as in SQL.
-pub fn sort_rows(order: Order, rows: &mut [node::Model]) {
-    rows.sort_by(|a, b| {
-        let ka = order.field.key(a);
-        let kb = order.field.key(b);
-        let by_key = match (&ka, &kb) {
-            (KeyValue::Int(x), KeyValue::Int(y)) => x.cmp(y),
-            (KeyValue::Text(x), KeyValue::Text(y)) => x.cmp(y),
-            _ => Ordering::Equal,
-        };
-        let ord = by_key.then(a.id.cmp(&b.id));
-        if order.direction == Direction::Desc {
-            ord.reverse()
-        } else {
-            ord
-        }
-    });
 }

@@ -220,22 +220,6 @@ pub async fn list_of<E: Exec>(
     Ok(plan.finish(all_up_to(conn, &query, most).await?))
 }
 
-/// Every node matching `filter`, sorted; for batch loads whose paging happens per parent.
-pub async fn list_all<E: Exec>(
-    conn: &E,
-    kinds: &[NodeKind],
-    filter: &Filter,
-    order: Order,
-) -> Result<Vec<node::Model>> {
-    super::filter_query::check_bare_properties(conn, kinds, &filter.query_properties).await?;
-    let mut query = node::Entity::find().filter(filter.condition(kinds)?);
-    if order.field != super::page::OrderField::Id {
-        query = query.order_by(order.field.column(), sql_dir(true, order));
-    }
-    let query = query.order_by(node::Column::Id, sql_dir(true, order));
-    Ok(all(conn, &query).await?)
-}
-
 /// How many nodes match, whatever the page. Lists count after reading their page, which
 /// checked the filter's bare property names already (`list`), so this does not again.
 pub async fn count<E: Exec>(conn: &E, kinds: &[NodeKind], filter: &Filter) -> Result<u64> {

@@ -18,6 +18,7 @@ mod lineage_plain;
 mod logs;
 mod metrics;
 mod n_plus_one;
+mod nested_pages;
 mod oidc;
 mod openlineage;
 mod pagination;

@@ -1,0 +1,275 @@
+//! Nested lists page each parent in the database: a parent's `versions(first: 3)` reads
+//! four of its versions, not all of them, and pages both ways with cursors as top-level
+//! lists do; `totalCount` counts them all.
+use serde_json::{Value, json};
+
+use crate::helpers::TestApp;
+use crate::on_both;
+
+on_both!(
+    nested_lists_read_only_their_page,
+    nested_lists_page_forwards_and_backwards,
+    nested_lists_page_attached_children,
+);
+
+fn names(conn: &Value) -> Vec<&str> {
+    conn["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .map(|n| n["name"].as_str().expect("a name"))
+        .collect()
+}
+
+/// Models `a` (versions v0..v6), `b` (v0, v1) and `c` (none); returns a's id.
+async fn seed(app: &TestApp) -> String {
+    let mut first = String::new();
+    for (model, versions) in [("a", 7), ("b", 2), ("c", 0)] {
+        let created = app
+            .ok(
+                "mutation($n: String!) { createRegisteredModel(input: {name: $n}) { id } }",
+                json!({"n": model}),
+            )
+            .await;
+        let id = created["createRegisteredModel"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        for v in 0..versions {
+            app.ok(
+                "mutation($m: ID!, $n: String!) { createModelVersion(input: {registeredModelId: $m, name: $n}) { id } }",
+                json!({"m": id, "n": format!("v{v}")}),
+            )
+            .await;
+        }
+        if first.is_empty() {
+            first = id;
+        }
+    }
+    first
+}
+
+async fn nested_lists_read_only_their_page(app: &TestApp) {
+    seed(app).await;
+    app.reset_statements();
+    let data = app
+        .ok(
+            r#"{ registeredModels(orderBy: {field: NAME}) { nodes { name versions(first: 3) {
+                totalCount pageInfo { hasNextPage hasPreviousPage } nodes { name } } } } }"#,
+            json!({}),
+        )
+        .await;
+    let models = data["registeredModels"]["nodes"].as_array().unwrap();
+    let got: Vec<(&str, Vec<&str>, i64, bool)> = models
+        .iter()
+        .map(|m| {
+            let versions = &m["versions"];
+            (
+                m["name"].as_str().unwrap(),
+                names(versions),
+                versions["totalCount"].as_i64().unwrap(),
+                versions["pageInfo"]["hasNextPage"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("a", vec!["v0", "v1", "v2"], 7, true),
+            ("b", vec!["v0", "v1"], 2, false),
+            ("c", vec![], 0, false),
+        ]
+    );
+    assert!(
+        models
+            .iter()
+            .all(|m| m["versions"]["pageInfo"]["hasPreviousPage"] == false)
+    );
+    // the versions are read numbered per model, the first four of each kept in the
+    // database: a model's page costs its size, not its number of versions
+    let log = app.statement_log();
+    let page = log
+        .iter()
+        .find(|s| s.contains("ROW_NUMBER()"))
+        .unwrap_or_else(|| panic!("no statement numbers the versions per model:\n{log:#?}"));
+    assert!(
+        page.contains(r#""rn" <= 4"#),
+        "the versions' statement keeps more than a page of each model: {page}"
+    );
+    // without totalCount, nothing counts them
+    app.reset_statements();
+    app.ok(
+        "{ registeredModels { nodes { versions(first: 1) { nodes { name } } } } }",
+        json!({}),
+    )
+    .await;
+    let log = app.statement_log();
+    assert!(
+        !log.iter().any(|s| s.contains("COUNT(")),
+        "a nested list counted without totalCount asked: {log:#?}"
+    );
+}
+
+/// A page of model `m`'s versions.
+async fn versions_page(app: &TestApp, m: &str, mut vars: Value) -> Value {
+    let q = r#"query($m: ID!, $first: Int, $after: String, $last: Int, $before: String, $order: OrderBy) {
+        registeredModel(id: $m) { versions(first: $first, after: $after, last: $last, before: $before, orderBy: $order) {
+            totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor } nodes { name } } } }"#;
+    vars["m"] = json!(m);
+    app.ok(q, vars).await["registeredModel"]["versions"].clone()
+}
+
+async fn nested_lists_page_forwards_and_backwards(app: &TestApp) {
+    let a = seed(app).await;
+    let page = |vars: Value| versions_page(app, &a, vars);
+    // forwards, three at a time
+    let mut seen = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let p = page(json!({"first": 3, "after": after})).await;
+        assert_eq!(p["totalCount"], 7);
+        assert_eq!(p["pageInfo"]["hasPreviousPage"], after.is_some());
+        seen.extend(names(&p).into_iter().map(str::to_owned));
+        if p["pageInfo"]["hasNextPage"] == false {
+            break;
+        }
+        after = p["pageInfo"]["endCursor"].as_str().map(str::to_owned);
+    }
+    assert_eq!(seen, ["v0", "v1", "v2", "v3", "v4", "v5", "v6"]);
+    // backwards from the end, then before the first of that page
+    let last = page(json!({"last": 2})).await;
+    assert_eq!(names(&last), ["v5", "v6"]);
+    assert_eq!(last["pageInfo"]["hasPreviousPage"], true);
+    assert_eq!(last["pageInfo"]["hasNextPage"], false);
+    let before = last["pageInfo"]["startCursor"].as_str().unwrap().to_owned();
+    let earlier = page(json!({"last": 2, "before": before})).await;
+    assert_eq!(names(&earlier), ["v3", "v4"]);
+    assert_eq!(earlier["pageInfo"]["hasNextPage"], true);
+    // between two cursors
+    let after = page(json!({"first": 1})).await["pageInfo"]["endCursor"].clone();
+    let between = page(json!({"first": 10, "after": after, "before": before})).await;
+    assert_eq!(names(&between), ["v1", "v2", "v3", "v4"]);
+    // another order, and an empty page
+    let order = json!({"field": "NAME", "direction": "DESC"});
+    let desc = page(json!({"first": 2, "order": order})).await;
+    assert_eq!(names(&desc), ["v6", "v5"]);
+    let after = desc["pageInfo"]["endCursor"].clone();
+    let next = page(json!({"first": 2, "after": after, "order": order})).await;
+    assert_eq!(names(&next), ["v4", "v3"]);
+    let none = page(json!({"first": 0})).await;
+    assert_eq!(
+        (names(&none).len(), none["totalCount"].as_i64()),
+        (0, Some(7))
+    );
+}
+
+/// A Kubeflow REST call: the status and the JSON body.
+async fn rest(app: &TestApp, method: &str, path: &str, body: Value) -> (u16, Value) {
+    let path = format!("/api/model_registry/v1{path}");
+    let (status, text) = app.call(method, &path, Some(&body)).await;
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+/// A run's artifacts are its own and those attached to it (INPUT edges); two runs' pages
+/// are read together, each paged on its own, an artifact attached to both on both.
+async fn nested_lists_page_attached_children(app: &TestApp) {
+    let (_, model) = rest(app, "POST", "/registered_models", json!({"name": "m"})).await;
+    let (_, version) = rest(
+        app,
+        "POST",
+        &format!(
+            "/registered_models/{}/versions",
+            model["id"].as_str().unwrap()
+        ),
+        json!({"name": "v1"}),
+    )
+    .await;
+    let (status, weights) = rest(
+        app,
+        "POST",
+        &format!(
+            "/model_versions/{}/artifacts",
+            version["id"].as_str().unwrap()
+        ),
+        json!({"artifactType": "model-artifact", "name": "m-weights", "uri": "s3://w"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{weights}");
+    let (_, exp) = rest(app, "POST", "/experiments", json!({"name": "e"})).await;
+    let mut runs = Vec::new();
+    for (run, metrics) in [
+        ("r1", ["a-loss", "b-acc", "z-f1"].as_slice()),
+        ("r2", &["c-auc"]),
+    ] {
+        let (status, created) = rest(
+            app,
+            "POST",
+            "/experiment_runs",
+            json!({"experimentId": exp["id"], "name": run}),
+        )
+        .await;
+        assert_eq!(status, 201, "{created}");
+        let id = created["id"].as_str().unwrap().to_owned();
+        for name in metrics {
+            let (status, body) = rest(
+                app,
+                "POST",
+                &format!("/experiment_runs/{id}/artifacts"),
+                json!({"artifactType": "metric", "name": name, "value": 1.0}),
+            )
+            .await;
+            assert!(status == 200 || status == 201, "{body}");
+        }
+        let (status, body) = rest(
+            app,
+            "POST",
+            &format!("/experiment_runs/{id}/artifacts"),
+            json!({"id": weights["id"], "artifactType": "model-artifact"}),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        runs.push(id);
+    }
+    let data = app
+        .ok(
+            r#"{ experimentRuns(orderBy: {field: NAME}) { nodes { name
+                artifacts(first: 2, orderBy: {field: NAME}) { totalCount pageInfo { hasNextPage endCursor } nodes { name } } } } }"#,
+            json!({}),
+        )
+        .await;
+    let got: Vec<(Vec<&str>, i64, bool)> = data["experimentRuns"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let a = &r["artifacts"];
+            (
+                names(a),
+                a["totalCount"].as_i64().unwrap(),
+                a["pageInfo"]["hasNextPage"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (vec!["a-loss", "b-acc"], 4, true),
+            (vec!["c-auc", "m-weights"], 2, false),
+        ]
+    );
+    let after = data["experimentRuns"]["nodes"][0]["artifacts"]["pageInfo"]["endCursor"].clone();
+    let rest_of = app
+        .ok(
+            r#"query($r: ID!, $after: String) { experimentRun(id: $r) {
+                artifacts(first: 2, after: $after, orderBy: {field: NAME}) { pageInfo { hasNextPage hasPreviousPage } nodes { name } } } }"#,
+            json!({"r": runs[0], "after": after}),
+        )
+        .await;
+    let page = &rest_of["experimentRun"]["artifacts"];
+    assert_eq!(names(page), ["m-weights", "z-f1"]);
+    assert_eq!(page["pageInfo"]["hasNextPage"], false);
+    assert_eq!(page["pageInfo"]["hasPreviousPage"], true);
+}

@@ -217,7 +217,9 @@ async fn children_page(
     let (page, total) = futures_util::future::try_join(loaders.children(key.clone()), total)
         .await
         .gql()?;
-    let page = page.map(std::sync::Arc::unwrap_or_clone).unwrap_or_default();
+    let page = page
+        .map(std::sync::Arc::unwrap_or_clone)
+        .unwrap_or_default();
     Ok((page, total))
 }
 

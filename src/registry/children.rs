@@ -1,11 +1,13 @@
 //! Nested lists: each parent's page of children, for every parent of a response at once.
 //!
-//! The children are numbered per parent in the page's order (`ROW_NUMBER() OVER
-//! (PARTITION BY parent ...)`) and only a page's worth of each parent's, plus one to tell
-//! whether more follow, leaves the database: a model with 100,000 versions listed with
-//! `versions(first: 5)` costs six rows, not 100,000 decoded and dropped. How many
-//! children each parent has in all (`totalCount`) is a statement of its own, asked only
-//! when the response wants it.
+//! Only a page's worth of each parent's children, plus one to tell whether more follow,
+//! leaves the database: a model with 100,000 versions listed with `versions(first: 5)`
+//! costs six rows, not 100,000 decoded and dropped. On SQLite and PostgreSQL a subquery
+//! per parent reads them straight off the index by parent (`page_rows_each`); on
+//! MySQL/MariaDB, and for lists with attached children, the children are numbered per
+//! parent in the page's order (`ROW_NUMBER() OVER (PARTITION BY parent ...)`) and the
+//! first of each kept. How many children each parent has in all (`totalCount`) is a
+//! statement of its own, asked only when the response wants it.
 //!
 //! A parent's children are the nodes whose `parent_id` it is and, for lists that
 //! Kubeflow also fills through edges (artifacts `PART_OF` a version, or `INPUT` of a run),
@@ -14,10 +16,13 @@ use std::collections::HashMap;
 
 use entity::{lineage_edge, node};
 use sea_orm::sea_query::{
-    Alias, ColumnRef, Expr, ExprTrait, Func, IntoColumnRef, JoinType, Query, UnionType,
-    WindowStatement,
+    Alias, ColumnRef, Expr, ExprTrait, Func, IntoColumnRef, JoinType, Query, SelectStatement,
+    UnionType, WindowStatement,
 };
-use sea_orm::{EntityTrait, FromQueryResult, QueryFilter, QuerySelect, QueryTrait};
+use sea_orm::{
+    DbBackend, EntityTrait, FromQueryResult, IdenStatic, QueryFilter, QueryOrder, QuerySelect,
+    QueryTrait, Statement,
+};
 
 use super::edges::EdgeKind;
 use super::error::Result;
@@ -25,7 +30,8 @@ use super::filter::Filter;
 use super::kind::NodeKind;
 use super::page::{Direction, Order, OrderField, Page, PagePlan};
 use super::read::{find_nodes, id_in};
-use crate::db::exec::{Exec, build};
+use crate::db::exec::{Exec, build, build_statement};
+use crate::db::ids::{ids_in, json_ids};
 
 /// Which children a nested list holds.
 #[derive(Clone, Copy, Debug)]
@@ -39,6 +45,25 @@ pub struct ChildList<'a> {
 
 /// The derived table of (child, owner) pairs a list with attached children joins.
 const OWNED: &str = "owned";
+
+/// The derived table of numbered children a page reads from.
+const RANKED: &str = "ranked";
+
+/// How many of each parent's numbered children a page reads: one more than it holds, to
+/// tell whether more follow. Written into the statement rather than bound, so that the
+/// planner sees it (sizes repeat; each is a statement of its own in the caches).
+fn most(plan: &PagePlan) -> Expr {
+    Expr::cust(plan.size.saturating_add(1).to_string())
+}
+
+/// The direction rows are fetched in: the list's, or the reverse for `last`.
+fn fetch_order(order: Order, plan: &PagePlan) -> sea_orm::Order {
+    if (order.direction == Direction::Asc) != plan.backward {
+        sea_orm::Order::Asc
+    } else {
+        sea_orm::Order::Desc
+    }
+}
 
 /// A child's place in its parent's page.
 #[derive(FromQueryResult, serde::Deserialize)]
@@ -64,19 +89,22 @@ impl ChildList<'_> {
     ) -> Result<HashMap<i64, Page>> {
         let mut rows: HashMap<i64, Vec<node::Model>> = HashMap::new();
         if plan.size > 0 && !parents.is_empty() {
-            let most = parents.len().saturating_mul(plan.size as usize + 1);
+            let bound = parents.len().saturating_mul(plan.size as usize + 1);
             match self.attached_by {
                 None => {
-                    let query = self.ranked(conn, parents, plan, false)?;
-                    for n in conn.fetch_up_to::<node::Model>(query, most).await? {
+                    let query = match conn.backend() {
+                        DbBackend::MySql => self.page_rows(conn, parents, plan)?,
+                        _ => self.page_rows_each(conn, parents, plan)?,
+                    };
+                    for n in conn.fetch_up_to::<node::Model>(query, bound).await? {
                         rows.entry(n.parent_id.unwrap_or_default())
                             .or_default()
                             .push(n);
                     }
                 }
                 Some(_) => {
-                    let query = self.ranked(conn, parents, plan, true)?;
-                    let places: Vec<Placed> = conn.fetch_up_to(query, most).await?;
+                    let query = self.page_places(conn, parents, plan)?;
+                    let places: Vec<Placed> = conn.fetch_up_to(query, bound).await?;
                     let mut ids: Vec<i64> = places.iter().map(|p| p.id).collect();
                     ids.sort_unstable();
                     ids.dedup();
@@ -137,9 +165,11 @@ impl ChildList<'_> {
     ) -> Result<sea_orm::Select<node::Entity>> {
         let backend = conn.backend();
         let mut filter = self.filter.clone();
+        filter.parent_ids = None;
         let Some(edge) = self.attached_by else {
-            filter.parent_ids = Some(parents.to_vec());
-            return Ok(node::Entity::find().filter(filter.condition(self.kinds)?));
+            return Ok(node::Entity::find()
+                .filter(filter.condition(self.kinds)?)
+                .filter(id_in(backend, r#""node"."parent_id""#, parents)));
         };
         let mut owned = Query::select();
         owned
@@ -174,51 +204,140 @@ impl ChildList<'_> {
         Ok(select)
     }
 
-    /// The statement reading each parent's page: the children numbered per parent in
-    /// the order the page is fetched in (from its end for `last`), past the page's
-    /// cursors, the first `size + 1` of each kept. Whole nodes, or with `places` only
-    /// each one's owner and id.
-    fn ranked<E: Exec>(
+    /// Each parent's children numbered (`rn`) in the order its page is fetched in (from
+    /// the end for `last`), past the page's cursors: `owner`, `id` and `rn` only, so the
+    /// numbering sorts three numbers a child, not whole rows.
+    fn numbered<E: Exec>(
         &self,
         conn: &E,
         parents: &[i64],
         plan: &PagePlan,
-        places: bool,
-    ) -> Result<sea_orm::Statement> {
-        let select = self
-            .owned_by(conn, parents)?
-            .filter(plan.condition(self.order));
-        let mut select = if places {
-            select
-                .select_only()
-                .expr_as(Expr::col(self.owner()), "owner")
-                .column(node::Column::Id)
-        } else {
-            select
-        };
-        let forward = !plan.backward;
-        let dir = if (self.order.direction == Direction::Asc) == forward {
-            sea_orm::Order::Asc
-        } else {
-            sea_orm::Order::Desc
-        };
+    ) -> Result<SelectStatement> {
+        let dir = fetch_order(self.order, plan);
         let mut window = WindowStatement::partition_by(self.owner());
         if self.order.field != OrderField::Id {
             window.order_by((node::Entity, self.order.field.column()), dir.clone());
         }
         window.order_by((node::Entity, node::Column::Id), dir);
-        QueryTrait::query(&mut select).expr_window_as(
-            Func::cust("ROW_NUMBER"),
-            window,
-            Alias::new("rn"),
+        let mut select = self
+            .owned_by(conn, parents)?
+            .filter(plan.condition(self.order))
+            .select_only()
+            .expr_as(Expr::col(self.owner()), "owner")
+            .column(node::Column::Id)
+            .into_query();
+        select.expr_window_as(Func::cust("ROW_NUMBER"), window, Alias::new("rn"));
+        Ok(select)
+    }
+
+    /// The statement reading each parent's page: its first `size + 1` numbered children,
+    /// whole, in order, by parent.
+    fn page_rows<E: Exec>(&self, conn: &E, parents: &[i64], plan: &PagePlan) -> Result<Statement> {
+        let ranked = || Alias::new(RANKED);
+        let mut select = node::Entity::find();
+        QueryTrait::query(&mut select).join_subquery(
+            JoinType::InnerJoin,
+            self.numbered(conn, parents, plan)?,
+            ranked(),
+            Expr::col((ranked(), Alias::new("id"))).equals((node::Entity, node::Column::Id)),
         );
-        let mut statement = build(conn.backend(), &select);
-        let owner = if places { "owner" } else { "parent_id" };
-        statement.sql = format!(
-            r#"SELECT * FROM ({inner}) AS "ranked" WHERE "rn" <= {most} ORDER BY "{owner}", "rn""#,
-            inner = statement.sql,
-            most = plan.size + 1,
-        );
-        Ok(statement)
+        let select = select
+            .filter(Expr::col((ranked(), Alias::new("rn"))).lte(most(plan)))
+            .order_by_asc(Expr::col((ranked(), Alias::new("owner"))))
+            .order_by_asc(Expr::col((ranked(), Alias::new("rn"))));
+        Ok(build(conn.backend(), &select))
+    }
+
+    /// [`Self::page_rows`] on SQLite and PostgreSQL, which can run a subquery per parent
+    /// (a correlated `IN`, a `LATERAL` join): each reads its parent's first `size + 1`
+    /// children straight off the index by parent, kind and creation, so a page costs its
+    /// size whatever the parent holds, where numbering reads every child of the parents
+    /// (about 2 us each on SQLite). MySQL/MariaDB has neither for a limited subquery.
+    fn page_rows_each<E: Exec>(
+        &self,
+        conn: &E,
+        parents: &[i64],
+        plan: &PagePlan,
+    ) -> Result<Statement> {
+        let backend = conn.backend();
+        let mut filter = self.filter.clone();
+        filter.parent_ids = None;
+        let dir = fetch_order(self.order, plan);
+        let mut keys = Vec::with_capacity(2);
+        if self.order.field != OrderField::Id {
+            keys.push(self.order.field.column());
+        }
+        keys.push(node::Column::Id);
+        let mut one = node::Entity::find()
+            .filter(filter.condition(self.kinds)?)
+            .filter(plan.condition(self.order))
+            .filter(Expr::cust(r#""node"."parent_id" = "parent"."value""#));
+        for key in &keys {
+            one = one.order_by(*key, dir.clone());
+        }
+        if backend == DbBackend::Sqlite {
+            one = one.select_only().column(node::Column::Id);
+        }
+        let mut one = build(backend, &one);
+        let limit = plan.size.saturating_add(1);
+        let word = match dir {
+            sea_orm::Order::Desc => "DESC",
+            _ => "ASC",
+        };
+        let order: Vec<String> = std::iter::once(r#""node"."parent_id""#.to_owned())
+            .chain(
+                keys.iter()
+                    .map(|k| format!(r#""node"."{}" {word}"#, k.as_str())),
+            )
+            .collect();
+        let order = order.join(", ");
+        let ids = sea_orm::Value::from(json_ids(parents));
+        one.sql = match backend {
+            DbBackend::Postgres => {
+                one.values = Some(match one.values.take() {
+                    Some(mut values) => {
+                        values.0.push(ids);
+                        values
+                    }
+                    None => sea_orm::Values(vec![ids]),
+                });
+                let at = one.values.as_ref().map_or(1, |v| v.0.len());
+                format!(
+                    r#"SELECT "node".* FROM ({parents}) AS "parent"("value") CROSS JOIN LATERAL ({inner} LIMIT {limit}) AS "node" ORDER BY {order}"#,
+                    parents = ids_in(backend, &format!("${at}")),
+                    inner = one.sql,
+                )
+            }
+            _ => {
+                let mut values = vec![ids];
+                values.extend(one.values.take().map(|v| v.0).unwrap_or_default());
+                one.values = Some(sea_orm::Values(values));
+                format!(
+                    r#"SELECT "node".* FROM json_each(?) AS "parent" JOIN "node" ON "node"."id" IN ({inner} LIMIT {limit}) ORDER BY {order}"#,
+                    inner = one.sql,
+                )
+            }
+        };
+        Ok(one)
+    }
+
+    /// [`Self::page_rows`] for lists with attached children, whose rows may be on several
+    /// parents' pages: each page's children's parent and id, in order, by parent.
+    fn page_places<E: Exec>(
+        &self,
+        conn: &E,
+        parents: &[i64],
+        plan: &PagePlan,
+    ) -> Result<Statement> {
+        let ranked = || Alias::new(RANKED);
+        let mut select = Query::select();
+        select
+            .column((ranked(), Alias::new("owner")))
+            .column((ranked(), Alias::new("id")))
+            .from_subquery(self.numbered(conn, parents, plan)?, ranked())
+            .and_where(Expr::col((ranked(), Alias::new("rn"))).lte(most(plan)))
+            .order_by((ranked(), Alias::new("owner")), sea_orm::Order::Asc)
+            .order_by((ranked(), Alias::new("rn")), sea_orm::Order::Asc);
+        Ok(build_statement(conn.backend(), &select))
     }
 }

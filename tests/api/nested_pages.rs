@@ -85,16 +85,17 @@ async fn nested_lists_read_only_their_page(app: &TestApp) {
             .iter()
             .all(|m| m["versions"]["pageInfo"]["hasPreviousPage"] == false)
     );
-    // the versions are read numbered per model, the first four of each kept in the
-    // database: a model's page costs its size, not its number of versions
+    // each model's versions are read a page at a time in the database, four at most (a
+    // subquery per model with a LIMIT, or numbered per model on MySQL/MariaDB): a model's
+    // page costs its size, not its number of versions
     let log = app.statement_log();
-    let page = log
-        .iter()
-        .find(|s| s.contains("ROW_NUMBER()"))
-        .unwrap_or_else(|| panic!("no statement numbers the versions per model:\n{log:#?}"));
+    let bounded = |s: &String| {
+        let flat = s.replace(['"', '`', '(', ')'], "");
+        flat.contains("LIMIT 4 ") || flat.contains("rn <= 4 ")
+    };
     assert!(
-        page.contains(r#""rn" <= 4"#),
-        "the versions' statement keeps more than a page of each model: {page}"
+        log.iter().any(bounded),
+        "no statement reads the versions a page per model:\n{log:#?}"
     );
     // without totalCount, nothing counts them
     app.reset_statements();

@@ -230,8 +230,8 @@ impl ChildList<'_> {
         Ok(select)
     }
 
-    /// The statement reading each parent's page: its first `size + 1` numbered children,
-    /// whole, in order, by parent.
+    /// The statement reading each parent's page on MySQL/MariaDB: its first `size + 1`
+    /// numbered children, whole, in order, by parent.
     fn page_rows<E: Exec>(&self, conn: &E, parents: &[i64], plan: &PagePlan) -> Result<Statement> {
         let ranked = || Alias::new(RANKED);
         let mut select = node::Entity::find();
@@ -250,9 +250,10 @@ impl ChildList<'_> {
 
     /// [`Self::page_rows`] on SQLite and PostgreSQL, which can run a subquery per parent
     /// (a correlated `IN`, a `LATERAL` join): each reads its parent's first `size + 1`
-    /// children straight off the index by parent, kind and creation, so a page costs its
-    /// size whatever the parent holds, where numbering reads every child of the parents
-    /// (about 2 us each on SQLite). MySQL/MariaDB has neither for a limited subquery.
+    /// children straight off the index by parent, kind and creation (in the default
+    /// order; another order sorts that one parent's children), so a page costs its size
+    /// whatever the parent holds, where numbering sorts every child of the parents (about
+    /// 2 us each on SQLite). MySQL/MariaDB has neither for a limited subquery.
     fn page_rows_each<E: Exec>(
         &self,
         conn: &E,

@@ -80,13 +80,17 @@ struct Counted {
 
 impl ChildList<'_> {
     /// Each parent's page (every parent has one, empty if it has no children): one
-    /// statement, or two with attached children (their places, then the nodes).
+    /// statement, or two with attached children (their places, then the nodes). A
+    /// `filterQuery` naming, bare, a property no node of the kinds has is refused first,
+    /// as on a top-level list.
     pub async fn pages<E: Exec>(
         &self,
         conn: &E,
         parents: &[i64],
         plan: &PagePlan,
     ) -> Result<HashMap<i64, Page>> {
+        super::filter_query::check_bare_properties(conn, self.kinds, &self.filter.query_properties)
+            .await?;
         let mut rows: HashMap<i64, Vec<node::Model>> = HashMap::new();
         if plan.size > 0 && !parents.is_empty() {
             let bound = parents.len().saturating_mul(plan.size as usize + 1);

@@ -10,6 +10,7 @@ on_both!(
     nested_lists_read_only_their_page,
     nested_lists_page_forwards_and_backwards,
     nested_lists_page_attached_children,
+    nested_lists_refuse_unknown_bare_properties,
 );
 
 fn names(conn: &Value) -> Vec<&str> {
@@ -273,4 +274,19 @@ async fn nested_lists_page_attached_children(app: &TestApp) {
     assert_eq!(names(page), ["m-weights", "z-f1"]);
     assert_eq!(page["pageInfo"]["hasNextPage"], false);
     assert_eq!(page["pageInfo"]["hasPreviousPage"], true);
+}
+
+/// A nested list's `filterQuery` is checked as a top-level list's is: a bare name that is
+/// no field and no property of any version is refused, named, not an empty page.
+async fn nested_lists_refuse_unknown_bare_properties(app: &TestApp) {
+    let a = seed(app).await;
+    let q = "query($m: ID!, $q: String) { registeredModel(id: $m) { versions(filterQuery: $q) { nodes { name } } } }";
+    let (code, message) = app.err(q, json!({"m": a, "q": "nmae = 'v1'"})).await;
+    assert_eq!(code, "INVALID_INPUT");
+    assert!(
+        message.starts_with("filterQuery: ") && message.contains(r#""nmae""#),
+        "{message}"
+    );
+    let found = app.ok(q, json!({"m": a, "q": "name = 'v1'"})).await;
+    assert_eq!(names(&found["registeredModel"]["versions"]), ["v1"]);
 }

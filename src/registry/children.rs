@@ -49,11 +49,21 @@ const OWNED: &str = "owned";
 /// The derived table of numbered children a page reads from.
 const RANKED: &str = "ranked";
 
-/// How many of each parent's numbered children a page reads: one more than it holds, to
-/// tell whether more follow. Written into the statement rather than bound, so that the
+/// How many of each parent's children a page reads: one more than it holds, to tell
+/// whether more follow. Written into the statement rather than bound, so that the
 /// planner sees it (sizes repeat; each is a statement of its own in the caches).
-fn most(plan: &PagePlan) -> Expr {
-    Expr::cust(plan.size.saturating_add(1).to_string())
+fn most(plan: &PagePlan) -> u64 {
+    plan.size.saturating_add(1)
+}
+
+/// The columns a page is sorted by, in order: the list's field, then the id.
+fn sort_keys(order: Order) -> Vec<node::Column> {
+    let mut keys = Vec::with_capacity(2);
+    if order.field != OrderField::Id {
+        keys.push(order.field.column());
+    }
+    keys.push(node::Column::Id);
+    keys
 }
 
 /// The direction rows are fetched in: the list's, or the reverse for `last`.
@@ -93,7 +103,7 @@ impl ChildList<'_> {
             .await?;
         let mut rows: HashMap<i64, Vec<node::Model>> = HashMap::new();
         if plan.size > 0 && !parents.is_empty() {
-            let bound = parents.len().saturating_mul(plan.size as usize + 1);
+            let bound = parents.len().saturating_mul(most(plan) as usize);
             match self.attached_by {
                 None => {
                     let query = match conn.backend() {
@@ -160,6 +170,14 @@ impl ChildList<'_> {
         }
     }
 
+    /// The list's filter as SQL, without any parents it names: each statement adds the
+    /// parents its own way.
+    fn condition(&self) -> Result<sea_orm::Condition> {
+        let mut filter = self.filter.clone();
+        filter.parent_ids = None;
+        filter.condition(self.kinds)
+    }
+
     /// The parents' children matching the list's filter: by `parent_id`, or joined to
     /// the (child, owner) pairs by `parent_id` and by edge.
     fn owned_by<E: Exec>(
@@ -168,12 +186,12 @@ impl ChildList<'_> {
         parents: &[i64],
     ) -> Result<sea_orm::Select<node::Entity>> {
         let backend = conn.backend();
-        let mut filter = self.filter.clone();
-        filter.parent_ids = None;
         let Some(edge) = self.attached_by else {
-            return Ok(node::Entity::find()
-                .filter(filter.condition(self.kinds)?)
-                .filter(id_in(backend, r#""node"."parent_id""#, parents)));
+            return Ok(node::Entity::find().filter(self.condition()?).filter(id_in(
+                backend,
+                r#""node"."parent_id""#,
+                parents,
+            )));
         };
         let mut owned = Query::select();
         owned
@@ -197,7 +215,7 @@ impl ChildList<'_> {
                 Expr::col((lineage_edge::Entity, lineage_edge::Column::Kind)).eq(edge.as_str()),
             );
         owned.union(UnionType::Distinct, by_edge);
-        let mut select = node::Entity::find().filter(filter.condition(self.kinds)?);
+        let mut select = node::Entity::find().filter(self.condition()?);
         QueryTrait::query(&mut select).join_subquery(
             JoinType::InnerJoin,
             owned,
@@ -219,10 +237,9 @@ impl ChildList<'_> {
     ) -> Result<SelectStatement> {
         let dir = fetch_order(self.order, plan);
         let mut window = WindowStatement::partition_by(self.owner());
-        if self.order.field != OrderField::Id {
-            window.order_by((node::Entity, self.order.field.column()), dir.clone());
+        for key in sort_keys(self.order) {
+            window.order_by((node::Entity, key), dir.clone());
         }
-        window.order_by((node::Entity, node::Column::Id), dir);
         let mut select = self
             .owned_by(conn, parents)?
             .filter(plan.condition(self.order))
@@ -246,7 +263,7 @@ impl ChildList<'_> {
             Expr::col((ranked(), Alias::new("id"))).equals((node::Entity, node::Column::Id)),
         );
         let select = select
-            .filter(Expr::col((ranked(), Alias::new("rn"))).lte(most(plan)))
+            .filter(Expr::col((ranked(), Alias::new("rn"))).lte(Expr::cust(most(plan).to_string())))
             .order_by_asc(Expr::col((ranked(), Alias::new("owner"))))
             .order_by_asc(Expr::col((ranked(), Alias::new("rn"))));
         Ok(build(conn.backend(), &select))
@@ -265,16 +282,10 @@ impl ChildList<'_> {
         plan: &PagePlan,
     ) -> Result<Statement> {
         let backend = conn.backend();
-        let mut filter = self.filter.clone();
-        filter.parent_ids = None;
         let dir = fetch_order(self.order, plan);
-        let mut keys = Vec::with_capacity(2);
-        if self.order.field != OrderField::Id {
-            keys.push(self.order.field.column());
-        }
-        keys.push(node::Column::Id);
+        let keys = sort_keys(self.order);
         let mut one = node::Entity::find()
-            .filter(filter.condition(self.kinds)?)
+            .filter(self.condition()?)
             .filter(plan.condition(self.order))
             .filter(Expr::cust(r#""node"."parent_id" = "parent"."value""#));
         for key in &keys {
@@ -284,7 +295,7 @@ impl ChildList<'_> {
             one = one.select_only().column(node::Column::Id);
         }
         let mut one = build(backend, &one);
-        let limit = plan.size.saturating_add(1);
+        let limit = most(plan);
         let word = match dir {
             sea_orm::Order::Desc => "DESC",
             _ => "ASC",
@@ -297,32 +308,28 @@ impl ChildList<'_> {
             .collect();
         let order = order.join(", ");
         let ids = sea_orm::Value::from(json_ids(parents));
+        let mut values = one.values.take().map(|v| v.0).unwrap_or_default();
         one.sql = match backend {
+            // numbered placeholders: the ids go last, after the subquery's own
             DbBackend::Postgres => {
-                one.values = Some(match one.values.take() {
-                    Some(mut values) => {
-                        values.0.push(ids);
-                        values
-                    }
-                    None => sea_orm::Values(vec![ids]),
-                });
-                let at = one.values.as_ref().map_or(1, |v| v.0.len());
+                values.push(ids);
+                let at = values.len();
                 format!(
                     r#"SELECT "node".* FROM ({parents}) AS "parent"("value") CROSS JOIN LATERAL ({inner} LIMIT {limit}) AS "node" ORDER BY {order}"#,
                     parents = ids_in(backend, &format!("${at}")),
                     inner = one.sql,
                 )
             }
+            // positional placeholders: the ids' comes first in the text
             _ => {
-                let mut values = vec![ids];
-                values.extend(one.values.take().map(|v| v.0).unwrap_or_default());
-                one.values = Some(sea_orm::Values(values));
+                values.insert(0, ids);
                 format!(
                     r#"SELECT "node".* FROM json_each(?) AS "parent" JOIN "node" ON "node"."id" IN ({inner} LIMIT {limit}) ORDER BY {order}"#,
                     inner = one.sql,
                 )
             }
         };
+        one.values = Some(sea_orm::Values(values));
         Ok(one)
     }
 
@@ -340,7 +347,9 @@ impl ChildList<'_> {
             .column((ranked(), Alias::new("owner")))
             .column((ranked(), Alias::new("id")))
             .from_subquery(self.numbered(conn, parents, plan)?, ranked())
-            .and_where(Expr::col((ranked(), Alias::new("rn"))).lte(most(plan)))
+            .and_where(
+                Expr::col((ranked(), Alias::new("rn"))).lte(Expr::cust(most(plan).to_string())),
+            )
             .order_by((ranked(), Alias::new("owner")), sea_orm::Order::Asc)
             .order_by((ranked(), Alias::new("rn")), sea_orm::Order::Asc);
         Ok(build_statement(conn.backend(), &select))

@@ -5,6 +5,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::TestApp;
 use crate::on_both;
+use crate::rest::call;
 
 on_both!(
     nested_lists_read_only_their_page,
@@ -165,71 +166,67 @@ async fn nested_lists_page_forwards_and_backwards(app: &TestApp) {
     );
 }
 
-/// A Kubeflow REST call: the status and the JSON body.
-async fn rest(app: &TestApp, method: &str, path: &str, body: Value) -> (u16, Value) {
-    let path = format!("/api/model_registry/v1{path}");
-    let (status, text) = app.call(method, &path, Some(&body)).await;
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
-}
-
 /// A run's artifacts are its own and those attached to it (INPUT edges); two runs' pages
 /// are read together, each paged on its own, an artifact attached to both on both.
 async fn nested_lists_page_attached_children(app: &TestApp) {
-    let (_, model) = rest(app, "POST", "/registered_models", json!({"name": "m"})).await;
-    let (_, version) = rest(
+    let (_, model) = call(
+        app,
+        "POST",
+        "/registered_models",
+        Some(json!({"name": "m"})),
+    )
+    .await;
+    let (_, version) = call(
         app,
         "POST",
         &format!(
             "/registered_models/{}/versions",
             model["id"].as_str().unwrap()
         ),
-        json!({"name": "v1"}),
+        Some(json!({"name": "v1"})),
     )
     .await;
-    let (status, weights) = rest(
+    let (status, weights) = call(
         app,
         "POST",
         &format!(
             "/model_versions/{}/artifacts",
             version["id"].as_str().unwrap()
         ),
-        json!({"artifactType": "model-artifact", "name": "m-weights", "uri": "s3://w"}),
+        Some(json!({"artifactType": "model-artifact", "name": "m-weights", "uri": "s3://w"})),
     )
     .await;
     assert_eq!(status, 201, "{weights}");
-    let (_, exp) = rest(app, "POST", "/experiments", json!({"name": "e"})).await;
+    let (_, exp) = call(app, "POST", "/experiments", Some(json!({"name": "e"}))).await;
     let mut runs = Vec::new();
     for (run, metrics) in [
         ("r1", ["a-loss", "b-acc", "z-f1"].as_slice()),
         ("r2", &["c-auc"]),
     ] {
-        let (status, created) = rest(
+        let (status, created) = call(
             app,
             "POST",
             "/experiment_runs",
-            json!({"experimentId": exp["id"], "name": run}),
+            Some(json!({"experimentId": exp["id"], "name": run})),
         )
         .await;
         assert_eq!(status, 201, "{created}");
         let id = created["id"].as_str().unwrap().to_owned();
         for name in metrics {
-            let (status, body) = rest(
+            let (status, body) = call(
                 app,
                 "POST",
                 &format!("/experiment_runs/{id}/artifacts"),
-                json!({"artifactType": "metric", "name": name, "value": 1.0}),
+                Some(json!({"artifactType": "metric", "name": name, "value": 1.0})),
             )
             .await;
             assert!(status == 200 || status == 201, "{body}");
         }
-        let (status, body) = rest(
+        let (status, body) = call(
             app,
             "POST",
             &format!("/experiment_runs/{id}/artifacts"),
-            json!({"id": weights["id"], "artifactType": "model-artifact"}),
+            Some(json!({"id": weights["id"], "artifactType": "model-artifact"})),
         )
         .await;
         assert_eq!(status, 200, "{body}");

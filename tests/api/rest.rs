@@ -20,7 +20,12 @@ on_both!(
 );
 
 /// A Kubeflow REST call under `/v1/`: the status and the JSON body (text if not JSON).
-async fn call(app: &TestApp, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+pub(crate) async fn call(
+    app: &TestApp,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
     let path = format!("/api/model_registry/v1{path}");
     let (status, text) = app.call(method, &path, body.as_ref()).await;
     (

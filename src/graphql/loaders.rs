@@ -275,7 +275,9 @@ impl Loader<NodeId> for RegistryLoader {
     }
 }
 
-/// What a nested list asks of each parent's children, and which page of them.
+/// What a nested list asks of each parent's children, which page of them, and which of
+/// their columns its items show. Queries that differ in their columns only are read
+/// together, with the columns of all (`by_query`).
 #[derive(Debug)]
 pub struct ChildQuery {
     pub kinds: Vec<NodeKind>,
@@ -285,6 +287,8 @@ pub struct ChildQuery {
     /// a version, or INPUT of a run), as Kubeflow's artifact lists have them.
     pub attached_by: Option<EdgeKind>,
     pub plan: PagePlan,
+    pub columns: NodeColumns,
+    /// Everything above but the columns.
     ident: String,
 }
 
@@ -295,6 +299,7 @@ impl ChildQuery {
         order: Order,
         attached_by: Option<EdgeKind>,
         plan: PagePlan,
+        columns: NodeColumns,
     ) -> Arc<Self> {
         let ident = format!("{kinds:?}|{filter:?}|{order:?}|{attached_by:?}|{plan:?}");
         Arc::new(Self {
@@ -303,16 +308,18 @@ impl ChildQuery {
             order,
             attached_by,
             plan,
+            columns,
             ident,
         })
     }
 
-    fn list(&self) -> ChildList<'_> {
+    fn list(&self, columns: NodeColumns) -> ChildList<'_> {
         ChildList {
             kinds: &self.kinds,
             filter: &self.filter,
             order: self.order,
             attached_by: self.attached_by,
+            columns,
         }
     }
 }
@@ -327,7 +334,9 @@ pub struct ChildrenOf {
 
 impl PartialEq for ChildrenOf {
     fn eq(&self, other: &Self) -> bool {
-        self.parent == other.parent && self.query.ident == other.query.ident
+        self.parent == other.parent
+            && self.query.ident == other.query.ident
+            && self.query.columns == other.query.columns
     }
 }
 impl Eq for ChildrenOf {}
@@ -335,6 +344,7 @@ impl Hash for ChildrenOf {
     fn hash<H: Hasher>(&self, state: &mut H) {
         self.parent.hash(state);
         self.query.ident.hash(state);
+        self.query.columns.hash(state);
     }
 }
 
@@ -342,15 +352,36 @@ impl Hash for ChildrenOf {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ChildCount(pub ChildrenOf);
 
-/// The keys' queries, each with the parents asking it.
-fn by_query<'k>(keys: impl Iterator<Item = &'k ChildrenOf>) -> Vec<(Arc<ChildQuery>, Vec<i64>)> {
-    let mut groups: HashMap<&str, (Arc<ChildQuery>, Vec<i64>)> = HashMap::new();
+/// The keys grouped by query, whatever columns each reads: one statement per group,
+/// reading every column any of its keys reads.
+struct QueryGroup<'k> {
+    query: Arc<ChildQuery>,
+    columns: NodeColumns,
+    keys: Vec<&'k ChildrenOf>,
+}
+
+impl QueryGroup<'_> {
+    /// The parents asked for, each once.
+    fn parents(&self) -> Vec<i64> {
+        let mut parents: Vec<i64> = self.keys.iter().map(|k| k.parent).collect();
+        parents.sort_unstable();
+        parents.dedup();
+        parents
+    }
+}
+
+fn by_query<'k>(keys: impl Iterator<Item = &'k ChildrenOf>) -> Vec<QueryGroup<'k>> {
+    let mut groups: HashMap<&str, QueryGroup<'k>> = HashMap::new();
     for key in keys {
-        groups
+        let group = groups
             .entry(key.query.ident.as_str())
-            .or_insert_with(|| (key.query.clone(), Vec::new()))
-            .1
-            .push(key.parent);
+            .or_insert_with(|| QueryGroup {
+                query: key.query.clone(),
+                columns: key.query.columns,
+                keys: Vec::new(),
+            });
+        group.columns = group.columns.union(key.query.columns);
+        group.keys.push(key);
     }
     groups.into_values().collect()
 }
@@ -364,18 +395,21 @@ impl Loader<ChildrenOf> for RegistryLoader {
         keys: &[ChildrenOf],
     ) -> Result<HashMap<ChildrenOf, Self::Value>, Self::Error> {
         let mut out = HashMap::with_capacity(keys.len());
-        for (query, parents) in by_query(keys.iter()) {
-            let list = query.list();
+        for group in by_query(keys.iter()) {
+            let list = group.query.list(group.columns);
+            let parents = group.parents();
             let pages = read_on!(&self.db, &self.readers, |conn| {
-                list.pages(conn, &parents, &query.plan)
+                list.pages(conn, &parents, &group.query.plan)
             })
             .await?;
-            for (parent, page) in pages {
-                let key = ChildrenOf {
-                    parent,
-                    query: query.clone(),
-                };
-                out.insert(key, Arc::new(page));
+            let pages: HashMap<i64, Arc<Page>> = pages
+                .into_iter()
+                .map(|(p, page)| (p, Arc::new(page)))
+                .collect();
+            for key in group.keys {
+                if let Some(page) = pages.get(&key.parent) {
+                    out.insert(key.clone(), page.clone());
+                }
             }
         }
         Ok(out)
@@ -391,18 +425,16 @@ impl Loader<ChildCount> for RegistryLoader {
         keys: &[ChildCount],
     ) -> Result<HashMap<ChildCount, Self::Value>, Self::Error> {
         let mut out = HashMap::with_capacity(keys.len());
-        for (query, parents) in by_query(keys.iter().map(|k| &k.0)) {
-            let list = query.list();
-            let mut counts = read_on!(&self.db, &self.readers, |conn| {
+        for group in by_query(keys.iter().map(|k| &k.0)) {
+            let list = group.query.list(group.columns);
+            let parents = group.parents();
+            let counts = read_on!(&self.db, &self.readers, |conn| {
                 list.counts(conn, &parents)
             })
             .await?;
-            for parent in parents {
-                let key = ChildCount(ChildrenOf {
-                    parent,
-                    query: query.clone(),
-                });
-                out.insert(key, counts.remove(&parent).unwrap_or(0));
+            for key in group.keys {
+                let count = counts.get(&key.parent).copied().unwrap_or(0);
+                out.insert(ChildCount(key.clone()), count);
             }
         }
         Ok(out)

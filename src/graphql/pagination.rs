@@ -205,7 +205,15 @@ async fn children_page(
     let plan = args.plan(order, ctx.state().limits.page()).gql()?;
     let key = ChildrenOf {
         parent,
-        query: ChildQuery::new(kinds, filter, order, attached_by, plan),
+        // only the columns the items' selection reads
+        query: ChildQuery::new(
+            kinds,
+            filter,
+            order,
+            attached_by,
+            plan,
+            super::columns::items_read(ctx),
+        ),
     };
     let loaders = ctx.loaders();
     let total = async {

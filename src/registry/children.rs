@@ -24,12 +24,13 @@ use sea_orm::{
     QueryTrait, Statement,
 };
 
+use super::columns::NodeColumns;
 use super::edges::EdgeKind;
 use super::error::Result;
 use super::filter::Filter;
 use super::kind::NodeKind;
 use super::page::{Direction, Order, OrderField, Page, PagePlan};
-use super::read::{find_nodes, id_in};
+use super::read::{find_nodes_reading, id_in};
 use crate::db::exec::{Exec, build, build_statement};
 use crate::db::ids::{ids_in, json_ids};
 
@@ -41,6 +42,8 @@ pub struct ChildList<'a> {
     pub order: Order,
     /// Also the nodes with an edge of this kind into the parent.
     pub attached_by: Option<EdgeKind>,
+    /// The columns of each child read (`registry::columns`): those its items show.
+    pub columns: NodeColumns,
 }
 
 /// The derived table of (child, owner) pairs a list with attached children joins.
@@ -89,7 +92,8 @@ struct Counted {
 }
 
 impl ChildList<'_> {
-    /// Each parent's page (every parent has one, empty if it has no children): one
+    /// Each parent's page (every parent has one, empty if it has no children), each
+    /// child with the list's columns (and those the page is sorted by): one
     /// statement, or two with attached children (their places, then the nodes). A
     /// `filterQuery` naming, bare, a property no node of the kinds has is refused first,
     /// as on a top-level list.
@@ -122,11 +126,12 @@ impl ChildList<'_> {
                     let mut ids: Vec<i64> = places.iter().map(|p| p.id).collect();
                     ids.sort_unstable();
                     ids.dedup();
-                    let nodes: HashMap<i64, node::Model> = find_nodes(conn, &ids)
-                        .await?
-                        .into_iter()
-                        .map(|n| (n.id, n))
-                        .collect();
+                    let nodes: HashMap<i64, node::Model> =
+                        find_nodes_reading(conn, &ids, self.read())
+                            .await?
+                            .into_iter()
+                            .map(|n| (n.id, n))
+                            .collect();
                     for place in places {
                         if let Some(n) = nodes.get(&place.id) {
                             rows.entry(place.owner).or_default().push(n.clone());
@@ -159,6 +164,14 @@ impl ChildList<'_> {
             .into_iter()
             .map(|c| (c.owner, u64::try_from(c.matching).unwrap_or(0)))
             .collect())
+    }
+
+    /// The columns a page reads of each child: the list's, the parent's, and those it is
+    /// sorted by (a page's cursors are made from them).
+    fn read(&self) -> NodeColumns {
+        sort_keys(self.order)
+            .into_iter()
+            .fold(self.columns.with(node::Column::ParentId), NodeColumns::with)
     }
 
     /// The column that names a row's parent: its own `parent_id`, or the owner of the
@@ -255,7 +268,7 @@ impl ChildList<'_> {
     /// numbered children, whole, in order, by parent.
     fn page_rows<E: Exec>(&self, conn: &E, parents: &[i64], plan: &PagePlan) -> Result<Statement> {
         let ranked = || Alias::new(RANKED);
-        let mut select = node::Entity::find();
+        let mut select = self.read().select(node::Entity::find());
         QueryTrait::query(&mut select).join_subquery(
             JoinType::InnerJoin,
             self.numbered(conn, parents, plan)?,
@@ -291,9 +304,10 @@ impl ChildList<'_> {
         for key in &keys {
             one = one.order_by(*key, dir.clone());
         }
-        if backend == DbBackend::Sqlite {
-            one = one.select_only().column(node::Column::Id);
-        }
+        one = match backend {
+            DbBackend::Sqlite => one.select_only().column(node::Column::Id),
+            _ => self.read().select(one),
+        };
         let mut one = build(backend, &one);
         let limit = most(plan);
         let word = match dir {
@@ -315,7 +329,8 @@ impl ChildList<'_> {
                 values.push(ids);
                 let at = values.len();
                 format!(
-                    r#"SELECT "node".* FROM ({parents}) AS "parent"("value") CROSS JOIN LATERAL ({inner} LIMIT {limit}) AS "node" ORDER BY {order}"#,
+                    r#"SELECT {read} FROM ({parents}) AS "parent"("value") CROSS JOIN LATERAL ({inner} LIMIT {limit}) AS "node" ORDER BY {order}"#,
+                    read = self.read().sql("node"),
                     parents = ids_in(backend, &format!("${at}")),
                     inner = one.sql,
                 )
@@ -324,7 +339,8 @@ impl ChildList<'_> {
             _ => {
                 values.insert(0, ids);
                 format!(
-                    r#"SELECT "node".* FROM json_each(?) AS "parent" JOIN "node" ON "node"."id" IN ({inner} LIMIT {limit}) ORDER BY {order}"#,
+                    r#"SELECT {read} FROM json_each(?) AS "parent" JOIN "node" ON "node"."id" IN ({inner} LIMIT {limit}) ORDER BY {order}"#,
+                    read = self.read().sql("node"),
                     inner = one.sql,
                 )
             }

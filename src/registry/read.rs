@@ -31,10 +31,22 @@ pub fn id_in(backend: DbBackend, column: &str, ids: &[i64]) -> Expr {
 
 /// Nodes by id, in one statement; missing ids are simply absent.
 pub async fn find_nodes<E: Exec>(conn: &E, ids: &[i64]) -> Result<Vec<node::Model>> {
+    find_nodes_reading(conn, ids, NodeColumns::ALL).await
+}
+
+/// `find_nodes`, reading `columns` of each node only (`registry::columns`).
+pub async fn find_nodes_reading<E: Exec>(
+    conn: &E,
+    ids: &[i64],
+    columns: NodeColumns,
+) -> Result<Vec<node::Model>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let query = node::Entity::find().filter(id_in(conn.backend(), r#""node"."id""#, ids));
+    let query =
+        columns
+            .select(node::Entity::find())
+            .filter(id_in(conn.backend(), r#""node"."id""#, ids));
     Ok(all(conn, &query).await?)
 }
 

@@ -151,8 +151,7 @@ pub async fn spawn_app_authenticating(
         }
         counter.fetch_add(1, Ordering::SeqCst);
         if let Ok(mut log) = log.lock() {
-            let start = sql.find(" FROM ").unwrap_or(0);
-            log.push(sql[start..].to_owned());
+            log.push(sql.to_owned());
         }
     });
     // statements through sea-orm, and those that direct SQLite sessions run
@@ -253,8 +252,20 @@ impl TestApp {
         }
     }
 
-    /// The statements run since the last reset (each from its first FROM on).
+    /// The statements run since the last reset, each from its first FROM on (what it
+    /// reads and how, not which columns).
     pub fn statement_log(&self) -> Vec<String> {
+        self.whole_statements()
+            .into_iter()
+            .map(|sql| match sql.find(" FROM ") {
+                Some(start) => sql[start..].to_owned(),
+                None => sql,
+            })
+            .collect()
+    }
+
+    /// The statements run since the last reset, whole.
+    pub fn whole_statements(&self) -> Vec<String> {
         self.statement_log
             .lock()
             .map(|l| l.clone())

@@ -12,6 +12,7 @@ on_both!(
     nested_lists_page_forwards_and_backwards,
     nested_lists_page_attached_children,
     nested_lists_refuse_unknown_bare_properties,
+    nested_lists_read_only_the_columns_their_items_show,
 );
 
 fn names(conn: &Value) -> Vec<&str> {
@@ -286,4 +287,72 @@ async fn nested_lists_refuse_unknown_bare_properties(app: &TestApp) {
     );
     let found = app.ok(q, json!({"m": a, "q": "name = 'v1'"})).await;
     assert_eq!(names(&found["registeredModel"]["versions"]), ["v1"]);
+}
+
+/// A nested list reads only the columns its items show, as a top-level list does; two
+/// selections of one list that show different fields are read together, with the
+/// columns of both, and each gets its own.
+async fn nested_lists_read_only_the_columns_their_items_show(app: &TestApp) {
+    let created = app
+        .ok(
+            r#"mutation { createRegisteredModel(input: {name: "m"}) { id } }"#,
+            json!({}),
+        )
+        .await;
+    let m = created["createRegisteredModel"]["id"].clone();
+    for v in 0..3 {
+        app.ok(
+            "mutation($m: ID!, $n: String!, $d: String!) { createModelVersion(input: {registeredModelId: $m, name: $n, description: $d, author: \"ann\"}) { id } }",
+            json!({"m": m, "n": format!("v{v}"), "d": format!("about v{v}")}),
+        )
+        .await;
+    }
+    // the page's statement: the one bounded by a page of two (three rows)
+    let page_reads = |log: Vec<String>| -> Vec<String> {
+        log.into_iter()
+            .map(|s| s.replace(['"', '`', '(', ')'], ""))
+            .filter(|s| s.contains("LIMIT 3 ") || s.contains("rn <= 3 "))
+            .collect()
+    };
+    app.reset_statements();
+    let data = app
+        .ok(
+            "{ registeredModels { nodes { versions(first: 2) { nodes { id name createTime } } } } }",
+            json!({}),
+        )
+        .await;
+    let versions = &data["registeredModels"]["nodes"][0]["versions"];
+    assert_eq!(names(versions), ["v0", "v1"]);
+    let reads = page_reads(app.whole_statements());
+    assert_eq!(reads.len(), 1, "{reads:#?}");
+    assert!(
+        !reads[0].contains("node.*") && !reads[0].contains("description"),
+        "a page of names read every column: {}",
+        reads[0]
+    );
+
+    app.reset_statements();
+    let data = app
+        .ok(
+            "{ registeredModels { nodes { plain: versions(first: 2) { nodes { name } }
+                full: versions(first: 2) { nodes { name description author } } } } }",
+            json!({}),
+        )
+        .await;
+    let model = &data["registeredModels"]["nodes"][0];
+    assert_eq!(names(&model["plain"]), ["v0", "v1"]);
+    assert_eq!(
+        model["full"]["nodes"],
+        json!([
+            {"name": "v0", "description": "about v0", "author": "ann"},
+            {"name": "v1", "description": "about v1", "author": "ann"},
+        ])
+    );
+    let reads = page_reads(app.whole_statements());
+    assert_eq!(
+        reads.len(),
+        1,
+        "two selections of one list, read apart: {reads:#?}"
+    );
+    assert!(reads[0].contains("description"), "{}", reads[0]);
 }

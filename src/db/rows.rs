@@ -10,6 +10,11 @@
 //! A field with no column is missing from the map, which serde reads as `None` for an
 //! `Option` field (as when it is NULL) and as an error naming the field otherwise;
 //! columns no field names are skipped.
+//!
+//! PostgreSQL rows (`postgres`) go the same way when every column is a number, a
+//! boolean or text: sea-orm's `FromQueryResult` looks each of a struct's fields up by
+//! name and builds an error, with its message, for every field whose column is NULL or
+//! absent, which for a node read 41 times a row (about 10 us a listed row).
 use rusqlite::types::ValueRef;
 use serde::de::{self, DeserializeSeed, Deserializer, IntoDeserializer, MapAccess, Visitor};
 
@@ -37,6 +42,17 @@ impl From<rusqlite::Error> for RowError {
     }
 }
 
+/// A row whose columns are read by place, each as SQLite's kinds of value.
+pub trait Cells {
+    fn cell(&self, column: usize) -> Result<ValueRef<'_>, RowError>;
+}
+
+impl Cells for rusqlite::Row<'_> {
+    fn cell(&self, column: usize) -> Result<ValueRef<'_>, RowError> {
+        Ok(self.get_ref(column)?)
+    }
+}
+
 /// One statement's columns and, once the first row has met the struct, which column
 /// each of its fields reads.
 pub struct Columns {
@@ -49,21 +65,19 @@ type Filled = (u64, usize);
 
 impl Columns {
     pub fn of(statement: &rusqlite::Statement<'_>) -> Self {
+        Self::named(statement.column_names())
+    }
+
+    /// A statement's columns, by their names in order.
+    pub fn named<'n>(names: impl IntoIterator<Item = &'n str>) -> Self {
         Self {
-            names: statement
-                .column_names()
-                .into_iter()
-                .map(str::to_owned)
-                .collect(),
+            names: names.into_iter().map(str::to_owned).collect(),
             fields: None,
         }
     }
 
     /// `T` from `row`.
-    pub fn read<T: de::DeserializeOwned>(
-        &mut self,
-        row: &rusqlite::Row<'_>,
-    ) -> Result<T, RowError> {
+    pub fn read<T: de::DeserializeOwned>(&mut self, row: &impl Cells) -> Result<T, RowError> {
         T::deserialize(RowDeserializer { row, columns: self })
     }
 
@@ -86,12 +100,12 @@ impl Columns {
     }
 }
 
-struct RowDeserializer<'a, 'r, 's> {
-    row: &'a rusqlite::Row<'r>,
+struct RowDeserializer<'a, 's, R> {
+    row: &'a R,
     columns: &'s mut Columns,
 }
 
-impl<'de> Deserializer<'de> for RowDeserializer<'_, '_, '_> {
+impl<'de, R: Cells> Deserializer<'de> for RowDeserializer<'_, '_, R> {
     type Error = RowError;
 
     fn deserialize_struct<V: Visitor<'de>>(
@@ -120,13 +134,13 @@ impl<'de> Deserializer<'de> for RowDeserializer<'_, '_, '_> {
 }
 
 /// A row's columns that fill fields, each keyed by its field's place.
-struct RowFields<'a, 'r> {
-    row: &'a rusqlite::Row<'r>,
+struct RowFields<'a, R> {
+    row: &'a R,
     present: &'a [Filled],
     next: usize,
 }
 
-impl<'de> MapAccess<'de> for RowFields<'_, '_> {
+impl<'de, R: Cells> MapAccess<'de> for RowFields<'_, R> {
     type Error = RowError;
 
     fn next_key_seed<K: DeserializeSeed<'de>>(
@@ -144,7 +158,7 @@ impl<'de> MapAccess<'de> for RowFields<'_, '_> {
             return Err(RowError("a value was asked for before its field".into()));
         };
         self.next += 1;
-        seed.deserialize(Column(self.row.get_ref(*column)?))
+        seed.deserialize(Column(self.row.cell(*column)?))
     }
 
     fn size_hint(&self) -> Option<usize> {
@@ -223,6 +237,98 @@ impl<'de> Deserializer<'de> for Column<'_> {
     serde::forward_to_deserialize_any! {
         i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 char str string bytes byte_buf unit
         unit_struct seq tuple tuple_struct map struct identifier ignored_any
+    }
+}
+
+/// `T`s from PostgreSQL's rows, as a direct SQLite session reads them, or None where a
+/// column is of a type [`PgKind`] does not read (dates, JSON, arrays, numerics: the
+/// caller reads those rows through sea-orm), or where there are no rows.
+pub fn postgres<T: de::DeserializeOwned>(
+    rows: &[sea_orm::QueryResult],
+) -> Option<Result<Vec<T>, RowError>> {
+    use sqlx::{Column as _, Row as _};
+    let first = rows.first()?.try_as_pg_row()?;
+    let kinds: Vec<PgKind> = first
+        .columns()
+        .iter()
+        .map(|c| PgKind::of(c.type_info()))
+        .collect::<Option<_>>()?;
+    let mut columns = Columns::named(first.columns().iter().map(|c| c.name()));
+    let read = rows
+        .iter()
+        .map(|row| {
+            let row = row
+                .try_as_pg_row()
+                .ok_or_else(|| RowError("a PostgreSQL row was expected".into()))?;
+            columns.read(&PgCells { row, kinds: &kinds })
+        })
+        .collect();
+    Some(read)
+}
+
+/// The PostgreSQL types read as SQLite's kinds of value.
+#[derive(Clone, Copy)]
+enum PgKind {
+    Bool,
+    Int2,
+    Int4,
+    Int8,
+    Float4,
+    Float8,
+    Text,
+}
+
+impl PgKind {
+    fn of(ty: &sqlx::postgres::PgTypeInfo) -> Option<Self> {
+        use sqlx::TypeInfo as _;
+        Some(match ty.name() {
+            "BOOL" => Self::Bool,
+            "INT2" => Self::Int2,
+            "INT4" => Self::Int4,
+            "INT8" => Self::Int8,
+            "FLOAT4" => Self::Float4,
+            "FLOAT8" => Self::Float8,
+            "TEXT" | "VARCHAR" | "BPCHAR" | "NAME" => Self::Text,
+            _ => return None,
+        })
+    }
+}
+
+/// A PostgreSQL row with its columns' kinds.
+struct PgCells<'r> {
+    row: &'r sqlx::postgres::PgRow,
+    kinds: &'r [PgKind],
+}
+
+impl Cells for PgCells<'_> {
+    fn cell(&self, column: usize) -> Result<ValueRef<'_>, RowError> {
+        use sqlx::postgres::Postgres;
+        use sqlx::{Decode, Row as _, ValueRef as _};
+        fn decode<'r, T: Decode<'r, Postgres>>(
+            value: sqlx::postgres::PgValueRef<'r>,
+        ) -> Result<T, RowError> {
+            T::decode(value).map_err(|e| RowError(e.to_string()))
+        }
+        let value = self
+            .row
+            .try_get_raw(column)
+            .map_err(|e| RowError(e.to_string()))?;
+        if value.is_null() {
+            return Ok(ValueRef::Null);
+        }
+        let kind = self
+            .kinds
+            .get(column)
+            .ok_or_else(|| RowError(format!("no column {column}")))?;
+        Ok(match kind {
+            PgKind::Bool => ValueRef::Integer(decode::<bool>(value)?.into()),
+            PgKind::Int2 => ValueRef::Integer(decode::<i16>(value)?.into()),
+            PgKind::Int4 => ValueRef::Integer(decode::<i32>(value)?.into()),
+            PgKind::Int8 => ValueRef::Integer(decode::<i64>(value)?),
+            PgKind::Float4 => ValueRef::Real(decode::<f32>(value)?.into()),
+            PgKind::Float8 => ValueRef::Real(decode::<f64>(value)?),
+            PgKind::Text => ValueRef::Text(decode::<&str>(value)?.as_bytes()),
+        })
     }
 }
 

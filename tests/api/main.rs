@@ -28,6 +28,7 @@ mod readme;
 mod release;
 mod rest;
 mod round_trips;
+mod row_reads;
 mod schema_file;
 mod servers;
 mod shutdown;

@@ -1,11 +1,11 @@
 //! Registry list reads, the requests dashboards send most: models with and without their
 //! latest version and properties, with a page of their versions, versions, and the same through Kubeflow REST, at page
 //! sizes 10, 100 and 1000, over HTTP to a server on a fresh database. One connection:
-//! p50 and p95 latency; eight: requests per second. SQLite, and PostgreSQL with
-//! `--postgres`, printed side by side.
+//! p50 and p95 latency; eight: requests per second. SQLite, PostgreSQL with
+//! `--postgres` and MySQL/MariaDB with `--mysql`, printed side by side.
 //!
 //! cargo bench --bench registry -- [--models 200] [--versions 5] [--requests 200]
-//!     [--seconds 3] [--postgres URL] [--via-sqlx] [--only TEXT]
+//!     [--seconds 3] [--postgres URL] [--mysql URL] [--via-sqlx] [--only TEXT]
 //!
 //! `--via-sqlx` reads SQLite through sqlx's pool only, as every list did before lists
 //! read through the server's own connections (`db::direct::read_on`).
@@ -237,7 +237,7 @@ async fn main() {
         via_sqlx: false,
         only: None,
     };
-    let mut postgres = None;
+    let (mut postgres, mut mysql) = (None, None);
     let number = |v: Option<String>, flag: &str| -> f64 {
         v.and_then(|v| v.parse().ok())
             .unwrap_or_else(|| panic!("{flag} N"))
@@ -249,6 +249,7 @@ async fn main() {
             "--requests" => options.requests = number(args.next(), "--requests") as usize,
             "--seconds" => options.seconds = number(args.next(), "--seconds"),
             "--postgres" => postgres = args.next(),
+            "--mysql" => mysql = args.next(),
             "--via-sqlx" => options.via_sqlx = true,
             "--only" => options.only = args.next(),
             _ => {}
@@ -263,7 +264,8 @@ async fn main() {
         &options,
     )
     .await;
-    let mut pg = None;
+    // the other stores' results, by store
+    let mut others = Vec::new();
     if let Some(url) = postgres {
         let admin = db::connect(&DatabaseArgs {
             database_url: url.clone(),
@@ -279,15 +281,40 @@ async fn main() {
             .await
             .expect("schema");
         let sep = if url.contains('?') { '&' } else { '?' };
-        pg = Some(
+        others.push((
+            "PostgreSQL",
             run(
                 &format!("{url}{sep}options=-c%20search_path%3D{schema}"),
                 &options,
             )
             .await,
-        );
+        ));
         admin
             .execute_unprepared(&format!("DROP SCHEMA {schema} CASCADE"))
+            .await
+            .expect("drop");
+    }
+    if let Some(url) = mysql {
+        let admin = db::connect(&DatabaseArgs {
+            database_url: url.clone(),
+            log_sql: false,
+            max_connections: 2,
+            connect_timeout: Duration::from_secs(5),
+        })
+        .await
+        .expect("connect");
+        let name = format!("regbench_{}", std::process::id());
+        admin
+            .execute_unprepared(&format!(
+                "CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
+            ))
+            .await
+            .expect("database");
+        let mut scoped = url::Url::parse(&url).expect("a MySQL URL");
+        scoped.set_path(&format!("/{name}"));
+        others.push(("MariaDB", run(scoped.as_str(), &options).await));
+        admin
+            .execute_unprepared(&format!("DROP DATABASE {name}"))
             .await
             .expect("drop");
     }
@@ -301,15 +328,22 @@ async fn main() {
             ""
         }
     );
-    println!(
-        "| read | SQLite p50 | p95 | req/s (8) | PostgreSQL p50 | p95 | req/s (8) |\n|---|---|---|---|---|---|---|"
-    );
+    let mut header = String::from("| read | SQLite p50 | p95 | req/s (8) |");
+    let mut rule = String::from("|---|---|---|---|");
+    for (store, _) in &others {
+        header.push_str(&format!(" {store} p50 | p95 | req/s (8) |"));
+        rule.push_str("---|---|---|");
+    }
+    println!("{header}\n{rule}");
     for (i, (label, (p50, p95, rate))) in &sqlite {
-        let other = pg
-            .as_ref()
-            .and_then(|pg| pg.get(i))
-            .map(|(_, (p50, p95, rate))| format!("{p50:.2} | {p95:.2} | {rate:.0}"))
-            .unwrap_or_else(|| "- | - | -".into());
-        println!("| {label} | {p50:.2} | {p95:.2} | {rate:.0} | {other} |");
+        let mut line = format!("| {label} | {p50:.2} | {p95:.2} | {rate:.0} |");
+        for (_, results) in &others {
+            let cells = results
+                .get(i)
+                .map(|(_, (p50, p95, rate))| format!(" {p50:.2} | {p95:.2} | {rate:.0} |"))
+                .unwrap_or_else(|| " - | - | - |".into());
+            line.push_str(&cells);
+        }
+        println!("{line}");
     }
 }

@@ -87,10 +87,8 @@ impl<C: ConnectionTrait> Exec for C {
         let rows = self.query_all_raw(stmt).await?;
         // by place where it can: sea-orm maps by name, with an error built for each
         // NULL or absent column (`db::rows`)
-        if self.get_database_backend() == DbBackend::Postgres
-            && let Some(read) = super::rows::postgres(&rows)
-        {
-            return read.map_err(|e| DbError::Other(format!("postgres: a row does not fit: {e}")));
+        if let Some(read) = super::rows::by_place(&rows) {
+            return read.map_err(|e| DbError::Other(format!("a row does not fit: {e}")));
         }
         rows.iter()
             .map(|row| M::from_query_result(row, "").map_err(DbError::from))

@@ -11,10 +11,11 @@
 //! `Option` field (as when it is NULL) and as an error naming the field otherwise;
 //! columns no field names are skipped.
 //!
-//! PostgreSQL rows (`postgres`) go the same way when every column is a number, a
-//! boolean or text: sea-orm's `FromQueryResult` looks each of a struct's fields up by
-//! name and builds an error, with its message, for every field whose column is NULL or
-//! absent, which for a node read 41 times a row (about 10 us a listed row).
+//! PostgreSQL's and MySQL/MariaDB's rows (`by_place`) go the same way when every column
+//! is a number, a boolean or text: sea-orm's `FromQueryResult` looks each of a struct's
+//! fields up by name and builds an error, with its message, for every field whose
+//! column is NULL or absent, which for a node read 41 times a row (about 10 us a
+//! listed row).
 use rusqlite::types::ValueRef;
 use serde::de::{self, DeserializeSeed, Deserializer, IntoDeserializer, MapAccess, Visitor};
 
@@ -240,35 +241,26 @@ impl<'de> Deserializer<'de> for Column<'_> {
     }
 }
 
-/// `T`s from PostgreSQL's rows, as a direct SQLite session reads them, or None where a
-/// column is of a type [`PgKind`] does not read (dates, JSON, arrays, numerics: the
-/// caller reads those rows through sea-orm), or where there are no rows.
-pub fn postgres<T: de::DeserializeOwned>(
+/// `T`s from PostgreSQL's or MySQL/MariaDB's rows, as a direct SQLite session reads
+/// them, or None where a column is of a type [`Kind`] does not read (dates, JSON,
+/// arrays, decimals, unsigned or binary columns: the caller reads those rows through
+/// sea-orm), where the rows are SQLite's (through sqlx), or where there are none.
+pub fn by_place<T: de::DeserializeOwned>(
     rows: &[sea_orm::QueryResult],
 ) -> Option<Result<Vec<T>, RowError>> {
-    use sqlx::{Column as _, Row as _};
-    let first = rows.first()?.try_as_pg_row()?;
-    let kinds: Vec<PgKind> = first
-        .columns()
-        .iter()
-        .map(|c| PgKind::of(c.type_info()))
-        .collect::<Option<_>>()?;
-    let mut columns = Columns::named(first.columns().iter().map(|c| c.name()));
-    let read = rows
-        .iter()
-        .map(|row| {
-            let row = row
-                .try_as_pg_row()
-                .ok_or_else(|| RowError("a PostgreSQL row was expected".into()))?;
-            columns.read(&PgCells { row, kinds: &kinds })
-        })
-        .collect();
-    Some(read)
+    let first = rows.first()?;
+    if first.try_as_pg_row().is_some() {
+        read_by_place::<sqlx::postgres::PgRow, T>(rows)
+    } else if first.try_as_mysql_row().is_some() {
+        read_by_place::<sqlx::mysql::MySqlRow, T>(rows)
+    } else {
+        None
+    }
 }
 
-/// The PostgreSQL types read as SQLite's kinds of value.
+/// The kinds of column read by place, each as one of SQLite's kinds of value.
 #[derive(Clone, Copy)]
-enum PgKind {
+enum Kind {
     Bool,
     Int2,
     Int4,
@@ -278,34 +270,119 @@ enum PgKind {
     Text,
 }
 
-impl PgKind {
-    fn of(ty: &sqlx::postgres::PgTypeInfo) -> Option<Self> {
-        use sqlx::TypeInfo as _;
-        Some(match ty.name() {
-            "BOOL" => Self::Bool,
-            "INT2" => Self::Int2,
-            "INT4" => Self::Int4,
-            "INT8" => Self::Int8,
-            "FLOAT4" => Self::Float4,
-            "FLOAT8" => Self::Float8,
-            "TEXT" | "VARCHAR" | "BPCHAR" | "NAME" => Self::Text,
-            _ => return None,
+impl Kind {
+    /// The kind of a column of type `ty`: the first Rust type the driver itself would
+    /// decode it into (so a text column in a binary collation, an unsigned or a date
+    /// column has none).
+    fn of<DB: sqlx::Database>(ty: &DB::TypeInfo) -> Option<Self>
+    where
+        bool: sqlx::Type<DB>,
+        i16: sqlx::Type<DB>,
+        i32: sqlx::Type<DB>,
+        i64: sqlx::Type<DB>,
+        f32: sqlx::Type<DB>,
+        f64: sqlx::Type<DB>,
+        str: sqlx::Type<DB>,
+    {
+        use sqlx::Type;
+        // integers before booleans: MySQL's booleans are integers
+        Some(if <i64 as Type<DB>>::compatible(ty) {
+            Self::Int8
+        } else if <i32 as Type<DB>>::compatible(ty) {
+            Self::Int4
+        } else if <i16 as Type<DB>>::compatible(ty) {
+            Self::Int2
+        } else if <bool as Type<DB>>::compatible(ty) {
+            Self::Bool
+        } else if <f64 as Type<DB>>::compatible(ty) {
+            Self::Float8
+        } else if <f32 as Type<DB>>::compatible(ty) {
+            Self::Float4
+        } else if <str as Type<DB>>::compatible(ty) {
+            Self::Text
+        } else {
+            return None;
         })
     }
 }
 
-/// A PostgreSQL row with its columns' kinds.
-struct PgCells<'r> {
-    row: &'r sqlx::postgres::PgRow,
-    kinds: &'r [PgKind],
+/// A driver's rows, read by place.
+trait Placed: sqlx::Row {
+    fn of(row: &sea_orm::QueryResult) -> Option<&Self>;
 }
 
-impl Cells for PgCells<'_> {
+impl Placed for sqlx::postgres::PgRow {
+    fn of(row: &sea_orm::QueryResult) -> Option<&Self> {
+        row.try_as_pg_row()
+    }
+}
+
+impl Placed for sqlx::mysql::MySqlRow {
+    fn of(row: &sea_orm::QueryResult) -> Option<&Self> {
+        row.try_as_mysql_row()
+    }
+}
+
+fn read_by_place<R, T>(rows: &[sea_orm::QueryResult]) -> Option<Result<Vec<T>, RowError>>
+where
+    R: Placed,
+    T: de::DeserializeOwned,
+    bool: sqlx::Type<R::Database>,
+    i16: sqlx::Type<R::Database>,
+    i32: sqlx::Type<R::Database>,
+    i64: sqlx::Type<R::Database>,
+    f32: sqlx::Type<R::Database>,
+    f64: sqlx::Type<R::Database>,
+    str: sqlx::Type<R::Database>,
+    for<'r> bool: sqlx::Decode<'r, R::Database>,
+    for<'r> i16: sqlx::Decode<'r, R::Database>,
+    for<'r> i32: sqlx::Decode<'r, R::Database>,
+    for<'r> i64: sqlx::Decode<'r, R::Database>,
+    for<'r> f32: sqlx::Decode<'r, R::Database>,
+    for<'r> f64: sqlx::Decode<'r, R::Database>,
+    for<'r> &'r str: sqlx::Decode<'r, R::Database>,
+    usize: sqlx::ColumnIndex<R>,
+{
+    use sqlx::Column as _;
+    let first = R::of(rows.first()?)?;
+    let kinds: Vec<Kind> = first
+        .columns()
+        .iter()
+        .map(|c| Kind::of::<R::Database>(c.type_info()))
+        .collect::<Option<_>>()?;
+    let mut columns = Columns::named(first.columns().iter().map(|c| c.name()));
+    let read = rows
+        .iter()
+        .map(|row| {
+            let row = R::of(row).ok_or_else(|| RowError("rows of two drivers".into()))?;
+            columns.read(&DriverCells { row, kinds: &kinds })
+        })
+        .collect();
+    Some(read)
+}
+
+/// A driver's row with its columns' kinds.
+struct DriverCells<'r, R> {
+    row: &'r R,
+    kinds: &'r [Kind],
+}
+
+impl<R> Cells for DriverCells<'_, R>
+where
+    R: sqlx::Row,
+    for<'r> bool: sqlx::Decode<'r, R::Database>,
+    for<'r> i16: sqlx::Decode<'r, R::Database>,
+    for<'r> i32: sqlx::Decode<'r, R::Database>,
+    for<'r> i64: sqlx::Decode<'r, R::Database>,
+    for<'r> f32: sqlx::Decode<'r, R::Database>,
+    for<'r> f64: sqlx::Decode<'r, R::Database>,
+    for<'r> &'r str: sqlx::Decode<'r, R::Database>,
+    usize: sqlx::ColumnIndex<R>,
+{
     fn cell(&self, column: usize) -> Result<ValueRef<'_>, RowError> {
-        use sqlx::postgres::Postgres;
-        use sqlx::{Decode, Row as _, ValueRef as _};
-        fn decode<'r, T: Decode<'r, Postgres>>(
-            value: sqlx::postgres::PgValueRef<'r>,
+        use sqlx::{Database, Decode, ValueRef as _};
+        fn decode<'r, DB: Database, T: Decode<'r, DB>>(
+            value: <DB as Database>::ValueRef<'r>,
         ) -> Result<T, RowError> {
             T::decode(value).map_err(|e| RowError(e.to_string()))
         }
@@ -320,14 +397,15 @@ impl Cells for PgCells<'_> {
             .kinds
             .get(column)
             .ok_or_else(|| RowError(format!("no column {column}")))?;
+        type Db<R> = <R as sqlx::Row>::Database;
         Ok(match kind {
-            PgKind::Bool => ValueRef::Integer(decode::<bool>(value)?.into()),
-            PgKind::Int2 => ValueRef::Integer(decode::<i16>(value)?.into()),
-            PgKind::Int4 => ValueRef::Integer(decode::<i32>(value)?.into()),
-            PgKind::Int8 => ValueRef::Integer(decode::<i64>(value)?),
-            PgKind::Float4 => ValueRef::Real(decode::<f32>(value)?.into()),
-            PgKind::Float8 => ValueRef::Real(decode::<f64>(value)?),
-            PgKind::Text => ValueRef::Text(decode::<&str>(value)?.as_bytes()),
+            Kind::Bool => ValueRef::Integer(decode::<Db<R>, bool>(value)?.into()),
+            Kind::Int2 => ValueRef::Integer(decode::<Db<R>, i16>(value)?.into()),
+            Kind::Int4 => ValueRef::Integer(decode::<Db<R>, i32>(value)?.into()),
+            Kind::Int8 => ValueRef::Integer(decode::<Db<R>, i64>(value)?),
+            Kind::Float4 => ValueRef::Real(decode::<Db<R>, f32>(value)?.into()),
+            Kind::Float8 => ValueRef::Real(decode::<Db<R>, f64>(value)?),
+            Kind::Text => ValueRef::Text(decode::<Db<R>, &str>(value)?.as_bytes()),
         })
     }
 }

@@ -1,6 +1,6 @@
-//! Rows read by place: on PostgreSQL the registry maps rows of numbers, booleans and text
-//! into their structs by column place (`db::rows::postgres`) instead of through
-//! sea-orm's lookups by name. Both must read every node alike, whole or with only some
+//! Rows read by place: on PostgreSQL and MySQL/MariaDB the registry maps rows of
+//! numbers, booleans and text into their structs by column place (`db::rows::by_place`)
+//! instead of through sea-orm's lookups by name. Both must read every node alike, whole or with only some
 //! of its columns; rows with other types go through sea-orm as before.
 use entity::node;
 use modelgraph::db::{exec, rows};
@@ -45,16 +45,16 @@ async fn rows_read_by_place_match_rows_read_by_name(app: &TestApp) {
     let db = &app.db;
     let backend = db.get_database_backend();
     // sea-orm's own mapping, by name
-    let by_name = node::Entity::find()
+    let whole_by_name = node::Entity::find()
         .order_by_asc(node::Column::Id)
         .all(db)
         .await
         .expect("read by name");
-    assert!(by_name.len() >= 4, "{by_name:#?}");
+    assert!(whole_by_name.len() >= 4, "{whole_by_name:#?}");
     // the registry's, by place where the store allows
     let whole = node::Entity::find().order_by_asc(node::Column::Id);
     let by_place: Vec<node::Model> = exec::all(db, &whole).await.expect("read by place");
-    assert_eq!(by_place, by_name);
+    assert_eq!(by_place, whole_by_name);
     let metric = by_place
         .iter()
         .find(|n| n.kind == "METRIC")
@@ -76,7 +76,8 @@ async fn rows_read_by_place_match_rows_read_by_name(app: &TestApp) {
     );
     assert_eq!(version.owner, None, "a column not read");
 
-    // which rows go by place: PostgreSQL's of numbers, booleans and text only
+    // which rows go by place: PostgreSQL's and MySQL/MariaDB's of numbers, booleans and
+    // text only
     let raw = |sql: &str| db.query_all_raw(Statement::from_string(backend, sql.to_owned()));
     let plain = raw("SELECT 7 AS id, 'a' AS name").await.expect("plain");
     let dated = raw("SELECT 7 AS id, CURRENT_TIMESTAMP AS at")
@@ -88,8 +89,16 @@ async fn rows_read_by_place_match_rows_read_by_name(app: &TestApp) {
         name: Option<String>,
     }
     match backend {
-        DbBackend::Postgres => {
-            let read = rows::postgres::<Pair>(&plain).expect("read by place");
+        DbBackend::Sqlite => assert!(
+            rows::by_place::<Pair>(&plain).is_none(),
+            "SQLite through sqlx is left to sea-orm"
+        ),
+        _ => {
+            // every column of a node is one of those
+            let nodes = raw("SELECT * FROM node ORDER BY id").await.expect("nodes");
+            let read = rows::by_place::<node::Model>(&nodes).expect("nodes read by place");
+            assert_eq!(read.expect("nodes fit"), whole_by_name);
+            let read = rows::by_place::<Pair>(&plain).expect("read by place");
             assert_eq!(
                 read.expect("fits"),
                 [Pair {
@@ -98,16 +107,15 @@ async fn rows_read_by_place_match_rows_read_by_name(app: &TestApp) {
                 }]
             );
             assert!(
-                rows::postgres::<Pair>(&dated).is_none(),
+                rows::by_place::<Pair>(&dated).is_none(),
                 "a timestamp column is left to sea-orm"
             );
             // a row that does not fit is an error naming why, not a panic
             let wrong = raw("SELECT 'seven' AS id").await.expect("wrong");
-            let err = rows::postgres::<Pair>(&wrong)
+            let err = rows::by_place::<Pair>(&wrong)
                 .expect("read by place")
                 .expect_err("text is no id");
             assert!(err.to_string().contains("seven"), "{err}");
         }
-        _ => assert!(rows::postgres::<Pair>(&plain).is_none()),
     }
 }

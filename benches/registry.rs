@@ -184,6 +184,18 @@ async fn measure(base: &str, read: &Read, options: &Options) -> (f64, f64, f64) 
     (percentile(&times, 0.5), percentile(&times, 0.95), rate)
 }
 
+/// A connection to the server at `url` that makes and drops the run's schema or database.
+async fn admin(url: &str) -> sea_orm::DatabaseConnection {
+    db::connect(&DatabaseArgs {
+        database_url: url.to_owned(),
+        log_sql: false,
+        max_connections: 2,
+        connect_timeout: Duration::from_secs(5),
+    })
+    .await
+    .expect("connect")
+}
+
 /// Serves `url`, seeds it, and measures every read: label -> (p50, p95, req/s).
 async fn run(url: &str, options: &Options) -> BTreeMap<usize, (String, (f64, f64, f64))> {
     let conn = db::connect(&DatabaseArgs {
@@ -267,14 +279,7 @@ async fn main() {
     // the other stores' results, by store
     let mut others = Vec::new();
     if let Some(url) = postgres {
-        let admin = db::connect(&DatabaseArgs {
-            database_url: url.clone(),
-            log_sql: false,
-            max_connections: 2,
-            connect_timeout: Duration::from_secs(5),
-        })
-        .await
-        .expect("connect");
+        let admin = admin(&url).await;
         let schema = format!("regbench_{}", std::process::id());
         admin
             .execute_unprepared(&format!("CREATE SCHEMA {schema}"))
@@ -295,14 +300,7 @@ async fn main() {
             .expect("drop");
     }
     if let Some(url) = mysql {
-        let admin = db::connect(&DatabaseArgs {
-            database_url: url.clone(),
-            log_sql: false,
-            max_connections: 2,
-            connect_timeout: Duration::from_secs(5),
-        })
-        .await
-        .expect("connect");
+        let admin = admin(&url).await;
         let name = format!("regbench_{}", std::process::id());
         admin
             .execute_unprepared(&format!(

@@ -309,11 +309,25 @@ impl Kind {
 /// A driver's rows, read by place.
 trait Placed: sqlx::Row {
     fn of(row: &sea_orm::QueryResult) -> Option<&Self>;
+
+    /// The kind of a column of type `ty` ([`Kind::of`]).
+    fn kind(ty: &<Self::Database as sqlx::Database>::TypeInfo) -> Option<Kind>;
+
+    /// The value of `column`, of `kind` ([`decode`]).
+    fn cell(&self, column: usize, kind: Kind) -> Result<ValueRef<'_>, RowError>;
 }
 
 impl Placed for sqlx::postgres::PgRow {
     fn of(row: &sea_orm::QueryResult) -> Option<&Self> {
         row.try_as_pg_row()
+    }
+
+    fn kind(ty: &sqlx::postgres::PgTypeInfo) -> Option<Kind> {
+        Kind::of::<sqlx::Postgres>(ty)
+    }
+
+    fn cell(&self, column: usize, kind: Kind) -> Result<ValueRef<'_>, RowError> {
+        decode(self, column, kind)
     }
 }
 
@@ -321,19 +335,21 @@ impl Placed for sqlx::mysql::MySqlRow {
     fn of(row: &sea_orm::QueryResult) -> Option<&Self> {
         row.try_as_mysql_row()
     }
+
+    fn kind(ty: &sqlx::mysql::MySqlTypeInfo) -> Option<Kind> {
+        Kind::of::<sqlx::MySql>(ty)
+    }
+
+    fn cell(&self, column: usize, kind: Kind) -> Result<ValueRef<'_>, RowError> {
+        decode(self, column, kind)
+    }
 }
 
-fn read_by_place<R, T>(rows: &[sea_orm::QueryResult]) -> Option<Result<Vec<T>, RowError>>
+/// `row`'s value in `column`, decoded by the driver as `kind`'s Rust type.
+fn decode<R>(row: &R, column: usize, kind: Kind) -> Result<ValueRef<'_>, RowError>
 where
-    R: Placed,
-    T: de::DeserializeOwned,
-    bool: sqlx::Type<R::Database>,
-    i16: sqlx::Type<R::Database>,
-    i32: sqlx::Type<R::Database>,
-    i64: sqlx::Type<R::Database>,
-    f32: sqlx::Type<R::Database>,
-    f64: sqlx::Type<R::Database>,
-    str: sqlx::Type<R::Database>,
+    R: sqlx::Row,
+    usize: sqlx::ColumnIndex<R>,
     for<'r> bool: sqlx::Decode<'r, R::Database>,
     for<'r> i16: sqlx::Decode<'r, R::Database>,
     for<'r> i32: sqlx::Decode<'r, R::Database>,
@@ -341,14 +357,40 @@ where
     for<'r> f32: sqlx::Decode<'r, R::Database>,
     for<'r> f64: sqlx::Decode<'r, R::Database>,
     for<'r> &'r str: sqlx::Decode<'r, R::Database>,
-    usize: sqlx::ColumnIndex<R>,
 {
+    use sqlx::{Database, Decode, ValueRef as _};
+    fn as_<'r, DB: Database, T: Decode<'r, DB>>(
+        value: <DB as Database>::ValueRef<'r>,
+    ) -> Result<T, RowError> {
+        T::decode(value).map_err(|e| RowError(e.to_string()))
+    }
+    type Db<R> = <R as sqlx::Row>::Database;
+    let value = row
+        .try_get_raw(column)
+        .map_err(|e| RowError(e.to_string()))?;
+    if value.is_null() {
+        return Ok(ValueRef::Null);
+    }
+    Ok(match kind {
+        Kind::Bool => ValueRef::Integer(as_::<Db<R>, bool>(value)?.into()),
+        Kind::Int2 => ValueRef::Integer(as_::<Db<R>, i16>(value)?.into()),
+        Kind::Int4 => ValueRef::Integer(as_::<Db<R>, i32>(value)?.into()),
+        Kind::Int8 => ValueRef::Integer(as_::<Db<R>, i64>(value)?),
+        Kind::Float4 => ValueRef::Real(as_::<Db<R>, f32>(value)?.into()),
+        Kind::Float8 => ValueRef::Real(as_::<Db<R>, f64>(value)?),
+        Kind::Text => ValueRef::Text(as_::<Db<R>, &str>(value)?.as_bytes()),
+    })
+}
+
+fn read_by_place<R: Placed, T: de::DeserializeOwned>(
+    rows: &[sea_orm::QueryResult],
+) -> Option<Result<Vec<T>, RowError>> {
     use sqlx::Column as _;
     let first = R::of(rows.first()?)?;
     let kinds: Vec<Kind> = first
         .columns()
         .iter()
-        .map(|c| Kind::of::<R::Database>(c.type_info()))
+        .map(|c| R::kind(c.type_info()))
         .collect::<Option<_>>()?;
     let mut columns = Columns::named(first.columns().iter().map(|c| c.name()));
     let read = rows
@@ -367,46 +409,13 @@ struct DriverCells<'r, R> {
     kinds: &'r [Kind],
 }
 
-impl<R> Cells for DriverCells<'_, R>
-where
-    R: sqlx::Row,
-    for<'r> bool: sqlx::Decode<'r, R::Database>,
-    for<'r> i16: sqlx::Decode<'r, R::Database>,
-    for<'r> i32: sqlx::Decode<'r, R::Database>,
-    for<'r> i64: sqlx::Decode<'r, R::Database>,
-    for<'r> f32: sqlx::Decode<'r, R::Database>,
-    for<'r> f64: sqlx::Decode<'r, R::Database>,
-    for<'r> &'r str: sqlx::Decode<'r, R::Database>,
-    usize: sqlx::ColumnIndex<R>,
-{
+impl<R: Placed> Cells for DriverCells<'_, R> {
     fn cell(&self, column: usize) -> Result<ValueRef<'_>, RowError> {
-        use sqlx::{Database, Decode, ValueRef as _};
-        fn decode<'r, DB: Database, T: Decode<'r, DB>>(
-            value: <DB as Database>::ValueRef<'r>,
-        ) -> Result<T, RowError> {
-            T::decode(value).map_err(|e| RowError(e.to_string()))
-        }
-        let value = self
-            .row
-            .try_get_raw(column)
-            .map_err(|e| RowError(e.to_string()))?;
-        if value.is_null() {
-            return Ok(ValueRef::Null);
-        }
         let kind = self
             .kinds
             .get(column)
             .ok_or_else(|| RowError(format!("no column {column}")))?;
-        type Db<R> = <R as sqlx::Row>::Database;
-        Ok(match kind {
-            Kind::Bool => ValueRef::Integer(decode::<Db<R>, bool>(value)?.into()),
-            Kind::Int2 => ValueRef::Integer(decode::<Db<R>, i16>(value)?.into()),
-            Kind::Int4 => ValueRef::Integer(decode::<Db<R>, i32>(value)?.into()),
-            Kind::Int8 => ValueRef::Integer(decode::<Db<R>, i64>(value)?),
-            Kind::Float4 => ValueRef::Real(decode::<Db<R>, f32>(value)?.into()),
-            Kind::Float8 => ValueRef::Real(decode::<Db<R>, f64>(value)?),
-            Kind::Text => ValueRef::Text(decode::<Db<R>, &str>(value)?.as_bytes()),
-        })
+        self.row.cell(column, *kind)
     }
 }
 

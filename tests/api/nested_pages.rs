@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::TestApp;
 use crate::on_both;
-use crate::rest::call;
+use crate::rest::{call, model_and_version};
 
 on_both!(
     nested_lists_read_only_their_page,
@@ -170,30 +170,11 @@ async fn nested_lists_page_forwards_and_backwards(app: &TestApp) {
 /// A run's artifacts are its own and those attached to it (INPUT edges); two runs' pages
 /// are read together, each paged on its own, an artifact attached to both on both.
 async fn nested_lists_page_attached_children(app: &TestApp) {
-    let (_, model) = call(
-        app,
-        "POST",
-        "/registered_models",
-        Some(json!({"name": "m"})),
-    )
-    .await;
-    let (_, version) = call(
-        app,
-        "POST",
-        &format!(
-            "/registered_models/{}/versions",
-            model["id"].as_str().unwrap()
-        ),
-        Some(json!({"name": "v1"})),
-    )
-    .await;
+    let (_, version) = model_and_version(app).await;
     let (status, weights) = call(
         app,
         "POST",
-        &format!(
-            "/model_versions/{}/artifacts",
-            version["id"].as_str().unwrap()
-        ),
+        &format!("/model_versions/{version}/artifacts"),
         Some(json!({"artifactType": "model-artifact", "name": "m-weights", "uri": "s3://w"})),
     )
     .await;

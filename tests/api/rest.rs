@@ -249,7 +249,8 @@ async fn rest_lists_page_with_tokens(app: &TestApp) {
     assert_eq!(names, ["m0", "m5", "m6"]);
 }
 
-async fn rest_artifacts_upsert_and_imply_lineage(app: &TestApp) {
+/// Model `m` with version `v1`, created through REST: the model and the version's id.
+pub(crate) async fn model_and_version(app: &TestApp) -> (Value, String) {
     let (_, model) = call(
         app,
         "POST",
@@ -268,7 +269,11 @@ async fn rest_artifacts_upsert_and_imply_lineage(app: &TestApp) {
     )
     .await;
     assert_eq!(status, 201, "{version}");
-    let v = version["id"].as_str().unwrap().to_owned();
+    (model, version["id"].as_str().unwrap().to_owned())
+}
+
+async fn rest_artifacts_upsert_and_imply_lineage(app: &TestApp) {
+    let (model, v) = model_and_version(app).await;
     let art = json!({"artifactType": "model-artifact", "name": "weights", "uri": "s3://w", "modelFormatName": "onnx"});
     let (status, a) = call(
         app,

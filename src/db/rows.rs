@@ -393,14 +393,19 @@ fn read_by_place<R: Placed, T: de::DeserializeOwned>(
         .map(|c| R::kind(c.type_info()))
         .collect::<Option<_>>()?;
     let mut columns = Columns::named(first.columns().iter().map(|c| c.name()));
-    let read = rows
-        .iter()
-        .map(|row| {
-            let row = R::of(row).ok_or_else(|| RowError("rows of two drivers".into()))?;
-            columns.read(&DriverCells { row, kinds: &kinds })
-        })
-        .collect();
-    Some(read)
+    // sized up front: collecting through a Result cannot, and a node row is about a
+    // kilobyte, copied at every regrowth
+    let mut read = Vec::with_capacity(rows.len());
+    for row in rows {
+        let Some(row) = R::of(row) else {
+            return Some(Err(RowError("rows of two drivers".into())));
+        };
+        match columns.read(&DriverCells { row, kinds: &kinds }) {
+            Ok(value) => read.push(value),
+            Err(e) => return Some(Err(e)),
+        }
+    }
+    Some(Ok(read))
 }
 
 /// A driver's row with its columns' kinds.

@@ -278,7 +278,12 @@ impl Loader<NodeId> for RegistryLoader {
 /// What a nested list asks of each parent's children, which page of them, and which of
 /// their columns its items show. Queries that differ in their columns only are read
 /// together, with the columns of all (`by_query`).
-#[derive(Debug)]
+///
+/// Each parent's resolver makes its own (a hundred models listing their versions make a
+/// hundred equal queries), so queries compare field by field, and hash only their
+/// integers: cheap beside the rows they read (they were once compared by their `Debug`
+/// text, a formatted string per parent that cost more than the parent's rows).
+#[derive(Debug, PartialEq)]
 pub struct ChildQuery {
     pub kinds: Vec<NodeKind>,
     pub filter: Filter,
@@ -288,8 +293,6 @@ pub struct ChildQuery {
     pub attached_by: Option<EdgeKind>,
     pub plan: PagePlan,
     pub columns: NodeColumns,
-    /// Everything above but the columns.
-    ident: String,
 }
 
 impl ChildQuery {
@@ -301,7 +304,6 @@ impl ChildQuery {
         plan: PagePlan,
         columns: NodeColumns,
     ) -> Arc<Self> {
-        let ident = format!("{kinds:?}|{filter:?}|{order:?}|{attached_by:?}|{plan:?}");
         Arc::new(Self {
             kinds,
             filter,
@@ -309,7 +311,6 @@ impl ChildQuery {
             attached_by,
             plan,
             columns,
-            ident,
         })
     }
 
@@ -321,6 +322,27 @@ impl ChildQuery {
             attached_by: self.attached_by,
             columns,
         }
+    }
+
+    /// Whether the two read the same rows, whatever columns each shows: one statement
+    /// serves both.
+    fn same_rows(self: &Arc<Self>, other: &Arc<Self>) -> bool {
+        Arc::ptr_eq(self, other)
+            || (self.kinds == other.kinds
+                && self.order == other.order
+                && self.attached_by == other.attached_by
+                && self.plan == other.plan
+                && self.filter == other.filter)
+    }
+
+    /// Hashes what `same_rows` compares that is quick to hash; queries that differ only
+    /// in the rest share a hash and are told apart by `same_rows`.
+    fn hash_rows<H: Hasher>(&self, state: &mut H) {
+        self.kinds.hash(state);
+        self.order.hash(state);
+        self.attached_by.hash(state);
+        self.plan.size.hash(state);
+        self.plan.backward.hash(state);
     }
 }
 
@@ -334,16 +356,18 @@ pub struct ChildrenOf {
 
 impl PartialEq for ChildrenOf {
     fn eq(&self, other: &Self) -> bool {
+        // the same query (one `Arc`) also equals itself when a filter holds a float
+        // that does not (NaN): a key always finds its own page
         self.parent == other.parent
-            && self.query.ident == other.query.ident
             && self.query.columns == other.query.columns
+            && self.query.same_rows(&other.query)
     }
 }
 impl Eq for ChildrenOf {}
 impl Hash for ChildrenOf {
     fn hash<H: Hasher>(&self, state: &mut H) {
         self.parent.hash(state);
-        self.query.ident.hash(state);
+        self.query.hash_rows(state);
         self.query.columns.hash(state);
     }
 }
@@ -371,19 +395,25 @@ impl QueryGroup<'_> {
 }
 
 fn by_query<'k>(keys: impl Iterator<Item = &'k ChildrenOf>) -> Vec<QueryGroup<'k>> {
-    let mut groups: HashMap<&str, QueryGroup<'k>> = HashMap::new();
+    // a request's nested lists make a handful of queries: a list beats hashing them
+    let mut groups: Vec<QueryGroup<'k>> = Vec::new();
     for key in keys {
-        let group = groups
-            .entry(key.query.ident.as_str())
-            .or_insert_with(|| QueryGroup {
-                query: key.query.clone(),
-                columns: key.query.columns,
-                keys: Vec::new(),
-            });
+        let at = match groups.iter().position(|g| g.query.same_rows(&key.query)) {
+            Some(at) => at,
+            None => {
+                groups.push(QueryGroup {
+                    query: key.query.clone(),
+                    columns: key.query.columns,
+                    keys: Vec::new(),
+                });
+                groups.len() - 1
+            }
+        };
+        let group = &mut groups[at];
         group.columns = group.columns.union(key.query.columns);
         group.keys.push(key);
     }
-    groups.into_values().collect()
+    groups
 }
 
 impl Loader<ChildrenOf> for RegistryLoader {

@@ -7,7 +7,7 @@ use super::error::{RegistryError, Result};
 use super::kind::NodeKind;
 use super::props::PropValue;
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct StringMatch {
     pub eq: Option<String>,
     pub contains: Option<String>,
@@ -26,15 +26,16 @@ pub enum PropOp {
     Exists,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct PropertyFilter {
     pub key: String,
     pub op: PropOp,
     pub value: Option<PropValue>,
 }
 
-/// Every way a list can be narrowed; unset fields do not filter.
-#[derive(Clone, Debug, Default)]
+/// Every way a list can be narrowed; unset fields do not filter. Filters compare field
+/// by field (a nested list's loader key holds one: `graphql::loaders::ChildQuery`).
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Filter {
     pub ids: Option<Vec<i64>>,
     pub name: Option<StringMatch>,

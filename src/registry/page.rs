@@ -166,7 +166,7 @@ pub struct Page {
 }
 
 /// The validated plan for one page: size, direction and bounds.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct PagePlan {
     pub size: u64,
     /// true when paging backwards from the end (`last`)

@@ -13,6 +13,7 @@ on_both!(
     nested_lists_page_attached_children,
     nested_lists_refuse_unknown_bare_properties,
     nested_lists_read_only_the_columns_their_items_show,
+    nested_lists_that_differ_in_any_argument_read_apart,
 );
 
 fn names(conn: &Value) -> Vec<&str> {
@@ -336,4 +337,54 @@ async fn nested_lists_read_only_the_columns_their_items_show(app: &TestApp) {
         "two selections of one list, read apart: {reads:#?}"
     );
     assert!(reads[0].contains("description"), "{}", reads[0]);
+}
+
+/// Each parent's nested list makes its own loader key; keys are told apart by every
+/// argument (filter, filterQuery, order, page, cursor), so lists that differ in any one
+/// answer apart, and equal ones share one statement.
+async fn nested_lists_that_differ_in_any_argument_read_apart(app: &TestApp) {
+    seed(app).await;
+    let after = app
+        .ok(
+            r#"{ registeredModel(name: "a") { versions(first: 2) { pageInfo { endCursor } } } }"#,
+            json!({}),
+        )
+        .await["registeredModel"]["versions"]["pageInfo"]["endCursor"]
+        .clone();
+    app.reset_statements();
+    let data = app
+        .ok(
+            r#"query($after: String) { registeredModels(orderBy: {field: NAME}) { nodes { name
+                eq1: versions(filter: {name: {eq: "v1"}}) { nodes { name } }
+                eq2: versions(filter: {name: {eq: "v2"}}) { nodes { name } }
+                eq1again: versions(filter: {name: {eq: "v1"}}) { nodes { name } }
+                query0: versions(filterQuery: "name = 'v0'") { nodes { name } }
+                desc: versions(first: 2, orderBy: {field: NAME, direction: DESC}) { nodes { name } }
+                asc: versions(first: 2) { nodes { name } }
+                next: versions(first: 2, after: $after) { nodes { name } }
+            } } }"#,
+            json!({ "after": after }),
+        )
+        .await;
+    let models = data["registeredModels"]["nodes"].as_array().unwrap();
+    let a = &models[0];
+    assert_eq!(a["name"], "a");
+    assert_eq!(names(&a["eq1"]), ["v1"]);
+    assert_eq!(names(&a["eq2"]), ["v2"]);
+    assert_eq!(names(&a["eq1again"]), ["v1"]);
+    assert_eq!(names(&a["query0"]), ["v0"]);
+    assert_eq!(names(&a["desc"]), ["v6", "v5"]);
+    assert_eq!(names(&a["asc"]), ["v0", "v1"]);
+    assert_eq!(names(&a["next"]), ["v2", "v3"]);
+    let b = &models[1];
+    assert_eq!(names(&b["eq1"]), ["v1"]);
+    assert_eq!(names(&b["eq2"]), Vec::<&str>::new());
+    assert_eq!(names(&b["desc"]), ["v1", "v0"]);
+    // one statement per distinct list: eq1 and eq1again share one
+    let pages = app
+        .statement_log()
+        .into_iter()
+        .filter(|s| s.contains("parent_id"))
+        .count();
+    assert_eq!(pages, 6, "{:#?}", app.statement_log());
 }

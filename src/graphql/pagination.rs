@@ -84,7 +84,8 @@ fn wants_total(ctx: &Context<'_>) -> bool {
     ctx.look_ahead().field("totalCount").exists()
 }
 
-fn build<T: OutputType>(
+/// A connection over `page`, each row wrapped by `wrap`.
+pub(crate) fn build<T: OutputType>(
     page: Page,
     order: Order,
     total: u64,
@@ -245,6 +246,20 @@ pub async fn attached_children<T: OutputType>(
 ) -> async_graphql::Result<Conn<T>> {
     let (page, total) = children_page(ctx, parent, kinds, filter, order, Some(edge), args).await?;
     build(page, order, total, wrap)
+}
+
+/// One page of a parent's children and their total (0 unless `totalCount` is selected),
+/// as rows: what [`children`] makes a connection of, for a caller that builds the
+/// response itself (`graphql::nodes::plain_nodes`).
+pub(crate) async fn children_rows(
+    ctx: &Context<'_>,
+    parent: i64,
+    kinds: Vec<NodeKind>,
+    filter: Filter,
+    order: Order,
+    args: PageArgs,
+) -> async_graphql::Result<(Page, u64)> {
+    children_page(ctx, parent, kinds, filter, order, None, args).await
 }
 
 /// A parent's children as a connection.

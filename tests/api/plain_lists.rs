@@ -12,6 +12,7 @@ use crate::on_both;
 on_both!(
     plain_model_and_version_lists_answer_as_resolvers_do,
     selections_the_plain_path_leaves_alone_still_answer_as_graphql_says,
+    plain_version_connections_answer_as_resolvers_do,
 );
 
 /// Every plain field of a registered model and of a model version.
@@ -32,14 +33,20 @@ fn through_resolvers(query: &str) -> String {
 /// Asks `query` as it is and through the resolvers: both raw bodies must be equal, and
 /// free of errors. Returns the data.
 async fn same_both_ways(app: &TestApp, query: &str) -> Value {
-    let forced = through_resolvers(query);
-    assert_ne!(forced, query, "the query has a field to force");
-    let plain = app.gql_text_at(&app.base, query, json!({})).await;
-    let resolved = app.gql_text_at(&app.base, &forced, json!({})).await;
-    assert_eq!(plain, resolved, "query: {query}");
-    let body: Value = serde_json::from_str(&plain).expect("a JSON body");
+    let body = same_body_both_ways(app, query, json!({})).await;
     assert!(body.get("errors").is_none(), "{body:#}");
     body["data"].clone()
+}
+
+/// Asks `query` with `variables` as it is and through the resolvers: both raw bodies,
+/// errors and all, must be equal. Returns the body.
+async fn same_body_both_ways(app: &TestApp, query: &str, variables: Value) -> Value {
+    let forced = through_resolvers(query);
+    assert_ne!(forced, query, "the query has a field to force");
+    let plain = app.gql_text_at(&app.base, query, variables.clone()).await;
+    let resolved = app.gql_text_at(&app.base, &forced, variables).await;
+    assert_eq!(plain, resolved, "query: {query}");
+    serde_json::from_str(&plain).expect("a JSON body")
 }
 
 async fn seed(app: &TestApp) {
@@ -182,4 +189,73 @@ async fn selections_the_plain_path_leaves_alone_still_answer_as_graphql_says(app
              not: registeredModels(first: 10) { nodes { id name latestVersion { name aliases } } } }"#,
     )
     .await;
+}
+
+/// A model's `versions` connection is built plainly too when its items are plain: every
+/// connection field (`__typename`, `totalCount`, `nodes`, `edges` with cursors,
+/// `pageInfo`), arguments from literals and variables, filters, orders, cursors from
+/// either path paging the other, and arguments the resolver refuses: one answer
+/// whichever path builds it, errors included.
+async fn plain_version_connections_answer_as_resolvers_do(app: &TestApp) {
+    seed(app).await;
+    let connection = "__typename totalCount nodes { id name } \
+        edges { __typename cursor node { id name } } \
+        pageInfo { __typename hasNextPage hasPreviousPage startCursor endCursor }";
+    let data = same_both_ways(
+        app,
+        &format!(
+            r#"{{ registeredModels(first: 10, orderBy: {{field: NAME}}) {{ nodes {{ id name
+                versions {{ {connection} }}
+                first1: versions(first: 1) {{ {connection} }}
+                byName: versions(last: 1, orderBy: {{field: NAME, direction: DESC}}) {{ {connection} }}
+                filtered: versions(filter: {{name: {{eq: "v2"}}}}) {{ nodes {{ id {VERSION} }} }}
+                query: versions(filterQuery: "name = 'v1'") {{ nodes {{ id name }} }}
+                latestVersion {{ id name }}
+            }} }} }}"#
+        ),
+    )
+    .await;
+    let full = &data["registeredModels"]["nodes"][2];
+    assert_eq!(full["name"], "plain-full", "{data:#}");
+    assert_eq!(full["versions"]["totalCount"], 2);
+    assert_eq!(full["versions"]["__typename"], "ModelVersionConnection");
+    assert_eq!(full["versions"]["edges"][1]["node"]["name"], "v2");
+    assert_eq!(full["first1"]["pageInfo"]["hasNextPage"], true);
+    assert_eq!(full["byName"]["nodes"][0]["name"], "v1");
+    assert_eq!(full["byName"]["pageInfo"]["hasPreviousPage"], true);
+    assert_eq!(full["filtered"]["nodes"][0]["author"], Value::Null);
+    assert_eq!(full["query"]["nodes"][0]["name"], "v1");
+    let bare = &data["registeredModels"]["nodes"][1];
+    assert_eq!(bare["versions"]["pageInfo"]["startCursor"], Value::Null);
+    assert_eq!(bare["versions"]["nodes"], json!([]));
+
+    // variables, and the plain path's cursor taken by the resolvers' next page
+    // (each field the forcing wraps in a fragment ends its line: errors' locations stay)
+    let paged = "query($first: Int, $after: String) { registeredModels(filter: {name: {eq: \"plain-full\"}}) { nodes { id \n\
+        versions(first: $first, after: $after) { nodes { id name } pageInfo { hasNextPage endCursor } } } } }";
+    let page = same_body_both_ways(app, paged, json!({"first": 1})).await;
+    let end =
+        page["data"]["registeredModels"]["nodes"][0]["versions"]["pageInfo"]["endCursor"].clone();
+    assert!(end.is_string(), "{page:#}");
+    let next = same_body_both_ways(app, paged, json!({"first": 1, "after": end})).await;
+    let versions = &next["data"]["registeredModels"]["nodes"][0]["versions"];
+    assert_eq!(versions["nodes"][0]["name"], "v2", "{next:#}");
+    assert_eq!(versions["pageInfo"]["hasNextPage"], false);
+
+    // arguments the resolver refuses: the same errors, at the same paths
+    for (query, variables) in [
+        (paged, json!({"first": -1})),
+        (paged, json!({"first": 1, "after": "not a cursor"})),
+        (
+            "{ registeredModels { nodes { id \n versions(first: 1, last: 1) { nodes { id } } } } }",
+            json!({}),
+        ),
+        (
+            "{ registeredModels { nodes { id \n versions(filterQuery: \"name = \") { nodes { id } } } } }",
+            json!({}),
+        ),
+    ] {
+        let body = same_body_both_ways(app, query, variables).await;
+        assert!(body["errors"].is_array(), "{body:#}");
+    }
 }

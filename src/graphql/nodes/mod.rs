@@ -14,7 +14,7 @@ use super::filters::{
 };
 use super::loaders::Hop;
 use super::mutation::list_filter;
-use super::pagination::{Conn, attached_children, children, page_args};
+use super::pagination::{Conn, attached_children, build, children, children_rows, page_args};
 use super::types::*;
 use crate::lineage::walk::Direction;
 use crate::registry::edges::EdgeKind as RegEdgeKind;
@@ -277,10 +277,9 @@ node_type!(
             before: Option<String>,
         ) -> async_graphql::Result<Conn<Plain<ModelVersion>>> {
             boxed!(async move {
-                let kinds = vec![RegKind::ModelVersion];
-                let filter = list_filter(&filter, &kinds, &filter_query)?;
-                let wrap = |n| Plain(ModelVersion::new(n));
-                children(ctx, self.0.id, kinds, filter, OrderBy::order(order_by), page_args(first, after, last, before), wrap).await
+                let args = VersionArgs { filter, filter_query, order_by, first, after, last, before };
+                let (page, total, order) = model_versions(ctx, self.0.id, args).await?;
+                build(page, order, total, |n| Ok(Plain(ModelVersion::new(n))))
             })
         }
         /// The most recently created version that is not archived.
@@ -314,6 +313,48 @@ node_type!(
         }
     }
 );
+
+/// `RegisteredModel.versions`' arguments: as its resolver is given them, or read off the
+/// field by the plain path (`plain_nodes`), which lists versions without the resolver.
+struct VersionArgs {
+    filter: Option<Box<ModelVersionFilter>>,
+    filter_query: Option<String>,
+    order_by: Option<OrderBy>,
+    first: Option<i32>,
+    after: Option<String>,
+    last: Option<i32>,
+    before: Option<String>,
+}
+
+impl VersionArgs {
+    /// The arguments of the `versions` field `ctx` resolves, its variables applied.
+    fn of(ctx: &Context<'_>) -> async_graphql::ServerResult<Self> {
+        Ok(Self {
+            filter: ctx.param_value("filter", None)?.1,
+            filter_query: ctx.param_value("filterQuery", None)?.1,
+            order_by: ctx.param_value("orderBy", None)?.1,
+            first: ctx.param_value("first", None)?.1,
+            after: ctx.param_value("after", None)?.1,
+            last: ctx.param_value("last", None)?.1,
+            before: ctx.param_value("before", None)?.1,
+        })
+    }
+}
+
+/// A page of model `model`'s versions, their total if `totalCount` is selected, and the
+/// order they are in: batched across every model in the response.
+async fn model_versions(
+    ctx: &Context<'_>,
+    model: i64,
+    args: VersionArgs,
+) -> async_graphql::Result<(crate::registry::Page, u64, crate::registry::Order)> {
+    let kinds = vec![RegKind::ModelVersion];
+    let filter = list_filter(&args.filter, &kinds, &args.filter_query)?;
+    let order = OrderBy::order(args.order_by);
+    let page = page_args(args.first, args.after, args.last, args.before);
+    let (rows, total) = children_rows(ctx, model, kinds, filter, order, page).await?;
+    Ok((rows, total, order))
+}
 
 pub(crate) async fn latest_version(
     ctx: &Context<'_>,

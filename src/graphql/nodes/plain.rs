@@ -135,6 +135,16 @@ enum NodeField {
 /// or names a response key twice (GraphQL merges those; the resolvers do that).
 pub(super) fn plain_fields<'a, T>(
     selection: &'a SelectionSet,
+    field_of: impl FnMut(&'a Positioned<Field>) -> Option<T>,
+) -> Option<Vec<(Name, T)>> {
+    plain_fields_taking(selection, &[], field_of)
+}
+
+/// [`plain_fields`], where the fields named in `with_arguments` may have arguments
+/// (which `field_of` then reads).
+pub(super) fn plain_fields_taking<'a, T>(
+    selection: &'a SelectionSet,
+    with_arguments: &[&str],
     mut field_of: impl FnMut(&'a Positioned<Field>) -> Option<T>,
 ) -> Option<Vec<(Name, T)>> {
     let mut out = Vec::with_capacity(selection.items.len());
@@ -143,7 +153,9 @@ pub(super) fn plain_fields<'a, T>(
             return None;
         };
         let field = &positioned.node;
-        if !field.directives.is_empty() || !field.arguments.is_empty() {
+        if !field.directives.is_empty()
+            || (!field.arguments.is_empty() && !with_arguments.contains(&field.name.node.as_str()))
+        {
             return None;
         }
         let key = field.alias.as_ref().unwrap_or(&field.name).node.clone();

@@ -2,16 +2,20 @@
 //! list of 100 models with their latest versions selects about 700 fields, and
 //! async-graphql resolves each with a boxed future, a context and a response map of its
 //! own: more work than reading the rows. When an item's selection asks only for plain
-//! fields (columns of its row, `__typename`, and a model's `latestVersion` with plain
-//! fields of its own; no arguments, directives or fragments: async-graphql has applied
-//! `@skip` and `@include` and dropped them by then), the item's value is built from its
-//! row here; anything else, and any field that would answer with an error, goes through
-//! the resolvers. Each plain field's value is what its resolver's return type
-//! gives (`OutputType::resolve` of the same value, which for scalars and enums completes
-//! at once), so the two paths answer alike; `tests/api/plain_lists.rs` compares them.
+//! fields (columns of its row, `__typename`, a model's `latestVersion` with plain fields
+//! of its own, and a model's `versions` connection whose items are plain; no directives
+//! or fragments, and no arguments but `versions`': async-graphql has applied `@skip` and
+//! `@include` and dropped them by then), the item's value is built from its row here;
+//! anything else, and any field that would answer with an error, goes through the
+//! resolvers. Each plain field's value is what its resolver's return type gives
+//! (`OutputType::resolve` of the same value, which for scalars and enums completes at
+//! once), and `versions` reads its page as its resolver does (`model_versions`), so the
+//! two paths answer alike; `tests/api/plain_lists.rs` compares them.
 use std::borrow::Cow;
 
+use async_graphql::connection::{CursorType, Edge, EmptyFields};
 use async_graphql::futures_util::FutureExt;
+use async_graphql::futures_util::future::{Either, join_all};
 use async_graphql::indexmap::IndexMap;
 use async_graphql::parser::types::{Field, Selection, SelectionSet};
 use async_graphql::registry::Registry;
@@ -21,13 +25,16 @@ use async_graphql::{
 use chrono::{DateTime, Utc};
 use entity::node;
 
-use super::plain::plain_fields;
-use super::{ModelVersion, RegisteredModel};
+use super::plain::{plain_fields, plain_fields_taking};
+use super::{ModelVersion, RegisteredModel, VersionArgs, model_versions};
 use crate::graphql::ContextExt;
 use crate::graphql::columns::read_by_names;
+use crate::graphql::pagination::{Conn, PageCursor};
 use crate::graphql::types::{ModelVersionState, NodeKind, RegisteredModelState, datetime, to_id};
 use crate::registry::columns::NodeColumns;
+use crate::registry::page::Cursor;
 use crate::registry::props::StoredJson;
+use crate::registry::{Order, Page};
 
 /// A listed node that is built plainly when its selection allows (`Plain<RegisteredModel>`
 /// in a connection): the same GraphQL type as `T`, in the schema and in the response.
@@ -51,12 +58,46 @@ pub enum Read {
     Value(Value),
     /// A model's latest version, itself plain.
     LatestVersion,
+    /// A model's versions, a page of them as a connection whose items are plain.
+    Versions,
 }
 
 /// How one selected field is built, by response key.
 enum Step<'a> {
     Value(Value, &'a Positioned<Field>),
     LatestVersion(Vec<(Name, Step<'a>)>, NodeColumns),
+    Versions(&'a Positioned<Field>, Vec<(Name, ConnStep<'a>)>),
+}
+
+/// A field of a connection (`ModelVersionConnection`).
+enum ConnStep<'a> {
+    Typename,
+    TotalCount(&'a Positioned<Field>),
+    Nodes(Vec<(Name, Step<'a>)>),
+    Edges(Vec<(Name, EdgeStep<'a>)>),
+    PageInfo(Vec<(Name, PageInfoStep)>),
+}
+
+/// A field of a connection's edge.
+enum EdgeStep<'a> {
+    Typename,
+    Cursor,
+    Node(Vec<(Name, Step<'a>)>),
+}
+
+/// A field of a connection's `pageInfo`.
+enum PageInfoStep {
+    Typename,
+    HasPreviousPage,
+    HasNextPage,
+    StartCursor,
+    EndCursor,
+}
+
+/// What an item's plan reads before it is built, in the plan's order.
+enum Ahead {
+    Latest(Option<Box<node::Model>>),
+    Versions(Page, u64, Order),
 }
 
 /// What a value of type `T`, as a resolver returns it, answers: for the scalars, enums
@@ -116,6 +157,7 @@ impl PlainFields for RegisteredModel {
             "licenseLink" => |n, ctx, f| answer(n.license_link.clone(), ctx, f),
             "libraryName" => |n, ctx, f| answer(n.library_name.clone(), ctx, f),
             "latestVersion" => return Some(Read::LatestVersion),
+            "versions" => return Some(Read::Versions),
             _ => return common::<Self>(name),
         };
         Some(Read::Value(read))
@@ -144,7 +186,9 @@ impl PlainFields for ModelVersion {
 /// How to build an item of type `T` whose selection is `selection`, if every field it
 /// asks for is plain.
 fn plan<T: PlainFields>(selection: &SelectionSet) -> Option<Vec<(Name, Step<'_>)>> {
-    plain_fields(selection, |field| {
+    // `versions` is the one plain field with arguments (its page's), read as its
+    // resolver reads them
+    plain_fields_taking(selection, &["versions"], |field| {
         Some(match T::plain(field.node.name.node.as_str())? {
             Read::Value(read) => Step::Value(read, field),
             Read::LatestVersion => {
@@ -153,7 +197,40 @@ fn plan<T: PlainFields>(selection: &SelectionSet) -> Option<Vec<(Name, Step<'_>)
                 let columns = read_by_names(plan_names(versions));
                 Step::LatestVersion(plan, columns)
             }
+            Read::Versions => {
+                let connection = &field.node.selection_set.node;
+                Step::Versions(field, plain_fields(connection, connection_step)?)
+            }
         })
+    })
+}
+
+/// How to build one field of a connection of plain model versions.
+fn connection_step(field: &Positioned<Field>) -> Option<ConnStep<'_>> {
+    let selection = &field.node.selection_set.node;
+    Some(match field.node.name.node.as_str() {
+        "__typename" => ConnStep::Typename,
+        "totalCount" => ConnStep::TotalCount(field),
+        "nodes" => ConnStep::Nodes(plan::<ModelVersion>(selection)?),
+        "edges" => ConnStep::Edges(plain_fields(selection, |f| {
+            Some(match f.node.name.node.as_str() {
+                "__typename" => EdgeStep::Typename,
+                "cursor" => EdgeStep::Cursor,
+                "node" => EdgeStep::Node(plan::<ModelVersion>(&f.node.selection_set.node)?),
+                _ => return None,
+            })
+        })?),
+        "pageInfo" => ConnStep::PageInfo(plain_fields(selection, |f| {
+            Some(match f.node.name.node.as_str() {
+                "__typename" => PageInfoStep::Typename,
+                "hasPreviousPage" => PageInfoStep::HasPreviousPage,
+                "hasNextPage" => PageInfoStep::HasNextPage,
+                "startCursor" => PageInfoStep::StartCursor,
+                "endCursor" => PageInfoStep::EndCursor,
+                _ => return None,
+            })
+        })?),
+        _ => return None,
     })
 }
 
@@ -166,43 +243,118 @@ fn plan_names(selection: &SelectionSet) -> impl Iterator<Item = &str> {
 }
 
 /// An item's value following `plan`, or None if a field would answer with an error.
-/// The latest versions it shows are read first (through the loaders, which may wait for
-/// a batch); the object is then built in one pass.
+/// What the plan reads (latest versions, pages of versions) is read first, all at once
+/// (through the loaders, which batch each across the page's items); the object is then
+/// built in one pass.
 async fn build(
     ctx: &ContextSelectionSet<'_>,
     plan: &[(Name, Step<'_>)],
     row: &node::Model,
 ) -> Option<GqlValue> {
-    let mut latest = Vec::new();
-    for (_, step) in plan {
-        if let Step::LatestVersion(_, columns) = step {
+    let reads = plan.iter().filter_map(|(_, step)| match step {
+        Step::Value(..) => None,
+        Step::LatestVersion(_, columns) => Some(Either::Left(async move {
             let read = ctx.loaders().latest_version_reading(row.id, *columns);
-            latest.push(read.await.ok()?);
-        }
-    }
-    object(ctx, plan, row, &mut latest.into_iter())
+            Some(Ahead::Latest(read.await.ok()?))
+        })),
+        Step::Versions(field, _) => Some(Either::Right(async move {
+            let ctx = ctx.with_field(field);
+            let args = VersionArgs::of(&ctx).ok()?;
+            let (page, total, order) = model_versions(&ctx, row.id, args).await.ok()?;
+            Some(Ahead::Versions(page, total, order))
+        })),
+    });
+    let ahead = join_all(reads).await;
+    let mut ahead = ahead.into_iter().collect::<Option<Vec<_>>>()?.into_iter();
+    object(ctx, plan, row, &mut ahead)
 }
 
-/// The object `plan` builds from `row`, each `latestVersion` taking the next of `latest`
-/// (read ahead by [`build`]; a nested plan has none).
+/// The object `plan` builds from `row`, each `latestVersion` and `versions` taking the
+/// next of `ahead` (read ahead by [`build`]; a version's plan reads none).
 fn object(
     ctx: &ContextSelectionSet<'_>,
     plan: &[(Name, Step<'_>)],
     row: &node::Model,
-    latest: &mut dyn Iterator<Item = Option<Box<node::Model>>>,
+    ahead: &mut dyn Iterator<Item = Ahead>,
+) -> Option<GqlValue> {
+    fields(plan, |step| match step {
+        Step::Value(read, field) => read(row, ctx, field),
+        Step::LatestVersion(plan, _) => match ahead.next()? {
+            Ahead::Latest(Some(version)) => version_object(ctx, plan, &version),
+            Ahead::Latest(None) => Some(GqlValue::Null),
+            Ahead::Versions(..) => None,
+        },
+        Step::Versions(_, plan) => match ahead.next()? {
+            Ahead::Versions(page, total, order) => connection(ctx, plan, &page, total, order),
+            Ahead::Latest(_) => None,
+        },
+    })
+}
+
+/// A model version's object (its plan reads nothing ahead).
+fn version_object(
+    ctx: &ContextSelectionSet<'_>,
+    plan: &[(Name, Step<'_>)],
+    version: &node::Model,
+) -> Option<GqlValue> {
+    object(ctx, plan, version, &mut std::iter::empty())
+}
+
+/// The connection `versions` answers with, and its edges.
+type VersionConnection = Conn<Plain<ModelVersion>>;
+type VersionEdge = Edge<PageCursor, Plain<ModelVersion>, EmptyFields>;
+
+/// An object of the fields `plan` names, each field's value made by `value` (None: the
+/// item goes to the resolvers).
+fn fields<S>(
+    plan: &[(Name, S)],
+    mut value: impl FnMut(&S) -> Option<GqlValue>,
 ) -> Option<GqlValue> {
     let mut out = IndexMap::with_capacity(plan.len());
     for (key, step) in plan {
-        let value = match step {
-            Step::Value(read, field) => read(row, ctx, field)?,
-            Step::LatestVersion(plan, _) => match latest.next()? {
-                Some(version) => object(ctx, plan, &version, &mut std::iter::empty())?,
-                None => GqlValue::Null,
-            },
-        };
-        out.insert(key.clone(), value);
+        out.insert(key.clone(), value(step)?);
     }
     Some(GqlValue::Object(out))
+}
+
+/// A page of versions as `versions` answers it: edges, nodes and `pageInfo` as
+/// async-graphql's `Connection` makes them (each cursor that of its row; the page's
+/// first and last for `startCursor` and `endCursor`).
+fn connection(
+    ctx: &ContextSelectionSet<'_>,
+    plan: &[(Name, ConnStep<'_>)],
+    page: &Page,
+    total: u64,
+    order: Order,
+) -> Option<GqlValue> {
+    let cursor =
+        |n: &node::Model| GqlValue::String(PageCursor::Node(Cursor::of(order, n)).encode_cursor());
+    let name = |name: Cow<'static, str>| GqlValue::String(name.into_owned());
+    let each = |value: &dyn Fn(&node::Model) -> Option<GqlValue>| {
+        let items: Option<Vec<GqlValue>> = page.items.iter().map(value).collect();
+        Some(GqlValue::List(items?))
+    };
+    fields(plan, |step| match step {
+        ConnStep::Typename => Some(name(VersionConnection::type_name())),
+        ConnStep::TotalCount(field) => answer(total, ctx, field),
+        ConnStep::Nodes(plan) => each(&|n| version_object(ctx, plan, n)),
+        ConnStep::Edges(plan) => each(&|n| {
+            fields(plan, |step| match step {
+                EdgeStep::Typename => Some(name(VersionEdge::type_name())),
+                EdgeStep::Cursor => Some(cursor(n)),
+                EdgeStep::Node(plan) => version_object(ctx, plan, n),
+            })
+        }),
+        ConnStep::PageInfo(plan) => fields(plan, |step| {
+            Some(match step {
+                PageInfoStep::Typename => GqlValue::String("PageInfo".to_owned()),
+                PageInfoStep::HasPreviousPage => GqlValue::Boolean(page.has_previous),
+                PageInfoStep::HasNextPage => GqlValue::Boolean(page.has_next),
+                PageInfoStep::StartCursor => page.items.first().map_or(GqlValue::Null, cursor),
+                PageInfoStep::EndCursor => page.items.last().map_or(GqlValue::Null, cursor),
+            })
+        }),
+    })
 }
 
 impl<T: PlainFields + Send + Sync> OutputType for Plain<T> {
@@ -257,7 +409,18 @@ mod tests {
         ));
         assert!(!plain("id @include(if: true) name"));
         assert!(!plain("id ... on RegisteredModel { name }"));
-        assert!(!plain("id versions { nodes { id } }"));
+        assert!(plain("id versions { nodes { id } }"));
+        assert!(plain(
+            "v: versions(first: 3, after: \"x\", orderBy: {field: NAME}) { __typename totalCount nodes { id name } edges { __typename cursor node { id } } pageInfo { __typename hasNextPage hasPreviousPage startCursor endCursor } }"
+        ));
+        assert!(!plain("versions { nodes { id aliases } }"));
+        assert!(!plain("versions { nodes { ... on ModelVersion { id } } }"));
+        assert!(!plain(
+            "versions { edges { node { id latestVersion { id } } } }"
+        ));
+        assert!(!plain("versions { nodes { id } nodes: totalCount }"));
+        assert!(!plain("versions @include(if: true) { nodes { id } }"));
+        assert!(!plain("latestVersion { versions { nodes { id } } }"));
         assert!(!plain("id language"));
         assert!(!plain("latestVersion { id aliases }"));
         assert!(!plain("latestVersion { id ... on Node { name } }"));

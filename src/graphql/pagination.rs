@@ -193,8 +193,9 @@ pub async fn list_by_value<T: OutputType>(
 /// One page of a parent's children and, if the response asks for it, their total:
 /// batched across every parent in the response (a statement per field per nesting level,
 /// and one more for `totalCount`). `attached_by`: also the nodes with an edge of that
-/// kind into the parent.
-async fn children_page(
+/// kind into the parent. As rows, for [`children`] to make a connection of, or for a
+/// caller that builds the response itself (`graphql::nodes::plain_nodes`).
+pub(crate) async fn children_page(
     ctx: &Context<'_>,
     parent: i64,
     kinds: Vec<NodeKind>,
@@ -246,20 +247,6 @@ pub async fn attached_children<T: OutputType>(
 ) -> async_graphql::Result<Conn<T>> {
     let (page, total) = children_page(ctx, parent, kinds, filter, order, Some(edge), args).await?;
     build(page, order, total, wrap)
-}
-
-/// One page of a parent's children and their total (0 unless `totalCount` is selected),
-/// as rows: what [`children`] makes a connection of, for a caller that builds the
-/// response itself (`graphql::nodes::plain_nodes`).
-pub(crate) async fn children_rows(
-    ctx: &Context<'_>,
-    parent: i64,
-    kinds: Vec<NodeKind>,
-    filter: Filter,
-    order: Order,
-    args: PageArgs,
-) -> async_graphql::Result<(Page, u64)> {
-    children_page(ctx, parent, kinds, filter, order, None, args).await
 }
 
 /// A parent's children as a connection.

@@ -14,7 +14,7 @@ use super::filters::{
 };
 use super::loaders::Hop;
 use super::mutation::list_filter;
-use super::pagination::{Conn, attached_children, build, children, children_rows, page_args};
+use super::pagination::{Conn, attached_children, build, children, children_page, page_args};
 use super::types::*;
 use crate::lineage::walk::Direction;
 use crate::registry::edges::EdgeKind as RegEdgeKind;
@@ -352,7 +352,7 @@ async fn model_versions(
     let filter = list_filter(&args.filter, &kinds, &args.filter_query)?;
     let order = OrderBy::order(args.order_by);
     let page = page_args(args.first, args.after, args.last, args.before);
-    let (rows, total) = children_rows(ctx, model, kinds, filter, order, page).await?;
+    let (rows, total) = children_page(ctx, model, kinds, filter, order, None, page).await?;
     Ok((rows, total, order))
 }
 

@@ -6,6 +6,10 @@
 //!
 //! cargo bench --bench registry -- [--models 200] [--versions 5] [--requests 200]
 //!     [--seconds 3] [--postgres URL] [--mysql URL] [--via-sqlx] [--only TEXT]
+//!     [--no-sqlite]
+//!
+//! `--no-sqlite` measures only the stores named (for a profile of one store's reads,
+//! e.g. under `valgrind --tool=callgrind`).
 //!
 //! `--via-sqlx` reads SQLite through sqlx's pool only, as every list did before lists
 //! read through the server's own connections (`db::direct::read_on`).
@@ -250,6 +254,7 @@ async fn main() {
         only: None,
     };
     let (mut postgres, mut mysql) = (None, None);
+    let mut with_sqlite = true;
     let number = |v: Option<String>, flag: &str| -> f64 {
         v.and_then(|v| v.parse().ok())
             .unwrap_or_else(|| panic!("{flag} N"))
@@ -264,20 +269,21 @@ async fn main() {
             "--mysql" => mysql = args.next(),
             "--via-sqlx" => options.via_sqlx = true,
             "--only" => options.only = args.next(),
+            "--no-sqlite" => with_sqlite = false,
+            // `cargo bench` passes `--bench`
             _ => {}
         }
     }
     let dir = tempfile::tempdir().expect("tempdir");
-    let sqlite = run(
-        &format!(
+    // each store's results, side by side
+    let mut stores = Vec::new();
+    if with_sqlite {
+        let url = format!(
             "sqlite://{}?mode=rwc",
             dir.path().join("registry.db").display()
-        ),
-        &options,
-    )
-    .await;
-    // the other stores' results, by store
-    let mut others = Vec::new();
+        );
+        stores.push(("SQLite", run(&url, &options).await));
+    }
     if let Some(url) = postgres {
         let admin = admin(&url).await;
         let schema = format!("regbench_{}", std::process::id());
@@ -286,7 +292,7 @@ async fn main() {
             .await
             .expect("schema");
         let sep = if url.contains('?') { '&' } else { '?' };
-        others.push((
+        stores.push((
             "PostgreSQL",
             run(
                 &format!("{url}{sep}options=-c%20search_path%3D{schema}"),
@@ -310,7 +316,7 @@ async fn main() {
             .expect("database");
         let mut scoped = url::Url::parse(&url).expect("a MySQL URL");
         scoped.set_path(&format!("/{name}"));
-        others.push(("MariaDB", run(scoped.as_str(), &options).await));
+        stores.push(("MariaDB", run(scoped.as_str(), &options).await));
         admin
             .execute_unprepared(&format!("DROP DATABASE {name}"))
             .await
@@ -326,16 +332,19 @@ async fn main() {
             ""
         }
     );
-    let mut header = String::from("| read | SQLite p50 | p95 | req/s (8) |");
-    let mut rule = String::from("|---|---|---|---|");
-    for (store, _) in &others {
+    let mut header = String::from("| read |");
+    let mut rule = String::from("|---|");
+    for (store, _) in &stores {
         header.push_str(&format!(" {store} p50 | p95 | req/s (8) |"));
         rule.push_str("---|---|---|");
     }
     println!("{header}\n{rule}");
-    for (i, (label, (p50, p95, rate))) in &sqlite {
-        let mut line = format!("| {label} | {p50:.2} | {p95:.2} | {rate:.0} |");
-        for (_, results) in &others {
+    let Some((_, first)) = stores.first() else {
+        panic!("no store to measure: --no-sqlite needs --postgres or --mysql");
+    };
+    for (i, (label, _)) in first {
+        let mut line = format!("| {label} |");
+        for (_, results) in &stores {
             let cells = results
                 .get(i)
                 .map(|(_, (p50, p95, rate))| format!(" {p50:.2} | {p95:.2} | {rate:.0} |"))

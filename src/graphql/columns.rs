@@ -21,6 +21,9 @@ pub fn read_by_names<'a>(names: impl IntoIterator<Item = &'a str>) -> NodeColumn
             // `latestVersion` needs the model's id only, and reads its own row)
             "__typename" | "id" | "kind" | "name" | "customProperties" | "createTime"
             | "lastUpdateTime" | "revision" | "state" | "latestVersion" => columns,
+            // what the node links to, read by its own statements keyed by the node's id
+            "versions" | "artifacts" | "runs" | "aliases" | "deployments" | "inputs"
+            | "outputs" | "history" | "upstream" | "downstream" => columns,
             "externalId" => columns.with(node::Column::ExternalId),
             "description" => columns.with(node::Column::Description),
             // a version's author is kept where other kinds keep their owner

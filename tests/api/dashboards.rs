@@ -17,7 +17,8 @@ on_both!(
 /// Lists read only the columns their selection shows (`graphql::columns`): every field
 /// that narrows a read answers what a one-model read (every column) answers, beside a
 /// field that does not narrow, and two lists under aliases whose latest versions read
-/// different columns each get theirs; a server reading through sqlx only (no direct
+/// different columns each get theirs, and what a node links to (versions, aliases,
+/// history, lineage) answers as a whole read does; a server reading through sqlx only (no direct
 /// SQLite session) answers the same.
 async fn lists_reading_some_columns_agree_with_whole_reads(app: &TestApp) {
     app.ok(
@@ -72,6 +73,61 @@ async fn lists_reading_some_columns_agree_with_whole_reads(app: &TestApp) {
     assert_eq!(narrow["latestVersion"]["description"], "first");
     let ids = &listed["ids"]["edges"][0]["node"];
     assert_eq!(ids["latestVersion"]["id"], whole["latestVersion"]["id"]);
+    // what a node links to is read by its id, so a narrow list answers it as a whole
+    // read does
+    let ids = app
+        .ok(
+            r#"{ registeredModel(name: "narrow-m") { id latestVersion { id } } }"#,
+            json!({}),
+        )
+        .await;
+    let ids = &ids["registeredModel"];
+    app.ok(
+        "mutation($m: ID!, $v: ID!) { setModelAlias(modelId: $m, alias: \"prod\", versionId: $v) { alias } }",
+        json!({"m": ids["id"], "v": ids["latestVersion"]["id"]}),
+    )
+    .await;
+    let links = "versions { nodes { id name author } } aliases { alias versionId } history(first: 10) { nodes { id } }
+        upstream(maxDepth: 2) { truncated nodes { node { id } } }
+        downstream(maxDepth: 2) { truncated nodes { node { id } } }";
+    let version_links = "aliases artifacts { nodes { id } } deployments { id } history(first: 10) { nodes { id } }
+        upstream(maxDepth: 2) { nodes { node { id } } } downstream(maxDepth: 2) { nodes { node { id } } }";
+    let one = app
+        .ok(
+            &format!(
+                r#"{{ registeredModel(name: "narrow-m") {{ {links} latestVersion {{ {version_links} }} }} }}"#
+            ),
+            json!({}),
+        )
+        .await;
+    let listed_links = app
+        .ok(
+            &format!(
+                r#"{{ registeredModels(filter: {{name: {{eq: "narrow-m"}}}}) {{
+                    nodes {{ {links} latestVersion {{ {version_links} }} }} }} }}"#
+            ),
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        listed_links["registeredModels"]["nodes"][0], one["registeredModel"],
+        "links of a narrow list"
+    );
+    let model = &one["registeredModel"];
+    assert_eq!(model["versions"]["nodes"][0]["author"], "bo", "{one}");
+    assert_eq!(model["aliases"][0]["alias"], "prod", "{one}");
+    assert_eq!(model["latestVersion"]["aliases"][0], "prod", "{one}");
+    assert!(
+        !model["history"]["nodes"].as_array().unwrap().is_empty(),
+        "{one}"
+    );
+    assert!(
+        !model["latestVersion"]["artifacts"]["nodes"]
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "{one}"
+    );
     let wide = &listed["wide"]["nodes"][0];
     assert_eq!(wide["readme"], "read me");
     assert_eq!(

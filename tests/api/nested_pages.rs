@@ -14,6 +14,7 @@ on_both!(
     nested_lists_refuse_unknown_bare_properties,
     nested_lists_read_only_the_columns_their_items_show,
     nested_lists_that_differ_in_any_argument_read_apart,
+    nested_lists_keep_their_order_whatever_order_rows_were_written_in,
 );
 
 fn names(conn: &Value) -> Vec<&str> {
@@ -94,7 +95,8 @@ async fn nested_lists_read_only_their_page(app: &TestApp) {
     // page costs its size, not its number of versions
     let log = app.statement_log();
     let bounded = |s: &String| {
-        let flat = s.replace(['"', '`', '(', ')'], "");
+        // (a space after the text: the limit may end it)
+        let flat = s.replace(['"', '`', '(', ')'], "") + " ";
         flat.contains("LIMIT 4 ") || flat.contains("rn <= 4 ")
     };
     assert!(
@@ -292,7 +294,7 @@ async fn nested_lists_read_only_the_columns_their_items_show(app: &TestApp) {
     // the page's statement: the one bounded by a page of two (three rows)
     let page_reads = |log: Vec<String>| -> Vec<String> {
         log.into_iter()
-            .map(|s| s.replace(['"', '`', '(', ')'], ""))
+            .map(|s| s.replace(['"', '`', '(', ')'], "") + " ")
             .filter(|s| s.contains("LIMIT 3 ") || s.contains("rn <= 3 "))
             .collect()
     };
@@ -394,4 +396,61 @@ async fn nested_lists_that_differ_in_any_argument_read_apart(app: &TestApp) {
         .filter(|s| s.contains("parent_id"))
         .count();
     assert_eq!(pages, 6, "{:#?}", app.statement_log());
+}
+
+/// Each parent's rows are put in order after they are read when the order is by a
+/// number (the statement does not sort them): versions updated in the reverse of their
+/// creation, listed by update time both ways and paged from either end, come back in
+/// the order of their updates for every model of the page.
+async fn nested_lists_keep_their_order_whatever_order_rows_were_written_in(app: &TestApp) {
+    seed(app).await;
+    let listed = |query: &'static str| async move {
+        let data = app.ok(query, json!({})).await;
+        let model = |name: &str| {
+            data["registeredModels"]["nodes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|m| m["name"] == name)
+                .cloned()
+                .unwrap()
+        };
+        (model("a"), model("b"))
+    };
+    let (a, b) =
+        listed("{ registeredModels { nodes { name versions { nodes { id name } } } } }").await;
+    // updated newest first, a millisecond or more apart, the two models in turn
+    let mut updates: Vec<Value> = Vec::new();
+    for model in [&a, &b] {
+        let mut versions = model["versions"]["nodes"].as_array().unwrap().clone();
+        versions.reverse();
+        updates.extend(versions);
+    }
+    for version in &updates {
+        tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+        app.ok(
+            "mutation($v: ID!) { updateModelVersion(id: $v, input: {description: \"touched\"}) { id } }",
+            json!({"v": version["id"]}),
+        )
+        .await;
+    }
+    let (a, b) = listed(
+        "{ registeredModels(orderBy: {field: NAME}) { nodes { name
+            asc: versions(orderBy: {field: LAST_UPDATE_TIME}) { nodes { name } }
+            desc: versions(first: 3, orderBy: {field: LAST_UPDATE_TIME, direction: DESC}) { nodes { name } }
+            last: versions(last: 2, orderBy: {field: LAST_UPDATE_TIME}) { nodes { name } }
+            byId: versions(orderBy: {field: ID, direction: DESC}) { nodes { name } } } } }",
+    )
+    .await;
+    assert_eq!(names(&a["asc"]), ["v6", "v5", "v4", "v3", "v2", "v1", "v0"]);
+    assert_eq!(names(&a["desc"]), ["v0", "v1", "v2"]);
+    assert_eq!(names(&a["last"]), ["v1", "v0"]);
+    assert_eq!(
+        names(&a["byId"]),
+        ["v6", "v5", "v4", "v3", "v2", "v1", "v0"]
+    );
+    assert_eq!(names(&b["asc"]), ["v1", "v0"]);
+    assert_eq!(names(&b["desc"]), ["v0", "v1"]);
+    assert_eq!(names(&b["last"]), ["v1", "v0"]);
+    assert_eq!(names(&b["byId"]), ["v1", "v0"]);
 }

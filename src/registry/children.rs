@@ -137,8 +137,8 @@ impl ChildList<'_> {
                     if let Some(key) = sort_here {
                         let desc = fetch_order(self.order, plan) == sea_orm::Order::Desc;
                         for page in rows.values_mut() {
-                            // each parent's few rows, already in order as the database
-                            // read them off its index: one pass
+                            // each parent's few rows (a page and one), mostly in order
+                            // already: PostgreSQL's as its index gave them, SQLite's by id
                             page.sort_unstable_by(|a, b| {
                                 let ord = (key(a), a.id).cmp(&(key(b), b.id));
                                 if desc { ord.reverse() } else { ord }

@@ -1,5 +1,6 @@
 //! Registry list reads, the requests dashboards send most: models with and without their
-//! latest version and properties, with a page of their versions, versions, and the same through Kubeflow REST, at page
+//! latest version and properties, with a page of their versions, with the fields a
+//! Kubeflow REST body holds, versions, and the same through Kubeflow REST, at page
 //! sizes 10, 100 and 1000, over HTTP to a server on a fresh database. One connection:
 //! p50 and p95 latency; eight: requests per second. SQLite, PostgreSQL with
 //! `--postgres` and MySQL/MariaDB with `--mysql`, printed side by side.
@@ -81,6 +82,16 @@ fn reads() -> Vec<Read> {
             format!("GraphQL versions {size}: id name"),
             format!("{{ modelVersions(first: {size}) {{ nodes {{ id name }} }} }}"),
         ));
+        // the fields a Kubeflow REST body of a model holds, for REST against GraphQL
+        // with the same fields (1000 of them is over the default complexity bound)
+        if size <= 100 {
+            reads.push(gql(
+            format!("GraphQL models {size}: REST's fields"),
+            format!(
+                "{{ registeredModels(first: {size}) {{ nodes {{ id name externalId description owner state customProperties createTime lastUpdateTime readme maturity language tasks provider logo license licenseLink libraryName }} }} }}"
+            ),
+            ));
+        }
         reads.push(Read {
             label: format!("REST models {size}"),
             method: reqwest::Method::GET,

@@ -28,6 +28,16 @@ pub fn read_by_names<'a>(names: impl IntoIterator<Item = &'a str>) -> NodeColumn
             "description" => columns.with(node::Column::Description),
             // a version's author is kept where other kinds keep their owner
             "owner" | "author" => columns.with(node::Column::Owner),
+            // a registered model's card
+            "readme" => columns.with(node::Column::Readme),
+            "maturity" => columns.with(node::Column::Maturity),
+            "language" => columns.with(node::Column::Language),
+            "tasks" => columns.with(node::Column::Tasks),
+            "provider" => columns.with(node::Column::Provider),
+            "logo" => columns.with(node::Column::Logo),
+            "license" => columns.with(node::Column::License),
+            "licenseLink" => columns.with(node::Column::LicenseLink),
+            "libraryName" => columns.with(node::Column::LibraryName),
             _ => return NodeColumns::ALL,
         };
     }

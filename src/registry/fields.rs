@@ -114,6 +114,13 @@ fn check_one_of(field: &str, value: &Option<String>, allowed: &[&str]) -> Result
     Ok(())
 }
 
+/// A list of names as a row keeps it (`language`, `tasks`: JSON text, written by
+/// [`NodeFields::apply`]); empty when unset or unreadable.
+pub fn stored_list(text: Option<&str>) -> Vec<String> {
+    text.and_then(|t| serde_json::from_str(t).ok())
+        .unwrap_or_default()
+}
+
 impl NodeFields {
     /// Validates every field that is set, for a node of `kind`.
     pub fn validate(&self, kind: NodeKind) -> Result<()> {

@@ -25,6 +25,9 @@ async fn lists_reading_some_columns_agree_with_whole_reads(app: &TestApp) {
         r#"mutation {
             m: createRegisteredModel(input: {name: "narrow-m", externalId: "narrow-ext",
                 description: "about", owner: "ana", readme: "read me",
+                maturity: "Production", language: ["en", "fr"], tasks: ["ranking"],
+                provider: "acme", logo: "data:,", license: "apache-2.0",
+                licenseLink: "https://example.com/l", libraryName: "transformers",
                 customProperties: {team: "ml", epochs: 3}}) { id }
             v: registerModel(input: {name: "narrow-m", version: "v1", uri: "s3://n/1",
                 author: "bo", versionDescription: "first", customProperties: {acc: 0.5}}) { id }
@@ -33,11 +36,11 @@ async fn lists_reading_some_columns_agree_with_whole_reads(app: &TestApp) {
     )
     .await;
     let version = "id kind name externalId description customProperties createTime lastUpdateTime revision state author __typename";
-    let model = "id kind name externalId description owner customProperties createTime lastUpdateTime revision state __typename";
+    let model = "id kind name externalId description owner customProperties createTime lastUpdateTime revision state readme maturity language tasks provider logo license licenseLink libraryName __typename";
     let one = app
         .ok(
             &format!(
-                r#"{{ registeredModel(name: "narrow-m") {{ {model} readme
+                r#"{{ registeredModel(name: "narrow-m") {{ {model}
                     latestVersion {{ {version} registeredModelId }} }} }}"#
             ),
             json!({}),
@@ -71,6 +74,26 @@ async fn lists_reading_some_columns_agree_with_whole_reads(app: &TestApp) {
     assert_eq!(narrow["owner"], "ana");
     assert_eq!(narrow["latestVersion"]["author"], "bo");
     assert_eq!(narrow["latestVersion"]["description"], "first");
+    assert_eq!(narrow["language"], json!(["en", "fr"]));
+    assert_eq!(narrow["tasks"], json!(["ranking"]));
+    assert_eq!(narrow["libraryName"], "transformers");
+    // a model's card is read by its columns: no statement of the narrow list reads a
+    // column it does not show, as one reading every column does (each by name)
+    app.reset_statements();
+    let narrow_only = format!(
+        r#"{{ registeredModels(filter: {{name: {{eq: "narrow-m"}}}}) {{
+            nodes {{ {model} latestVersion {{ {version} }} }} }} }}"#
+    );
+    assert_eq!(
+        app.ok(&narrow_only, json!({})).await["registeredModels"],
+        listed["narrow"]
+    );
+    let wide: Vec<_> = app
+        .whole_statements()
+        .into_iter()
+        .filter(|s| s.contains("model_format_name"))
+        .collect();
+    assert!(wide.is_empty(), "read every column: {wide:#?}");
     let ids = &listed["ids"]["edges"][0]["node"];
     assert_eq!(ids["latestVersion"]["id"], whole["latestVersion"]["id"]);
     // what a node links to is read by its id, so a narrow list answers it as a whole

@@ -17,8 +17,8 @@ on_both!(
 
 /// Every plain field of a registered model and of a model version.
 const MODEL: &str = "id kind name externalId description customProperties createTime \
-    lastUpdateTime revision owner state readme maturity provider logo license licenseLink \
-    libraryName __typename";
+    lastUpdateTime revision owner state readme maturity language tasks provider logo license \
+    licenseLink libraryName __typename";
 const VERSION: &str = "id kind name externalId description customProperties createTime \
     lastUpdateTime revision author state registeredModelId __typename";
 
@@ -54,7 +54,7 @@ async fn seed(app: &TestApp) {
         r#"mutation {
             full: createRegisteredModel(input: {name: "plain-full", externalId: "pf-ext",
                 description: "every field", owner: "ana", readme: "read me",
-                maturity: "Production", provider: "acme", logo: "data:,",
+                maturity: "Production", language: ["en", "fr"], tasks: [], provider: "acme", logo: "data:,",
                 license: "apache-2.0", licenseLink: "https://example.com/l",
                 libraryName: "transformers",
                 customProperties: {team: "ml", epochs: 3, rate: 0.5, ok: true,
@@ -105,6 +105,9 @@ async fn plain_model_and_version_lists_answer_as_resolvers_do(app: &TestApp) {
     };
     let full = by_name("plain-full");
     assert_eq!(full["owner"], "ana");
+    assert_eq!(full["language"], json!(["en", "fr"]));
+    assert_eq!(full["tasks"], json!([]));
+    assert_eq!(by_name("plain-bare")["language"], json!([]));
     assert_eq!(
         full["customProperties"]["nested"],
         json!({"k": [1, "two", null]})

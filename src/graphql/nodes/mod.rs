@@ -241,10 +241,10 @@ node_type!(
             self.0.maturity.clone()
         }
         async fn language(&self) -> Vec<String> {
-            self.0.language.as_deref().and_then(|l| serde_json::from_str(l).ok()).unwrap_or_default()
+            crate::registry::fields::stored_list(self.0.language.as_deref())
         }
         async fn tasks(&self) -> Vec<String> {
-            self.0.tasks.as_deref().and_then(|l| serde_json::from_str(l).ok()).unwrap_or_default()
+            crate::registry::fields::stored_list(self.0.tasks.as_deref())
         }
         async fn provider(&self) -> Option<String> {
             self.0.provider.clone()

@@ -32,6 +32,7 @@ use crate::graphql::columns::read_by_names;
 use crate::graphql::pagination::{Conn, PageCursor};
 use crate::graphql::types::{ModelVersionState, NodeKind, RegisteredModelState, datetime, to_id};
 use crate::registry::columns::NodeColumns;
+use crate::registry::fields::stored_list;
 use crate::registry::page::Cursor;
 use crate::registry::props::StoredJson;
 use crate::registry::{Order, Page};
@@ -151,6 +152,8 @@ impl PlainFields for RegisteredModel {
             "state" => |n, ctx, f| answer(RegisteredModelState::stored(&n.state).ok()?, ctx, f),
             "readme" => |n, ctx, f| answer(n.readme.clone(), ctx, f),
             "maturity" => |n, ctx, f| answer(n.maturity.clone(), ctx, f),
+            "language" => |n, ctx, f| answer(stored_list(n.language.as_deref()), ctx, f),
+            "tasks" => |n, ctx, f| answer(stored_list(n.tasks.as_deref()), ctx, f),
             "provider" => |n, ctx, f| answer(n.provider.clone(), ctx, f),
             "logo" => |n, ctx, f| answer(n.logo.clone(), ctx, f),
             "license" => |n, ctx, f| answer(n.license.clone(), ctx, f),
@@ -405,7 +408,7 @@ mod tests {
         ));
         assert!(plain("latest: latestVersion { v: name } n: name"));
         assert!(plain(
-            "id kind name externalId description customProperties createTime lastUpdateTime revision owner state readme maturity provider logo license licenseLink libraryName __typename latestVersion { id kind name externalId description customProperties createTime lastUpdateTime revision author state registeredModelId __typename }"
+            "id kind name externalId description customProperties createTime lastUpdateTime revision owner state readme maturity language tasks provider logo license licenseLink libraryName __typename latestVersion { id kind name externalId description customProperties createTime lastUpdateTime revision author state registeredModelId __typename }"
         ));
         assert!(!plain("id @include(if: true) name"));
         assert!(!plain("id ... on RegisteredModel { name }"));
@@ -421,7 +424,8 @@ mod tests {
         assert!(!plain("versions { nodes { id } nodes: totalCount }"));
         assert!(!plain("versions @include(if: true) { nodes { id } }"));
         assert!(!plain("latestVersion { versions { nodes { id } } }"));
-        assert!(!plain("id language"));
+        assert!(plain("id language tasks"));
+        assert!(!plain("id language upstream(maxDepth: 1) { truncated }"));
         assert!(!plain("latestVersion { id aliases }"));
         assert!(!plain("latestVersion { id ... on Node { name } }"));
         assert!(!plain("latestVersion { latestVersion { id } }"));

@@ -83,27 +83,32 @@ pub async fn walk_nodes(
         Some(done) => done,
         None => {
             // a round trip costs more than a short walk: without asOf the walk needs
-            // nothing from the start nodes, so both go at once, on two connections (a
-            // start that does not exist walks nowhere, and is reported all the same); on
-            // PostgreSQL the walk's statements summarise the nodes they reach, so no
-            // statement follows them
-            let no_times = HashMap::new();
-            let (starts, (results, read_by_walk)) = match params.as_of {
-                None => tokio::try_join!(
-                    summaries(db, &ids),
-                    walk_groups_summarised(db, groups, params, &no_times)
-                )?,
+            // nothing from the start nodes, and on PostgreSQL its statements summarise
+            // the nodes they start from and reach, so a walk is one statement; a start
+            // no statement summarised (one that does not exist walks nowhere) is read
+            // after it, and reported missing
+            let (mut nodes, (results, read_by_walk)) = match params.as_of {
+                None => (
+                    Summaries::default(),
+                    walk_groups_summarised(db, groups, params, &HashMap::new()).await?,
+                ),
                 Some(_) => {
-                    let starts = summaries(db, &ids).await?;
-                    let times = starts.iter().map(|n| (n.id, n.create_time)).collect();
-                    let walked = walk_groups_summarised(db, groups, params, &times).await?;
+                    let starts = start_nodes(summaries(db, &ids).await?, &ids, field)?;
+                    let walked =
+                        walk_groups_summarised(db, groups, params, &create_times(&starts)).await?;
                     (starts, walked)
                 }
             };
-            let mut nodes = start_nodes(starts, &ids, field)?;
             for text in &read_by_walk {
                 nodes.extend(parse_summaries(text)?.into_iter().map(|n| (n.id, n)));
             }
+            let unread: Vec<i64> = ids
+                .iter()
+                .copied()
+                .filter(|id| !nodes.contains_key(id))
+                .collect();
+            let starts = start_nodes(summaries(db, &unread).await?, &unread, field)?;
+            nodes.extend(starts);
             let rest = summaries(db, &unlisted(&results, &nodes)).await?;
             (nodes, results, rest)
         }

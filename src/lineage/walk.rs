@@ -298,9 +298,11 @@ fn postgres_chunk_sql(direction: Direction, params: &WalkParams, summarise: bool
         "'null'"
     };
     // every level's new nodes are its frontier: their summaries, as [`super::summaries`]
-    // reads them, so that the walk needs no statement after it
+    // reads them, so that the walk needs no statement before or after it (the first
+    // level's frontier is where the walk starts: a walk's first statement summarises its
+    // start nodes, a later one the last level of the one before it again)
     let nodes = if summarise {
-        r#", (SELECT '[' || COALESCE(string_agg('[' || n."id" || ',"' || n."kind" || '",' || to_json(n."name")::text || ',' || n."create_time" || ']', ','), '') || ']' FROM "node" n WHERE n."id" = ANY(ARRAY(SELECT unnest(w.frontier) FROM walk w WHERE w.depth > 0))) AS nodes"#
+        r#", (SELECT '[' || COALESCE(string_agg('[' || n."id" || ',"' || n."kind" || '",' || to_json(n."name")::text || ',' || n."create_time" || ']', ','), '') || ']' FROM "node" n WHERE n."id" = ANY(ARRAY(SELECT unnest(w.frontier) FROM walk w))) AS nodes"#
     } else {
         ""
     };

@@ -14,6 +14,7 @@ mod m20261201_000008_latest_version_index;
 mod m20261201_000009_mysql_lookup_indexes;
 mod m20261203_000010_edge_change_index;
 mod m20261204_000011_sparse_indexes;
+mod m20261205_000012_kind_id_index;
 mod mysql;
 
 pub struct Migrator;
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000009_mysql_lookup_indexes::Migration),
             Box::new(m20261203_000010_edge_change_index::Migration),
             Box::new(m20261204_000011_sparse_indexes::Migration),
+            Box::new(m20261205_000012_kind_id_index::Migration),
         ]
     }
 }

@@ -57,7 +57,8 @@ impl Walked {
 /// Walks each group of start nodes (a group walks together); `field` names the start
 /// argument in errors. Statements: one for the starts, one per level and direction, one
 /// for the nodes found. On SQLite all of them run in one direct session; on PostgreSQL
-/// the walk's statements read the nodes found.
+/// the walk's statements read the start nodes and the nodes found (without `asOf`, a
+/// walk is one statement); on MySQL/MariaDB the starts are read with the nodes found.
 pub async fn walk_nodes(
     db: &DatabaseConnection,
     readers: &Readers,
@@ -84,9 +85,9 @@ pub async fn walk_nodes(
         None => {
             // a round trip costs more than a short walk: without asOf the walk needs
             // nothing from the start nodes, and on PostgreSQL its statements summarise
-            // the nodes they start from and reach, so a walk is one statement; a start
-            // no statement summarised (one that does not exist walks nowhere) is read
-            // after it, and reported missing
+            // the nodes they start from and reach, so a walk is one statement; the starts
+            // and found nodes no statement summarised (on PostgreSQL, only a start that
+            // does not exist, which walks nowhere) are read after it, in one statement
             let (mut nodes, (results, read_by_walk)) = match params.as_of {
                 None => (
                     Summaries::default(),
@@ -102,19 +103,17 @@ pub async fn walk_nodes(
             for text in &read_by_walk {
                 nodes.extend(parse_summaries(text)?.into_iter().map(|n| (n.id, n)));
             }
-            let unread: Vec<i64> = ids
-                .iter()
-                .copied()
-                .filter(|id| !nodes.contains_key(id))
-                .collect();
-            let starts = start_nodes(summaries(db, &unread).await?, &unread, field)?;
-            nodes.extend(starts);
-            let rest = summaries(db, &unlisted(&results, &nodes)).await?;
+            let mut unread = unlisted(&results, &nodes);
+            unread.extend(ids.iter().filter(|id| !nodes.contains_key(id)));
+            unread.sort_unstable();
+            unread.dedup();
+            let rest = summaries(db, &unread).await?;
             (nodes, results, rest)
         }
     };
     nodes.reserve(found.len());
     nodes.extend(found.into_iter().map(|n| (n.id, n)));
+    all_read(&nodes, &ids, field)?;
     for result in &results {
         crate::metrics::walk(result.entries.len());
     }
@@ -151,9 +150,15 @@ pub async fn reach(
 /// The start nodes by id; NOT_FOUND naming `field` when one is missing.
 fn start_nodes(found: Vec<NodeSummary>, ids: &[i64], field: &str) -> Result<Summaries> {
     let nodes: Summaries = found.into_iter().map(|n| (n.id, n)).collect();
+    all_read(&nodes, ids, field)?;
+    Ok(nodes)
+}
+
+/// NOT_FOUND naming `field` when one of the start nodes `ids` is not among `nodes`.
+fn all_read(nodes: &Summaries, ids: &[i64], field: &str) -> Result<()> {
     match ids.iter().find(|id| !nodes.contains_key(id)) {
         Some(missing) => Err(RegistryError::not_found(format!("{field}: node {missing}"))),
-        None => Ok(nodes),
+        None => Ok(()),
     }
 }
 

@@ -26,13 +26,8 @@ async fn lookups_by_name_and_external_id_read_an_index(app: &TestApp) {
         )
         .await;
     }
+    analyze(app).await;
     let backend = app.db.get_database_backend();
-    let analyze = match backend {
-        DbBackend::Postgres => "ANALYZE node",
-        DbBackend::MySql => r#"ANALYZE TABLE "node""#,
-        _ => "ANALYZE",
-    };
-    app.db.execute_unprepared(analyze).await.expect("analyze");
     for lookup in [
         r#""kind" = 'DATASET' AND "scope_id" = 0 AND "namespace" = '' AND "name" = 'd-7'"#,
         r#""external_id" = 'ext-7'"#,
@@ -113,13 +108,8 @@ async fn lists_by_id_read_a_kinds_nodes_in_order_from_an_index(app: &TestApp) {
             .await;
         }
     }
+    analyze(app).await;
     let backend = app.db.get_database_backend();
-    let analyze = match backend {
-        DbBackend::Postgres => "ANALYZE node",
-        DbBackend::MySql => r#"ANALYZE TABLE "node""#,
-        _ => "ANALYZE",
-    };
-    app.db.execute_unprepared(analyze).await.expect("analyze");
     let models = r#""node"."kind" = 'REGISTERED_MODEL'"#;
     for query in [
         format!(
@@ -186,6 +176,16 @@ async fn assert_partial(app: &TestApp, index: &str, column: &str) {
         condition.is_some_and(|c| c.contains(column) && c.contains("IS NOT NULL")),
         "{definition}"
     );
+}
+
+/// Has the store gather the node table's statistics, which its plans are made from.
+async fn analyze(app: &TestApp) {
+    let analyze = match app.db.get_database_backend() {
+        DbBackend::Postgres => "ANALYZE node",
+        DbBackend::MySql => r#"ANALYZE TABLE "node""#,
+        _ => "ANALYZE",
+    };
+    app.db.execute_unprepared(analyze).await.expect("analyze");
 }
 
 /// [`plan`] in a transaction that, on PostgreSQL, turns sequential scans off: the test

@@ -110,7 +110,16 @@ pub async fn latest_versions_of<E: Exec>(
     if models.is_empty() {
         return Ok(Vec::new());
     }
-    let backend = conn.backend();
+    let statement = latest_versions_statement(conn.backend(), models, columns);
+    Ok(conn.fetch_up_to(statement, models.len()).await?)
+}
+
+/// The statement [`latest_versions_of`] runs.
+pub fn latest_versions_statement(
+    backend: DbBackend,
+    models: &[i64],
+    columns: NodeColumns,
+) -> sea_orm::Statement {
     let kind = NodeKind::ModelVersion.as_str();
     let probe = |model: &str, columns: &str| {
         format!(
@@ -120,6 +129,7 @@ pub async fn latest_versions_of<E: Exec>(
                ORDER BY "v"."create_time" DESC, "v"."id" DESC LIMIT 1"#
         )
     };
+    let ids = crate::db::ids::ids_in(backend, "?");
     let sql = match backend {
         DbBackend::Postgres => format!(
             r#"SELECT {} FROM json_array_elements_text($1::json) AS "m"
@@ -127,17 +137,24 @@ pub async fn latest_versions_of<E: Exec>(
             columns.sql("latest"),
             probe(r#""m"."value"::bigint"#, r#""v".*"#)
         ),
-        _ => format!(
-            r#"SELECT {} FROM "node" WHERE "node"."id" IN (
-                 SELECT ({}) FROM ({}) AS "m")"#,
+        // each model's probe in a derived table that MariaDB keeps apart (its LIMIT, which
+        // keeps every row, stops it merging the table into the join): merged, it ran each
+        // probe twice, once to find the row by id and once more to check it
+        DbBackend::MySql => format!(
+            r#"SELECT {} FROM (SELECT ({}) AS "latest" FROM ({ids}) AS "m" LIMIT {})
+                 AS "l" JOIN "node" ON "node"."id" = "l"."latest""#,
             columns.sql("node"),
             probe(r#""m"."value""#, r#""v"."id""#),
-            crate::db::ids::ids_in(backend, "?")
+            models.len()
+        ),
+        _ => format!(
+            r#"SELECT {} FROM "node" WHERE "node"."id" IN (
+                 SELECT ({}) FROM ({ids}) AS "m")"#,
+            columns.sql("node"),
+            probe(r#""m"."value""#, r#""v"."id""#),
         ),
     };
-    let statement =
-        sea_orm::Statement::from_sql_and_values(backend, sql, [json_ids(models).into()]);
-    Ok(conn.fetch_up_to(statement, models.len()).await?)
+    sea_orm::Statement::from_sql_and_values(backend, sql, [json_ids(models).into()])
 }
 
 pub fn kind_of(n: &node::Model) -> Result<NodeKind> {

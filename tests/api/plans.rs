@@ -8,6 +8,9 @@
 use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
 use serde_json::json;
 
+use modelgraph::registry::columns::NodeColumns;
+use modelgraph::registry::read::latest_versions_statement;
+
 use crate::helpers::TestApp;
 
 crate::on_both!(
@@ -15,6 +18,7 @@ crate::on_both!(
     a_nodes_changes_read_the_index_of_edge_changes_only,
     reads_by_parent_model_or_version_read_indexes_of_the_nodes_that_have_one,
     lists_by_id_read_a_kinds_nodes_in_order_from_an_index,
+    the_latest_versions_of_many_models_probe_each_model_once,
 );
 
 async fn lookups_by_name_and_external_id_read_an_index(app: &TestApp) {
@@ -149,6 +153,140 @@ async fn lists_by_id_read_a_kinds_nodes_in_order_from_an_index(app: &TestApp) {
             }
         }
     }
+}
+
+/// The latest versions of a page of models (`latestVersion` in a list, the Kubeflow
+/// REST door's) are one statement that probes the (parent, kind, creation, id) index
+/// once per model, and read the rows found by id. MariaDB merged the table of probes
+/// into its join and ran each probe twice (`ANALYZE` counted 2 loops a model).
+async fn the_latest_versions_of_many_models_probe_each_model_once(app: &TestApp) {
+    let mut expected = Vec::new();
+    for m in 0..12 {
+        let mut model = 0;
+        let mut versions = Vec::new();
+        for v in 0..3 {
+            let version = app
+                .ok(
+                    "mutation($n: String!, $v: String!) { registerModel(input: {name: $n, version: $v, uri: \"s3://b/m\"}) { id registeredModelId } }",
+                    json!({"n": format!("m-{m}"), "v": format!("v{v}")}),
+                )
+                .await;
+            let id = |field: &str| -> i64 {
+                version["registerModel"][field]
+                    .as_str()
+                    .unwrap()
+                    .parse()
+                    .unwrap()
+            };
+            model = id("registeredModelId");
+            versions.push(id("id"));
+        }
+        // every third model's newest version archived: the one before it is the latest
+        if m % 3 == 0 {
+            app.ok(
+                "mutation($id: ID!) { updateModelVersion(id: $id, input: {state: ARCHIVED}) { id } }",
+                json!({"id": versions[2].to_string()}),
+            )
+            .await;
+            expected.push((model, versions[1]));
+        } else {
+            expected.push((model, versions[2]));
+        }
+    }
+    let bare = app
+        .ok(
+            "mutation { createRegisteredModel(input: {name: \"bare\"}) { id } }",
+            json!({}),
+        )
+        .await;
+    analyze(app).await;
+    let mut models: Vec<i64> = expected.iter().map(|(m, _)| *m).collect();
+    models.push(
+        bare["createRegisteredModel"]["id"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap(),
+    );
+    let backend = app.db.get_database_backend();
+    let statement = latest_versions_statement(backend, &models, NodeColumns::ALL);
+    let mut found: Vec<(i64, i64)> = app
+        .db
+        .query_all_raw(statement.clone())
+        .await
+        .expect("latest versions")
+        .iter()
+        .map(|row| {
+            let id: i64 = row.try_get("", "id").unwrap();
+            let parent: Option<i64> = row.try_get("", "parent_id").unwrap();
+            (parent.unwrap(), id)
+        })
+        .collect();
+    found.sort_unstable();
+    expected.sort_unstable();
+    assert_eq!(found, expected);
+
+    // how many times the statement ran its probe of versions, by the store's own count
+    let explain = match backend {
+        DbBackend::MySql => "ANALYZE FORMAT=JSON",
+        DbBackend::Postgres => "EXPLAIN (ANALYZE, FORMAT JSON)",
+        _ => return, // SQLite counts no loops
+    };
+    let mut analyzed = statement;
+    analyzed.sql = format!("{explain} {}", analyzed.sql);
+    let row = app
+        .db
+        .query_one_raw(analyzed)
+        .await
+        .expect("analyze")
+        .unwrap();
+    let (plan, probes) = match backend {
+        // not quite JSON: with ANSI_QUOTES its conditions hold unescaped quotes
+        DbBackend::MySql => {
+            let plan: String = row.try_get_by_index(0).unwrap();
+            let probes = mariadb_probe_loops(&plan);
+            (plan, probes)
+        }
+        _ => {
+            let plan: serde_json::Value = row.try_get_by_index(0).unwrap();
+            let probes = postgres_probe_loops(&plan);
+            (format!("{plan:#}"), probes)
+        }
+    };
+    assert_eq!(probes, vec![models.len() as u64], "{plan}");
+}
+
+/// The loops of every scan of the versions' table (`"v"`) in MariaDB's `ANALYZE FORMAT=JSON`.
+fn mariadb_probe_loops(plan: &str) -> Vec<u64> {
+    plan.split(r#""table_name": "v""#)
+        .skip(1)
+        .filter_map(|scan| {
+            let (_, after) = scan.split_once(r#""r_loops": "#)?;
+            let digits: String = after.chars().take_while(char::is_ascii_digit).collect();
+            digits.parse().ok()
+        })
+        .collect()
+}
+
+/// The loops of every scan of the versions' table (`"v"`) in PostgreSQL's JSON plan.
+fn postgres_probe_loops(plan: &serde_json::Value) -> Vec<u64> {
+    let mut loops = Vec::new();
+    let mut stack = vec![plan];
+    while let Some(value) = stack.pop() {
+        match value {
+            serde_json::Value::Object(fields) => {
+                if fields.get("Alias").and_then(|a| a.as_str()) == Some("v")
+                    && let Some(n) = fields.get("Actual Loops").and_then(|n| n.as_u64())
+                {
+                    loops.push(n);
+                }
+                stack.extend(fields.values());
+            }
+            serde_json::Value::Array(items) => stack.extend(items),
+            _ => {}
+        }
+    }
+    loops
 }
 
 /// Asserts that `index` exists and holds only the rows whose `column` is set: its

@@ -412,7 +412,11 @@ pub async fn execute(
     let budget = state.limits.request_timeout;
     // the request with what its resolvers read from the context
     let with_data = move |state: AppState, loaders: loaders::Loaders| {
-        request.data(state).data(principal).data(loaders)
+        request
+            .data(state)
+            .data(principal)
+            .data(loaders)
+            .data(nodes::PlainPlans::default())
     };
     let outcome = if reads && !shape.walks() {
         // a read without walks is bounded by page sizes and the complexity bound: it is

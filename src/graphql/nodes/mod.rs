@@ -31,7 +31,7 @@ pub use graph::{
     EdgeKind, LineageDirection, LineageEdge, LineageEntry, LineageGraph, LineagePath, node_walk,
     walk_params,
 };
-pub use plain_nodes::Plain;
+pub use plain_nodes::{Plain, PlainPlans};
 
 /// Awaits `work` from the heap. A node type resolves each selected field with one
 /// future as large as its largest resolver's (a nested list's or a walk's: 2-3 KB),

@@ -11,7 +11,9 @@
 //! (`OutputType::resolve` of the same value, which for scalars and enums completes at
 //! once), and `versions` reads its page as its resolver does (`model_versions`), so the
 //! two paths answer alike; `tests/api/plain_lists.rs` compares them.
+use std::any::TypeId;
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use async_graphql::connection::{CursorType, Edge, EmptyFields};
 use async_graphql::futures_util::FutureExt;
@@ -63,27 +65,33 @@ pub enum Read {
     Versions,
 }
 
-/// How one selected field is built, by response key.
-enum Step<'a> {
-    Value(Value, &'a Positioned<Field>),
-    LatestVersion(Vec<(Name, Step<'a>)>, NodeColumns),
-    Versions(&'a Positioned<Field>, Vec<(Name, ConnStep<'a>)>),
+/// How an item is built: how each selected field is, by response key. A plan holds no
+/// reference into the query: its n-th step builds the n-th field of the selection it was
+/// made from (a plain selection holds fields only), so one plan serves every item of a
+/// list ([`PlainPlans`]).
+type Plan = Vec<(Name, Step)>;
+
+/// How one selected field is built.
+enum Step {
+    Value(Value),
+    LatestVersion(Plan, NodeColumns),
+    Versions(Vec<(Name, ConnStep)>),
 }
 
 /// A field of a connection (`ModelVersionConnection`).
-enum ConnStep<'a> {
+enum ConnStep {
     Typename,
-    TotalCount(&'a Positioned<Field>),
-    Nodes(Vec<(Name, Step<'a>)>),
-    Edges(Vec<(Name, EdgeStep<'a>)>),
+    TotalCount,
+    Nodes(Plan),
+    Edges(Vec<(Name, EdgeStep)>),
     PageInfo(Vec<(Name, PageInfoStep)>),
 }
 
 /// A field of a connection's edge.
-enum EdgeStep<'a> {
+enum EdgeStep {
     Typename,
     Cursor,
-    Node(Vec<(Name, Step<'a>)>),
+    Node(Plan),
 }
 
 /// A field of a connection's `pageInfo`.
@@ -188,12 +196,12 @@ impl PlainFields for ModelVersion {
 
 /// How to build an item of type `T` whose selection is `selection`, if every field it
 /// asks for is plain.
-fn plan<T: PlainFields>(selection: &SelectionSet) -> Option<Vec<(Name, Step<'_>)>> {
+fn plan<T: PlainFields>(selection: &SelectionSet) -> Option<Plan> {
     // `versions` is the one plain field with arguments (its page's), read as its
     // resolver reads them
     plain_fields_taking(selection, &["versions"], |field| {
         Some(match T::plain(field.node.name.node.as_str())? {
-            Read::Value(read) => Step::Value(read, field),
+            Read::Value(read) => Step::Value(read),
             Read::LatestVersion => {
                 let versions = &field.node.selection_set.node;
                 let plan = plan::<ModelVersion>(versions)?;
@@ -202,18 +210,18 @@ fn plan<T: PlainFields>(selection: &SelectionSet) -> Option<Vec<(Name, Step<'_>)
             }
             Read::Versions => {
                 let connection = &field.node.selection_set.node;
-                Step::Versions(field, plain_fields(connection, connection_step)?)
+                Step::Versions(plain_fields(connection, connection_step)?)
             }
         })
     })
 }
 
 /// How to build one field of a connection of plain model versions.
-fn connection_step(field: &Positioned<Field>) -> Option<ConnStep<'_>> {
+fn connection_step(field: &Positioned<Field>) -> Option<ConnStep> {
     let selection = &field.node.selection_set.node;
     Some(match field.node.name.node.as_str() {
         "__typename" => ConnStep::Typename,
-        "totalCount" => ConnStep::TotalCount(field),
+        "totalCount" => ConnStep::TotalCount,
         "nodes" => ConnStep::Nodes(plan::<ModelVersion>(selection)?),
         "edges" => ConnStep::Edges(plain_fields(selection, |f| {
             Some(match f.node.name.node.as_str() {
@@ -245,50 +253,69 @@ fn plan_names(selection: &SelectionSet) -> impl Iterator<Item = &str> {
     })
 }
 
-/// An item's value following `plan`, or None if a field would answer with an error.
-/// What the plan reads (latest versions, pages of versions) is read first, all at once
-/// (through the loaders, which batch each across the page's items); the object is then
-/// built in one pass.
-async fn build(
-    ctx: &ContextSelectionSet<'_>,
-    plan: &[(Name, Step<'_>)],
-    row: &node::Model,
-) -> Option<GqlValue> {
-    let reads = plan.iter().filter_map(|(_, step)| match step {
-        Step::Value(..) => None,
-        Step::LatestVersion(_, columns) => Some(Either::Left(async move {
-            let read = ctx.loaders().latest_version_reading(row.id, *columns);
-            Some(Ahead::Latest(read.await.ok()?))
-        })),
-        Step::Versions(field, _) => Some(Either::Right(async move {
-            let ctx = ctx.with_field(field);
-            let args = VersionArgs::of(&ctx).ok()?;
-            let (page, total, order) = model_versions(&ctx, row.id, args).await.ok()?;
-            Some(Ahead::Versions(page, total, order))
-        })),
-    });
+/// An item's value following `plan` (made from the item's selection), or None if a field
+/// would answer with an error. What the plan reads (latest versions, pages of versions)
+/// is read first, all at once (through the loaders, which batch each across the page's
+/// items); the object is then built in one pass.
+async fn build(ctx: &ContextSelectionSet<'_>, plan: &Plan, row: &node::Model) -> Option<GqlValue> {
+    let selection = &ctx.item.node;
+    let reads = plan
+        .iter()
+        .zip(selected(selection))
+        .filter_map(|((_, step), field)| match step {
+            Step::Value(..) => None,
+            Step::LatestVersion(_, columns) => Some(Either::Left(async move {
+                let read = ctx.loaders().latest_version_reading(row.id, *columns);
+                Some(Ahead::Latest(read.await.ok()?))
+            })),
+            Step::Versions(_) => Some(Either::Right(async move {
+                let ctx = ctx.with_field(field?);
+                let args = VersionArgs::of(&ctx).ok()?;
+                let (page, total, order) = model_versions(&ctx, row.id, args).await.ok()?;
+                Some(Ahead::Versions(page, total, order))
+            })),
+        });
     let ahead = join_all(reads).await;
     let mut ahead = ahead.into_iter().collect::<Option<Vec<_>>>()?.into_iter();
-    object(ctx, plan, row, &mut ahead)
+    object(ctx, selection, plan, row, &mut ahead)
+}
+
+/// The fields of a selection, in order (None for an item that is not a field: a plan is
+/// made only of selections that hold none).
+fn selected(selection: &SelectionSet) -> impl Iterator<Item = Option<&Positioned<Field>>> {
+    selection.items.iter().map(|item| match &item.node {
+        Selection::Field(field) => Some(field),
+        _ => None,
+    })
 }
 
 /// The object `plan` builds from `row`, each `latestVersion` and `versions` taking the
 /// next of `ahead` (read ahead by [`build`]; a version's plan reads none).
 fn object(
     ctx: &ContextSelectionSet<'_>,
-    plan: &[(Name, Step<'_>)],
+    selection: &SelectionSet,
+    plan: &Plan,
     row: &node::Model,
     ahead: &mut dyn Iterator<Item = Ahead>,
 ) -> Option<GqlValue> {
-    fields(plan, |step| match step {
-        Step::Value(read, field) => read(row, ctx, field),
+    fields(plan, selection, |step, field| match step {
+        Step::Value(read) => read(row, ctx, field),
         Step::LatestVersion(plan, _) => match ahead.next()? {
-            Ahead::Latest(Some(version)) => version_object(ctx, plan, &version),
+            Ahead::Latest(Some(version)) => {
+                version_object(ctx, &field.node.selection_set.node, plan, &version)
+            }
             Ahead::Latest(None) => Some(GqlValue::Null),
             Ahead::Versions(..) => None,
         },
-        Step::Versions(_, plan) => match ahead.next()? {
-            Ahead::Versions(page, total, order) => connection(ctx, plan, &page, total, order),
+        Step::Versions(plan) => match ahead.next()? {
+            Ahead::Versions(page, total, order) => connection(
+                ctx,
+                &field.node.selection_set.node,
+                plan,
+                &page,
+                total,
+                order,
+            ),
             Ahead::Latest(_) => None,
         },
     })
@@ -297,27 +324,31 @@ fn object(
 /// A model version's object (its plan reads nothing ahead).
 fn version_object(
     ctx: &ContextSelectionSet<'_>,
-    plan: &[(Name, Step<'_>)],
+    selection: &SelectionSet,
+    plan: &Plan,
     version: &node::Model,
 ) -> Option<GqlValue> {
-    object(ctx, plan, version, &mut std::iter::empty())
+    object(ctx, selection, plan, version, &mut std::iter::empty())
 }
 
 /// The connection `versions` answers with, and its edges.
 type VersionConnection = Conn<Plain<ModelVersion>>;
 type VersionEdge = Edge<PageCursor, Plain<ModelVersion>, EmptyFields>;
 
-/// An object of the fields `plan` names, each field's value made by `value` (None: the
-/// item goes to the resolvers).
+/// An object of the fields `plan` names, each field's value made by `value` from the
+/// plan's step and the field of `selection` it was made from (None: the item goes to the
+/// resolvers).
 fn fields<S>(
     plan: &[(Name, S)],
-    mut value: impl FnMut(&S) -> Option<GqlValue>,
+    selection: &SelectionSet,
+    mut value: impl FnMut(&S, &Positioned<Field>) -> Option<GqlValue>,
 ) -> Option<GqlValue> {
     let mut out = IndexMap::with_capacity(plan.len());
-    for (key, step) in plan {
-        out.insert(key.clone(), value(step)?);
+    for ((key, step), field) in plan.iter().zip(selected(selection)) {
+        out.insert(key.clone(), value(step, field?)?);
     }
-    Some(GqlValue::Object(out))
+    // a plan made of another selection than this one (never: plans are kept by selection)
+    (out.len() == plan.len()).then_some(GqlValue::Object(out))
 }
 
 /// A page of versions as `versions` answers it: edges, nodes and `pageInfo` as
@@ -325,7 +356,8 @@ fn fields<S>(
 /// first and last for `startCursor` and `endCursor`).
 fn connection(
     ctx: &ContextSelectionSet<'_>,
-    plan: &[(Name, ConnStep<'_>)],
+    selection: &SelectionSet,
+    plan: &[(Name, ConnStep)],
     page: &Page,
     total: u64,
     order: Order,
@@ -337,30 +369,56 @@ fn connection(
         let items: Option<Vec<GqlValue>> = page.items.iter().map(value).collect();
         Some(GqlValue::List(items?))
     };
-    fields(plan, |step| match step {
-        ConnStep::Typename => Some(name(VersionConnection::type_name())),
-        ConnStep::TotalCount(field) => answer(total, ctx, field),
-        ConnStep::Nodes(plan) => each(&|n| version_object(ctx, plan, n)),
-        ConnStep::Edges(plan) => each(&|n| {
-            fields(plan, |step| match step {
-                EdgeStep::Typename => Some(name(VersionEdge::type_name())),
-                EdgeStep::Cursor => Some(cursor(n)),
-                EdgeStep::Node(plan) => version_object(ctx, plan, n),
-            })
-        }),
-        ConnStep::PageInfo(plan) => fields(plan, |step| {
-            Some(match step {
-                PageInfoStep::Typename => GqlValue::String("PageInfo".to_owned()),
-                PageInfoStep::HasPreviousPage => GqlValue::Boolean(page.has_previous),
-                PageInfoStep::HasNextPage => GqlValue::Boolean(page.has_next),
-                PageInfoStep::StartCursor => page.items.first().map_or(GqlValue::Null, cursor),
-                PageInfoStep::EndCursor => page.items.last().map_or(GqlValue::Null, cursor),
-            })
-        }),
+    fields(plan, selection, |step, field| {
+        let selection = &field.node.selection_set.node;
+        match step {
+            ConnStep::Typename => Some(name(VersionConnection::type_name())),
+            ConnStep::TotalCount => answer(total, ctx, field),
+            ConnStep::Nodes(plan) => each(&|n| version_object(ctx, selection, plan, n)),
+            ConnStep::Edges(plan) => each(&|n| {
+                fields(plan, selection, |step, field| match step {
+                    EdgeStep::Typename => Some(name(VersionEdge::type_name())),
+                    EdgeStep::Cursor => Some(cursor(n)),
+                    EdgeStep::Node(plan) => {
+                        version_object(ctx, &field.node.selection_set.node, plan, n)
+                    }
+                })
+            }),
+            ConnStep::PageInfo(plan) => fields(plan, selection, |step, _| {
+                Some(match step {
+                    PageInfoStep::Typename => GqlValue::String("PageInfo".to_owned()),
+                    PageInfoStep::HasPreviousPage => GqlValue::Boolean(page.has_previous),
+                    PageInfoStep::HasNextPage => GqlValue::Boolean(page.has_next),
+                    PageInfoStep::StartCursor => page.items.first().map_or(GqlValue::Null, cursor),
+                    PageInfoStep::EndCursor => page.items.last().map_or(GqlValue::Null, cursor),
+                })
+            }),
+        }
     })
 }
 
-impl<T: PlainFields + Send + Sync> OutputType for Plain<T> {
+/// The plans made for one request's lists, by the selection each was made from and the
+/// item type: a list's items share their selection, so its plan is made once, not once
+/// an item. Kept in a query's data only (`graphql::execute`), where the request's
+/// document outlives it, so no two selections it has seen share an address.
+#[derive(Default)]
+pub struct PlainPlans(std::sync::Mutex<foldhash::HashMap<PlanKey, Option<Arc<Plan>>>>);
+
+/// A selection's address and the type of the items built from it.
+type PlanKey = (usize, TypeId);
+
+impl PlainPlans {
+    fn of<T: PlainFields + 'static>(&self, selection: &SelectionSet) -> Option<Arc<Plan>> {
+        let key = (std::ptr::from_ref(selection) as usize, TypeId::of::<T>());
+        let mut plans = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        plans
+            .entry(key)
+            .or_insert_with(|| plan::<T>(selection).map(Arc::new))
+            .clone()
+    }
+}
+
+impl<T: PlainFields + Send + Sync + 'static> OutputType for Plain<T> {
     fn type_name() -> Cow<'static, str> {
         T::type_name()
     }
@@ -378,7 +436,12 @@ impl<T: PlainFields + Send + Sync> OutputType for Plain<T> {
         ctx: &ContextSelectionSet<'_>,
         field: &Positioned<Field>,
     ) -> ServerResult<GqlValue> {
-        if let Some(plan) = plan::<T>(&ctx.item.node)
+        let plan = match ctx.data_opt::<PlainPlans>() {
+            Some(plans) => plans.of::<T>(&ctx.item.node),
+            // a subscription's events (their data lasts longer than one document)
+            None => plan::<T>(&ctx.item.node).map(Arc::new),
+        };
+        if let Some(plan) = plan
             && let Some(value) = build(ctx, &plan, self.0.row()).await
         {
             return Ok(value);
@@ -389,8 +452,10 @@ impl<T: PlainFields + Send + Sync> OutputType for Plain<T> {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::super::plain::items_of;
-    use super::{RegisteredModel, plan};
+    use super::{ModelVersion, PlainPlans, RegisteredModel, plan};
 
     /// Whether the items selected under `registeredModels { nodes { ... } }` are built
     /// plainly.
@@ -433,5 +498,26 @@ mod tests {
         assert!(!plain("id id"));
         assert!(!plain("latestVersion { id } latestVersion { name }"));
         assert!(!plain("upstream(maxDepth: 1) { truncated }"));
+    }
+
+    #[test]
+    fn a_selections_plan_is_made_once_and_kept_for_it_alone() {
+        let plans = PlainPlans::default();
+        let names = items_of("registeredModels", "id name");
+        let versions = items_of("registeredModels", "id latestVersion { id }");
+        let fragment = items_of("registeredModels", "... on RegisteredModel { id }");
+        let first = plans.of::<RegisteredModel>(&names).expect("plain");
+        let again = plans.of::<RegisteredModel>(&names).expect("plain");
+        assert!(
+            Arc::ptr_eq(&first, &again),
+            "the same plan for the same selection"
+        );
+        let other = plans.of::<RegisteredModel>(&versions).expect("plain");
+        assert!(!Arc::ptr_eq(&first, &other));
+        assert_eq!(other.len(), 2);
+        assert!(plans.of::<RegisteredModel>(&fragment).is_none());
+        // the same selection as another type's items: a plan of its own
+        let as_version = plans.of::<ModelVersion>(&versions);
+        assert!(as_version.is_none(), "a version has no latestVersion");
     }
 }

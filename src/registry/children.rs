@@ -122,12 +122,10 @@ impl ChildList<'_> {
             let bound = parents.len().saturating_mul(most(plan) as usize);
             match self.attached_by {
                 None => {
-                    let (query, sort_here) = match conn.backend() {
-                        DbBackend::MySql => (self.page_rows(conn, parents, plan)?, None),
-                        _ => (
-                            self.page_rows_each(conn, parents, plan)?,
-                            numeric_key(self.order.field),
-                        ),
+                    let query = self.page_statement(conn, parents, plan)?;
+                    let sort_here = match conn.backend() {
+                        DbBackend::MySql => None,
+                        _ => numeric_key(self.order.field),
                     };
                     for n in conn.fetch_up_to::<node::Model>(query, bound).await? {
                         rows.entry(n.parent_id.unwrap_or_default())
@@ -172,24 +170,76 @@ impl ChildList<'_> {
             .collect())
     }
 
+    /// The statement [`Self::pages`] reads the parents' pages with, for a list without
+    /// attached children.
+    pub fn page_statement<E: Exec>(
+        &self,
+        conn: &E,
+        parents: &[i64],
+        plan: &PagePlan,
+    ) -> Result<Statement> {
+        match conn.backend() {
+            DbBackend::MySql => self.page_rows(conn, parents, plan),
+            _ => self.page_rows_each(conn, parents, plan),
+        }
+    }
+
     /// How many children each parent has, whatever the page (parents without any are
     /// absent), in one statement.
     pub async fn counts<E: Exec>(&self, conn: &E, parents: &[i64]) -> Result<HashMap<i64, u64>> {
         if parents.is_empty() {
             return Ok(HashMap::new());
         }
-        let owner = self.owner();
-        let query = self
-            .owned_by(conn, parents)?
-            .select_only()
-            .expr_as(Expr::col(owner.clone()), "owner")
-            .expr_as(Expr::cust("COUNT(*)"), "matching")
-            .group_by(Expr::col(owner));
-        let counted: Vec<Counted> = conn.fetch(build(conn.backend(), &query)).await?;
+        let counted: Vec<Counted> = conn.fetch(self.count_statement(conn, parents)?).await?;
         Ok(counted
             .into_iter()
             .map(|c| (c.owner, u64::try_from(c.matching).unwrap_or(0)))
             .collect())
+    }
+
+    /// The statement [`Self::counts`] counts with.
+    pub fn count_statement<E: Exec>(&self, conn: &E, parents: &[i64]) -> Result<Statement> {
+        let owner = self.owner();
+        let mut query = match self.parents_first(conn, parents)? {
+            Some(query) => query,
+            None => self.owned_by(conn, parents)?.select_only().into_query(),
+        };
+        query
+            .expr_as(Expr::col(owner.clone()), Alias::new("owner"))
+            .expr_as(Expr::cust("COUNT(*)"), Alias::new("matching"))
+            .group_by_col(owner);
+        Ok(build_statement(conn.backend(), &query))
+    }
+
+    /// On MySQL/MariaDB, for children by `parent_id`: the parents first, each joined to
+    /// its children matching the list's filter by the index by parent (`STRAIGHT_JOIN`
+    /// keeps that order), selecting nothing yet. Given `parent_id IN (...)` and a new
+    /// store's statistics (an empty table), MariaDB read every node, or the whole index,
+    /// and looked each one's parent up among the parents instead. None elsewhere.
+    fn parents_first<E: Exec>(&self, conn: &E, parents: &[i64]) -> Result<Option<SelectStatement>> {
+        if conn.backend() != DbBackend::MySql || self.attached_by.is_some() {
+            return Ok(None);
+        }
+        let parent = || Alias::new("parent");
+        // each parent once, or its children would be read twice
+        let mut unique = parents.to_vec();
+        unique.sort_unstable();
+        unique.dedup();
+        let ids = Func::cust("JSON_TABLE").arg(Expr::cust_with_values(
+            r#"?, '$[*]' COLUMNS ("value" BIGINT PATH '$')"#,
+            [json_ids(&unique)],
+        ));
+        let mut select = Query::select();
+        select
+            .from_function(ids, parent())
+            .join(
+                JoinType::StraightJoin,
+                node::Entity,
+                Expr::col((node::Entity, node::Column::ParentId))
+                    .equals((parent(), Alias::new("value"))),
+            )
+            .cond_where(self.condition()?);
+        Ok(Some(select))
     }
 
     /// The columns a page reads of each child: the list's, the parent's, and those it is
@@ -279,13 +329,20 @@ impl ChildList<'_> {
         for key in sort_keys(self.order) {
             window.order_by((node::Entity, key), dir.clone());
         }
-        let mut select = self
-            .owned_by(conn, parents)?
-            .filter(plan.condition(self.order))
-            .select_only()
-            .expr_as(Expr::col(self.owner()), "owner")
-            .column(node::Column::Id)
-            .into_query();
+        let mut select = if let Some(mut select) = self.parents_first(conn, parents)? {
+            select
+                .expr_as(Expr::col(self.owner()), Alias::new("owner"))
+                .column((node::Entity, node::Column::Id))
+                .cond_where(plan.condition(self.order));
+            select
+        } else {
+            self.owned_by(conn, parents)?
+                .filter(plan.condition(self.order))
+                .select_only()
+                .expr_as(Expr::col(self.owner()), "owner")
+                .column(node::Column::Id)
+                .into_query()
+        };
         select.expr_window_as(Func::cust("ROW_NUMBER"), window, Alias::new("rn"));
         Ok(select)
     }
@@ -295,12 +352,17 @@ impl ChildList<'_> {
     fn page_rows<E: Exec>(&self, conn: &E, parents: &[i64], plan: &PagePlan) -> Result<Statement> {
         let ranked = || Alias::new(RANKED);
         let mut select = self.read().select(node::Entity::find());
-        QueryTrait::query(&mut select).join_subquery(
-            JoinType::InnerJoin,
-            self.numbered(conn, parents, plan)?,
-            ranked(),
-            Expr::col((ranked(), Alias::new("id"))).equals((node::Entity, node::Column::Id)),
-        );
+        // the numbered children first, then each one's row by id (`STRAIGHT_JOIN`):
+        // with a new store's statistics MariaDB read every node and looked each up among
+        // the numbered ones instead
+        QueryTrait::query(&mut select)
+            .from_clear()
+            .from_subquery(self.numbered(conn, parents, plan)?, ranked())
+            .join(
+                JoinType::StraightJoin,
+                node::Entity,
+                Expr::col((node::Entity, node::Column::Id)).equals((ranked(), Alias::new("id"))),
+            );
         let select = select
             .filter(Expr::col((ranked(), Alias::new("rn"))).lte(Expr::cust(most(plan).to_string())))
             .order_by_asc(Expr::col((ranked(), Alias::new("owner"))))

@@ -90,6 +90,24 @@ fn fetch_order(order: Order, plan: &PagePlan) -> sea_orm::Order {
     }
 }
 
+/// The join of [`ChildList::parents_first`] as MySQL/MariaDB's SQL writes it.
+const PARENTS_JOIN: &str = "STRAIGHT_JOIN `node` ON `node`.`parent_id` = `parent`.`value`";
+
+/// `statement` with the parents' children read by the index by parent, which MariaDB is
+/// told to use (`FORCE INDEX`: sea-query writes index hints for the `FROM` table only).
+/// The join order alone is not enough: with statistics of a small table MariaDB read
+/// every node once per block of parents (a block nested loop), 13 ms for 200 parents.
+/// Statements without that join (other stores, attached children) are left as they are.
+fn by_parent_index(mut statement: Statement) -> Statement {
+    statement.sql = statement.sql.replacen(
+        PARENTS_JOIN,
+        "STRAIGHT_JOIN `node` FORCE INDEX (`ix_node_parent_create`) \
+         ON `node`.`parent_id` = `parent`.`value`",
+        1,
+    );
+    statement
+}
+
 /// A child's place in its parent's page.
 #[derive(FromQueryResult, serde::Deserialize)]
 struct Placed {
@@ -208,7 +226,7 @@ impl ChildList<'_> {
             .expr_as(Expr::col(owner.clone()), Alias::new("owner"))
             .expr_as(Expr::cust("COUNT(*)"), Alias::new("matching"))
             .group_by_col(owner);
-        Ok(build_statement(conn.backend(), &query))
+        Ok(by_parent_index(build_statement(conn.backend(), &query)))
     }
 
     /// On MySQL/MariaDB, for children by `parent_id`: the parents first, each joined to
@@ -367,7 +385,7 @@ impl ChildList<'_> {
             .filter(Expr::col((ranked(), Alias::new("rn"))).lte(Expr::cust(most(plan).to_string())))
             .order_by_asc(Expr::col((ranked(), Alias::new("owner"))))
             .order_by_asc(Expr::col((ranked(), Alias::new("rn"))));
-        Ok(build(conn.backend(), &select))
+        Ok(by_parent_index(build(conn.backend(), &select)))
     }
 
     /// [`Self::page_rows`] on SQLite and PostgreSQL, which can run a subquery per parent

@@ -326,6 +326,8 @@ async fn nested_pages_read_each_parents_children_from_its_index(app: &TestApp) {
     }
     let kinds = [NodeKind::ModelVersion];
     let filter = Filter::default();
+    // every parent's children: where reading the whole table costs least
+    let models = &models[..];
     let list = ChildList {
         kinds: &kinds,
         filter: &filter,
@@ -340,21 +342,34 @@ async fn nested_pages_read_each_parents_children_from_its_index(app: &TestApp) {
         before: None,
     };
     let page = list
-        .page_statement(&app.db, &models[..10], &plan)
+        .page_statement(&app.db, models, &plan)
         .expect("statement");
-    let count = list
-        .count_statement(&app.db, &models[..10])
-        .expect("statement");
+    let count = list.count_statement(&app.db, models).expect("statement");
+    for statement in [&page, &count] {
+        assert_reads_no_whole_node_table(app, statement.clone()).await;
+        // with a larger store's statistics (the registry benchmark's 2,200 nodes, 200
+        // parents) MariaDB read every node once per block of parents unless told which
+        // index to use: too many rows to make here
+        if app.db.get_database_backend() == DbBackend::MySql {
+            assert!(
+                statement
+                    .sql
+                    .contains("FORCE INDEX (`ix_node_parent_create`)"),
+                "{}",
+                statement.sql
+            );
+        }
+    }
+    // and once the store has its statistics (a small table: MariaDB then preferred
+    // reading every node once per block of parents)
+    analyze(app).await;
     for statement in [page, count] {
         assert_reads_no_whole_node_table(app, statement).await;
     }
     // and the pages are right
-    let pages = list
-        .pages(&app.db, &models[..10], &plan)
-        .await
-        .expect("pages");
-    let counts = list.counts(&app.db, &models[..10]).await.expect("counts");
-    for model in &models[..10] {
+    let pages = list.pages(&app.db, models, &plan).await.expect("pages");
+    let counts = list.counts(&app.db, models).await.expect("counts");
+    for model in models {
         let page = &pages[model];
         assert_eq!(page.items.len(), 3);
         assert!(page.has_next);

@@ -169,21 +169,9 @@ async fn the_latest_versions_of_many_models_probe_each_model_once(app: &TestApp)
         let mut model = 0;
         let mut versions = Vec::new();
         for v in 0..3 {
-            let version = app
-                .ok(
-                    "mutation($n: String!, $v: String!) { registerModel(input: {name: $n, version: $v, uri: \"s3://b/m\"}) { id registeredModelId } }",
-                    json!({"n": format!("m-{m}"), "v": format!("v{v}")}),
-                )
-                .await;
-            let id = |field: &str| -> i64 {
-                version["registerModel"][field]
-                    .as_str()
-                    .unwrap()
-                    .parse()
-                    .unwrap()
-            };
-            model = id("registeredModelId");
-            versions.push(id("id"));
+            let (m_id, v_id) = register(app, &format!("m-{m}"), &format!("v{v}")).await;
+            model = m_id;
+            versions.push(v_id);
         }
         // every third model's newest version archived: the one before it is the latest
         if m % 3 == 0 {
@@ -302,17 +290,9 @@ async fn nested_pages_read_each_parents_children_from_its_index(app: &TestApp) {
     let mut models = Vec::new();
     for m in 0..20 {
         for v in 0..4 {
-            let version = app
-                .ok(
-                    "mutation($n: String!, $v: String!) { registerModel(input: {name: $n, version: $v, uri: \"s3://b/m\"}) { registeredModelId } }",
-                    json!({"n": format!("m-{m}"), "v": format!("v{v}")}),
-                )
-                .await;
+            let (model, _) = register(app, &format!("m-{m}"), &format!("v{v}")).await;
             if v == 0 {
-                let id = version["registerModel"]["registeredModelId"]
-                    .as_str()
-                    .unwrap();
-                models.push(id.parse::<i64>().unwrap());
+                models.push(model);
             }
         }
     }
@@ -417,6 +397,23 @@ async fn assert_reads_no_whole_node_table(app: &TestApp, statement: Statement) {
         })
         .collect();
     assert!(scans.is_empty(), "{}: {scans:?}", statement.sql);
+}
+
+/// Registers version `version` of model `model`: (the model's id, the version's id).
+async fn register(app: &TestApp, model: &str, version: &str) -> (i64, i64) {
+    let registered = app
+        .ok(
+            "mutation($n: String!, $v: String!) { registerModel(input: {name: $n, version: $v, uri: \"s3://b/m\"}) { id registeredModelId } }",
+            json!({"n": model, "v": version}),
+        )
+        .await;
+    let id = |field: &str| -> i64 {
+        registered["registerModel"][field]
+            .as_str()
+            .and_then(|id| id.parse().ok())
+            .unwrap_or_else(|| panic!("{field} in {registered}"))
+    };
+    (id("registeredModelId"), id("id"))
 }
 
 /// Asserts that `index` exists and holds only the rows whose `column` is set: its

@@ -90,22 +90,48 @@ fn fetch_order(order: Order, plan: &PagePlan) -> sea_orm::Order {
     }
 }
 
-/// The join of [`ChildList::parents_first`] as MySQL/MariaDB's SQL writes it.
-const PARENTS_JOIN: &str = "STRAIGHT_JOIN `node` ON `node`.`parent_id` = `parent`.`value`";
+/// The joins MySQL/MariaDB statements of nested lists make (as its SQL writes them:
+/// the table joined, then its condition), each with the index it is to read.
+const JOINS_BY_INDEX: [(&str, &str, &str); 3] = [
+    // a parent's children (`ChildList::parents_first`, `ChildList::owned_by`)
+    (
+        "`node`",
+        "ON `node`.`parent_id` = `parent`.`value`",
+        "ix_node_parent_create",
+    ),
+    // the edges into a parent (`ChildList::owned_by`)
+    (
+        "`lineage_edge`",
+        "ON `lineage_edge`.`target_id` = `parent`.`value`",
+        "ix_lineage_edge_target",
+    ),
+    // each owned child's row by id (`ChildList::owned_by`)
+    ("`node`", "ON `node`.`id` = `owned`.`child`", "PRIMARY"),
+];
 
-/// `statement` with the parents' children read by the index by parent, which MariaDB is
-/// told to use (`FORCE INDEX`: sea-query writes index hints for the `FROM` table only).
-/// The join order alone is not enough: with statistics of a small table MariaDB read
-/// every node once per block of parents (a block nested loop), 13 ms for 200 parents.
-/// Statements without that join (other stores, attached children) are left as they are.
-fn by_parent_index(mut statement: Statement) -> Statement {
-    statement.sql = statement.sql.replacen(
-        PARENTS_JOIN,
-        "STRAIGHT_JOIN `node` FORCE INDEX (`ix_node_parent_create`) \
-         ON `node`.`parent_id` = `parent`.`value`",
-        1,
-    );
+/// `statement` with each join of [`JOINS_BY_INDEX`] reading its index, which MariaDB is
+/// told to use (`FORCE INDEX`: sea-query writes index hints for `FROM` tables only). The
+/// join order alone is not enough: with statistics of a small table MariaDB read every
+/// node once per block of parents (a block nested loop), 13 ms for 200 parents.
+/// Statements without those joins (other stores) are left as they are.
+fn by_index(mut statement: Statement) -> Statement {
+    for (table, on, index) in JOINS_BY_INDEX {
+        let join = format!("STRAIGHT_JOIN {table} {on}");
+        let hinted = format!("STRAIGHT_JOIN {table} FORCE INDEX (`{index}`) {on}");
+        statement.sql = statement.sql.replace(&join, &hinted);
+    }
     statement
+}
+
+/// The parents as a table (`parent`, its column `value`), each once: MySQL/MariaDB.
+fn parents_table(parents: &[i64]) -> sea_orm::sea_query::FunctionCall {
+    let mut unique = parents.to_vec();
+    unique.sort_unstable();
+    unique.dedup();
+    Func::cust("JSON_TABLE").arg(Expr::cust_with_values(
+        r#"?, '$[*]' COLUMNS ("value" BIGINT PATH '$')"#,
+        [json_ids(&unique)],
+    ))
 }
 
 /// A child's place in its parent's page.
@@ -163,7 +189,7 @@ impl ChildList<'_> {
                     }
                 }
                 Some(_) => {
-                    let query = self.page_places(conn, parents, plan)?;
+                    let query = self.page_statement(conn, parents, plan)?;
                     let places: Vec<Placed> = conn.fetch_up_to(query, bound).await?;
                     let mut ids: Vec<i64> = places.iter().map(|p| p.id).collect();
                     ids.sort_unstable();
@@ -188,17 +214,18 @@ impl ChildList<'_> {
             .collect())
     }
 
-    /// The statement [`Self::pages`] reads the parents' pages with, for a list without
-    /// attached children.
+    /// The statement [`Self::pages`] reads the parents' pages with: their rows, or for a
+    /// list with attached children their places (the rows are read by id after).
     pub fn page_statement<E: Exec>(
         &self,
         conn: &E,
         parents: &[i64],
         plan: &PagePlan,
     ) -> Result<Statement> {
-        match conn.backend() {
-            DbBackend::MySql => self.page_rows(conn, parents, plan),
-            _ => self.page_rows_each(conn, parents, plan),
+        match (self.attached_by, conn.backend()) {
+            (Some(_), _) => self.page_places(conn, parents, plan),
+            (None, DbBackend::MySql) => self.page_rows(conn, parents, plan),
+            (None, _) => self.page_rows_each(conn, parents, plan),
         }
     }
 
@@ -226,7 +253,7 @@ impl ChildList<'_> {
             .expr_as(Expr::col(owner.clone()), Alias::new("owner"))
             .expr_as(Expr::cust("COUNT(*)"), Alias::new("matching"))
             .group_by_col(owner);
-        Ok(by_parent_index(build_statement(conn.backend(), &query)))
+        Ok(by_index(build_statement(conn.backend(), &query)))
     }
 
     /// On MySQL/MariaDB, for children by `parent_id`: the parents first, each joined to
@@ -239,17 +266,9 @@ impl ChildList<'_> {
             return Ok(None);
         }
         let parent = || Alias::new("parent");
-        // each parent once, or its children would be read twice
-        let mut unique = parents.to_vec();
-        unique.sort_unstable();
-        unique.dedup();
-        let ids = Func::cust("JSON_TABLE").arg(Expr::cust_with_values(
-            r#"?, '$[*]' COLUMNS ("value" BIGINT PATH '$')"#,
-            [json_ids(&unique)],
-        ));
         let mut select = Query::select();
         select
-            .from_function(ids, parent())
+            .from_function(parents_table(parents), parent())
             .join(
                 JoinType::StraightJoin,
                 node::Entity,
@@ -300,6 +319,8 @@ impl ChildList<'_> {
                 parents,
             )));
         };
+        let mysql = backend == DbBackend::MySql;
+        let parent = || Alias::new("parent");
         let mut owned = Query::select();
         owned
             .expr_as(
@@ -309,27 +330,60 @@ impl ChildList<'_> {
             .expr_as(
                 Expr::col((node::Entity, node::Column::ParentId)),
                 Alias::new("owner"),
-            )
-            .from(node::Entity)
-            .and_where(id_in(backend, r#""node"."parent_id""#, parents));
+            );
         let mut by_edge = Query::select();
         by_edge
             .column((lineage_edge::Entity, lineage_edge::Column::SourceId))
             .column((lineage_edge::Entity, lineage_edge::Column::TargetId))
-            .from(lineage_edge::Entity)
-            .and_where(id_in(backend, r#""lineage_edge"."target_id""#, parents))
             .and_where(
                 Expr::col((lineage_edge::Entity, lineage_edge::Column::Kind)).eq(edge.as_str()),
             );
+        if mysql {
+            // the parents first, each joined to its children and to the edges into it by
+            // their indexes (`by_index`), as `parents_first` does
+            owned.from_function(parents_table(parents), parent()).join(
+                JoinType::StraightJoin,
+                node::Entity,
+                Expr::col((node::Entity, node::Column::ParentId))
+                    .equals((parent(), Alias::new("value"))),
+            );
+            by_edge
+                .from_function(parents_table(parents), parent())
+                .join(
+                    JoinType::StraightJoin,
+                    lineage_edge::Entity,
+                    Expr::col((lineage_edge::Entity, lineage_edge::Column::TargetId))
+                        .equals((parent(), Alias::new("value"))),
+                );
+        } else {
+            owned
+                .from(node::Entity)
+                .and_where(id_in(backend, r#""node"."parent_id""#, parents));
+            by_edge.from(lineage_edge::Entity).and_where(id_in(
+                backend,
+                r#""lineage_edge"."target_id""#,
+                parents,
+            ));
+        }
         owned.union(UnionType::Distinct, by_edge);
         let mut select = node::Entity::find().filter(self.condition()?);
-        QueryTrait::query(&mut select).join_subquery(
-            JoinType::InnerJoin,
-            owned,
-            Alias::new(OWNED),
-            Expr::col((Alias::new(OWNED), Alias::new("child")))
-                .equals((node::Entity, node::Column::Id)),
-        );
+        let on = Expr::col((node::Entity, node::Column::Id))
+            .equals((Alias::new(OWNED), Alias::new("child")));
+        if mysql {
+            // the owned children first, then each one's row by id
+            QueryTrait::query(&mut select)
+                .from_clear()
+                .from_subquery(owned, Alias::new(OWNED))
+                .join(JoinType::StraightJoin, node::Entity, on);
+        } else {
+            QueryTrait::query(&mut select).join_subquery(
+                JoinType::InnerJoin,
+                owned,
+                Alias::new(OWNED),
+                Expr::col((Alias::new(OWNED), Alias::new("child")))
+                    .equals((node::Entity, node::Column::Id)),
+            );
+        }
         Ok(select)
     }
 
@@ -385,7 +439,7 @@ impl ChildList<'_> {
             .filter(Expr::col((ranked(), Alias::new("rn"))).lte(Expr::cust(most(plan).to_string())))
             .order_by_asc(Expr::col((ranked(), Alias::new("owner"))))
             .order_by_asc(Expr::col((ranked(), Alias::new("rn"))));
-        Ok(by_parent_index(build(conn.backend(), &select)))
+        Ok(by_index(build(conn.backend(), &select)))
     }
 
     /// [`Self::page_rows`] on SQLite and PostgreSQL, which can run a subquery per parent
@@ -482,6 +536,6 @@ impl ChildList<'_> {
             )
             .order_by((ranked(), Alias::new("owner")), sea_orm::Order::Asc)
             .order_by((ranked(), Alias::new("rn")), sea_orm::Order::Asc);
-        Ok(build_statement(conn.backend(), &select))
+        Ok(by_index(build_statement(conn.backend(), &select)))
     }
 }

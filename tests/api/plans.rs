@@ -10,6 +10,7 @@ use serde_json::json;
 
 use modelgraph::registry::children::ChildList;
 use modelgraph::registry::columns::NodeColumns;
+use modelgraph::registry::edges::EdgeKind;
 use modelgraph::registry::page::PagePlan;
 use modelgraph::registry::read::latest_versions_statement;
 use modelgraph::registry::{Filter, NodeKind, Order};
@@ -321,11 +322,27 @@ async fn nested_pages_read_each_parents_children_from_its_index(app: &TestApp) {
         after: None,
         before: None,
     };
-    let page = list
-        .page_statement(&app.db, models, &plan)
-        .expect("statement");
-    let count = list.count_statement(&app.db, models).expect("statement");
-    for statement in [&page, &count] {
+    // and a version's artifacts: its children and the nodes attached to it by an edge
+    let versions: Vec<i64> = app
+        .rows("SELECT id FROM node WHERE kind = 'MODEL_VERSION' ORDER BY id")
+        .await
+        .iter()
+        .map(|row| row.try_get("", "id").unwrap())
+        .collect();
+    let artifact_kinds = [NodeKind::ModelArtifact];
+    let artifacts = ChildList {
+        kinds: &artifact_kinds,
+        attached_by: Some(EdgeKind::PartOf),
+        ..list
+    };
+    let statements = [
+        list.page_statement(&app.db, models, &plan),
+        list.count_statement(&app.db, models),
+        artifacts.page_statement(&app.db, &versions, &plan),
+        artifacts.count_statement(&app.db, &versions),
+    ]
+    .map(|statement| statement.expect("statement"));
+    for statement in &statements {
         assert_reads_no_whole_node_table(app, statement.clone()).await;
         // with a larger store's statistics (the registry benchmark's 2,200 nodes, 200
         // parents) MariaDB read every node once per block of parents unless told which
@@ -343,9 +360,14 @@ async fn nested_pages_read_each_parents_children_from_its_index(app: &TestApp) {
     // and once the store has its statistics (a small table: MariaDB then preferred
     // reading every node once per block of parents)
     analyze(app).await;
-    for statement in [page, count] {
+    for statement in statements {
         assert_reads_no_whole_node_table(app, statement).await;
     }
+    let artifact_counts = artifacts.counts(&app.db, &versions).await.expect("counts");
+    assert!(
+        versions.iter().all(|v| artifact_counts[v] == 1),
+        "{artifact_counts:?}"
+    );
     // and the pages are right
     let pages = list.pages(&app.db, models, &plan).await.expect("pages");
     let counts = list.counts(&app.db, models).await.expect("counts");
